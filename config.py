@@ -1,0 +1,164 @@
+"""Configuration of the console, read from environment variables.
+
+``CONSOLE_CONFIG`` picks one of ``development`` (the default), ``testing`` or
+``production``. Every setting an operator may change is read from the environment when
+the configuration object is built, so that tests and ``create_app`` see the values in
+force at that moment rather than those at import time.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+BASE_DIR = Path(__file__).resolve().parent
+INSTANCE_DIR = BASE_DIR / "instance"
+
+# Development-only signing secrets. Production refuses to start with either of them.
+DEV_SECRET_KEY = "dev-only-secret-key-do-not-use-in-production"
+DEV_PASSWORD_SALT = "dev-only-password-salt-do-not-use-in-production"
+
+
+def _env_bool(name: str, default: bool = False) -> bool:
+    """Read a yes/no environment variable ("1", "true", "yes", "on" mean yes)."""
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _env_int(name: str, default: int) -> int:
+    """Read an integer environment variable, failing loudly on a typo."""
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        return int(value)
+    except ValueError as exc:
+        raise RuntimeError(f"{name} must be an integer, got {value!r}") from exc
+
+
+def default_database_url() -> str:
+    """The embedded default: a SQLite file under ``instance/``."""
+    return f"sqlite:///{INSTANCE_DIR / 'console.sqlite3'}"
+
+
+class BaseConfig:
+    """Settings shared by every environment."""
+
+    ENV_NAME = "base"
+
+    def __init__(self) -> None:
+        self.SECRET_KEY: str | None = os.environ.get("SECRET_KEY") or DEV_SECRET_KEY
+        self.SECURITY_PASSWORD_SALT: str | None = (
+            os.environ.get("SECURITY_PASSWORD_SALT") or DEV_PASSWORD_SALT
+        )
+        self.SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL") or default_database_url()
+        self.SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any] = {"pool_pre_ping": True}
+
+        # Mail: with no MAIL_SERVER the console keeps messages in its outbox only.
+        self.MAIL_SERVER = os.environ.get("MAIL_SERVER") or None
+        self.MAIL_PORT = _env_int("MAIL_PORT", 25)
+        self.MAIL_USE_TLS = _env_bool("MAIL_USE_TLS")
+        self.MAIL_USE_SSL = _env_bool("MAIL_USE_SSL")
+        self.MAIL_USERNAME = os.environ.get("MAIL_USERNAME") or None
+        self.MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD") or None
+        self.MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER") or "shop@localhost"
+        self.REDIS_URL = os.environ.get("REDIS_URL") or None
+
+        self.CONSOLE_NAME = os.environ.get("CONSOLE_NAME") or "Back Office"
+        self.CONSOLE_CURRENCY = os.environ.get("CONSOLE_CURRENCY") or "EUR"
+        # Four-eyes rule: nobody approves an order they created.
+        self.ORDERS_FOUR_EYES = _env_bool("ORDERS_FOUR_EYES", True)
+
+    # Flask-Security-Too
+    SECURITY_PASSWORD_HASH = "bcrypt"
+    SECURITY_REGISTERABLE = False
+    SECURITY_RECOVERABLE = True
+    SECURITY_CHANGEABLE = True
+    SECURITY_TRACKABLE = True
+    SECURITY_POST_LOGIN_VIEW = "/admin/"
+    SECURITY_POST_LOGOUT_VIEW = "/login"
+    SECURITY_EMAIL_VALIDATOR_ARGS = {"check_deliverability": False}
+    SECURITY_SEND_REGISTER_EMAIL = False
+
+    # Forms: CSRF on everywhere. A form left open all day must still save, so the
+    # token lives as long as the signed session instead of one hour.
+    WTF_CSRF_ENABLED = True
+    WTF_CSRF_TIME_LIMIT = None
+
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+
+    SQLALCHEMY_TRACK_MODIFICATIONS = False
+    FLASK_ADMIN_SWATCH = "cerulean"
+    # Lists of the big tables skip the full count; see console/admin/base.py.
+    ADMIN_PAGE_SIZE = 25
+
+
+class DevelopmentConfig(BaseConfig):
+    """The embedded default: SQLite, no SMTP relay, demo data."""
+
+    ENV_NAME = "development"
+    DEBUG = False
+
+
+class TestingConfig(BaseConfig):
+    """Used by the test suite; each test passes its own DATABASE_URL."""
+
+    ENV_NAME = "testing"
+    TESTING = True
+    # Hashing with bcrypt's full cost makes every login in the suite slow; tests
+    # still hash with bcrypt, at the lowest cost it accepts.
+    SECURITY_PASSWORD_HASH = "bcrypt"
+    SECURITY_PASSWORD_HASH_ARGS = {"rounds": 4}
+
+
+class ProductionConfig(BaseConfig):
+    """Production: secrets must come from the environment."""
+
+    ENV_NAME = "production"
+    SESSION_COOKIE_SECURE = True
+    REMEMBER_COOKIE_SECURE = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.SECRET_KEY = os.environ.get("SECRET_KEY") or None
+        self.SECURITY_PASSWORD_SALT = os.environ.get("SECURITY_PASSWORD_SALT") or None
+
+
+CONFIGS: dict[str, type[BaseConfig]] = {
+    "development": DevelopmentConfig,
+    "testing": TestingConfig,
+    "production": ProductionConfig,
+}
+
+
+def load_config(name: str | None = None) -> BaseConfig:
+    """Build the configuration named by ``name`` or ``CONSOLE_CONFIG``."""
+    name = name or os.environ.get("CONSOLE_CONFIG") or "development"
+    try:
+        config_class = CONFIGS[name]
+    except KeyError:
+        known = ", ".join(sorted(CONFIGS))
+        raise RuntimeError(f"CONSOLE_CONFIG={name!r} is unknown; use one of: {known}") from None
+    return config_class()
+
+
+def check_production_secrets(config: dict[str, Any]) -> None:
+    """Refuse to run production with missing or development-only secrets."""
+    problems = []
+    if config.get("SECRET_KEY") in (None, "", DEV_SECRET_KEY):
+        problems.append("SECRET_KEY")
+    if config.get("SECURITY_PASSWORD_SALT") in (None, "", DEV_PASSWORD_SALT):
+        problems.append("SECURITY_PASSWORD_SALT")
+    if problems:
+        names = " and ".join(problems)
+        raise RuntimeError(
+            f"Production configuration refuses to start: set {names} in the environment "
+            'to long random values (for example: python -c "import secrets; '
+            'print(secrets.token_urlsafe(48))").'
+        )

@@ -1,0 +1,32 @@
+"""Flask-Admin for one app: the secured home page and one view per model."""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask_admin import Admin
+from flask_admin.theme import Bootstrap4Theme
+
+from console.admin.base import SecuredIndexView
+from console.admin.customers import CustomerAdmin
+from console.admin.orders import OrderAdmin
+from console.admin.products import ProductAdmin
+from console.extensions import db
+from console.models import Customer, Order, Product
+
+
+def init_admin(app: Flask) -> Admin:
+    """Build the app's ``Admin`` (a fresh one per app) and register its views."""
+    admin = Admin(
+        app,
+        name=app.config["CONSOLE_NAME"],
+        url="/admin",
+        index_view=SecuredIndexView(name="Home", url="/admin"),
+        theme=Bootstrap4Theme(
+            swatch=app.config["FLASK_ADMIN_SWATCH"], base_template="admin/master.html"
+        ),
+    )
+    admin.add_view(OrderAdmin(Order, db, name="Orders", endpoint="order"))
+    admin.add_view(CustomerAdmin(Customer, db, name="Customers", endpoint="customer"))
+    admin.add_view(ProductAdmin(Product, db, name="Products", endpoint="product"))
+    app.extensions["console_admin"] = admin
+    return admin

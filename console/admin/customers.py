@@ -1,0 +1,44 @@
+"""Customers: kept by clerks and managers, read by everyone."""
+
+from __future__ import annotations
+
+from wtforms.validators import Email, Length, Optional
+
+from console.admin.base import SecuredModelView
+from console.admin.fields import lower, strip
+from console.permissions import CUSTOMERS_DELETE, CUSTOMERS_READ, CUSTOMERS_WRITE
+
+
+class CustomerAdmin(SecuredModelView):
+    read_permission = CUSTOMERS_READ
+    write_permission = CUSTOMERS_WRITE
+    delete_permission = CUSTOMERS_DELETE
+
+    column_list = ["last_name", "first_name", "email", "phone", "created_at"]
+    column_labels = {"created_at": "Created (UTC)", "updated_at": "Updated (UTC)"}
+    column_searchable_list = ["email", "last_name", "first_name", "phone"]
+    column_filters = ["last_name", "email", "created_at"]
+    column_default_sort = [("last_name", False), ("first_name", False)]
+    column_details_list = [
+        "first_name",
+        "last_name",
+        "email",
+        "phone",
+        "address",
+        "notes",
+        "created_at",
+        "updated_at",
+    ]
+    form_columns = ["first_name", "last_name", "email", "phone", "address", "notes"]
+    form_args = {
+        "first_name": {"filters": [strip]},
+        "last_name": {"filters": [strip]},
+        "email": {
+            "filters": [strip, lower],
+            "validators": [Email(message="Enter a valid e-mail address, like name@example.com.")],
+        },
+        "phone": {"filters": [strip]},
+        "address": {"filters": [strip]},
+        "notes": {"validators": [Optional(), Length(max=5000)]},
+    }
+    form_widget_args = {"notes": {"rows": 4}, "address": {"rows": 2}}

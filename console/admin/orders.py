@@ -1,0 +1,120 @@
+"""Orders: taken by clerks, approved by managers; lines edited inline.
+
+Totals, unit prices and numbers are set on the server by ``console.services.orders``;
+the form carries only the customer, the coupon code and each line's product and quantity.
+"""
+
+from __future__ import annotations
+
+from flask_admin.contrib.sqla.filters import FilterEqual
+from flask_admin.model.form import InlineFormAdmin
+from flask_login import current_user
+from wtforms.validators import InputRequired, NumberRange
+
+from console.admin.base import SecuredModelView
+from console.admin.fields import strip
+from console.admin.formatters import (
+    customer_link_formatter,
+    datetime_formatter,
+    money_formatter,
+    order_lines_formatter,
+)
+from console.extensions import db
+from console.models import Order, OrderLine, OrderStatus
+from console.permissions import ORDERS_READ, ORDERS_WRITE
+from console.services import orders as order_service
+
+STATUS_CHOICES = [(status.value, status.value.title()) for status in OrderStatus]
+
+
+class OrderLineInline(InlineFormAdmin):
+    """One line of an order: a product (looked up by SKU or name) and a quantity."""
+
+    form_columns = ["id", "product", "quantity"]
+    form_label = "Line"
+    form_args = {
+        "quantity": {
+            "validators": [
+                InputRequired(message="Enter a quantity."),
+                NumberRange(min=1, max=1_000_000, message="The quantity must be at least 1."),
+            ]
+        },
+    }
+    form_ajax_refs = {
+        "product": {
+            "fields": ["sku", "name"],
+            "order_by": "sku",
+            "page_size": 10,
+            "minimum_input_length": 0,
+            "placeholder": "Search a product by SKU or name",
+        }
+    }
+
+
+class OrderAdmin(SecuredModelView):
+    read_permission = ORDERS_READ
+    write_permission = ORDERS_WRITE
+
+    column_list = ["number", "customer", "status", "total", "created_at", "created_by"]
+    column_labels = {
+        "number": "Order",
+        "created_at": "Created (UTC)",
+        "created_by": "Taken by",
+        "customer.email": "Customer e-mail",
+        "customer.last_name": "Customer last name",
+    }
+    column_select_related_list = [Order.customer, Order.created_by]
+    column_searchable_list = ["number", "customer.email", "customer.last_name"]
+    column_filters = [
+        FilterEqual(Order.status, "Status", options=STATUS_CHOICES),
+        "created_at",
+        "total",
+        "customer.email",
+    ]
+    column_sortable_list = ["number", "status", "total", "created_at"]
+    column_default_sort = ("created_at", True)
+    column_formatters = {
+        "customer": customer_link_formatter,
+        "total": money_formatter,
+        "created_at": datetime_formatter,
+    }
+    column_details_list = [
+        "number",
+        "customer",
+        "status",
+        "coupon_code",
+        "lines",
+        "total",
+        "created_by",
+        "created_at",
+        "decided_by",
+        "decided_at",
+        "rejection_reason",
+        "tracking_number",
+        "shipped_at",
+        "delivered_at",
+        "cancelled_at",
+        "updated_at",
+    ]
+    column_formatters_detail = {
+        "customer": customer_link_formatter,
+        "lines": order_lines_formatter,
+        "total": money_formatter,
+    }
+
+    form_columns = ["customer", "coupon_code", "lines"]
+    form_args = {"coupon_code": {"filters": [strip]}}
+    form_ajax_refs = {
+        "customer": {
+            "fields": ["email", "last_name", "first_name"],
+            "order_by": "email",
+            "page_size": 10,
+            "minimum_input_length": 0,
+            "placeholder": "Search a customer by e-mail or name",
+        }
+    }
+    inline_models = [OrderLineInline(OrderLine)]
+
+    def on_model_change(self, form, model: Order, is_created: bool) -> None:
+        """Let the order service check the lines and set prices, total and number."""
+        order_service.prepare_order(db.session, model, current_user, created=is_created)

@@ -1,0 +1,48 @@
+"""The product catalogue: kept by managers, read by everyone."""
+
+from __future__ import annotations
+
+from wtforms.validators import Length, NumberRange, Optional
+
+from console.admin.base import SecuredModelView
+from console.admin.fields import strip
+from console.permissions import PRODUCTS_DELETE, PRODUCTS_READ, PRODUCTS_WRITE
+
+
+class ProductAdmin(SecuredModelView):
+    read_permission = PRODUCTS_READ
+    write_permission = PRODUCTS_WRITE
+    delete_permission = PRODUCTS_DELETE
+
+    column_list = ["sku", "name", "unit_price", "stock", "active"]
+    column_labels = {"sku": "SKU", "unit_price": "Unit price", "stock": "Stock on hand"}
+    column_searchable_list = ["sku", "name"]
+    column_filters = ["active", "stock", "unit_price", "name"]
+    column_default_sort = "sku"
+    column_details_list = [
+        "sku",
+        "name",
+        "description",
+        "unit_price",
+        "stock",
+        "active",
+        "created_at",
+        "updated_at",
+    ]
+    form_columns = ["sku", "name", "description", "unit_price", "stock", "active"]
+    form_args = {
+        "sku": {"filters": [strip]},
+        "name": {"filters": [strip]},
+        "description": {"validators": [Optional(), Length(max=5000)]},
+        "unit_price": {
+            "places": 2,
+            "validators": [
+                NumberRange(min=0, max=9999999999, message="The price must be 0 or more.")
+            ],
+        },
+        "stock": {
+            "validators": [
+                NumberRange(min=0, max=2_000_000_000, message="Stock must be 0 or more.")
+            ]
+        },
+    }

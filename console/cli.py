@@ -1,0 +1,42 @@
+"""The console's ``flask`` sub-commands."""
+
+from __future__ import annotations
+
+import click
+from flask import Flask, current_app
+from flask.cli import with_appcontext
+
+
+@click.command("seed")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Load the demo data even under the production configuration.",
+)
+@with_appcontext
+def seed_command(force: bool) -> None:
+    """Load the demo data (idempotent: running it twice changes nothing)."""
+    from seeds.demo import DEMO_ACCOUNTS, load_demo_data
+
+    if current_app.config["ENV_NAME"] == "production" and not force:
+        raise click.ClickException(
+            "Refusing to load demo data (with well-known passwords) under the production "
+            "configuration. Pass --force if you really mean it."
+        )
+    report = load_demo_data()
+    if report.created_anything:
+        click.echo(
+            f"Created {report.roles} roles, {report.staff} staff accounts, "
+            f"{report.customers} customers, {report.products} products, "
+            f"{report.orders} orders."
+        )
+    else:
+        click.echo("Demo data already present; nothing changed.")
+    click.echo("Demo staff accounts (development only):")
+    for role, (email, password) in DEMO_ACCOUNTS.items():
+        click.echo(f"  {role:<8} {email:<24} {password}")
+
+
+def register(app: Flask) -> None:
+    """Attach the console's commands to ``app``'s CLI."""
+    app.cli.add_command(seed_command)

@@ -1,0 +1,84 @@
+"""The one table of roles and their permissions (DESIGN.md's matrix).
+
+Roles are data: these are the defaults the first migration and the seed command create.
+Flask-Security-Too turns each permission of a person's roles into a Flask-Principal need,
+so code asks ``current_user.has_permission(...)`` for a permission, never for a role name.
+"""
+
+from __future__ import annotations
+
+CUSTOMERS_READ = "customers.read"
+CUSTOMERS_WRITE = "customers.write"
+CUSTOMERS_DELETE = "customers.delete"
+PRODUCTS_READ = "products.read"
+PRODUCTS_WRITE = "products.write"
+PRODUCTS_DELETE = "products.delete"
+ORDERS_READ = "orders.read"
+ORDERS_WRITE = "orders.write"
+ORDERS_APPROVE = "orders.approve"
+ORDERS_FULFIL = "orders.fulfil"
+ORDERS_CANCEL = "orders.cancel"
+NOTIFICATIONS_READ = "notifications.read"
+AUDIT_READ = "audit.read"
+EXPORT = "export"
+STAFF_MANAGE = "staff.manage"
+
+ALL_PERMISSIONS: tuple[str, ...] = (
+    CUSTOMERS_READ,
+    CUSTOMERS_WRITE,
+    CUSTOMERS_DELETE,
+    PRODUCTS_READ,
+    PRODUCTS_WRITE,
+    PRODUCTS_DELETE,
+    ORDERS_READ,
+    ORDERS_WRITE,
+    ORDERS_APPROVE,
+    ORDERS_FULFIL,
+    ORDERS_CANCEL,
+    NOTIFICATIONS_READ,
+    AUDIT_READ,
+    EXPORT,
+    STAFF_MANAGE,
+)
+
+_MANAGER = frozenset(ALL_PERMISSIONS) - {PRODUCTS_DELETE, STAFF_MANAGE}
+
+ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
+    "admin": frozenset(ALL_PERMISSIONS),
+    "manager": _MANAGER,
+    "clerk": frozenset(
+        {
+            CUSTOMERS_READ,
+            CUSTOMERS_WRITE,
+            PRODUCTS_READ,
+            ORDERS_READ,
+            ORDERS_WRITE,
+            ORDERS_FULFIL,
+        }
+    ),
+    "viewer": frozenset({CUSTOMERS_READ, PRODUCTS_READ, ORDERS_READ, AUDIT_READ, EXPORT}),
+}
+
+ROLE_DESCRIPTIONS: dict[str, str] = {
+    "admin": "Everything a manager does, plus staff accounts, roles and permissions",
+    "manager": "Approves or rejects orders, keeps the catalogue and prices",
+    "clerk": "Takes orders, keeps customer records, ships approved orders",
+    "viewer": "Read-only: sees records and the audit trail, changes nothing",
+}
+
+
+def can(permission: str | None) -> bool:
+    """True when the current identity holds ``permission`` (a Flask-Principal need).
+
+    Flask-Security-Too loads the identity of each request and gives it one
+    ``Need("fsperm", name)`` per permission of the person's roles; anonymous visitors
+    hold none. ``None`` means "no permission needed beyond being signed in".
+    """
+    from flask_login import current_user
+    from flask_principal import Need, Permission
+
+    if not current_user.is_authenticated:
+        return False
+    if permission is None:
+        return True
+    return Permission(Need("fsperm", permission)).can()

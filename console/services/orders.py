@@ -1,0 +1,82 @@
+"""Order rules: lines, prices and totals, computed on the server.
+
+``prepare_order`` is called inside the transaction that saves an order (from the
+console's order form or from the seed), before it is committed.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from decimal import Decimal
+
+from sqlalchemy import inspect
+from sqlalchemy.orm import Session
+
+from console.models import Order, OrderLine, OrderStatus, User
+from console.services.errors import DomainError
+
+CENT = Decimal("0.01")
+
+
+def order_number(order_id: int) -> str:
+    """The human-readable number of an order, derived from its id."""
+    return f"SO-{order_id:06d}"
+
+
+def compute_total(lines: list[OrderLine]) -> Decimal:
+    """The order total: the sum of quantity × unit price of its lines."""
+    total = sum((line.unit_price * line.quantity for line in lines), Decimal("0"))
+    return Decimal(total).quantize(CENT)
+
+
+def _line_is_new_or_changed_product(line: OrderLine) -> bool:
+    state = inspect(line)
+    if state.transient or state.pending:
+        return True
+    return state.attrs.product.history.has_changes()
+
+
+def prepare_order(session: Session, order: Order, actor: User | None, *, created: bool) -> None:
+    """Check an order's lines and set its prices, total, number and author.
+
+    Unit prices are copied from the product when a line is added (or its product is
+    changed), so later catalogue changes do not alter an order already taken. Raises
+    ``DomainError`` when the order cannot be saved; the caller rolls back.
+    """
+    with session.no_autoflush:
+        if not created and order.status != OrderStatus.PENDING:
+            raise DomainError(
+                f"Order {order.number} is {order.status}: its customer and lines can only "
+                "be changed while it is pending."
+            )
+        if order.customer is None:
+            raise DomainError("Choose the customer this order is for.")
+        lines = list(order.lines)
+        if not lines:
+            raise DomainError("An order needs at least one line: add a product and a quantity.")
+        for line in lines:
+            if line.product is None:
+                raise DomainError("Each line needs a product.")
+            if line.quantity is None or line.quantity <= 0:
+                raise DomainError(
+                    f"The quantity of {line.product.sku} must be a whole number above zero."
+                )
+        repeated = [sku for sku, n in Counter(line.product.sku for line in lines).items() if n > 1]
+        if repeated:
+            raise DomainError(
+                "Each product may appear on one line only; change the quantity instead of "
+                f"adding it again: {', '.join(sorted(repeated))}."
+            )
+        for line in lines:
+            if line.unit_price is None or _line_is_new_or_changed_product(line):
+                line.unit_price = line.product.unit_price
+        order.total = compute_total(lines)
+        if created:
+            order.status = OrderStatus.PENDING.value
+            order.created_by = actor
+            # The number derives from the id, which exists only after the INSERT.
+            order.number = f"new-{uuid.uuid4().hex[:28]}"
+    if created:
+        session.flush()
+        order.number = order_number(order.id)

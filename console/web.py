@@ -1,0 +1,59 @@
+"""The console's own pages outside Flask-Admin: home redirect, health check, errors."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask, jsonify, redirect, render_template, url_for
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+
+from console.extensions import csrf, db
+
+bp = Blueprint("web", __name__)
+
+
+@bp.get("/")
+def home():
+    """Staff land on the admin home page."""
+    return redirect(url_for("admin.index"))
+
+
+@bp.get("/status")
+@csrf.exempt
+def status():
+    """Health check for load balancers: 200 when the database answers, 503 when not."""
+    try:
+        db.session.execute(text("SELECT 1"))
+    except SQLAlchemyError:
+        db.session.rollback()
+        return jsonify(status="unavailable", database="unreachable"), 503
+    return jsonify(status="ok", database="ok"), 200
+
+
+def register_error_pages(app: Flask) -> None:
+    """Render friendly pages instead of Werkzeug's bare ones."""
+
+    def _page(code: int, title: str, message: str):
+        return render_template("errors/error.html", code=code, title=title, message=message), code
+
+    @app.errorhandler(403)
+    def forbidden(_error):
+        return _page(
+            403,
+            "Not allowed",
+            "Your role does not give you access to this page or action. "
+            "If you need it, ask an administrator.",
+        )
+
+    @app.errorhandler(404)
+    def not_found(_error):
+        return _page(404, "Page not found", "There is nothing at this address.")
+
+    @app.errorhandler(500)
+    def server_error(_error):
+        db.session.rollback()
+        return _page(
+            500,
+            "Something went wrong",
+            "The console could not finish this request; nothing was saved. "
+            "Try again, and tell an administrator if it keeps happening.",
+        )

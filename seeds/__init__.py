@@ -1,0 +1,1 @@
+"""Demo data for the console (``flask --app console seed``)."""

@@ -1,0 +1,300 @@
+"""Idempotent demo data: staff per role, customers, products and orders.
+
+Every record is found by its natural key (role name, e-mail, SKU, order number) and
+created only when missing, so running the seed twice changes nothing. Values come from
+a fixed random seed, so every machine gets the same demo shop.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from dataclasses import dataclass
+from decimal import Decimal
+
+from flask_security import hash_password
+from sqlalchemy import func, select
+
+from console.extensions import db, security
+from console.models import Customer, Order, OrderLine, OrderStatus, Product, Role, User
+from console.models.base import utcnow
+from console.permissions import ROLE_DESCRIPTIONS, ROLE_PERMISSIONS
+from console.services.orders import compute_total
+
+# Development-only credentials, documented in README.md. The seed refuses to run under
+# the production configuration unless forced.
+DEMO_ACCOUNTS: dict[str, tuple[str, str]] = {
+    "admin": ("admin@example.com", "admin-demo-password"),
+    "manager": ("manager@example.com", "manager-demo-password"),
+    "clerk": ("clerk@example.com", "clerk-demo-password"),
+    "viewer": ("viewer@example.com", "viewer-demo-password"),
+}
+
+N_CUSTOMERS = 50
+N_PRODUCTS = 40
+N_ORDERS = 200
+DEMO_ORDER_PREFIX = "DEMO-"
+
+FIRST_NAMES = [
+    "Ada",
+    "Ben",
+    "Chloé",
+    "David",
+    "Elif",
+    "Farid",
+    "Greta",
+    "Hugo",
+    "Ines",
+    "Jonas",
+    "Kenji",
+    "Lena",
+    "Marco",
+    "Nora",
+    "Omar",
+    "Paula",
+    "Quentin",
+    "Rosa",
+    "Sven",
+    "Tara",
+    "Ugo",
+    "Vera",
+    "Wim",
+    "Xenia",
+    "Yusuf",
+    "Zoé",
+]
+LAST_NAMES = [
+    "Andersen",
+    "Bianchi",
+    "Costa",
+    "Dubois",
+    "Eriksen",
+    "Fischer",
+    "García",
+    "Horvat",
+    "Ivanova",
+    "Jansen",
+    "Kowalski",
+    "Lambert",
+    "Müller",
+    "Novak",
+    "O'Brien",
+    "Petrov",
+    "Quinn",
+    "Rossi",
+    "Schmidt",
+    "Tanaka",
+    "Urban",
+    "Virtanen",
+    "Weber",
+    "Yilmaz",
+    "Zimmer",
+]
+STREETS = ["Market St", "Harbour Rd", "Linden Ave", "Mill Lane", "Station Sq", "Oak Row"]
+CITIES = ["Lyon", "Porto", "Ghent", "Graz", "Turku", "Bergen", "Cork", "Brno"]
+ADJECTIVES = ["Classic", "Compact", "Deluxe", "Eco", "Heavy-duty", "Mini", "Pro", "Smart"]
+NOUNS = [
+    "Kettle",
+    "Desk Lamp",
+    "Backpack",
+    "Notebook",
+    "Water Bottle",
+    "Headphones",
+    "Coffee Grinder",
+    "Umbrella",
+    "Chair Cushion",
+    "Cutting Board",
+]
+
+# How the 200 demo orders spread over the statuses: every status is represented.
+STATUS_WEIGHTS = {
+    OrderStatus.PENDING: 50,
+    OrderStatus.APPROVED: 40,
+    OrderStatus.SHIPPED: 35,
+    OrderStatus.DELIVERED: 45,
+    OrderStatus.REJECTED: 15,
+    OrderStatus.CANCELLED: 15,
+}
+
+
+@dataclass
+class SeedReport:
+    """What one run of the seed created."""
+
+    roles: int = 0
+    staff: int = 0
+    customers: int = 0
+    products: int = 0
+    orders: int = 0
+
+    @property
+    def created_anything(self) -> bool:
+        return any((self.roles, self.staff, self.customers, self.products, self.orders))
+
+
+def seed_roles(report: SeedReport) -> dict[str, Role]:
+    """The four default roles; existing roles (and an admin's edits of them) are kept."""
+    roles = {}
+    for name, permissions in ROLE_PERMISSIONS.items():
+        role = db.session.scalar(select(Role).filter_by(name=name))
+        if role is None:
+            role = security.datastore.create_role(
+                name=name,
+                description=ROLE_DESCRIPTIONS[name],
+                permissions=sorted(permissions),
+            )
+            report.roles += 1
+        roles[name] = role
+    return roles
+
+
+def seed_staff(report: SeedReport, roles: dict[str, Role]) -> dict[str, User]:
+    """One demo staff account per role."""
+    staff = {}
+    for role_name, (email, password) in DEMO_ACCOUNTS.items():
+        user = security.datastore.find_user(email=email)
+        if user is None:
+            user = security.datastore.create_user(
+                email=email, password=hash_password(password), active=True, roles=[roles[role_name]]
+            )
+            report.staff += 1
+        staff[role_name] = user
+    return staff
+
+
+def seed_customers(report: SeedReport, rng: random.Random) -> list[Customer]:
+    customers = []
+    existing = {c.email: c for c in db.session.scalars(select(Customer))}
+    for i in range(1, N_CUSTOMERS + 1):
+        first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
+        email = f"customer{i:03d}@example.com"
+        phone = f"+33 6 {rng.randint(10, 99)} {rng.randint(10, 99)} {rng.randint(10, 99)} {i:02d}"
+        address = f"{rng.randint(1, 200)} {rng.choice(STREETS)}, {rng.choice(CITIES)}"
+        customer = existing.get(email)
+        if customer is None:
+            customer = Customer(
+                first_name=first, last_name=last, email=email, phone=phone, address=address
+            )
+            db.session.add(customer)
+            report.customers += 1
+        customers.append(customer)
+    return customers
+
+
+def seed_products(report: SeedReport, rng: random.Random) -> list[Product]:
+    products = []
+    existing = {p.sku: p for p in db.session.scalars(select(Product))}
+    for i in range(1, N_PRODUCTS + 1):
+        sku = f"SKU-{i:04d}"
+        name = f"{ADJECTIVES[i % len(ADJECTIVES)]} {NOUNS[i % len(NOUNS)]}"
+        price = Decimal(rng.randint(199, 24999)) / 100
+        # A few products run low so that stock problems show in the demo.
+        stock = rng.choice([0, 2, 5]) if i % 10 == 0 else rng.randint(20, 300)
+        product = existing.get(sku)
+        if product is None:
+            product = Product(
+                sku=sku,
+                name=name,
+                description=f"{name}, demo catalogue item {i}.",
+                unit_price=price,
+                stock=stock,
+                active=i % 13 != 0,
+            )
+            db.session.add(product)
+            report.products += 1
+        products.append(product)
+    return products
+
+
+def _status_sequence(rng: random.Random) -> list[OrderStatus]:
+    statuses = [s for s, weight in STATUS_WEIGHTS.items() for _ in range(weight)]
+    assert len(statuses) == N_ORDERS
+    rng.shuffle(statuses)
+    return statuses
+
+
+def seed_orders(
+    report: SeedReport,
+    rng: random.Random,
+    customers: list[Customer],
+    products: list[Product],
+    staff: dict[str, User],
+) -> None:
+    """200 orders over every status, each with lines whose totals add up."""
+    existing = set(
+        db.session.scalars(select(Order.number).where(Order.number.like(f"{DEMO_ORDER_PREFIX}%")))
+    )
+    now = utcnow().replace(microsecond=0)
+    clerk, manager = staff["clerk"], staff["manager"]
+    for i, status in enumerate(_status_sequence(rng), start=1):
+        number = f"{DEMO_ORDER_PREFIX}{i:04d}"
+        # Draw the same random values whether or not the order exists, so that each
+        # order's content does not depend on which others were already there.
+        customer = rng.choice(customers)
+        chosen = rng.sample([p for p in products if p.active], k=rng.randint(1, 4))
+        quantities = [rng.randint(1, 5) for _ in chosen]
+        created_at = now - dt.timedelta(days=rng.randint(0, 89), minutes=rng.randint(0, 1439))
+        if number in existing:
+            continue
+        lines = [
+            OrderLine(product=p, quantity=q, unit_price=p.unit_price)
+            for p, q in zip(chosen, quantities, strict=True)
+        ]
+        order = Order(
+            number=number,
+            customer=customer,
+            status=status.value,
+            lines=lines,
+            total=compute_total(lines),
+            created_by=clerk,
+            created_at=created_at,
+            updated_at=created_at,
+        )
+        _apply_history(order, status, manager, created_at, i)
+        db.session.add(order)
+        report.orders += 1
+
+
+def _apply_history(
+    order: Order, status: OrderStatus, manager: User, created_at: dt.datetime, i: int
+) -> None:
+    """Fill the decision and fulfilment fields an order in ``status`` would have."""
+    decided_at = created_at + dt.timedelta(hours=3)
+    if status in (OrderStatus.APPROVED, OrderStatus.SHIPPED, OrderStatus.DELIVERED):
+        order.decided_by, order.decided_at = manager, decided_at
+    if status in (OrderStatus.SHIPPED, OrderStatus.DELIVERED):
+        order.tracking_number = f"TRK{i:08d}"
+        order.shipped_at = decided_at + dt.timedelta(days=1)
+    if status == OrderStatus.DELIVERED:
+        order.delivered_at = decided_at + dt.timedelta(days=3)
+    if status == OrderStatus.REJECTED:
+        order.decided_by, order.decided_at = manager, decided_at
+        order.rejection_reason = "Customer's delivery address could not be verified."
+    if status == OrderStatus.CANCELLED:
+        order.cancelled_at = decided_at
+
+
+def load_demo_data() -> SeedReport:
+    """Create whatever demo data is missing, in one transaction."""
+    report = SeedReport()
+    rng = random.Random(20261124)
+    try:
+        roles = seed_roles(report)
+        staff = seed_staff(report, roles)
+        customers = seed_customers(report, rng)
+        products = seed_products(report, rng)
+        db.session.flush()
+        seed_orders(report, rng, customers, products, staff)
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    return report
+
+
+def database_is_empty() -> bool:
+    """True when there is no staff account, customer or order yet."""
+    return not any(
+        db.session.scalar(select(func.count()).select_from(model))
+        for model in (User, Customer, Order)
+    )

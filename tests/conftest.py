@@ -1,0 +1,161 @@
+"""Fixtures: a fresh app and database per test, on SQLite and on a real PostgreSQL.
+
+Every test that uses ``app`` runs once per database backend. The schema is made by the
+project's alembic migrations once per test session into a template database, and each
+test gets its own copy (a file copy for SQLite, ``CREATE DATABASE ... TEMPLATE`` for
+PostgreSQL), so tests never see each other's rows.
+
+PostgreSQL is the real server: the suite starts a throw-away cluster with the machine's
+``initdb``/``pg_ctl`` (or uses ``CONSOLE_TEST_POSTGRES_URL`` when set). Where the server
+cannot run, its tests skip with the reason, except under CI (``CI=true``), where a
+missing component fails the run instead of hiding tests.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from console import create_app
+from console.extensions import db
+from tests.helpers import Auth, require
+from tests.services import PostgresServer, ServiceUnavailable, start_postgres
+
+BACKENDS = ["sqlite", "postgresql"]
+
+
+def test_config(database_url: str, **overrides) -> dict:
+    """The settings every test app gets, plus ``overrides``."""
+    config = {
+        "CONSOLE_CONFIG": "testing",
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "MAIL_SERVER": None,
+        "SERVER_NAME": "console.test",
+    }
+    config.update(overrides)
+    return config
+
+
+test_config.__test__ = False  # a helper, not a test
+
+
+def migrate(database_url: str) -> None:
+    """Run the project's migrations (``alembic upgrade head``) on ``database_url``."""
+    from console.schema import upgrade
+
+    app = create_app(test_config(database_url))
+    upgrade(app)
+    with app.app_context():
+        db.engine.dispose()
+
+
+# --- SQLite -------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory) -> Path:
+    """A SQLite file migrated to head, copied for each test."""
+    path = tmp_path_factory.mktemp("sqlite") / "template.sqlite3"
+    migrate(f"sqlite:///{path}")
+    return path
+
+
+# --- PostgreSQL ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """A running PostgreSQL server: ``CONSOLE_TEST_POSTGRES_URL`` or one started here."""
+    url = os.environ.get("CONSOLE_TEST_POSTGRES_URL")
+    if url:
+        yield PostgresServer(url=url, stop=None)
+        return
+    try:
+        server = start_postgres()
+    except ServiceUnavailable as exc:
+        require(f"PostgreSQL cannot run here: {exc}")
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_template(postgres) -> str:
+    """Name of a PostgreSQL database migrated to head, used as a template per test."""
+    name = "console_template"
+    postgres.execute(f'DROP DATABASE IF EXISTS "{name}"')
+    postgres.execute(f'CREATE DATABASE "{name}"')
+    migrate(postgres.database_url(name))
+    return name
+
+
+def fresh_postgres_database(postgres: PostgresServer, template: str | None) -> Iterator[str]:
+    """A new database on ``postgres`` (a copy of ``template``), dropped afterwards."""
+    name = f"t_{uuid.uuid4().hex[:16]}"
+    if template:
+        postgres.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    else:
+        postgres.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield postgres.database_url(name)
+    finally:
+        postgres.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+# --- per-test app --------------------------------------------------------------------
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request, tmp_path) -> Iterator[str]:
+    """A fresh database migrated to head, on each backend in turn."""
+    if request.param == "sqlite":
+        path = tmp_path / "console.sqlite3"
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+        yield f"sqlite:///{path}"
+    else:
+        yield from fresh_postgres_database(
+            request.getfixturevalue("postgres"), request.getfixturevalue("postgres_template")
+        )
+
+
+@pytest.fixture
+def app_config() -> dict:
+    """Per-test overrides of the app's settings (override this fixture in a module)."""
+    return {}
+
+
+@pytest.fixture
+def app(database_url, app_config) -> Iterator[Flask]:
+    """A fresh console app on a fresh database."""
+    app = create_app(test_config(database_url, **app_config))
+    with app.app_context():
+        yield app
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+# --- sign-in ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def auth(client) -> Auth:
+    """Signs the test client in through the real login form."""
+    return Auth(client)
