@@ -114,7 +114,7 @@ class TestingConfig(BaseConfig):
     # Hashing with bcrypt's full cost makes every login in the suite slow; tests
     # still hash with bcrypt, at the lowest cost it accepts.
     SECURITY_PASSWORD_HASH = "bcrypt"
-    SECURITY_PASSWORD_HASH_ARGS = {"rounds": 4}
+    SECURITY_PASSWORD_HASH_PASSLIB_OPTIONS = {"bcrypt__rounds": 4}
 
 
 class ProductionConfig(BaseConfig):

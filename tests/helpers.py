@@ -23,7 +23,9 @@ def require(reason: str) -> None:
     pytest.skip(reason)
 
 
-_CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"|value="([^"]+)"[^>]*name="csrf_token"')
+_CSRF_RE = re.compile(
+    r'name="csrf_token"[^>]*value="([^"]+)"|value="([^"]+)"[^>]*name="csrf_token"'
+)
 
 
 def csrf_token_from(html: str) -> str:
@@ -67,7 +69,7 @@ class Auth:
         """Create (once) and sign in the staff member holding ``role``."""
         from console.extensions import security
 
-        email = f"{role}@staff.test"
+        email = f"{role}@staff.example.com"
         if security.datastore.find_user(email=email) is None:
             create_staff(email, role)
         response = self.login(email)
@@ -91,3 +93,17 @@ def count_rows(model) -> int:
     """Rows of ``model``'s table as the database has them now."""
     db.session.expire_all()
     return db.session.scalar(select(func.count()).select_from(model))
+
+
+def submit(client: FlaskClient, url: str, data: dict, **kwargs):
+    """Submit the form at ``url`` as a browser would: GET it, then POST with its CSRF token."""
+    token = form_token(client, url)
+    return client.post(url, data={**data, "csrf_token": token}, **kwargs)
+
+
+def flashed_errors(html: str) -> list[str]:
+    """Texts of the error alerts and field errors on a page."""
+    found = re.findall(r'class="alert alert-danger[^"]*"[^>]*>(.*?)</div>', html, re.S)
+    found += re.findall(r'class="[^"]*invalid-feedback[^"]*"[^>]*>(.*?)</', html, re.S)
+    found += re.findall(r'class="help-block[^"]*"[^>]*>(.*?)</', html, re.S)
+    return [re.sub(r"<[^>]+>|\s+", " ", f).strip() for f in found if f.strip()]

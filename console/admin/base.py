@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError, StatementError
 from sqlalchemy.orm.exc import StaleDataError
 from wtforms.validators import ValidationError
 
+from console.admin.lookups import as_int_id
 from console.permissions import EXPORT, can
 from console.services.errors import DomainError
 
@@ -97,6 +98,11 @@ class SecuredModelView(SecuredViewMixin, ModelView):
     @property
     def can_export(self) -> bool:  # type: ignore[override]
         return self._allows(self.export_permission)
+
+    def get_one(self, id: Any) -> Any:
+        """The record with primary key ``id``, or None for an id that cannot exist."""
+        number = as_int_id(id)
+        return None if number is None else super().get_one(str(number))
 
     def handle_view_exception(self, exc: Exception) -> bool:
         """Turn refusals and database constraint failures into a message on the form."""

@@ -19,8 +19,9 @@ from console.admin.formatters import (
     money_formatter,
     order_lines_formatter,
 )
+from console.admin.lookups import RecordLookup
 from console.extensions import db
-from console.models import Order, OrderLine, OrderStatus
+from console.models import Customer, Order, OrderLine, OrderStatus, Product
 from console.permissions import ORDERS_READ, ORDERS_WRITE
 from console.services import orders as order_service
 
@@ -41,13 +42,15 @@ class OrderLineInline(InlineFormAdmin):
         },
     }
     form_ajax_refs = {
-        "product": {
-            "fields": ["sku", "name"],
-            "order_by": "sku",
-            "page_size": 10,
-            "minimum_input_length": 0,
-            "placeholder": "Search a product by SKU or name",
-        }
+        "product": RecordLookup(
+            "product",
+            Product,
+            fields=["sku", "name"],
+            order_by="sku",
+            placeholder="Search an active product by SKU or name",
+            # Only products on sale can be added to an order.
+            filters=["active = true"],
+        )
     }
 
 
@@ -105,13 +108,13 @@ class OrderAdmin(SecuredModelView):
     form_columns = ["customer", "coupon_code", "lines"]
     form_args = {"coupon_code": {"filters": [strip]}}
     form_ajax_refs = {
-        "customer": {
-            "fields": ["email", "last_name", "first_name"],
-            "order_by": "email",
-            "page_size": 10,
-            "minimum_input_length": 0,
-            "placeholder": "Search a customer by e-mail or name",
-        }
+        "customer": RecordLookup(
+            "customer",
+            Customer,
+            fields=["email", "last_name", "first_name"],
+            order_by="email",
+            placeholder="Search a customer by e-mail or name",
+        )
     }
     inline_models = [OrderLineInline(OrderLine)]
 

@@ -1,0 +1,37 @@
+"""Ajax lookups for the record pickers of the forms (customer, product).
+
+Flask-Admin's loader passes the submitted id straight to the database; PostgreSQL then
+fails on a value that is not a number. Every primary key of the console is an integer,
+so a malformed id simply finds no record and the form says "Not a valid choice".
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_admin.contrib.sqla.ajax import QueryAjaxModelLoader
+
+from console.extensions import db
+
+
+def as_int_id(value: Any) -> int | None:
+    """``value`` as an integer primary key, or None when it cannot be one."""
+    try:
+        number = int(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+    # Beyond a 64-bit integer no row can match, and some drivers raise.
+    return number if -(2**63) <= number < 2**63 else None
+
+
+class RecordLookup(QueryAjaxModelLoader):
+    """A bounded, searchable lookup of ``model`` rows by the given ``fields``."""
+
+    def __init__(self, name: str, model: type, **options: Any) -> None:
+        options.setdefault("page_size", 10)
+        options.setdefault("minimum_input_length", 0)
+        super().__init__(name, db, model, **options)
+
+    def get_one(self, pk: Any) -> Any:
+        number = as_int_id(pk)
+        return None if number is None else super().get_one(number)

@@ -1,0 +1,197 @@
+"""Orders through the console: lines edited inline, totals computed on the server."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import select
+
+from console.extensions import db
+from console.models import Customer, Order, OrderLine, OrderStatus, Product
+from console.services.orders import prepare_order
+from tests.helpers import count_rows, flashed_errors, submit
+
+
+@pytest.fixture
+def shop(app):
+    """One customer and three products, one of them no longer on sale."""
+    customer = Customer(first_name="Ada", last_name="Lovelace", email="ada@example.com")
+    kettle = Product(sku="KET-1", name="Kettle", unit_price=Decimal("39.90"), stock=10)
+    lamp = Product(sku="LAMP-1", name="Desk Lamp", unit_price=Decimal("12.35"), stock=5)
+    retired = Product(sku="OLD-1", name="Old Radio", unit_price=Decimal("5"), stock=3, active=False)
+    db.session.add_all([customer, kettle, lamp, retired])
+    db.session.commit()
+    return {"customer": customer, "kettle": kettle, "lamp": lamp, "retired": retired}
+
+
+@pytest.fixture
+def clerk(auth):
+    return auth.login_as("clerk")
+
+
+def order_form(customer, *lines, **extra):
+    data = {"customer": str(customer.id), "coupon_code": ""}
+    for i, (product, quantity) in enumerate(lines):
+        data[f"lines-{i}-product"] = str(product.id) if product is not None else ""
+        data[f"lines-{i}-quantity"] = str(quantity)
+    data.update(extra)
+    return data
+
+
+def test_create_order_with_two_lines(client, clerk, shop):
+    data = order_form(
+        shop["customer"], (shop["kettle"], 2), (shop["lamp"], 3), coupon_code=" WINTER "
+    )
+    response = submit(client, "/admin/order/new/", data)
+    assert response.status_code == 302, flashed_errors(response.get_data(as_text=True))
+    order = db.session.scalar(select(Order))
+    assert order.number == f"SO-{order.id:06d}"
+    assert order.status == OrderStatus.PENDING
+    assert order.customer.email == "ada@example.com"
+    assert order.created_by.email == clerk.email
+    assert order.coupon_code == "WINTER"
+    assert [(line.product.sku, line.quantity, line.unit_price) for line in order.lines] == [
+        ("KET-1", 2, Decimal("39.90")),
+        ("LAMP-1", 3, Decimal("12.35")),
+    ]
+    assert order.total == Decimal("116.85")
+
+
+def test_total_and_prices_from_the_form_are_ignored(client, clerk, shop):
+    data = order_form(
+        shop["customer"],
+        (shop["kettle"], 1),
+        total="0.01",
+        status="delivered",
+        **{"lines-0-unit_price": "0.01"},
+    )
+    submit(client, "/admin/order/new/", data)
+    order = db.session.scalar(select(Order))
+    assert order.total == Decimal("39.90")
+    assert order.lines[0].unit_price == Decimal("39.90")
+    assert order.status == OrderStatus.PENDING
+
+
+def test_list_search_filter_and_details(client, clerk, shop):
+    submit(client, "/admin/order/new/", order_form(shop["customer"], (shop["kettle"], 1)))
+    order = db.session.scalar(select(Order))
+    listing = client.get("/admin/order/").get_data(as_text=True)
+    assert order.number in listing and "ada@example.com" in listing
+    assert order.number in client.get(f"/admin/order/?search={order.number}").get_data(as_text=True)
+    assert order.number in client.get("/admin/order/?search=ada@example.com").get_data(as_text=True)
+    pending = client.get("/admin/order/?flt0_0=pending").get_data(as_text=True)
+    assert order.number in pending
+    shipped = client.get("/admin/order/?flt0_0=shipped").get_data(as_text=True)
+    assert order.number not in shipped
+    details = client.get(f"/admin/order/details/?id={order.id}").get_data(as_text=True)
+    assert "KET-1" in details and "39.90 EUR" in details
+
+
+def test_edit_pending_order_lines_recomputes_the_total(client, clerk, shop):
+    submit(client, "/admin/order/new/", order_form(shop["customer"], (shop["kettle"], 1)))
+    order = db.session.scalar(select(Order))
+    line_id = order.lines[0].id
+    data = order_form(shop["customer"], (shop["kettle"], 3), (shop["lamp"], 1))
+    data["lines-0-id"] = str(line_id)
+    response = submit(client, f"/admin/order/edit/?id={order.id}", data)
+    assert response.status_code == 302, flashed_errors(response.get_data(as_text=True))
+    db.session.expire_all()
+    lines = sorted((line.product.sku, line.quantity) for line in order.lines)
+    assert lines == [("KET-1", 3), ("LAMP-1", 1)]
+    assert order.total == Decimal("132.05")
+
+
+def test_price_is_kept_when_the_catalogue_price_changes(client, clerk, shop):
+    submit(client, "/admin/order/new/", order_form(shop["customer"], (shop["kettle"], 1)))
+    order = db.session.scalar(select(Order))
+    shop["kettle"].unit_price = Decimal("99.00")
+    db.session.commit()
+    data = order_form(shop["customer"], (shop["kettle"], 2))
+    data["lines-0-id"] = str(order.lines[0].id)
+    submit(client, f"/admin/order/edit/?id={order.id}", data)
+    db.session.expire_all()
+    assert order.lines[0].unit_price == Decimal("39.90")
+    assert order.total == Decimal("79.80")
+
+
+def test_orders_that_are_not_pending_cannot_be_edited(client, clerk, shop):
+    submit(client, "/admin/order/new/", order_form(shop["customer"], (shop["kettle"], 1)))
+    order = db.session.scalar(select(Order))
+    order.status = OrderStatus.APPROVED.value
+    db.session.commit()
+    data = order_form(shop["customer"], (shop["kettle"], 5))
+    data["lines-0-id"] = str(order.lines[0].id)
+    response = submit(client, f"/admin/order/edit/?id={order.id}", data)
+    assert "only be changed while it is pending" in response.get_data(as_text=True)
+    db.session.expire_all()
+    assert order.lines[0].quantity == 1 and order.total == Decimal("39.90")
+
+
+@pytest.mark.parametrize(
+    ("lines", "message"),
+    [
+        ([], "at least one line"),
+        ([("kettle", 0)], "at least 1"),
+        ([("kettle", -2)], "at least 1"),
+        ([("kettle", "")], "enter a quantity"),
+        ([("kettle", "two")], "not a valid integer"),
+        ([("kettle", 1), ("kettle", 2)], "one line only"),
+        ([(None, 1)], "required"),
+        ([("unknown", 1)], "not a valid choice"),
+    ],
+)
+def test_bad_lines_are_refused_and_save_nothing(client, clerk, shop, lines, message):
+    products = {**shop, "unknown": Product(id=999999, sku="?", name="?", unit_price=0)}
+    data = order_form(shop["customer"], *[(products[p] if p else None, q) for p, q in lines])
+    response = submit(client, "/admin/order/new/", data)
+    assert response.status_code == 200
+    errors = " ".join(flashed_errors(response.get_data(as_text=True))).lower()
+    assert message in errors, errors
+    assert count_rows(Order) == 0
+    assert count_rows(OrderLine) == 0
+
+
+@pytest.mark.parametrize("customer_value", ["", "999999", "abc"])
+def test_unknown_or_missing_customer_is_refused(client, clerk, shop, customer_value):
+    data = order_form(shop["customer"], (shop["kettle"], 1))
+    data["customer"] = customer_value
+    response = submit(client, "/admin/order/new/", data)
+    assert response.status_code == 200
+    assert flashed_errors(response.get_data(as_text=True))
+    assert count_rows(Order) == 0
+
+
+def test_over_long_coupon_code_is_refused(client, clerk, shop):
+    data = order_form(shop["customer"], (shop["kettle"], 1), coupon_code="C" * 41)
+    response = submit(client, "/admin/order/new/", data)
+    assert "longer than 40" in " ".join(flashed_errors(response.get_data(as_text=True)))
+    assert count_rows(Order) == 0
+
+
+def test_ajax_lookups_find_customers_and_active_products(client, clerk, shop):
+    customers = client.get("/admin/order/ajax/lookup/?name=customer&query=lovelace").get_json()
+    assert [c[0] for c in customers] == [shop["customer"].id]
+    products = client.get("/admin/order/ajax/lookup/?name=orderline-product&query=").get_json()
+    skus = {p[1].split(" ")[0] for p in products}
+    assert skus == {"KET-1", "LAMP-1"}
+
+
+def test_ajax_lookup_pages_are_bounded(client, clerk, app):
+    db.session.add_all(
+        Customer(first_name="C", last_name=f"N{i}", email=f"c{i}@example.com") for i in range(40)
+    )
+    db.session.commit()
+    found = client.get("/admin/order/ajax/lookup/?name=customer&query=example").get_json()
+    assert len(found) == 10
+
+
+def test_prepare_order_refuses_an_order_without_customer(app, shop):
+    order = Order(lines=[OrderLine(product=shop["kettle"], quantity=1)])
+    db.session.add(order)
+    from console.services.errors import DomainError
+
+    with pytest.raises(DomainError, match="customer"):
+        prepare_order(db.session, order, None, created=True)
+    db.session.rollback()
+    assert count_rows(Order) == 0

@@ -1,0 +1,81 @@
+"""The demo data: complete, consistent, idempotent, and refused in production."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from flask_security import verify_password
+from sqlalchemy import select
+
+from console.extensions import db
+from console.models import Customer, Order, OrderLine, OrderStatus, Product, Role, User
+from console.services.orders import compute_total
+from seeds.demo import DEMO_ACCOUNTS, load_demo_data
+from tests.helpers import count_rows
+
+
+def _counts():
+    return {m.__name__: count_rows(m) for m in (Role, User, Customer, Product, Order, OrderLine)}
+
+
+def test_seed_loads_the_demo_shop(runner):
+    result = runner.invoke(args=["seed"])
+    assert result.exit_code == 0, result.output
+    assert "manager@example.com" in result.output and "manager-demo-password" in result.output
+    counts = _counts()
+    assert counts["User"] == 4
+    assert counts["Customer"] == 50
+    assert counts["Product"] == 40
+    assert counts["Order"] == 200
+    statuses = Counter(db.session.scalars(select(Order.status)))
+    assert set(statuses) == {s.value for s in OrderStatus}
+
+
+def test_demo_accounts_have_their_role_and_bcrypt_password(app):
+    load_demo_data()
+    for role, (email, password) in DEMO_ACCOUNTS.items():
+        user = db.session.scalar(select(User).filter_by(email=email))
+        assert [r.name for r in user.roles] == [role]
+        assert user.password.startswith("$2b$")
+        assert verify_password(password, user.password)
+
+
+def test_every_demo_order_adds_up(app):
+    load_demo_data()
+    for order in db.session.scalars(select(Order)):
+        assert order.lines, order.number
+        assert order.total == compute_total(order.lines)
+        assert order.total == sum(line.unit_price * line.quantity for line in order.lines)
+
+
+def test_seed_twice_changes_nothing(runner):
+    runner.invoke(args=["seed"])
+    before = _counts()
+    totals = dict(db.session.execute(select(Order.number, Order.total)).all())
+    result = runner.invoke(args=["seed"])
+    assert result.exit_code == 0
+    assert "nothing changed" in result.output
+    assert _counts() == before
+    assert dict(db.session.execute(select(Order.number, Order.total)).all()) == totals
+
+
+def test_seed_keeps_an_admins_edit_of_a_role(app):
+    load_demo_data()
+    viewer = db.session.scalar(select(Role).filter_by(name="viewer"))
+    viewer.permissions = ["orders.read"]
+    db.session.commit()
+    load_demo_data()
+    db.session.expire_all()
+    assert db.session.scalar(select(Role).filter_by(name="viewer")).permissions == ["orders.read"]
+
+
+def test_seed_refuses_production_unless_forced(app, monkeypatch):
+    app.config["ENV_NAME"] = "production"
+    runner = app.test_cli_runner()
+    refused = runner.invoke(args=["seed"])
+    assert refused.exit_code != 0
+    assert "production" in refused.output
+    assert count_rows(Customer) == 0
+    forced = runner.invoke(args=["seed", "--force"])
+    assert forced.exit_code == 0, forced.output
+    assert count_rows(Customer) == 50
