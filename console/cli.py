@@ -13,9 +13,17 @@ from flask.cli import with_appcontext
     is_flag=True,
     help="Load the demo data even under the production configuration.",
 )
+@click.option(
+    "--orders",
+    "bulk_orders",
+    type=click.IntRange(min=0),
+    default=0,
+    help="Also top the database up to this many generated orders (for benchmarks).",
+)
 @with_appcontext
-def seed_command(force: bool) -> None:
+def seed_command(force: bool, bulk_orders: int) -> None:
     """Load the demo data (idempotent: running it twice changes nothing)."""
+    from seeds.bulk import generate_orders
     from seeds.demo import DEMO_ACCOUNTS, load_demo_data
 
     if current_app.config["ENV_NAME"] == "production" and not force:
@@ -32,6 +40,13 @@ def seed_command(force: bool) -> None:
         )
     else:
         click.echo("Demo data already present; nothing changed.")
+    if bulk_orders:
+        bulk = generate_orders(bulk_orders, progress=click.echo)
+        click.echo(
+            f"Generated {bulk.orders:,} orders with {bulk.lines:,} lines, "
+            f"{bulk.customers:,} customers and {bulk.products:,} products "
+            f"in {bulk.seconds:.1f} s."
+        )
     click.echo("Demo staff accounts (development only):")
     for role, (email, password) in DEMO_ACCOUNTS.items():
         click.echo(f"  {role:<8} {email:<24} {password}")

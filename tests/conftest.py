@@ -13,6 +13,7 @@ missing component fails the run instead of hiding tests.
 
 from __future__ import annotations
 
+import contextvars
 import os
 import shutil
 import uuid
@@ -132,10 +133,23 @@ def app_config() -> dict:
     return {}
 
 
+class IsolatedClient(FlaskClient):
+    """A test client whose every request runs in a context of its own, as in production.
+
+    Without this, a request would reuse the test's app context and so its database
+    session: objects the test loaded would be served from that session's identity map,
+    hiding queries and stale reads that a real request would meet.
+    """
+
+    def open(self, *args, **kwargs):
+        return contextvars.Context().run(super().open, *args, **kwargs)
+
+
 @pytest.fixture
 def app(database_url, app_config) -> Iterator[Flask]:
-    """A fresh console app on a fresh database."""
+    """A fresh console app on a fresh database; the test body runs in its app context."""
     app = create_app(test_config(database_url, **app_config))
+    app.test_client_class = IsolatedClient
     with app.app_context():
         yield app
         db.session.remove()

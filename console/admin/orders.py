@@ -6,9 +6,12 @@ the form carries only the customer, the coupon code and each line's product and 
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask_admin.contrib.sqla.filters import FilterEqual
 from flask_admin.model.form import InlineFormAdmin
 from flask_login import current_user
+from sqlalchemy.orm import joinedload, selectinload
 from wtforms.validators import InputRequired, NumberRange
 
 from console.admin.base import SecuredModelView
@@ -19,7 +22,7 @@ from console.admin.formatters import (
     money_formatter,
     order_lines_formatter,
 )
-from console.admin.lookups import RecordLookup
+from console.admin.lookups import RecordLookup, as_int_id
 from console.extensions import db
 from console.models import Customer, Order, OrderLine, OrderStatus, Product
 from console.permissions import ORDERS_READ, ORDERS_WRITE
@@ -117,6 +120,22 @@ class OrderAdmin(SecuredModelView):
         )
     }
     inline_models = [OrderLineInline(OrderLine)]
+
+    def get_one(self, id: Any) -> Order | None:
+        """The order with its lines, their products and its people, in a fixed few queries."""
+        number = as_int_id(id)
+        if number is None:
+            return None
+        return db.session.get(
+            Order,
+            number,
+            options=[
+                selectinload(Order.lines).joinedload(OrderLine.product),
+                joinedload(Order.customer),
+                joinedload(Order.created_by),
+                joinedload(Order.decided_by),
+            ],
+        )
 
     def on_model_change(self, form, model: Order, is_created: bool) -> None:
         """Let the order service check the lines and set prices, total and number."""
