@@ -67,6 +67,12 @@ class BaseConfig:
         self.MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER") or "shop@localhost"
         self.REDIS_URL = os.environ.get("REDIS_URL") or None
 
+        # Logging (console/logs.py) and error reporting.
+        self.LOG_LEVEL = (os.environ.get("LOG_LEVEL") or "INFO").upper()
+        self.LOG_FORMAT = os.environ.get("LOG_FORMAT") or "console"
+        self.LOG_FILE = os.environ.get("LOG_FILE") or None
+        self.SENTRY_DSN = os.environ.get("SENTRY_DSN") or None
+
         self.CONSOLE_NAME = os.environ.get("CONSOLE_NAME") or "Back Office"
         self.CONSOLE_CURRENCY = os.environ.get("CONSOLE_CURRENCY") or "EUR"
         # Four-eyes rule: nobody approves an order they created.

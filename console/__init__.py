@@ -21,12 +21,21 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     if app.config["ENV_NAME"] == "production":
         settings.check_production_secrets(app.config)
 
+    register_logging(app)
     register_extensions(app)
     register_admin(app)
     register_blueprints(app)
     register_errorhandlers(app)
     register_commands(app)
     return app
+
+
+def register_logging(app: Flask) -> None:
+    """Logging with request ids, and Sentry when configured."""
+    from console.logs import configure_logging, configure_sentry
+
+    configure_logging(app)
+    configure_sentry(app)
 
 
 def register_extensions(app: Flask) -> None:
