@@ -195,3 +195,47 @@ def test_prepare_order_refuses_an_order_without_customer(app, shop):
         prepare_order(db.session, order, None, created=True)
     db.session.rollback()
     assert count_rows(Order) == 0
+
+
+@pytest.fixture
+def two_orders(client, clerk, shop):
+    grace = Customer(first_name="Grace", last_name="Hopper", email="grace@example.com")
+    db.session.add(grace)
+    db.session.commit()
+    submit(client, "/admin/order/new/", order_form(shop["customer"], (shop["kettle"], 1)))
+    submit(client, "/admin/order/new/", order_form(grace, (shop["lamp"], 1)))
+    ada_order, grace_order = db.session.scalars(select(Order).order_by(Order.id)).all()
+    return ada_order, grace_order
+
+
+@pytest.mark.parametrize(
+    ("search", "expected"),
+    [
+        ("ada@example.com", {"ada"}),
+        ("ADA@example.com", {"ada"}),
+        ("hop", {"grace"}),
+        ("Grace", {"grace"}),
+        ("lovelace", {"ada"}),
+        ("{ada_number}", {"ada"}),
+        ("{ada_id}", {"ada"}),
+        ("SO-", {"ada", "grace"}),
+        ("nobody@example.com", set()),
+        ("ace", set()),  # a substring that is no prefix: no full scan, no match
+    ],
+)
+def test_order_search(client, two_orders, search, expected):
+    ada_order, grace_order = two_orders
+    term = search.format(ada_number=ada_order.number, ada_id=ada_order.id)
+    page = client.get("/admin/order/", query_string={"search": term}).get_data(as_text=True)
+    found = {name for name, o in (("ada", ada_order), ("grace", grace_order)) if o.number in page}
+    assert found == expected
+
+
+@pytest.mark.parametrize(
+    "search",
+    ["'; DROP TABLE sales_order; --", '"quoted"', "100%", "a_b", "\\", "x" * 5000, "@", "SO-" * 40],
+)
+def test_odd_searches_answer_a_normal_page(client, two_orders, search):
+    response = client.get("/admin/order/", query_string={"search": search})
+    assert response.status_code == 200
+    assert count_rows(Order) == 2
