@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, jsonify, redirect, render_template, url_for
+from flask import Blueprint, Flask, jsonify, redirect, url_for
 from sqlalchemy import text
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from console.extensions import csrf, db
 
@@ -33,7 +33,10 @@ def register_error_pages(app: Flask) -> None:
     """Render friendly pages instead of Werkzeug's bare ones."""
 
     def _page(code: int, title: str, message: str):
-        return render_template("errors/error.html", code=code, title=title, message=message), code
+        # Rendered without the request's context processors: they would load the signed-in
+        # person from the database, which may be the very thing that failed.
+        template = app.jinja_env.get_template("errors/error.html")
+        return template.render(code=code, title=title, message=message), code
 
     @app.errorhandler(403)
     def forbidden(_error):
@@ -48,12 +51,29 @@ def register_error_pages(app: Flask) -> None:
     def not_found(_error):
         return _page(404, "Page not found", "There is nothing at this address.")
 
+    @app.errorhandler(OperationalError)
+    def database_unavailable(_error):
+        _discard_session()
+        return _page(
+            503,
+            "The database is not answering",
+            "Nothing was saved. The console reconnects by itself: try again in a moment.",
+        )
+
     @app.errorhandler(500)
     def server_error(_error):
-        db.session.rollback()
+        _discard_session()
         return _page(
             500,
             "Something went wrong",
             "The console could not finish this request; nothing was saved. "
             "Try again, and tell an administrator if it keeps happening.",
         )
+
+
+def _discard_session() -> None:
+    """Roll back whatever the failed request had begun, even on a dead connection."""
+    try:
+        db.session.rollback()
+    except SQLAlchemyError:
+        db.session.remove()

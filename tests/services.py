@@ -34,6 +34,8 @@ class PostgresServer:
 
     url: str
     stop: Callable[[], None] | None
+    pause: Callable[[], None] | None = None
+    resume: Callable[[], None] | None = None
 
     def database_url(self, name: str) -> str:
         """SQLAlchemy URL of database ``name`` on this server (psycopg 3 driver)."""
@@ -114,15 +116,36 @@ def start_postgres() -> PostgresServer:
         f"-p {port} -k {workdir} -c listen_addresses=127.0.0.1 -c fsync=off "
         "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
     )
-    run(os.path.join(bindir, "pg_ctl"), "-D", datadir, "-o", options, "-l", logfile, "-w", "start")
 
-    def stop() -> None:
+    def start() -> None:
+        run(
+            os.path.join(bindir, "pg_ctl"),
+            "-D",
+            datadir,
+            "-o",
+            options,
+            "-l",
+            logfile,
+            "-w",
+            "start",
+        )
+
+    def halt(mode: str = "immediate") -> None:
         subprocess.run(
-            [*prefix, os.path.join(bindir, "pg_ctl"), "-D", datadir, "-m", "immediate", "stop"],
+            [*prefix, os.path.join(bindir, "pg_ctl"), "-D", datadir, "-m", mode, "-w", "stop"],
             capture_output=True,
             timeout=60,
             check=False,
         )
+
+    def stop() -> None:
+        halt()
         shutil.rmtree(workdir, ignore_errors=True)
 
-    return PostgresServer(url=f"postgresql://postgres@127.0.0.1:{port}/postgres", stop=stop)
+    start()
+    return PostgresServer(
+        url=f"postgresql://postgres@127.0.0.1:{port}/postgres",
+        stop=stop,
+        pause=lambda: halt("fast"),
+        resume=start,
+    )

@@ -14,7 +14,7 @@ from flask import abort, flash, has_request_context, redirect, request, url_for
 from flask_admin import AdminIndexView, BaseView
 from flask_admin.contrib.sqla import ModelView
 from flask_login import current_user
-from sqlalchemy.exc import IntegrityError, StatementError
+from sqlalchemy.exc import IntegrityError, OperationalError, StatementError
 from sqlalchemy.orm.exc import StaleDataError
 from wtforms.validators import ValidationError
 
@@ -116,6 +116,13 @@ class SecuredModelView(SecuredViewMixin, ModelView):
             flash(
                 "Someone else changed or deleted this record while you were editing it. "
                 "Nothing was saved; reload the record and apply your change again.",
+                "error",
+            )
+            return True
+        if isinstance(exc, OperationalError):
+            flash(
+                "The database is not answering right now; nothing was saved. "
+                "Try again in a moment.",
                 "error",
             )
             return True

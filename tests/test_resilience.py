@@ -1,0 +1,112 @@
+"""The database restarts while staff work: 503 while it is down, recovery without a restart,
+and never a half-written order."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import select
+
+from console import create_app
+from console.extensions import db
+from console.models import Customer, Order, Product
+from console.schema import upgrade
+from tests.conftest import IsolatedClient, test_config
+from tests.helpers import Auth, csrf_token_from, require
+from tests.services import ServiceUnavailable, start_postgres
+
+
+@pytest.fixture
+def own_postgres():
+    """A PostgreSQL server of this test's own, since the test stops and starts it."""
+    try:
+        server = start_postgres()
+    except ServiceUnavailable as exc:
+        require(f"PostgreSQL cannot run here: {exc}")
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+def _wait_for(client, status: int, seconds: float = 20.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if client.get("/status").status_code == status:
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def test_database_restart_under_load(own_postgres):
+    name = f"r_{uuid.uuid4().hex[:12]}"
+    own_postgres.execute(f'CREATE DATABASE "{name}"')
+    app = create_app(test_config(own_postgres.database_url(name)))
+    app.test_client_class = IsolatedClient
+    upgrade(app)
+    with app.app_context():
+        customer = Customer(first_name="Ada", last_name="Lovelace", email="ada@example.com")
+        product = Product(sku="KET-1", name="Kettle", unit_price=Decimal("10.00"), stock=5)
+        db.session.add_all([customer, product])
+        db.session.commit()
+        customer_id, product_id = customer.id, product.id
+        worker = app.test_client()
+        Auth(worker).login_as("clerk")
+        db.session.remove()
+
+    answers: list[int] = []
+    stop = threading.Event()
+
+    def take_orders() -> None:
+        while not stop.is_set():
+            page = worker.get("/admin/order/new/")
+            if page.status_code != 200:
+                answers.append(page.status_code)
+                time.sleep(0.05)
+                continue
+            response = worker.post(
+                "/admin/order/new/",
+                data={
+                    "csrf_token": csrf_token_from(page.get_data(as_text=True)),
+                    "customer": str(customer_id),
+                    "lines-0-product": str(product_id),
+                    "lines-0-quantity": "2",
+                },
+            )
+            answers.append(response.status_code)
+
+    thread = threading.Thread(target=take_orders, daemon=True)
+    thread.start()
+    monitor = app.test_client()
+    try:
+        time.sleep(1.0)
+        own_postgres.pause()
+        assert _wait_for(monitor, 503), "/status kept answering 200 with the database down"
+        time.sleep(1.0)
+        own_postgres.resume()
+        assert _wait_for(monitor, 200), "the console did not recover after the database came back"
+        time.sleep(1.0)
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+
+    assert 500 not in answers, answers
+    assert 503 in answers  # the clerk met the outage, and was told so
+    assert answers[-1] == 302  # and took orders again once the database was back
+    assert {200, 302, 503} >= set(answers), answers
+    with app.app_context():
+        orders = db.session.scalars(select(Order)).all()
+        assert orders
+        for order in orders:
+            assert len(order.lines) == 1, order.number
+            assert (
+                order.total
+                == Decimal("20.00")
+                == sum(x.unit_price * x.quantity for x in order.lines)
+            )
+        db.session.remove()
+        db.engine.dispose()
