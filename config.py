@@ -75,6 +75,8 @@ class BaseConfig:
 
         self.CONSOLE_NAME = os.environ.get("CONSOLE_NAME") or "Back Office"
         self.CONSOLE_CURRENCY = os.environ.get("CONSOLE_CURRENCY") or "EUR"
+        # Products at or below this many units are listed on the dashboard.
+        self.LOW_STOCK_THRESHOLD = _env_int("LOW_STOCK_THRESHOLD", 5)
         # Four-eyes rule: nobody approves an order they created.
         self.ORDERS_FOUR_EYES = _env_bool("ORDERS_FOUR_EYES", True)
 

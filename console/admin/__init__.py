@@ -6,8 +6,8 @@ from flask import Flask
 from flask_admin import Admin
 from flask_admin.theme import Bootstrap4Theme
 
-from console.admin.base import SecuredIndexView
 from console.admin.customers import CustomerAdmin
+from console.admin.dashboard import DashboardView
 from console.admin.orders import OrderAdmin
 from console.admin.products import ProductAdmin
 from console.extensions import db
@@ -20,7 +20,7 @@ def init_admin(app: Flask) -> Admin:
         app,
         name=app.config["CONSOLE_NAME"],
         url="/admin",
-        index_view=SecuredIndexView(name="Home", url="/admin"),
+        index_view=DashboardView(name="Home", url="/admin"),
         theme=Bootstrap4Theme(
             swatch=app.config["FLASK_ADMIN_SWATCH"], base_template="admin/master.html"
         ),

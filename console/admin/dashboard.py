@@ -1,0 +1,75 @@
+"""The home page at ``/admin/``: each person sees the widgets their permissions allow."""
+
+from __future__ import annotations
+
+from flask import current_app, url_for
+from flask_admin import expose
+from flask_login import current_user
+
+from console.admin.base import SecuredIndexView
+from console.admin.formatters import format_money
+from console.extensions import db
+from console.models.base import utcnow
+from console.permissions import ORDERS_APPROVE, ORDERS_READ, PRODUCTS_READ, can
+from console.services import dashboard
+
+CHART_WIDTH, CHART_HEIGHT = 600, 160
+
+
+class DashboardView(SecuredIndexView):
+    """Pending approvals, the last 30 days' sales, low stock and the person's own work."""
+
+    @expose("/")
+    def index(self):
+        now = utcnow()
+        context: dict = {"now": now}
+        if can(ORDERS_READ):
+            pending = dashboard.pending_summary(db.session)
+            context["pending"] = pending
+            context["pending_age"] = _age(pending.oldest_age(now))
+            context["pending_url"] = url_for(
+                "order.index_view", flt0_0="pending", sort="4", desc="0"
+            )
+            context["can_approve"] = can(ORDERS_APPROVE)
+            sales = dashboard.sales_by_day(db.session, days=30, today=now.date())
+            context["sales"] = sales
+            context["sales_total"] = format_money(sum((d.revenue for d in sales), start=0))
+            context["orders_total"] = sum(d.orders for d in sales)
+            context["chart"] = _bar_chart(sales)
+            context["my_orders"] = dashboard.recent_orders_of(db.session, current_user)
+        if can(PRODUCTS_READ):
+            threshold = current_app.config["LOW_STOCK_THRESHOLD"]
+            context["low_stock_threshold"] = threshold
+            context["low_stock"] = dashboard.low_stock(db.session, threshold)
+        return self.render("admin/index.html", **context)
+
+
+def _age(delta) -> str | None:
+    """A duration as a person says it: "3 days", "5 hours", "12 minutes"."""
+    if delta is None:
+        return None
+    seconds = int(delta.total_seconds())
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size:
+            n = seconds // size
+            return f"{n} {unit}{'s' if n != 1 else ''}"
+    return "less than a minute"
+
+
+def _bar_chart(sales: list[dashboard.DaySales]) -> dict:
+    """Bars of the daily revenue, as coordinates for the server-side SVG in the template."""
+    peak = max((d.revenue for d in sales), default=0) or 1
+    slot = CHART_WIDTH / max(len(sales), 1)
+    bars = []
+    for i, day in enumerate(sales):
+        height = float(day.revenue) / float(peak) * (CHART_HEIGHT - 20)
+        bars.append(
+            {
+                "x": round(i * slot + 1, 1),
+                "y": round(CHART_HEIGHT - height, 1),
+                "width": round(max(slot - 2, 1), 1),
+                "height": round(height, 1),
+                "label": f"{day.day:%d %b}: {day.orders} orders, {format_money(day.revenue)}",
+            }
+        )
+    return {"width": CHART_WIDTH, "height": CHART_HEIGHT, "bars": bars, "peak": format_money(peak)}
