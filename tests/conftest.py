@@ -142,7 +142,15 @@ class IsolatedClient(FlaskClient):
     """
 
     def open(self, *args, **kwargs):
-        return contextvars.Context().run(super().open, *args, **kwargs)
+        return contextvars.Context().run(self._open_and_read, *args, **kwargs)
+
+    def _open_and_read(self, *args, **kwargs):
+        response = super().open(*args, **kwargs)
+        # A streamed body (CSV export) runs inside its request's context: read it and
+        # close the response here, in the context the request was given.
+        response.get_data()
+        response.close()
+        return response
 
 
 @pytest.fixture

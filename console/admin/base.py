@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError, StatementError
 from sqlalchemy.orm.exc import StaleDataError
 from wtforms.validators import ValidationError
 
+from console.admin.export import StreamingExportMixin
 from console.admin.lookups import as_int_id
 from console.permissions import EXPORT, can
 from console.services.errors import DomainError
@@ -49,7 +50,7 @@ class SecuredIndexView(SecuredViewMixin, AdminIndexView):
         return current_user.is_authenticated and bool(current_user.roles)
 
 
-class SecuredModelView(SecuredViewMixin, ModelView):
+class SecuredModelView(SecuredViewMixin, StreamingExportMixin, ModelView):
     """A model view whose every operation asks the current person's permissions."""
 
     write_permission: str | None = None

@@ -58,3 +58,10 @@ def order_lines_formatter(view: Any, context: Any, model: Any, name: str) -> Mar
         "<th class='text-right'>{}</th></tr></tfoot></table>"
     ).format(format_money(model.total))
     return head + Markup("").join(rows) + foot
+
+
+def order_lines_text(view: Any, context: Any, model: Any, name: str) -> str:
+    """The order's lines on one line of text: ``KET-1 × 2 @ 39.90; LAMP-1 × 1 @ 12.35``."""
+    return "; ".join(
+        f"{line.product.sku} × {line.quantity} @ {line.unit_price}" for line in model.lines
+    )

@@ -21,6 +21,7 @@ from console.admin.formatters import (
     datetime_formatter,
     money_formatter,
     order_lines_formatter,
+    order_lines_text,
 )
 from console.admin.lookups import RecordLookup, as_int_id
 from console.extensions import db
@@ -111,6 +112,25 @@ class OrderAdmin(SecuredModelView):
         "total": money_formatter,
     }
 
+    column_export_list = [
+        "number",
+        "status",
+        "customer",
+        "total",
+        "coupon_code",
+        "lines",
+        "created_at",
+        "created_by",
+        "decided_by",
+        "decided_at",
+        "rejection_reason",
+        "tracking_number",
+        "shipped_at",
+        "delivered_at",
+        "cancelled_at",
+    ]
+    column_formatters_export = {"lines": order_lines_text}
+
     form_columns = ["customer", "coupon_code", "lines"]
     form_args = {"coupon_code": {"filters": [strip]}}
     form_ajax_refs = {
@@ -142,6 +162,14 @@ class OrderAdmin(SecuredModelView):
 
     def search_placeholder(self) -> str:
         return "Order number, customer e-mail or name"
+
+    def export_query_options(self) -> list:
+        return [
+            selectinload(Order.lines).joinedload(OrderLine.product),
+            joinedload(Order.customer),
+            joinedload(Order.created_by),
+            joinedload(Order.decided_by),
+        ]
 
     def _apply_search(self, query, count_query, joins, count_joins, search: str):
         """Match each search term through an index (``orders.search_condition``).
