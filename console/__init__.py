@@ -26,6 +26,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     register_blueprints(app)
     register_errorhandlers(app)
     register_commands(app)
+    register_outbox(app)
     return app
 
 
@@ -65,6 +66,13 @@ def register_errorhandlers(app: Flask) -> None:
     from console.web import register_error_pages
 
     register_error_pages(app)
+
+
+def register_outbox(app: Flask) -> None:
+    """Deliver queued e-mail after each commit (in-process thread or RQ jobs)."""
+    from console.notify import init_app
+
+    init_app(app)
 
 
 def register_commands(app: Flask) -> None:

@@ -23,7 +23,9 @@ def require(reason: str) -> None:
     pytest.skip(reason)
 
 
-_CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"|value="([^"]+)"[^>]*name="csrf_token"')
+_CSRF_RE = re.compile(
+    r'name="csrf_token"[^>]*value="([^"]+)"|value="([^"]+)"[^>]*name="csrf_token"'
+)
 
 
 def csrf_token_from(html: str) -> str:
@@ -31,6 +33,9 @@ def csrf_token_from(html: str) -> str:
     match = _CSRF_RE.search(html)
     assert match, "page has no CSRF token"
     return match.group(1) or match.group(2)
+
+
+_HASHES: dict[str, str] = {}
 
 
 def create_staff(email: str, role: str | None, password: str = STAFF_PASSWORD):
@@ -41,9 +46,10 @@ def create_staff(email: str, role: str | None, password: str = STAFF_PASSWORD):
 
     datastore = security.datastore
     roles = [datastore.find_role(role)] if role else []
-    user = datastore.create_user(
-        email=email, password=hash_password(password), active=True, roles=roles
-    )
+    if password not in _HASHES:
+        # bcrypt is slow on purpose; one hash per password serves every test account.
+        _HASHES[password] = hash_password(password)
+    user = datastore.create_user(email=email, password=_HASHES[password], active=True, roles=roles)
     db.session.commit()
     return user
 
@@ -91,3 +97,38 @@ def count_rows(model) -> int:
     """Rows of ``model``'s table as the database has them now."""
     db.session.expire_all()
     return db.session.scalar(select(func.count()).select_from(model))
+
+
+def make_catalogue(stock: dict[str, int], price: str = "10.00"):
+    """A customer and one product per SKU of ``stock``; returns (customer, {sku: product})."""
+    from decimal import Decimal
+
+    from console.models import Customer, Product
+
+    customer = Customer(first_name="Ada", last_name="Lovelace", email="ada@example.com")
+    products = {
+        sku: Product(sku=sku, name=f"Product {sku}", unit_price=Decimal(price), stock=qty)
+        for sku, qty in stock.items()
+    }
+    db.session.add(customer)
+    db.session.add_all(products.values())
+    db.session.commit()
+    return customer, products
+
+
+def make_order(customer, lines: dict, actor):
+    """A pending order taken by ``actor`` through the order service, committed.
+
+    ``lines`` maps a product to its quantity.
+    """
+    from console.models import Order, OrderLine
+    from console.services.orders import prepare_order
+
+    order = Order(
+        customer=customer,
+        lines=[OrderLine(product=product, quantity=qty) for product, qty in lines.items()],
+    )
+    db.session.add(order)
+    prepare_order(db.session, order, actor, created=True)
+    db.session.commit()
+    return order
