@@ -98,8 +98,18 @@ def _in_one_transaction(session: Session, change: Callable[[], Order]) -> Order:
     return order
 
 
-def _load_for(session: Session, order: Order | int, actor: User, transition: Transition) -> Order:
-    """Check ``actor``'s permission, then reload ``order`` fresh and locked."""
+def _load_for(
+    session: Session,
+    order: Order | int,
+    actor: User,
+    transition: Transition,
+    expected_version: int | None = None,
+) -> Order:
+    """Check ``actor``'s permission, then reload ``order`` fresh and locked.
+
+    ``expected_version`` is the version of the order the person was looking at: a
+    decision taken on a page showing other lines or another customer is refused.
+    """
     if actor is None or not actor.active or not actor.has_permission(transition.permission):
         raise DomainError(
             f"Your role does not allow you to {transition.name} orders "
@@ -116,6 +126,11 @@ def _load_for(session: Session, order: Order | int, actor: User, transition: Tra
         raise DomainError(
             f"Order {loaded.number} is {loaded.status}; only {allowed} orders can be "
             f"{transition.target.value}."
+        )
+    if expected_version is not None and loaded.version != expected_version:
+        raise DomainError(
+            f"Order {loaded.number} was changed by someone else since you opened it; "
+            "nothing was done. Check the order again, then repeat your action."
         )
     return loaded
 
@@ -175,12 +190,14 @@ def _change_stock(
     return short
 
 
-def approve(session: Session, order: Order | int, actor: User) -> Order:
+def approve(
+    session: Session, order: Order | int, actor: User, *, expected_version: int | None = None
+) -> Order:
     """Approve a pending order, reserving stock for all its lines or none."""
     transition = TRANSITIONS["approve"]
 
     def change() -> Order:
-        loaded = _load_for(session, order, actor, transition)
+        loaded = _load_for(session, order, actor, transition, expected_version)
         if current_app.config.get("ORDERS_FOUR_EYES", True) and loaded.created_by_id == actor.id:
             raise DomainError(
                 f"Order {loaded.number} was taken by you; under the four-eyes rule another "
@@ -204,13 +221,20 @@ def approve(session: Session, order: Order | int, actor: User) -> Order:
     return _in_one_transaction(session, change)
 
 
-def reject(session: Session, order: Order | int, actor: User, reason: str | None) -> Order:
+def reject(
+    session: Session,
+    order: Order | int,
+    actor: User,
+    reason: str | None,
+    *,
+    expected_version: int | None = None,
+) -> Order:
     """Reject a pending order; the customer is told ``reason``."""
     transition = TRANSITIONS["reject"]
     reason = (reason or "").strip()
 
     def change() -> Order:
-        loaded = _load_for(session, order, actor, transition)
+        loaded = _load_for(session, order, actor, transition, expected_version)
         if not reason:
             raise DomainError(
                 f"Give the reason for rejecting order {loaded.number}; the customer reads it."
@@ -228,13 +252,20 @@ def reject(session: Session, order: Order | int, actor: User, reason: str | None
     return _in_one_transaction(session, change)
 
 
-def ship(session: Session, order: Order | int, actor: User, tracking: str | None) -> Order:
+def ship(
+    session: Session,
+    order: Order | int,
+    actor: User,
+    tracking: str | None,
+    *,
+    expected_version: int | None = None,
+) -> Order:
     """Ship an approved order with the carrier's tracking number."""
     transition = TRANSITIONS["ship"]
     tracking = (tracking or "").strip()
 
     def change() -> Order:
-        loaded = _load_for(session, order, actor, transition)
+        loaded = _load_for(session, order, actor, transition, expected_version)
         if not tracking:
             raise DomainError(f"Enter the tracking number of order {loaded.number}'s parcel.")
         if len(tracking) > MAX_TRACKING_LENGTH:
@@ -251,12 +282,14 @@ def ship(session: Session, order: Order | int, actor: User, tracking: str | None
     return _in_one_transaction(session, change)
 
 
-def deliver(session: Session, order: Order | int, actor: User) -> Order:
+def deliver(
+    session: Session, order: Order | int, actor: User, *, expected_version: int | None = None
+) -> Order:
     """Record that a shipped order reached the customer (no e-mail: they have it)."""
     transition = TRANSITIONS["deliver"]
 
     def change() -> Order:
-        loaded = _load_for(session, order, actor, transition)
+        loaded = _load_for(session, order, actor, transition, expected_version)
         loaded.status = transition.target.value
         loaded.delivered_at = utcnow()
         _write_order_first(session)
@@ -265,12 +298,14 @@ def deliver(session: Session, order: Order | int, actor: User) -> Order:
     return _in_one_transaction(session, change)
 
 
-def cancel(session: Session, order: Order | int, actor: User) -> Order:
+def cancel(
+    session: Session, order: Order | int, actor: User, *, expected_version: int | None = None
+) -> Order:
     """Cancel a pending or approved order; an approved order's stock is returned."""
     transition = TRANSITIONS["cancel"]
 
     def change() -> Order:
-        loaded = _load_for(session, order, actor, transition)
+        loaded = _load_for(session, order, actor, transition, expected_version)
         was_approved = loaded.status == APPROVED
         loaded.status = transition.target.value
         loaded.cancelled_at = utcnow()
@@ -285,14 +320,15 @@ def cancel(session: Session, order: Order | int, actor: User) -> Order:
 
 def perform(session: Session, name: str, order: Order | int, actor: User, **values: Any) -> Order:
     """Run the transition called ``name`` (the console's buttons and bulk actions)."""
+    version = values.get("expected_version")
     if name == "approve":
-        return approve(session, order, actor)
+        return approve(session, order, actor, expected_version=version)
     if name == "reject":
-        return reject(session, order, actor, values.get("reason"))
+        return reject(session, order, actor, values.get("reason"), expected_version=version)
     if name == "ship":
-        return ship(session, order, actor, values.get("tracking"))
+        return ship(session, order, actor, values.get("tracking"), expected_version=version)
     if name == "deliver":
-        return deliver(session, order, actor)
+        return deliver(session, order, actor, expected_version=version)
     if name == "cancel":
-        return cancel(session, order, actor)
+        return cancel(session, order, actor, expected_version=version)
     raise DomainError(f"There is no order action called {name!r}.")
