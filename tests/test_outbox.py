@@ -211,8 +211,11 @@ def test_cli_send_delivers_due_messages(order, runner, smtp_server):
 
 
 @pytest.mark.parametrize("overrides", [{"OUTBOX_IN_PROCESS": True, "OUTBOX_POLL_SECONDS": 3600}])
-def test_in_process_thread_delivers_after_commit(app, staff, smtp_server):
+def test_in_process_thread_delivers_after_commit(app, staff, smtp_server, client):
     runtime = app.extensions["console_outbox"]
+    assert runtime.thread is None  # not started by building the app (CLI, alembic)
+    client.get("/status")  # the first request starts it
+    assert runtime.thread.is_alive()
     try:
         customer, products = make_catalogue({"A": 3})
         order = make_order(customer, {products["A"]: 1}, staff["clerk"])

@@ -1,8 +1,14 @@
-"""How delivery is triggered in a running app: after-commit wake-up, thread, RQ jobs."""
+"""How delivery is triggered in a running app: after-commit wake-up, thread, RQ jobs.
+
+The in-process thread (embedded default) starts with the first request a process
+serves and then polls every ``OUTBOX_POLL_SECONDS``; a commit that queued a message
+wakes it at once.
+"""
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 
 from flask import Flask, current_app, has_app_context
@@ -26,6 +32,7 @@ class OutboxRuntime:
         self.wake = threading.Event()
         self.stop = threading.Event()
         self.thread: threading.Thread | None = None
+        self.pid: int | None = None
 
     # --- after commit -------------------------------------------------------------
 
@@ -48,10 +55,23 @@ class OutboxRuntime:
             and not self.app.testing
         )
 
-    def start_thread(self) -> None:
-        """Start the daemon thread that delivers due messages (once per app)."""
-        if self.thread is not None and self.thread.is_alive():
+    def ensure_thread(self) -> None:
+        """Start the thread in this process if it belongs here and is not running.
+
+        Called on each request rather than in ``create_app``: CLI commands and
+        ``alembic`` build the app too and must not deliver, and a thread started
+        before gunicorn forks its workers would not survive into them.
+        """
+        if self.pid == os.getpid() and self.thread is not None and self.thread.is_alive():
             return
+        if self.wants_thread():
+            self.start_thread()
+
+    def start_thread(self) -> None:
+        """Start the daemon thread that delivers due messages (once per process)."""
+        if self.pid == os.getpid() and self.thread is not None and self.thread.is_alive():
+            return
+        self.pid = os.getpid()
         self.stop.clear()
         self.thread = threading.Thread(target=self._run, name="outbox-dispatcher", daemon=True)
         self.thread.start()
@@ -134,4 +154,4 @@ def init_app(app: Flask) -> None:
     runtime = OutboxRuntime(app)
     app.extensions[EXTENSION] = runtime
     if runtime.wants_thread():
-        runtime.start_thread()
+        app.before_request(runtime.ensure_thread)
