@@ -227,3 +227,11 @@ def test_in_process_thread_delivers_after_commit(app, staff, smtp_server, client
         assert order.number in smtp_server.messages[0][1]["Subject"]
     finally:
         runtime.stop_thread()
+
+
+def test_cli_worker_without_redis_polls_the_outbox(order, runner, smtp_server):
+    result = runner.invoke(args=["outbox", "worker", "--burst"])
+    assert result.exit_code == 0, result.output
+    assert "Delivering the outbox every" in result.output
+    assert "sent 1, retry 0, failed 0" in result.output
+    assert len(smtp_server.messages) == 1

@@ -22,8 +22,9 @@ def run_worker(app: Flask, *, burst: bool = False, echo: Callable[[str], None] =
 
 def _run_polling_loop(app: Flask, *, burst: bool, echo: Callable[[str], None]) -> None:
     stop = threading.Event()
+    previous = None
     if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
     echo(f"Delivering the outbox every {app.config['OUTBOX_POLL_SECONDS']} s (Ctrl+C stops).")
     try:
         while not stop.is_set():
@@ -40,6 +41,9 @@ def _run_polling_loop(app: Flask, *, burst: bool, echo: Callable[[str], None]) -
                 stop.wait(app.config["OUTBOX_POLL_SECONDS"])
     except KeyboardInterrupt:
         pass
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def sweep(app: Flask) -> bool:
