@@ -33,6 +33,7 @@ class OutboxRuntime:
         self.stop = threading.Event()
         self.thread: threading.Thread | None = None
         self.pid: int | None = None
+        self.rq_queue = None
 
     # --- after commit -------------------------------------------------------------
 
@@ -119,12 +120,19 @@ def enqueue_job(app: Flask) -> bool:
 
 
 def queue(app: Flask):
-    """The RQ queue of delivery jobs on ``REDIS_URL``."""
-    from redis import Redis
-    from rq import Queue
+    """The RQ queue of delivery jobs on ``REDIS_URL`` (one connection pool per app)."""
+    runtime = app.extensions[EXTENSION]
+    if runtime.rq_queue is None:
+        from redis import Redis
+        from rq import Queue
 
-    connection = Redis.from_url(app.config["REDIS_URL"], socket_connect_timeout=2, socket_timeout=5)
-    return Queue(app.config["OUTBOX_RQ_QUEUE"], connection=connection)
+        # Short timeouts: an unreachable Redis must not hold up the request that
+        # committed; the message is safe in the outbox either way.
+        connection = Redis.from_url(
+            app.config["REDIS_URL"], socket_connect_timeout=2, socket_timeout=5
+        )
+        runtime.rq_queue = Queue(app.config["OUTBOX_RQ_QUEUE"], connection=connection)
+    return runtime.rq_queue
 
 
 def _after_commit(session: Session) -> None:

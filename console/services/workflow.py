@@ -72,15 +72,6 @@ TRANSITIONS: dict[str, Transition] = {
 }
 
 
-def available_transitions(order: Order, actor: User) -> list[Transition]:
-    """The transitions ``actor`` may try on ``order`` now (for buttons; rules still apply)."""
-    return [
-        t
-        for t in TRANSITIONS.values()
-        if order.status in t.sources and actor.has_permission(t.permission)
-    ]
-
-
 def _in_one_transaction(session: Session, change: Callable[[], Order]) -> Order:
     """Run ``change`` and commit; on any refusal or error roll everything back."""
     try:
