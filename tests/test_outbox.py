@@ -235,3 +235,16 @@ def test_cli_worker_without_redis_polls_the_outbox(order, runner, smtp_server):
     assert "Delivering the outbox every" in result.output
     assert "sent 1, retry 0, failed 0" in result.output
     assert len(smtp_server.messages) == 1
+
+
+def test_resend_leaves_a_message_being_sent_alone(order, staff):
+    db.session.execute(
+        update(OutboxMessage).values(
+            status=OutboxStatus.SENDING.value, claim_token="busy", claimed_at=utcnow()
+        )
+    )
+    db.session.commit()
+    row_id = message_rows()[0].id
+    assert notifications.resend(db.session, [row_id], staff["manager"]) == 0
+    row = message_rows()[0]
+    assert (row.status, row.claim_token) == ("sending", "busy")

@@ -15,7 +15,7 @@ from typing import Any
 
 from flask import current_app, render_template
 from jinja2 import TemplateNotFound
-from sqlalchemy import select
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from console.models import Order, OutboxMessage, OutboxStatus, User
@@ -100,20 +100,25 @@ def resend(session: Session, message_ids: Iterable[int], actor: User) -> int:
     if not actor.has_permission(NOTIFICATIONS_READ):
         raise DomainError("Your role does not allow resending e-mails.")
     ids = [int(i) for i in message_ids]
-    messages = session.scalars(
-        select(OutboxMessage).where(OutboxMessage.id.in_(ids)).with_for_update()
-    ).all()
-    queued = 0
     try:
-        for message in messages:
-            if message.status == OutboxStatus.SENDING:
-                continue
-            message.status = OutboxStatus.PENDING.value
-            message.attempts = 0
-            message.next_attempt_at = utcnow()
-            message.claim_token = None
-            message.claimed_at = None
-            queued += 1
+        # One conditional UPDATE: a message a dispatcher claims at this very moment
+        # keeps its claim instead of being reset under it.
+        queued = session.execute(
+            update(OutboxMessage)
+            .where(
+                OutboxMessage.id.in_(ids),
+                OutboxMessage.status != OutboxStatus.SENDING.value,
+            )
+            .values(
+                status=OutboxStatus.PENDING.value,
+                attempts=0,
+                next_attempt_at=utcnow(),
+                claim_token=None,
+                claimed_at=None,
+                updated_at=utcnow(),
+            )
+            .execution_options(synchronize_session=False)
+        ).rowcount
         session.info[OUTBOX_DIRTY] = True
         session.commit()
     except Exception:
