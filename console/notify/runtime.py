@@ -161,5 +161,6 @@ def init_app(app: Flask) -> None:
         _listening = True
     runtime = OutboxRuntime(app)
     app.extensions[EXTENSION] = runtime
-    if runtime.wants_thread():
-        app.before_request(runtime.ensure_thread)
+    # Decided per request (a few config look-ups) so that the decision follows the
+    # settings in force, not those at start-up.
+    app.before_request(runtime.ensure_thread)
