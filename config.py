@@ -80,6 +80,23 @@ class BaseConfig:
         # Four-eyes rule: nobody approves an order they created.
         self.ORDERS_FOUR_EYES = _env_bool("ORDERS_FOUR_EYES", True)
 
+        # Outbox delivery (console.notify). A failed attempt is retried after
+        # base * 2**(attempts-1) seconds, capped; after max attempts the message is
+        # marked failed and stays visible in the console until someone resends it.
+        self.OUTBOX_MAX_ATTEMPTS = _env_int("OUTBOX_MAX_ATTEMPTS", 8)
+        self.OUTBOX_RETRY_BASE_SECONDS = _env_int("OUTBOX_RETRY_BASE_SECONDS", 30)
+        self.OUTBOX_RETRY_MAX_SECONDS = _env_int("OUTBOX_RETRY_MAX_SECONDS", 3600)
+        self.OUTBOX_BATCH_SIZE = _env_int("OUTBOX_BATCH_SIZE", 50)
+        self.OUTBOX_POLL_SECONDS = _env_int("OUTBOX_POLL_SECONDS", 5)
+        # A claim older than this belongs to a dispatcher that died mid-send; the
+        # message becomes claimable again.
+        self.OUTBOX_CLAIM_TIMEOUT_SECONDS = _env_int("OUTBOX_CLAIM_TIMEOUT_SECONDS", 300)
+        # In-process delivery thread: None decides by itself (on when MAIL_SERVER is
+        # set, REDIS_URL is not, and the app is not under test).
+        self.OUTBOX_IN_PROCESS: bool | None = None
+        self.OUTBOX_RQ_QUEUE = os.environ.get("OUTBOX_RQ_QUEUE") or "outbox"
+        self.SHOP_NAME = os.environ.get("SHOP_NAME") or "Our shop"
+
     # Flask-Security-Too
     SECURITY_PASSWORD_HASH = "bcrypt"
     SECURITY_REGISTERABLE = False
@@ -100,6 +117,16 @@ class BaseConfig:
     SESSION_COOKIE_SAMESITE = "Lax"
     REMEMBER_COOKIE_HTTPONLY = True
     REMEMBER_COOKIE_SAMESITE = "Lax"
+
+    # Subjects of the customer e-mails (templates/email/<name>.txt and .html);
+    # ``{number}`` and ``{shop}`` are filled in.
+    ORDER_EMAIL_SUBJECTS = {
+        "order_received": "{shop}: we received your order {number}",
+        "order_approved": "{shop}: your order {number} is confirmed",
+        "order_rejected": "{shop}: we cannot fulfil your order {number}",
+        "order_shipped": "{shop}: your order {number} is on its way",
+        "order_cancelled": "{shop}: your order {number} was cancelled",
+    }
 
     SQLALCHEMY_TRACK_MODIFICATIONS = False
     FLASK_ADMIN_SWATCH = "cerulean"

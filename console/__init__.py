@@ -27,6 +27,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     register_blueprints(app)
     register_errorhandlers(app)
     register_commands(app)
+    register_outbox(app)
     return app
 
 
@@ -44,10 +45,15 @@ def register_extensions(app: Flask) -> None:
 
     from console.extensions import csrf, db, mail, security
     from console.models import Role, User
-    from console.models.base import enable_sqlite_foreign_keys, ensure_sqlite_directory
+    from console.models.base import (
+        close_sessions_safely,
+        enable_sqlite_foreign_keys,
+        ensure_sqlite_directory,
+    )
 
     ensure_sqlite_directory(app.config["SQLALCHEMY_DATABASE_URI"])
     db.init_app(app)
+    close_sessions_safely(app)
     with app.app_context():
         enable_sqlite_foreign_keys(db.engine)
     mail.init_app(app)
@@ -74,6 +80,13 @@ def register_errorhandlers(app: Flask) -> None:
     from console.web import register_error_pages
 
     register_error_pages(app)
+
+
+def register_outbox(app: Flask) -> None:
+    """Deliver queued e-mail after each commit (in-process thread or RQ jobs)."""
+    from console.notify import init_app
+
+    init_app(app)
 
 
 def register_commands(app: Flask) -> None:

@@ -52,6 +52,62 @@ def seed_command(force: bool, bulk_orders: int) -> None:
         click.echo(f"  {role:<8} {email:<24} {password}")
 
 
+@click.group("outbox")
+def outbox_group() -> None:
+    """Deliver the e-mails waiting in the outbox."""
+
+
+def _echo_report(report) -> None:
+    click.echo(
+        f"Sent {len(report.sent)}, to retry later {len(report.retried)}, "
+        f"failed for good {len(report.failed)}."
+    )
+
+
+@outbox_group.command("send")
+@with_appcontext
+def outbox_send_command() -> None:
+    """Deliver the messages due now, once, and exit."""
+    from console.notify.dispatcher import count_due, deliver_due, mail_configured
+
+    if not mail_configured():
+        click.echo(
+            f"No MAIL_SERVER configured: {count_due()} due message(s) stay in the outbox "
+            "(readable in the console under Notifications)."
+        )
+        return
+    total = None
+    while True:
+        report = deliver_due()
+        total = report if total is None else _merge(total, report)
+        if report.attempted < current_app.config["OUTBOX_BATCH_SIZE"]:
+            break
+    _echo_report(total)
+
+
+def _merge(a, b):
+    a.sent += b.sent
+    a.retried += b.retried
+    a.failed += b.failed
+    return a
+
+
+@outbox_group.command("worker")
+@click.option("--burst", is_flag=True, help="Stop once nothing is due (RQ: queue empty).")
+@with_appcontext
+def outbox_worker_command(burst: bool) -> None:
+    """Deliver continuously: an RQ worker when REDIS_URL is set, else a polling loop."""
+    from console.notify.worker import run_worker
+
+    if not current_app.config.get("MAIL_SERVER"):
+        raise click.ClickException(
+            "No MAIL_SERVER configured: there is nothing to deliver to. Messages stay in "
+            "the outbox; set MAIL_SERVER (and MAIL_PORT) to send them."
+        )
+    run_worker(current_app._get_current_object(), burst=burst, echo=click.echo)
+
+
 def register(app: Flask) -> None:
     """Attach the console's commands to ``app``'s CLI."""
     app.cli.add_command(seed_command)
+    app.cli.add_command(outbox_group)

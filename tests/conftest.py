@@ -27,7 +27,15 @@ from flask.testing import FlaskClient
 from console import create_app
 from console.extensions import db
 from tests.helpers import Auth, require
-from tests.services import PostgresServer, ServiceUnavailable, start_postgres
+from tests.services import (
+    PostgresServer,
+    RedisServer,
+    ServiceUnavailable,
+    SmtpServer,
+    start_postgres,
+    start_redis,
+    start_smtp,
+)
 
 BACKENDS = ["sqlite", "postgresql"]
 
@@ -181,3 +189,32 @@ def runner(app):
 def auth(client) -> Auth:
     """Signs the test client in through the real login form."""
     return Auth(client)
+
+
+# --- mail relay and queue -----------------------------------------------------------
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SmtpServer]:
+    """A real SMTP server (aiosmtpd) on loopback, collecting what it receives."""
+    try:
+        server = start_smtp()
+    except ServiceUnavailable as exc:
+        require(f"SMTP server cannot run here: {exc}")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def redis_server() -> Iterator[RedisServer]:
+    """A real redis-server on loopback, for this test only."""
+    try:
+        server = start_redis()
+    except ServiceUnavailable as exc:
+        require(f"Redis cannot run here: {exc}")
+    try:
+        yield server
+    finally:
+        server.close()

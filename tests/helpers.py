@@ -35,6 +35,9 @@ def csrf_token_from(html: str) -> str:
     return match.group(1) or match.group(2)
 
 
+_HASHES: dict[str, str] = {}
+
+
 def create_staff(email: str, role: str | None, password: str = STAFF_PASSWORD):
     """A staff account with ``role`` (None: no role at all)."""
     from flask_security import hash_password
@@ -43,9 +46,10 @@ def create_staff(email: str, role: str | None, password: str = STAFF_PASSWORD):
 
     datastore = security.datastore
     roles = [datastore.find_role(role)] if role else []
-    user = datastore.create_user(
-        email=email, password=hash_password(password), active=True, roles=roles
-    )
+    if password not in _HASHES:
+        # bcrypt is slow on purpose; one hash per password serves every test account.
+        _HASHES[password] = hash_password(password)
+    user = datastore.create_user(email=email, password=_HASHES[password], active=True, roles=roles)
     db.session.commit()
     return user
 
@@ -69,6 +73,7 @@ class Auth:
         """Create (once) and sign in the staff member holding ``role``."""
         from console.extensions import security
 
+        # Not a .test address: e-mail validation refuses special-use domains at login.
         email = f"{role}@staff.example.com"
         if security.datastore.find_user(email=email) is None:
             create_staff(email, role)
@@ -107,3 +112,38 @@ def flashed_errors(html: str) -> list[str]:
     found += re.findall(r'class="[^"]*invalid-feedback[^"]*"[^>]*>(.*?)</', html, re.S)
     found += re.findall(r'class="help-block[^"]*"[^>]*>(.*?)</', html, re.S)
     return [re.sub(r"<[^>]+>|\s+", " ", f).strip() for f in found if f.strip()]
+
+
+def make_catalogue(stock: dict[str, int], price: str = "10.00"):
+    """A customer and one product per SKU of ``stock``; returns (customer, {sku: product})."""
+    from decimal import Decimal
+
+    from console.models import Customer, Product
+
+    customer = Customer(first_name="Ada", last_name="Lovelace", email="ada@example.com")
+    products = {
+        sku: Product(sku=sku, name=f"Product {sku}", unit_price=Decimal(price), stock=qty)
+        for sku, qty in stock.items()
+    }
+    db.session.add(customer)
+    db.session.add_all(products.values())
+    db.session.commit()
+    return customer, products
+
+
+def make_order(customer, lines: dict, actor):
+    """A pending order taken by ``actor`` through the order service, committed.
+
+    ``lines`` maps a product to its quantity.
+    """
+    from console.models import Order, OrderLine
+    from console.services.orders import prepare_order
+
+    order = Order(
+        customer=customer,
+        lines=[OrderLine(product=product, quantity=qty) for product, qty in lines.items()],
+    )
+    db.session.add(order)
+    prepare_order(db.session, order, actor, created=True)
+    db.session.commit()
+    return order

@@ -149,3 +149,123 @@ def start_postgres() -> PostgresServer:
         pause=lambda: halt("fast"),
         resume=start,
     )
+
+
+# --- SMTP ---------------------------------------------------------------------------
+
+
+class SmtpServer:
+    """A real SMTP server on loopback (aiosmtpd) that keeps what it receives.
+
+    ``stop()`` and ``start()`` take it down and bring it back on the same port, so a
+    test can play an outage of the mail relay.
+    """
+
+    def __init__(self, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.host = "127.0.0.1"
+        self.messages: list = []
+        self._controller = None
+
+    def _handler(self):
+        import email
+        from email import policy
+
+        server = self
+
+        class Handler:
+            async def handle_DATA(self, _server, _session, envelope):  # noqa: N802 - aiosmtpd's API
+                parsed = email.message_from_bytes(envelope.content, policy=policy.default)
+                server.messages.append((list(envelope.rcpt_tos), parsed))
+                return "250 Message accepted for delivery"
+
+        return Handler()
+
+    def start(self) -> SmtpServer:
+        from aiosmtpd.controller import Controller
+
+        self._controller = Controller(self._handler(), hostname=self.host, port=self.port)
+        self._controller.start()
+        return self
+
+    def stop(self) -> None:
+        if self._controller is not None:
+            self._controller.stop()
+            self._controller = None
+
+    @property
+    def running(self) -> bool:
+        return self._controller is not None
+
+
+def start_smtp() -> SmtpServer:
+    """Start an SMTP server on a free loopback port."""
+    try:
+        import aiosmtpd  # noqa: F401
+    except ImportError as exc:
+        raise ServiceUnavailable("aiosmtpd is not installed") from exc
+    return SmtpServer().start()
+
+
+# --- Redis --------------------------------------------------------------------------
+
+
+@dataclass
+class RedisServer:
+    """A throw-away redis-server on loopback; ``stop()``/``start()`` play an outage."""
+
+    port: int
+    workdir: str
+    binary: str
+    process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> RedisServer:
+        import time
+
+        import redis
+
+        self.process = subprocess.Popen(
+            [
+                self.binary,
+                "--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.workdir,
+                "--save", "", "--appendonly", "no",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        client = redis.Redis.from_url(self.url)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                client.ping()
+                return self
+            except redis.ConnectionError:
+                if time.monotonic() > deadline or self.process.poll() is not None:
+                    self.stop()
+                    raise ServiceUnavailable("redis-server did not start") from None
+                time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(10)
+            self.process = None
+
+    def close(self) -> None:
+        self.stop()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def start_redis() -> RedisServer:
+    """Start redis-server (the machine's binary) on a free loopback port."""
+    binary = shutil.which("redis-server") or "/usr/bin/redis-server"
+    if not os.path.exists(binary):
+        raise ServiceUnavailable("redis-server is not installed")
+    server = RedisServer(
+        port=free_port(), workdir=tempfile.mkdtemp(prefix="console-redis-"), binary=binary
+    )
+    return server.start()

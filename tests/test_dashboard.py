@@ -81,6 +81,14 @@ def test_dashboard_for_a_manager(client, auth, history):
     assert pending == "2"
     assert "KET-1" in html and "MUG-1" not in html
     assert "Review pending orders" in html
+    assert 'href="/admin/pending/"' in html
+
+
+def test_a_clerk_sees_pending_orders_in_the_order_list(client, auth, history):
+    auth.login_as("clerk")
+    html = client.get("/admin/").get_data(as_text=True)
+    assert "See pending orders" in html
+    assert "/admin/order/?flt0_0=pending" in html
 
 
 def test_the_chart_is_drawn_on_the_server(client, auth, app, history):

@@ -91,3 +91,20 @@ def test_alembic_command_line_uses_database_url(tmp_path, monkeypatch):
     assert _tables(app) == set(db.metadata.tables)
     with app.app_context():
         db.engine.dispose()
+
+
+def test_each_revision_downgrades_one_step_and_upgrades(empty_app):
+    """Walk down from head one revision at a time, checking each step comes back up."""
+    from alembic.script import ScriptDirectory
+
+    from console.schema import alembic_config
+
+    upgrade(empty_app)
+    revisions = [r.revision for r in ScriptDirectory.from_config(alembic_config()).walk_revisions()]
+    for revision in revisions:
+        downgrade(empty_app, "-1")
+        upgrade(empty_app, revision)
+        downgrade(empty_app, "-1")
+    assert _tables(empty_app) == set()
+    upgrade(empty_app)
+    assert _schema_diff(empty_app) == []

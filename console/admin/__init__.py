@@ -8,10 +8,11 @@ from flask_admin.theme import Bootstrap4Theme
 
 from console.admin.customers import CustomerAdmin
 from console.admin.dashboard import DashboardView
-from console.admin.orders import OrderAdmin
+from console.admin.notifications import NotificationAdmin
+from console.admin.orders import OrderAdmin, PendingOrderAdmin
 from console.admin.products import ProductAdmin
 from console.extensions import db
-from console.models import Customer, Order, Product
+from console.models import Customer, Order, OutboxMessage, Product
 
 
 def init_admin(app: Flask) -> Admin:
@@ -26,7 +27,15 @@ def init_admin(app: Flask) -> Admin:
         ),
     )
     admin.add_view(OrderAdmin(Order, db, name="Orders", endpoint="order"))
+    admin.add_view(
+        PendingOrderAdmin(
+            Order, db, name="Pending approval", endpoint="pending_order", url="pending"
+        )
+    )
     admin.add_view(CustomerAdmin(Customer, db, name="Customers", endpoint="customer"))
     admin.add_view(ProductAdmin(Product, db, name="Products", endpoint="product"))
+    admin.add_view(
+        NotificationAdmin(OutboxMessage, db, name="Notifications", endpoint="notification")
+    )
     app.extensions["console_admin"] = admin
     return admin

@@ -27,10 +27,13 @@ class DashboardView(SecuredIndexView):
             pending = dashboard.pending_summary(db.session)
             context["pending"] = pending
             context["pending_age"] = _age(pending.oldest_age(now))
-            context["pending_url"] = url_for(
-                "order.index_view", flt0_0="pending", sort="4", desc="0"
-            )
             context["can_approve"] = can(ORDERS_APPROVE)
+            # Approvers get their work list (oldest first); others the filtered order list.
+            context["pending_url"] = (
+                url_for("pending_order.index_view")
+                if context["can_approve"]
+                else url_for("order.index_view", flt0_0="pending")
+            )
             sales = dashboard.sales_by_day(db.session, days=30, today=now.date())
             context["sales"] = sales
             context["sales_total"] = format_money(sum((d.revenue for d in sales), start=0))

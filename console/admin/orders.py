@@ -8,9 +8,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import abort, flash, redirect, request
+from flask_admin import expose
+from flask_admin.actions import action
 from flask_admin.contrib.sqla.filters import FilterEqual
+from flask_admin.helpers import get_redirect_target
 from flask_admin.model.form import InlineFormAdmin
 from flask_login import current_user
+from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
 from wtforms.validators import InputRequired, NumberRange
 
@@ -26,10 +31,24 @@ from console.admin.formatters import (
 from console.admin.lookups import RecordLookup, as_int_id
 from console.extensions import db
 from console.models import Customer, Order, OrderLine, OrderStatus, Product
-from console.permissions import ORDERS_READ, ORDERS_WRITE
+from console.permissions import ORDERS_APPROVE, ORDERS_READ, ORDERS_WRITE, can
 from console.services import orders as order_service
+from console.services import workflow
+from console.services.errors import DomainError
 
 STATUS_CHOICES = [(status.value, status.value.title()) for status in OrderStatus]
+
+DONE = {
+    "approve": "approved",
+    "reject": "rejected",
+    "ship": "shipped",
+    "deliver": "marked delivered",
+    "cancel": "cancelled",
+}
+"""How a successful transition reads in the confirmation message."""
+
+MAX_REPORTED_REFUSALS = 10
+"""Refusals listed one by one in a bulk summary (the flash lives in the session cookie)."""
 
 
 class OrderLineInline(InlineFormAdmin):
@@ -82,7 +101,8 @@ class OrderAdmin(SecuredModelView):
         "customer.email",
     ]
     column_sortable_list = ["number", "status", "total", "created_at"]
-    column_default_sort = ("created_at", True)
+    # The id breaks ties between orders taken in the same second, so pages never overlap.
+    column_default_sort = [("created_at", True), ("id", True)]
     column_formatters = {
         "customer": customer_link_formatter,
         "total": money_formatter,
@@ -144,6 +164,10 @@ class OrderAdmin(SecuredModelView):
     }
     inline_models = [OrderLineInline(OrderLine)]
 
+    details_template = "admin/order/details.html"
+    edit_template = "admin/order/edit.html"
+    list_template = "admin/order/list.html"
+
     def get_one(self, id: Any) -> Order | None:
         """The order with its lines, their products and its people, in a fixed few queries."""
         number = as_int_id(id)
@@ -171,6 +195,20 @@ class OrderAdmin(SecuredModelView):
             joinedload(Order.decided_by),
         ]
 
+    def _apply_pagination(self, query, page: int | None, page_size: int | None):
+        """Deferred join: find a deep page's ids in the indexes first, then load only those.
+
+        ``OFFSET n`` makes the database build, and throw away, ``n`` full rows with their
+        joined customers; selecting the ids alone reads only index entries. Flask-Admin's
+        pagination has no public hook, hence this override of its private step.
+        """
+        if page_size is None:
+            page_size = self.page_size
+        if not page or not page_size:
+            return super()._apply_pagination(query, page, page_size)
+        ids = query.with_entities(Order.id).offset(page * page_size).limit(page_size).subquery()
+        return query.filter(Order.id.in_(select(ids.c.id))).limit(page_size)
+
     def _apply_search(self, query, count_query, joins, count_joins, search: str):
         """Match each search term through an index (``orders.search_condition``).
 
@@ -187,3 +225,113 @@ class OrderAdmin(SecuredModelView):
     def on_model_change(self, form, model: Order, is_created: bool) -> None:
         """Let the order service check the lines and set prices, total and number."""
         order_service.prepare_order(db.session, model, current_user, created=is_created)
+
+    # --- status transitions ---------------------------------------------------------
+
+    def transitions_for(self, order: Order) -> list[workflow.Transition]:
+        """The buttons the current person gets on ``order``'s page."""
+        return [
+            t
+            for t in workflow.TRANSITIONS.values()
+            if order.status in t.sources and can(t.permission)
+        ]
+
+    @expose("/<int:order_id>/do/<transition_name>/", methods=("POST",))
+    def transition_view(self, order_id: int, transition_name: str):
+        """One transition of one order (the buttons of the details page).
+
+        (``name`` would clash with Flask-Admin's own view argument, hence ``transition_name``.)
+
+        The permission is checked here, not only by hiding the button; the service
+        checks it again with the rules, and its refusal becomes the flash message.
+        """
+        transition = workflow.TRANSITIONS.get(transition_name)
+        if transition is None:
+            abort(404)
+        if not can(transition.permission):
+            abort(403)
+        return_url = get_redirect_target() or self.get_url(".details_view", id=order_id)
+        try:
+            order = workflow.perform(
+                db.session,
+                transition_name,
+                order_id,
+                current_user._get_current_object(),
+                reason=request.form.get("reason"),
+                tracking=request.form.get("tracking"),
+                expected_version=request.form.get("version", type=int),
+            )
+        except DomainError as refused:
+            flash(refused.message, "error")
+        else:
+            flash(f"Order {order.number} {DONE[transition_name]}.", "success")
+        return redirect(return_url)
+
+    def is_action_allowed(self, name: str) -> bool:
+        """Bulk transitions answer only people holding the transition's permission."""
+        transition = workflow.TRANSITIONS.get(name)
+        if transition is not None:
+            return can(transition.permission)
+        return super().is_action_allowed(name)
+
+    def _bulk(self, name: str, ids: list[str], **values: str | None) -> None:
+        """Run one transition on each selected order, each in its own transaction.
+
+        One refusal does not undo the others; the summary names each refused order
+        and why.
+        """
+        actor = current_user._get_current_object()
+        done: list[str] = []
+        refused: list[str] = []
+        for raw in ids:
+            try:
+                order = workflow.perform(db.session, name, int(raw), actor, **values)
+            except DomainError as exc:
+                refused.append(exc.message)
+            except ValueError:
+                refused.append(f"{raw!r} is not an order.")
+            else:
+                done.append(order.number)
+        if done:
+            flash(f"{DONE[name].capitalize()}: {', '.join(done)}.", "success")
+        if refused:
+            shown = refused[:MAX_REPORTED_REFUSALS]
+            more = len(refused) - len(shown)
+            tail = f" (and {more} more)" if more else ""
+            flash(f"Refused {len(refused)} of {len(ids)}{tail}: " + " | ".join(shown), "error")
+
+    @action("approve", "Approve", "Approve the selected orders? Stock is reserved for each.")
+    def action_approve(self, ids: list[str]) -> None:
+        self._bulk("approve", ids)
+
+    @action("reject", "Reject (asks for the reason)")
+    def action_reject(self, ids: list[str]) -> None:
+        reason = (request.form.get("reason") or "").strip()
+        if not reason:
+            flash("Give the reason for rejecting the orders; the customers read it.", "error")
+            return
+        self._bulk("reject", ids, reason=reason)
+
+    @action("deliver", "Mark delivered", "Mark the selected orders as delivered?")
+    def action_deliver(self, ids: list[str]) -> None:
+        self._bulk("deliver", ids)
+
+    @action("cancel", "Cancel", "Cancel the selected orders? Approved orders return their stock.")
+    def action_cancel(self, ids: list[str]) -> None:
+        self._bulk("cancel", ids)
+
+
+class PendingOrderAdmin(OrderAdmin):
+    """Orders waiting for a decision, oldest first: the managers' work list."""
+
+    read_permission = ORDERS_APPROVE
+    write_permission = None  # orders are taken and edited under Orders
+
+    column_default_sort = [("created_at", False), ("id", False)]
+    column_filters = ["created_at", "total", "customer.email"]
+
+    def get_query(self):
+        return super().get_query().filter(Order.status == OrderStatus.PENDING.value)
+
+    def get_count_query(self):
+        return super().get_count_query().filter(Order.status == OrderStatus.PENDING.value)

@@ -2,7 +2,21 @@
 
 from console.models.customers import Customer
 from console.models.orders import Order, OrderLine, OrderStatus
+from console.models.outbox import OutboxMessage, OutboxStatus
 from console.models.products import Product
 from console.models.staff import Role, User
+from console.models.stock import StockMovement, StockReason
 
-__all__ = ["Customer", "Order", "OrderLine", "OrderStatus", "Product", "Role", "User"]
+__all__ = [
+    "Customer",
+    "Order",
+    "OrderLine",
+    "OrderStatus",
+    "OutboxMessage",
+    "OutboxStatus",
+    "Product",
+    "Role",
+    "StockMovement",
+    "StockReason",
+    "User",
+]

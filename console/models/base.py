@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from pathlib import Path
 
 from flask_security import naive_utcnow
 from sqlalchemy import Engine, event, func, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
 
@@ -57,3 +59,25 @@ def ensure_sqlite_directory(url: str) -> None:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+
+
+def close_sessions_safely(app) -> None:
+    """Close each request's session so that a dead connection cannot fail the request.
+
+    When the database restarts between a request's last query and its end, the
+    ROLLBACK that closing the session sends fails too, and Flask-SQLAlchemy's own
+    teardown would raise it after the response was made. This teardown runs first (it
+    is registered after Flask-SQLAlchemy's) and drops such a connection instead; the
+    pool opens a fresh one (``pool_pre_ping``) for the next request.
+    """
+    from console.extensions import db
+
+    @app.teardown_appcontext
+    def _close_session(_exc: BaseException | None) -> None:
+        try:
+            db.session.close()
+        except DBAPIError:
+            logging.getLogger("console").warning(
+                "database connection lost at the end of a request; discarded"
+            )
+            db.session.invalidate()

@@ -15,7 +15,9 @@ from sqlalchemy import ColumnElement, and_, inspect, or_, select
 from sqlalchemy.orm import Session
 
 from console.models import Customer, Order, OrderLine, OrderStatus, User
+from console.permissions import ORDERS_WRITE
 from console.services.errors import DomainError
+from console.services.notifications import enqueue_order_email
 
 CENT = Decimal("0.01")
 
@@ -44,8 +46,13 @@ def prepare_order(session: Session, order: Order, actor: User | None, *, created
     Unit prices are copied from the product when a line is added (or its product is
     changed), so later catalogue changes do not alter an order already taken. Raises
     ``DomainError`` when the order cannot be saved; the caller rolls back.
+
+    A new order also gets its "order received" e-mail in the outbox, in the same
+    transaction. ``actor`` None is the system itself (seed, imports).
     """
     with session.no_autoflush:
+        if actor is not None and not actor.has_permission(ORDERS_WRITE):
+            raise DomainError("Your role does not allow taking or changing orders.")
         if not created and order.status != OrderStatus.PENDING:
             raise DomainError(
                 f"Order {order.number} is {order.status}: its customer and lines can only "
@@ -81,6 +88,7 @@ def prepare_order(session: Session, order: Order, actor: User | None, *, created
     if created:
         session.flush()
         order.number = order_number(order.id)
+        enqueue_order_email(session, order, "order_received")
 
 
 def search_condition(term: str) -> ColumnElement[bool]:

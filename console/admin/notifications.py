@@ -1,0 +1,113 @@
+"""Notifications: every e-mail of the outbox, its delivery state and its content."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import flash
+from flask_admin.actions import action
+from flask_admin.contrib.sqla.filters import FilterEqual
+from flask_login import current_user
+from markupsafe import Markup
+
+from console.admin.base import SecuredModelView
+from console.admin.formatters import datetime_formatter
+from console.extensions import db
+from console.models import OutboxMessage, OutboxStatus
+from console.permissions import NOTIFICATIONS_READ, can
+from console.services import notifications
+from console.services.errors import DomainError
+
+STATUS_CHOICES = [(status.value, status.value.title()) for status in OutboxStatus]
+
+
+def text_body_formatter(view: Any, context: Any, model: OutboxMessage, name: str) -> Markup:
+    return Markup('<pre class="mb-0" style="white-space: pre-wrap;">{}</pre>').format(
+        model.body_text
+    )
+
+
+def html_body_formatter(view: Any, context: Any, model: OutboxMessage, name: str) -> Markup:
+    """The HTML part as the customer sees it, in a sandbox: no script, no form, no link out."""
+    if not model.body_html:
+        return Markup("<em>No HTML part.</em>")
+    return Markup(
+        '<iframe sandbox="" title="HTML part" srcdoc="{}" '
+        'style="width: 100%; height: 480px; border: 1px solid #ddd;"></iframe>'
+    ).format(model.body_html)
+
+
+class NotificationAdmin(SecuredModelView):
+    read_permission = NOTIFICATIONS_READ
+    # Recipients are personal data: no CSV download of the outbox.
+    export_permission = None
+
+    column_list = [
+        "created_at",
+        "recipient",
+        "subject",
+        "status",
+        "attempts",
+        "last_error",
+        "next_attempt_at",
+        "sent_at",
+    ]
+    column_labels = {
+        "created_at": "Queued (UTC)",
+        "next_attempt_at": "Next attempt (UTC)",
+        "last_attempt_at": "Last attempt (UTC)",
+        "sent_at": "Sent (UTC)",
+        "body_text": "Text part",
+        "body_html": "HTML part",
+    }
+    column_searchable_list = ["recipient"]
+    column_filters = [
+        FilterEqual(OutboxMessage.status, "Status", options=STATUS_CHOICES),
+        "recipient",
+        "created_at",
+    ]
+    column_sortable_list = ["created_at", "recipient", "status", "attempts", "sent_at"]
+    column_default_sort = ("id", True)
+    column_formatters = {
+        "created_at": datetime_formatter,
+        "next_attempt_at": datetime_formatter,
+        "sent_at": datetime_formatter,
+    }
+    column_details_list = [
+        "recipient",
+        "sender",
+        "subject",
+        "status",
+        "attempts",
+        "last_error",
+        "order",
+        "template",
+        "created_at",
+        "last_attempt_at",
+        "next_attempt_at",
+        "sent_at",
+        "body_text",
+        "body_html",
+    ]
+    column_formatters_detail = {
+        "body_text": text_body_formatter,
+        "body_html": html_body_formatter,
+    }
+
+    def is_action_allowed(self, name: str) -> bool:
+        if name == "resend":
+            return can(NOTIFICATIONS_READ)
+        return super().is_action_allowed(name)
+
+    @action("resend", "Resend", "Send the selected messages again?")
+    def action_resend(self, ids: list[str]) -> None:
+        try:
+            queued = notifications.resend(
+                db.session, [int(i) for i in ids], current_user._get_current_object()
+            )
+        except (DomainError, ValueError) as refused:
+            flash(str(refused), "error")
+            return
+        skipped = len(ids) - queued
+        note = f" {skipped} being sent right now were left alone." if skipped else ""
+        flash(f"{queued} message(s) queued to be sent again.{note}", "success")

@@ -1,0 +1,72 @@
+"""The transactional outbox: every e-mail the console sends, kept as a row.
+
+A service writes the message in the same transaction as the change it reports, so a
+committed change always has its e-mail and a rolled-back change never has one.
+Delivery is separate (``console.notify``): it claims due rows, sends them and records
+the outcome here, so a message survives an SMTP or queue outage and stays visible.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from typing import TYPE_CHECKING
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from console.extensions import db
+from console.models.base import TimestampMixin, utcnow
+
+if TYPE_CHECKING:
+    from console.models.orders import Order
+
+
+class OutboxStatus(enum.StrEnum):
+    PENDING = "pending"
+    """Waiting for its first or next attempt (``next_attempt_at``)."""
+    SENDING = "sending"
+    """Claimed by one dispatcher, which is talking to the SMTP server now."""
+    SENT = "sent"
+    FAILED = "failed"
+    """Gave up after the configured number of attempts; a person may resend it."""
+
+
+_STATUS_VALUES = ", ".join(f"'{s.value}'" for s in OutboxStatus)
+
+
+class OutboxMessage(TimestampMixin, db.Model):
+    __tablename__ = "outbox_message"
+    __table_args__ = (
+        CheckConstraint(f"status IN ({_STATUS_VALUES})", name="status_known"),
+        CheckConstraint("attempts >= 0", name="attempts_not_negative"),
+        # Dispatchers look for due messages: status first, then the time they are due.
+        Index("ix_outbox_message_status_next_attempt_at", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    recipient: Mapped[str] = mapped_column(String(254), index=True)
+    sender: Mapped[str] = mapped_column(String(254))
+    subject: Mapped[str] = mapped_column(String(255))
+    template: Mapped[str] = mapped_column(String(80))
+    body_text: Mapped[str] = mapped_column(Text)
+    body_html: Mapped[str | None] = mapped_column(Text)
+    order_id: Mapped[int | None] = mapped_column(
+        ForeignKey("sales_order.id", ondelete="SET NULL"), index=True
+    )
+
+    status: Mapped[str] = mapped_column(
+        String(16), default=OutboxStatus.PENDING.value, server_default=OutboxStatus.PENDING.value
+    )
+    attempts: Mapped[int] = mapped_column(default=0, server_default="0")
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_attempt_at: Mapped[dt.datetime | None] = mapped_column()
+    last_error: Mapped[str | None] = mapped_column(Text)
+    claim_token: Mapped[str | None] = mapped_column(String(64))
+    claimed_at: Mapped[dt.datetime | None] = mapped_column()
+    sent_at: Mapped[dt.datetime | None] = mapped_column()
+
+    order: Mapped[Order | None] = relationship()
+
+    def __str__(self) -> str:
+        return f"{self.subject} → {self.recipient}"

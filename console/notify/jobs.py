@@ -1,0 +1,28 @@
+"""RQ jobs of outbox delivery, run by ``flask --app console outbox worker`` workers."""
+
+from __future__ import annotations
+
+from flask import current_app, has_app_context
+
+
+def deliver_due_job() -> dict[str, int]:
+    """Deliver the messages due now (RQ job). Runs inside the worker's app context.
+
+    A job is a trigger, not a message: it drains whatever is due, so a duplicate or a
+    late job is harmless and a message whose job was lost goes with the next one.
+    """
+    from console.notify.dispatcher import deliver_due
+
+    if not has_app_context():  # a plain ``rq worker`` without the console's command
+        from console import create_app
+
+        with create_app().app_context():
+            return deliver_due_job()
+    report = deliver_due()
+    current_app.logger.info(
+        "outbox: %s sent, %s to retry, %s failed",
+        len(report.sent),
+        len(report.retried),
+        len(report.failed),
+    )
+    return {"sent": len(report.sent), "retried": len(report.retried), "failed": len(report.failed)}

@@ -1,0 +1,127 @@
+"""Customer e-mails: rendered from templates and stored in the outbox.
+
+Services never send mail. They call ``enqueue_email`` inside their own transaction, so
+the message is committed together with the change it reports (or not at all), and
+``console.notify`` delivers it later, retrying until the SMTP server takes it.
+
+Templates come in pairs, ``templates/email/<name>.txt`` and ``<name>.html``, rendered
+through ``render_email`` alone so that every message has a readable plain-text part.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from flask import current_app, render_template
+from jinja2 import TemplateNotFound
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from console.models import Order, OutboxMessage, OutboxStatus, User
+from console.models.base import utcnow
+from console.permissions import NOTIFICATIONS_READ
+from console.services.errors import DomainError
+
+OUTBOX_DIRTY = "console_outbox_enqueued"
+"""``Session.info`` key set when a message was added; delivery is woken after commit."""
+
+
+def render_email(template: str, context: Mapping[str, Any]) -> tuple[str, str | None]:
+    """Render ``templates/email/<template>.txt`` and its ``.html`` twin (optional).
+
+    The text part is required: it is what every mail client can show. Needs an app
+    context (not a request): e-mails are also rendered by the seed and the CLI.
+    """
+    context = {"shop_name": current_app.config["SHOP_NAME"], **context}
+    text = render_template(f"email/{template}.txt", **context)
+    try:
+        html = render_template(f"email/{template}.html", **context)
+    except TemplateNotFound:
+        html = None
+    return text, html
+
+
+def enqueue_email(
+    session: Session,
+    to: str,
+    template: str,
+    context: Mapping[str, Any],
+    *,
+    subject: str,
+    sender: str | None = None,
+    order: Order | None = None,
+) -> OutboxMessage:
+    """Render ``template`` for ``to`` and add it to the outbox in ``session``'s transaction.
+
+    Nothing is sent here: the caller commits (or rolls back) the message with the
+    change it belongs to; a dispatcher delivers it after the commit.
+    """
+    text, html = render_email(template, context)
+    message = OutboxMessage(
+        recipient=to,
+        sender=sender or current_app.config["MAIL_DEFAULT_SENDER"],
+        subject=subject,
+        template=template,
+        body_text=text,
+        body_html=html,
+        order=order,
+        status=OutboxStatus.PENDING.value,
+        attempts=0,
+        next_attempt_at=utcnow(),
+    )
+    session.add(message)
+    session.info[OUTBOX_DIRTY] = True
+    return message
+
+
+def enqueue_order_email(session: Session, order: Order, template: str) -> OutboxMessage:
+    """Queue the customer's e-mail ``template`` about ``order`` (number, lines, totals)."""
+    subjects = current_app.config["ORDER_EMAIL_SUBJECTS"]
+    subject = subjects[template].format(number=order.number, shop=current_app.config["SHOP_NAME"])
+    context = {
+        "order": order,
+        "customer": order.customer,
+        "lines": list(order.lines),
+        "currency": current_app.config["CONSOLE_CURRENCY"],
+    }
+    return enqueue_email(
+        session, order.customer.email, template, context, subject=subject, order=order
+    )
+
+
+def resend(session: Session, message_ids: Iterable[int], actor: User) -> int:
+    """Put messages back in the queue for one more round of attempts.
+
+    Used for a failed message once its cause is fixed, or for a customer who lost the
+    mail. A message being sent right now is left alone (it would go out twice).
+    Commits; returns how many messages were queued again.
+    """
+    if not actor.has_permission(NOTIFICATIONS_READ):
+        raise DomainError("Your role does not allow resending e-mails.")
+    ids = [int(i) for i in message_ids]
+    try:
+        # One conditional UPDATE: a message a dispatcher claims at this very moment
+        # keeps its claim instead of being reset under it.
+        queued = session.execute(
+            update(OutboxMessage)
+            .where(
+                OutboxMessage.id.in_(ids),
+                OutboxMessage.status != OutboxStatus.SENDING.value,
+            )
+            .values(
+                status=OutboxStatus.PENDING.value,
+                attempts=0,
+                next_attempt_at=utcnow(),
+                claim_token=None,
+                claimed_at=None,
+                updated_at=utcnow(),
+            )
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        session.info[OUTBOX_DIRTY] = True
+        session.commit()
+    except Exception:
+        session.rollback()
+        raise
+    return queued

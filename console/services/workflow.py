@@ -1,0 +1,325 @@
+"""The order status machine: approve, reject, ship, deliver and cancel.
+
+```
+pending --approve--> approved --ship--> shipped --deliver--> delivered
+pending --reject (reason required)--> rejected
+pending|approved --cancel--> cancelled      (cancelling an approved order returns its stock)
+```
+
+Each transition takes the acting staff member, checks their permission and the rules,
+and in one transaction changes the order, writes the stock movements and queues the
+customer's e-mail in the outbox; then commits. A refusal rolls the transaction back and
+raises ``DomainError`` with a reason a person can read: nothing changes, no e-mail.
+
+Concurrency: the order row is read ``FOR UPDATE`` (PostgreSQL) and written first with
+its version checked, so two people acting on one order cannot both succeed; on SQLite
+that first write also takes the database's write lock for the rest of the transaction.
+Stock is taken with one conditional ``UPDATE ... WHERE stock >= :qty`` per line, in
+product order (no deadlock between two approvals), so stock never drops below zero.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from console.models import Order, OrderStatus, Product, StockMovement, StockReason, User
+from console.models.base import utcnow
+from console.permissions import ORDERS_APPROVE, ORDERS_CANCEL, ORDERS_FULFIL
+from console.services.errors import DomainError
+from console.services.notifications import enqueue_order_email
+
+MAX_REASON_LENGTH = 2000
+MAX_TRACKING_LENGTH = 100
+
+
+@dataclass(frozen=True)
+class Transition:
+    """One arrow of the status machine."""
+
+    name: str
+    label: str
+    sources: frozenset[str]
+    target: OrderStatus
+    permission: str
+
+
+PENDING = OrderStatus.PENDING.value
+APPROVED = OrderStatus.APPROVED.value
+SHIPPED = OrderStatus.SHIPPED.value
+
+TRANSITIONS: dict[str, Transition] = {
+    t.name: t
+    for t in (
+        Transition(
+            "approve", "Approve", frozenset({PENDING}), OrderStatus.APPROVED, ORDERS_APPROVE
+        ),
+        Transition("reject", "Reject", frozenset({PENDING}), OrderStatus.REJECTED, ORDERS_APPROVE),
+        Transition("ship", "Ship", frozenset({APPROVED}), OrderStatus.SHIPPED, ORDERS_FULFIL),
+        Transition(
+            "deliver", "Mark delivered", frozenset({SHIPPED}), OrderStatus.DELIVERED, ORDERS_FULFIL
+        ),
+        Transition(
+            "cancel", "Cancel", frozenset({PENDING, APPROVED}), OrderStatus.CANCELLED, ORDERS_CANCEL
+        ),
+    )
+}
+
+
+def _in_one_transaction(session: Session, change: Callable[[], Order]) -> Order:
+    """Run ``change`` and commit; on any refusal or error roll everything back."""
+    try:
+        order = change()
+        session.commit()
+    except StaleDataError:
+        session.rollback()
+        raise DomainError(
+            "Someone else changed this order at the same moment; nothing was changed. "
+            "Reload the order and try again."
+        ) from None
+    except BaseException:
+        session.rollback()
+        raise
+    return order
+
+
+def _load_for(
+    session: Session,
+    order: Order | int,
+    actor: User,
+    transition: Transition,
+    expected_version: int | None = None,
+) -> Order:
+    """Check ``actor``'s permission, then reload ``order`` fresh and locked.
+
+    ``expected_version`` is the version of the order the person was looking at: a
+    decision taken on a page showing other lines or another customer is refused.
+    """
+    if actor is None or not actor.active or not actor.has_permission(transition.permission):
+        raise DomainError(
+            f"Your role does not allow you to {transition.name} orders "
+            f"(it needs the permission {transition.permission})."
+        )
+    order_id = order.id if isinstance(order, Order) else int(order)
+    # populate_existing: decide on the row as the database has it now, not on what
+    # this session read earlier in the request.
+    loaded = session.get(Order, order_id, with_for_update=True, populate_existing=True)
+    if loaded is None:
+        raise DomainError("This order does not exist (any more).")
+    if loaded.status not in transition.sources:
+        allowed = " or ".join(sorted(transition.sources))
+        raise DomainError(
+            f"Order {loaded.number} is {loaded.status}; only {allowed} orders can be "
+            f"{transition.target.value}."
+        )
+    if expected_version is not None and loaded.version != expected_version:
+        raise DomainError(
+            f"Order {loaded.number} was changed by someone else since you opened it; "
+            "nothing was done. Check the order again, then repeat your action."
+        )
+    return loaded
+
+
+def _write_order_first(session: Session) -> None:
+    """Flush the order's UPDATE before touching stock.
+
+    The UPDATE carries the version read above, so a concurrent change of the order
+    fails here (``StaleDataError``); on SQLite it is the transaction's first write and
+    so takes the write lock that serialises the rest of the transaction.
+    """
+    session.flush()
+
+
+def _change_stock(
+    session: Session, order: Order, actor: User, sign: int, reason: StockReason
+) -> list[str]:
+    """Move stock for every line of ``order``; returns the lines that were short.
+
+    ``sign`` -1 takes stock (only where enough is left, checked by the database in the
+    same statement), +1 returns it. The version of each product is bumped so that an
+    edit form opened before the change cannot write an old stock value back.
+    """
+    short: list[str] = []
+    now = utcnow()
+    for line in sorted(order.lines, key=lambda line: line.product_id):
+        statement = (
+            update(Product)
+            .where(Product.id == line.product_id)
+            .values(
+                stock=Product.stock + sign * line.quantity,
+                version=Product.version + 1,
+                updated_at=now,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        if sign < 0:
+            statement = statement.where(Product.stock >= line.quantity)
+        if session.execute(statement).rowcount != 1:
+            available = session.scalar(select(Product.stock).where(Product.id == line.product_id))
+            short.append(
+                f"{line.product.sku} ({line.product.name}): {line.quantity} ordered, "
+                f"{available} in stock"
+            )
+            continue
+        session.add(
+            StockMovement(
+                product_id=line.product_id,
+                order_id=order.id,
+                quantity=sign * line.quantity,
+                reason=reason.value,
+                actor_id=actor.id,
+            )
+        )
+    for line in order.lines:
+        session.expire(line.product, ["stock", "version", "updated_at"])
+    return short
+
+
+def approve(
+    session: Session, order: Order | int, actor: User, *, expected_version: int | None = None
+) -> Order:
+    """Approve a pending order, reserving stock for all its lines or none."""
+    transition = TRANSITIONS["approve"]
+
+    def change() -> Order:
+        loaded = _load_for(session, order, actor, transition, expected_version)
+        if current_app.config.get("ORDERS_FOUR_EYES", True) and loaded.created_by_id == actor.id:
+            raise DomainError(
+                f"Order {loaded.number} was taken by you; under the four-eyes rule another "
+                "manager must approve it."
+            )
+        if not loaded.lines:
+            raise DomainError(f"Order {loaded.number} has no lines; there is nothing to approve.")
+        loaded.status = transition.target.value
+        loaded.decided_by = actor
+        loaded.decided_at = utcnow()
+        _write_order_first(session)
+        short = _change_stock(session, loaded, actor, -1, StockReason.RESERVE)
+        if short:
+            raise DomainError(
+                f"Not enough stock to approve order {loaded.number}; nothing was reserved. "
+                f"Short: {'; '.join(short)}."
+            )
+        enqueue_order_email(session, loaded, "order_approved")
+        return loaded
+
+    return _in_one_transaction(session, change)
+
+
+def reject(
+    session: Session,
+    order: Order | int,
+    actor: User,
+    reason: str | None,
+    *,
+    expected_version: int | None = None,
+) -> Order:
+    """Reject a pending order; the customer is told ``reason``."""
+    transition = TRANSITIONS["reject"]
+    reason = (reason or "").strip()
+
+    def change() -> Order:
+        loaded = _load_for(session, order, actor, transition, expected_version)
+        if not reason:
+            raise DomainError(
+                f"Give the reason for rejecting order {loaded.number}; the customer reads it."
+            )
+        if len(reason) > MAX_REASON_LENGTH:
+            raise DomainError(f"The reason is too long (at most {MAX_REASON_LENGTH} characters).")
+        loaded.status = transition.target.value
+        loaded.decided_by = actor
+        loaded.decided_at = utcnow()
+        loaded.rejection_reason = reason
+        _write_order_first(session)
+        enqueue_order_email(session, loaded, "order_rejected")
+        return loaded
+
+    return _in_one_transaction(session, change)
+
+
+def ship(
+    session: Session,
+    order: Order | int,
+    actor: User,
+    tracking: str | None,
+    *,
+    expected_version: int | None = None,
+) -> Order:
+    """Ship an approved order with the carrier's tracking number."""
+    transition = TRANSITIONS["ship"]
+    tracking = (tracking or "").strip()
+
+    def change() -> Order:
+        loaded = _load_for(session, order, actor, transition, expected_version)
+        if not tracking:
+            raise DomainError(f"Enter the tracking number of order {loaded.number}'s parcel.")
+        if len(tracking) > MAX_TRACKING_LENGTH:
+            raise DomainError(
+                f"The tracking number is too long (at most {MAX_TRACKING_LENGTH} characters)."
+            )
+        loaded.status = transition.target.value
+        loaded.tracking_number = tracking
+        loaded.shipped_at = utcnow()
+        _write_order_first(session)
+        enqueue_order_email(session, loaded, "order_shipped")
+        return loaded
+
+    return _in_one_transaction(session, change)
+
+
+def deliver(
+    session: Session, order: Order | int, actor: User, *, expected_version: int | None = None
+) -> Order:
+    """Record that a shipped order reached the customer (no e-mail: they have it)."""
+    transition = TRANSITIONS["deliver"]
+
+    def change() -> Order:
+        loaded = _load_for(session, order, actor, transition, expected_version)
+        loaded.status = transition.target.value
+        loaded.delivered_at = utcnow()
+        _write_order_first(session)
+        return loaded
+
+    return _in_one_transaction(session, change)
+
+
+def cancel(
+    session: Session, order: Order | int, actor: User, *, expected_version: int | None = None
+) -> Order:
+    """Cancel a pending or approved order; an approved order's stock is returned."""
+    transition = TRANSITIONS["cancel"]
+
+    def change() -> Order:
+        loaded = _load_for(session, order, actor, transition, expected_version)
+        was_approved = loaded.status == APPROVED
+        loaded.status = transition.target.value
+        loaded.cancelled_at = utcnow()
+        _write_order_first(session)
+        if was_approved:
+            _change_stock(session, loaded, actor, +1, StockReason.RELEASE)
+        enqueue_order_email(session, loaded, "order_cancelled")
+        return loaded
+
+    return _in_one_transaction(session, change)
+
+
+def perform(session: Session, name: str, order: Order | int, actor: User, **values: Any) -> Order:
+    """Run the transition called ``name`` (the console's buttons and bulk actions)."""
+    version = values.get("expected_version")
+    if name == "approve":
+        return approve(session, order, actor, expected_version=version)
+    if name == "reject":
+        return reject(session, order, actor, values.get("reason"), expected_version=version)
+    if name == "ship":
+        return ship(session, order, actor, values.get("tracking"), expected_version=version)
+    if name == "deliver":
+        return deliver(session, order, actor, expected_version=version)
+    if name == "cancel":
+        return cancel(session, order, actor, expected_version=version)
+    raise DomainError(f"There is no order action called {name!r}.")

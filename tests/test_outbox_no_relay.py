@@ -1,0 +1,27 @@
+"""Without MAIL_SERVER (the embedded default) messages stay in the outbox, readable."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from console.extensions import db
+from console.models import OutboxMessage
+from console.notify.dispatcher import deliver_due
+from tests.helpers import create_staff, make_catalogue, make_order
+
+
+def test_messages_stay_in_the_outbox(app, runner, client):
+    app.testing = False  # decide as the embedded default does
+    client.get("/status")
+    app.testing = True
+    assert app.extensions["console_outbox"].thread is None  # nothing to deliver to
+    customer, products = make_catalogue({"A": 3})
+    make_order(customer, {products["A"]: 1}, create_staff("clerk@staff.test", "clerk"))
+    assert deliver_due().attempted == 0
+    result = runner.invoke(args=["outbox", "send"])
+    assert result.exit_code == 0
+    assert "No MAIL_SERVER configured: 1 due message(s) stay in the outbox" in result.output
+    worker = runner.invoke(args=["outbox", "worker"])
+    assert worker.exit_code != 0 and "No MAIL_SERVER configured" in worker.output
+    row = db.session.scalar(select(OutboxMessage))
+    assert (row.status, row.attempts) == ("pending", 0)

@@ -1,0 +1,92 @@
+"""Delivery through RQ on a real redis-server, including Redis down while approving."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from console.extensions import db
+from console.models import OutboxMessage
+from console.notify.runtime import queue
+from console.notify.worker import run_worker
+from console.services import workflow
+from tests.helpers import create_staff, make_catalogue, make_order
+
+
+@pytest.fixture
+def app_config(smtp_server, redis_server) -> dict:
+    return {
+        "MAIL_SERVER": smtp_server.host,
+        "MAIL_PORT": smtp_server.port,
+        "MAIL_SUPPRESS_SEND": False,
+        "REDIS_URL": redis_server.url,
+        "OUTBOX_RETRY_BASE_SECONDS": 0,
+    }
+
+
+@pytest.fixture
+def staff(app):
+    return {
+        "clerk": create_staff("clerk@staff.test", "clerk"),
+        "manager": create_staff("manager@staff.test", "manager"),
+    }
+
+
+def statuses() -> list[tuple[str, str]]:
+    db.session.expire_all()
+    return list(
+        db.session.execute(
+            select(OutboxMessage.template, OutboxMessage.status).order_by(OutboxMessage.id)
+        ).all()
+    )
+
+
+def test_commit_queues_a_job_that_a_worker_delivers(app, staff, smtp_server, client):
+    app.testing = False  # decide as production does: RQ, not the thread, delivers
+    client.get("/status")
+    app.testing = True
+    assert app.extensions["console_outbox"].thread is None
+    customer, products = make_catalogue({"A": 5})
+    order = make_order(customer, {products["A"]: 2}, staff["clerk"])
+    assert queue(app).count == 1
+    assert smtp_server.messages == []  # the web process itself sends nothing
+
+    run_worker(app, burst=True, echo=lambda _: None)
+    assert queue(app).count == 0
+    assert statuses() == [("order_received", "sent")]
+    assert len(smtp_server.messages) == 1
+    assert order.number in smtp_server.messages[0][1]["Subject"]
+
+
+def test_redis_down_while_approving_loses_nothing(app, staff, smtp_server, redis_server):
+    customer, products = make_catalogue({"A": 5})
+    order = make_order(customer, {products["A"]: 2}, staff["clerk"])
+    run_worker(app, burst=True, echo=lambda _: None)
+
+    redis_server.stop()
+    workflow.approve(db.session, order, staff["manager"])  # no Redis: still approved
+    db.session.refresh(order)
+    assert order.status == "approved"
+    assert statuses() == [("order_received", "sent"), ("order_approved", "pending")]
+
+    redis_server.start()
+    assert queue(app).count == 0  # the job of the approval never reached Redis
+    result = app.test_cli_runner().invoke(args=["outbox", "worker", "--burst"])
+    assert result.exit_code == 0, result.output
+    assert statuses() == [("order_received", "sent"), ("order_approved", "sent")]
+    confirmations = [m for _, m in smtp_server.messages if "is confirmed" in m["Subject"]]
+    assert len(confirmations) == 1
+    # Running the worker again sends nothing twice.
+    run_worker(app, burst=True, echo=lambda _: None)
+    assert len(smtp_server.messages) == 2
+
+
+def test_duplicate_jobs_do_not_duplicate_mail(app, staff, smtp_server):
+    customer, products = make_catalogue({"A": 5})
+    make_order(customer, {products["A"]: 1}, staff["clerk"])
+    q = queue(app)
+    q.enqueue("console.notify.jobs.deliver_due_job")
+    q.enqueue("console.notify.jobs.deliver_due_job")
+    assert q.count == 3
+    run_worker(app, burst=True, echo=lambda _: None)
+    assert len(smtp_server.messages) == 1

@@ -1,0 +1,95 @@
+"""The workflow buttons in a real browser (Debian's Chromium driven by Playwright).
+
+What only a browser checks: the buttons submit their CSRF-protected forms, the bulk
+Reject asks for its reason in a prompt and sends it with the selected orders.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import select
+from werkzeug.serving import make_server
+
+from console.extensions import db
+from console.models import Order, Product
+from tests.helpers import STAFF_PASSWORD, create_staff, make_catalogue, make_order, require
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture
+def app_config() -> dict:
+    # The live server is reached as 127.0.0.1:<port>, not the suite's console.test.
+    return {"SERVER_NAME": None}
+
+
+@pytest.fixture
+def live_server(app) -> Iterator[str]:
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(10)
+
+
+@pytest.fixture
+def page(live_server):
+    if not os.path.exists(CHROMIUM):
+        require("Chromium is not installed at /usr/bin/chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        try:
+            page = browser.new_page(base_url=live_server)
+            page.set_default_timeout(10_000)
+            yield page
+        finally:
+            browser.close()
+
+
+def sign_in(page, email: str) -> None:
+    page.goto("/login")
+    page.fill("input[name=email]", email)
+    page.fill("input[name=password]", STAFF_PASSWORD)
+    page.click("[type=submit]")
+    page.wait_for_url("**/admin/")
+
+
+def test_manager_approves_and_bulk_rejects_in_the_browser(app, page):
+    clerk = create_staff("taker@staff.test", "clerk")
+    create_staff("boss@staff.example.com", "manager")
+    customer, products = make_catalogue({"A": 10})
+    first = make_order(customer, {products["A"]: 4}, clerk)
+    second = make_order(customer, {products["A"]: 1}, clerk)
+    first_id, second_id, first_number = first.id, second.id, first.number
+
+    sign_in(page, "boss@staff.example.com")
+    page.click("text=Pending approval")
+    page.wait_for_url("**/admin/pending/**")
+    page.goto(f"/admin/pending/details/?id={first_id}")
+    page.click("#transition-approve button")
+    page.wait_for_selector(f"text=Order {first_number} approved.")
+    db.session.expire_all()
+    assert db.session.get(Order, first_id).status == "approved"
+    assert db.session.scalar(select(Product.stock)) == 6
+
+    page.goto("/admin/order/")
+    page.check(f"input.action-checkbox[value='{second_id}']")
+    page.once("dialog", lambda dialog: dialog.accept("Duplicate of another order"))
+    page.click("text=With selected")
+    page.click("text=Reject (asks for the reason)")
+    page.wait_for_selector("text=Rejected:")
+    db.session.expire_all()
+    rejected = db.session.get(Order, second_id)
+    assert (rejected.status, rejected.rejection_reason) == (
+        "rejected",
+        "Duplicate of another order",
+    )
