@@ -64,6 +64,8 @@ class BaseConfig:
         self.MAIL_USE_SSL = _env_bool("MAIL_USE_SSL")
         self.MAIL_USERNAME = os.environ.get("MAIL_USERNAME") or None
         self.MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD") or None
+        # Seconds before a silent SMTP relay counts as a failed attempt.
+        self.MAIL_TIMEOUT = _env_int("MAIL_TIMEOUT", 30)
         self.MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER") or "shop@localhost"
         self.REDIS_URL = os.environ.get("REDIS_URL") or None
 

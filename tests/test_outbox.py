@@ -248,3 +248,45 @@ def test_resend_leaves_a_message_being_sent_alone(order, staff):
     assert notifications.resend(db.session, [row_id], staff["manager"]) == 0
     row = message_rows()[0]
     assert (row.status, row.claim_token) == ("sending", "busy")
+
+
+@pytest.fixture
+def silent_relay():
+    """A TCP server on loopback that accepts connections and never says a word."""
+    import socket
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    accepted = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                accepted.append(listener.accept()[0])
+            except TimeoutError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield listener.getsockname()[1]
+    stop.set()
+    thread.join()
+    for conn in accepted:
+        conn.close()
+    listener.close()
+
+
+def test_a_silent_relay_times_out_and_the_message_waits(app, order, silent_relay):
+    # Flask-Mail reads its relay settings once, when the app is built.
+    app.extensions["mail"].port = silent_relay
+    app.config["MAIL_TIMEOUT"] = 1
+    started = time.monotonic()
+    report = deliver_due()
+    assert time.monotonic() - started < 10
+    assert report.retried and not report.sent
+    received_row = message_rows()[0]
+    assert received_row.status == "pending" and received_row.attempts == 1
+    assert "timed out" in received_row.last_error.lower()

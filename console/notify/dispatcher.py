@@ -26,9 +26,10 @@ from flask_mail import Message
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from console.extensions import db, mail
+from console.extensions import db
 from console.models import OutboxMessage, OutboxStatus
 from console.models.base import utcnow
+from console.notify import transport
 
 log = logging.getLogger(__name__)
 
@@ -144,7 +145,7 @@ def send_claimed(session: Session, message_id: int, report: DeliveryReport) -> N
     now = utcnow()
     session.commit()  # end the read transaction: no database lock is held during SMTP
     try:
-        mail.send(_as_mail(message))
+        transport.send(_as_mail(message))
     except SMTP_ERRORS as exc:
         error = f"{type(exc).__name__}: {exc}"[:2000]
         if attempts >= current_app.config["OUTBOX_MAX_ATTEMPTS"]:
