@@ -262,3 +262,23 @@ def test_out_of_range_page_is_an_empty_list(client, clerk, shop):
     response = client.get("/admin/order/?page=999999999")
     assert response.status_code == 200
     assert count_rows(Order) == 0
+
+
+def test_filters_by_customer_product_and_staff(client, two_orders, app, clerk, shop):
+    from console.admin.filters import CustomerEmailFilter, ProductSkuFilter, TakenByFilter
+
+    ada_order, grace_order = two_orders
+    view = next(v for v in app.extensions["console_admin"]._views if v.endpoint == "order")
+
+    def listed(filter_type, value):
+        with app.test_request_context():
+            url = view.filter_url(filter_type, value)
+        html = client.get(url).get_data(as_text=True)
+        return {o.number for o in (ada_order, grace_order) if o.number in html}
+
+    assert listed(CustomerEmailFilter, "GRACE@example.com") == {grace_order.number}
+    assert listed(ProductSkuFilter, "KET-1") == {ada_order.number}
+    assert listed(ProductSkuFilter, "LAMP-1") == {grace_order.number}
+    assert listed(ProductSkuFilter, "NOPE") == set()
+    assert listed(TakenByFilter, clerk.email) == {ada_order.number, grace_order.number}
+    assert listed(TakenByFilter, "someone@example.com") == set()

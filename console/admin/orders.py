@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import abort, flash, redirect, request
+from flask import abort, flash, redirect, request, url_for
 from flask_admin import expose
 from flask_admin.actions import action
 from flask_admin.contrib.sqla.filters import FilterEqual
@@ -21,6 +21,7 @@ from wtforms.validators import InputRequired, NumberRange
 
 from console.admin.base import SecuredModelView
 from console.admin.fields import strip
+from console.admin.filters import CustomerEmailFilter, ProductSkuFilter, TakenByFilter
 from console.admin.formatters import (
     customer_link_formatter,
     datetime_formatter,
@@ -98,7 +99,9 @@ class OrderAdmin(SecuredModelView):
         FilterEqual(Order.status, "Status", options=STATUS_CHOICES),
         "created_at",
         "total",
-        "customer.email",
+        CustomerEmailFilter(),
+        ProductSkuFilter(),
+        TakenByFilter(),
     ]
     column_sortable_list = ["number", "status", "total", "created_at"]
     # The id breaks ties between orders taken in the same second, so pages never overlap.
@@ -194,6 +197,14 @@ class OrderAdmin(SecuredModelView):
             joinedload(Order.created_by),
             joinedload(Order.decided_by),
         ]
+
+    def filter_url(self, filter_type: type, value: str) -> str:
+        """The order list filtered by the first filter of ``filter_type`` equal to ``value``."""
+        for index, flt in enumerate(self._filters or []):
+            if isinstance(flt, filter_type):
+                arg = f"flt0_{self.get_filter_arg(index, flt)}"
+                return url_for(f"{self.endpoint}.index_view", **{arg: value})
+        raise LookupError(f"{type(self).__name__} has no {filter_type.__name__}")
 
     def _apply_pagination(self, query, page: int | None, page_size: int | None):
         """Deferred join: find a deep page's ids in the indexes first, then load only those.
@@ -328,7 +339,7 @@ class PendingOrderAdmin(OrderAdmin):
     write_permission = None  # orders are taken and edited under Orders
 
     column_default_sort = [("created_at", False), ("id", False)]
-    column_filters = ["created_at", "total", "customer.email"]
+    column_filters = ["created_at", "total", CustomerEmailFilter(), ProductSkuFilter()]
 
     def get_query(self):
         return super().get_query().filter(Order.status == OrderStatus.PENDING.value)
