@@ -6,12 +6,13 @@ from flask import Flask
 from flask_admin import Admin
 from flask_admin.theme import Bootstrap4Theme
 
+from console.admin.audit import AuditEventAdmin
 from console.admin.base import SecuredIndexView
 from console.admin.customers import CustomerAdmin
 from console.admin.orders import OrderAdmin
 from console.admin.products import ProductAdmin
 from console.extensions import db
-from console.models import Customer, Order, Product
+from console.models import AuditEvent, Customer, Order, Product
 
 
 def init_admin(app: Flask) -> Admin:
@@ -28,5 +29,6 @@ def init_admin(app: Flask) -> Admin:
     admin.add_view(OrderAdmin(Order, db, name="Orders", endpoint="order"))
     admin.add_view(CustomerAdmin(Customer, db, name="Customers", endpoint="customer"))
     admin.add_view(ProductAdmin(Product, db, name="Products", endpoint="product"))
+    admin.add_view(AuditEventAdmin(AuditEvent, db, name="Audit trail", endpoint="audit"))
     app.extensions["console_admin"] = admin
     return admin

@@ -18,6 +18,8 @@ from sqlalchemy.exc import IntegrityError, StatementError
 from sqlalchemy.orm.exc import StaleDataError
 from wtforms.validators import ValidationError
 
+from console.admin.concurrency import OptimisticConcurrencyMixin
+from console.admin.history import HistoryLinkMixin
 from console.permissions import EXPORT, can
 from console.services.errors import DomainError
 
@@ -48,8 +50,12 @@ class SecuredIndexView(SecuredViewMixin, AdminIndexView):
         return current_user.is_authenticated and bool(current_user.roles)
 
 
-class SecuredModelView(SecuredViewMixin, ModelView):
-    """A model view whose every operation asks the current person's permissions."""
+class SecuredModelView(SecuredViewMixin, OptimisticConcurrencyMixin, HistoryLinkMixin, ModelView):
+    """A model view whose every operation asks the current person's permissions.
+
+    Edits are refused when based on a stale version (``OptimisticConcurrencyMixin``);
+    audited records link to their history (``HistoryLinkMixin``).
+    """
 
     write_permission: str | None = None
     """Permission to create and edit records (``None``: nobody)."""

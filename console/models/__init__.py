@@ -1,8 +1,9 @@
 """SQLAlchemy models of the console, one module per concern."""
 
+from console.models.audit import AuditEvent
 from console.models.customers import Customer
 from console.models.orders import Order, OrderLine, OrderStatus
 from console.models.products import Product
 from console.models.staff import Role, User
 
-__all__ = ["Customer", "Order", "OrderLine", "OrderStatus", "Product", "Role", "User"]
+__all__ = ["AuditEvent", "Customer", "Order", "OrderLine", "OrderStatus", "Product", "Role", "User"]
