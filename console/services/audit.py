@@ -29,7 +29,7 @@ from typing import Any
 
 from flask import g, has_request_context, request
 from sqlalchemy import event, insert, inspect, select
-from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy.orm import Session, SessionTransaction, scoped_session
 
 from console.extensions import db
 from console.models import AuditEvent, Customer, Order, OrderLine, Product, Role, User
@@ -186,10 +186,15 @@ def record_type_of(obj: object) -> str:
 
 @dataclass(frozen=True)
 class _Ref:
-    """A reference to another record, turned into its label when the event is written."""
+    """A reference to another record, turned into its label when the event is written.
+
+    ``obj`` is kept when the reference was set through the relationship: a record
+    created in the same transaction has no id until the flush.
+    """
 
     model: type
     id: Any
+    obj: Any = None
 
 
 def _plain(value: Any) -> Any:
@@ -210,6 +215,10 @@ def _plain(value: Any) -> Any:
 
 
 def _label(session: Session, ref: _Ref) -> str | None:
+    if ref.obj is not None:
+        identity = inspect(ref.obj).identity
+        ref_id = identity[0] if identity else None
+        return f"{ref.obj} (#{ref_id})" if ref_id is not None else str(ref.obj)
     if ref.id is None:
         return None
     target = session.get(ref.model, ref.id)
@@ -358,6 +367,12 @@ def record(
     transaction is merged in (explicit values win) and not written twice. The event is
     written when ``session`` commits and vanishes if it rolls back.
     """
+    if isinstance(session, scoped_session):
+        session = session()  # the request's own session, whose transaction we join
+    if session.get_transaction() is None:
+        # Start the transaction the event belongs to, as adding a record would, so
+        # that a rollback before the next statement discards the event too.
+        session.begin()
     spec = spec_for(record) if record is not None else None
     given = {name: list(pair) for name, pair in (changes or {}).items()}
     if spec is not None:
@@ -429,6 +444,21 @@ def _diff(session: Session, obj: Any, spec: AuditSpec) -> dict[str, list[Any]]:
         if fk in changes:
             before, after = changes.pop(fk)
             changes[label] = [_Ref(model, before), _Ref(model, after)]
+        # Set through the relationship (as forms do), the key column changes only
+        # during the flush: read the relationship's own history.
+        history = state.attrs[label].history
+        if history.added or history.deleted:
+            new = history.added[0] if history.added else None
+            old = (
+                _Ref(model, None, history.deleted[0])
+                if history.deleted
+                else _Ref(model, state.dict.get(fk))
+            )
+            after = _Ref(model, None, new) if new is not None else _Ref(model, None)
+            if _same(old, after):
+                changes.pop(label, None)
+            else:
+                changes[label] = [old, after]
     for name in spec.collections:
         history = state.attrs[name].history
         if history.added or history.deleted:
@@ -441,6 +471,19 @@ def _diff(session: Session, obj: Any, spec: AuditSpec) -> dict[str, list[Any]]:
         if history.added or history.deleted:
             changes[name] = [REDACTED, REDACTED]
     return changes
+
+
+def _ref_id(ref: _Ref) -> Any:
+    if ref.obj is not None:
+        identity = inspect(ref.obj).identity
+        return identity[0] if identity else id(ref.obj)
+    return ref.id
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, _Ref) and isinstance(b, _Ref):
+        return _ref_id(a) == _ref_id(b)
+    return a == b
 
 
 def _snapshot(obj: Any, spec: AuditSpec, *, deleted: bool, load: bool) -> dict[str, list[Any]]:
@@ -538,7 +581,7 @@ def _before_flush(session: Session, _flush_context, _instances) -> None:
             for name, (before, after) in changes.items():
                 first = pending.changes.get(name, [before])[0]
                 pending.changes[name] = [first, after]
-                if first == after:
+                if _same(first, after):
                     del pending.changes[name]
         for obj in list(session.deleted):
             spec = spec_for(obj)
