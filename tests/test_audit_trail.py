@@ -6,46 +6,13 @@ import json
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import select
 
 from console.extensions import db, security
-from console.models import AuditEvent, Customer, Order, OrderLine, Product, User
+from console.models import Customer, Order, OrderLine, Product, User
 from console.services import audit
 from console.services.orders import prepare_order
+from tests.audit_support import events, make_customer, make_order, make_product
 from tests.helpers import create_staff
-
-
-def events(**where) -> list[AuditEvent]:
-    """Events matching ``where``, oldest first, as stored."""
-    db.session.expire_all()
-    query = select(AuditEvent).filter_by(**where).order_by(AuditEvent.id)
-    return list(db.session.scalars(query))
-
-
-def make_customer(**overrides) -> Customer:
-    values = {"first_name": "Ada", "last_name": "Costa", "email": "ada@example.com"}
-    values.update(overrides)
-    customer = Customer(**values)
-    db.session.add(customer)
-    db.session.commit()
-    return customer
-
-
-def make_product(sku="SKU-1", price="10.00", stock=5) -> Product:
-    product = Product(sku=sku, name=f"Item {sku}", unit_price=Decimal(price), stock=stock)
-    db.session.add(product)
-    db.session.commit()
-    return product
-
-
-def make_order(customer, *lines) -> Order:
-    order = Order(customer=customer)
-    for product, quantity in lines:
-        order.lines.append(OrderLine(product=product, quantity=quantity))
-    db.session.add(order)
-    prepare_order(db.session, order, None, created=True)
-    db.session.commit()
-    return order
 
 
 def test_create_records_every_audited_value(app):

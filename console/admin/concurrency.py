@@ -20,6 +20,7 @@ from flask_admin.model.helpers import get_mdict_item_or_list
 from sqlalchemy import inspect
 from wtforms.fields import HiddenField
 
+from console.extensions import db
 from console.services import audit, concurrency
 
 
@@ -50,7 +51,7 @@ class OptimisticConcurrencyMixin:
             # record's current version (which WTForms would take from the object).
             loaded = field.raw_data[0] if field.raw_data else None
             try:
-                concurrency.ensure_current(self.session, model, loaded)
+                concurrency.ensure_current(db.session, model, loaded)
             except concurrency.StaleRecordError as exc:
                 flash(exc.message, "error")
                 return False
@@ -62,7 +63,7 @@ class OptimisticConcurrencyMixin:
         kind = (record_type or self.name or "record").replace("_", " ")
         message = f"This {kind} no longer exists, so there is nothing to save; nothing was changed."
         if record_type is not None:
-            deleted = audit.deletion_of(self.session, record_type, record_id)
+            deleted = audit.deletion_of(db.session, record_type, record_id)
             if deleted is not None:
                 when = deleted.at.strftime("%Y-%m-%d %H:%M UTC")
                 message = (
