@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from console.admin.base import SecuredModelView
 from console.extensions import db
-from console.models import Customer, Order, Product
+from console.models import Customer, Order, Product, User
+from console.permissions import STAFF_MANAGE
 from console.services import audit
 from tests.audit_support import (
+    Browser,
     events,
     flashes,
     make_customer,
@@ -17,6 +20,7 @@ from tests.audit_support import (
     signed_in,
     staff_email,
 )
+from tests.helpers import Auth, create_staff
 
 
 def test_second_customer_save_is_refused_and_the_first_stands(app):
@@ -171,3 +175,38 @@ def test_the_edit_form_carries_the_version_it_was_opened_on(app):
     customer.phone = "+1"
     db.session.commit()
     assert open_form(clerk, f"/admin/customer/edit/?id={customer.id}")["version"] == "2"
+
+
+class StaffProbeAdmin(SecuredModelView):
+    """A minimal staff view, as any view built on ``SecuredModelView`` would be."""
+
+    read_permission = STAFF_MANAGE
+    write_permission = STAFF_MANAGE
+    form_columns = ["email", "active"]
+
+
+def test_every_model_view_gets_the_check_staff_accounts_included(app):
+    app.extensions["console_admin"].add_view(StaffProbeAdmin(User, db, endpoint="staffprobe"))
+    target = create_staff("target@example.com", "clerk")
+    url = f"/admin/staffprobe/edit/?id={target.id}"
+    first, second = signed_in(app, "admin"), signed_in(app, "admin")
+    first_form, second_form = open_form(first, url), open_form(second, url)
+    assert first_form["version"] == "1"
+
+    # Signing in updates the account row but is not an edit: forms stay valid.
+    signed_in_target = Browser(app)
+    assert Auth(signed_in_target).login("target@example.com").status_code == 302
+    db.session.expire_all()
+    assert db.session.get(User, target.id).version == 1
+
+    del first_form["active"]  # the box unticked: deactivate the account
+    assert first.post(url, data=first_form).status_code == 302
+    second_form["email"] = "renamed@example.com"
+    refused = second.post(url, data=second_form)
+    message = flashes(refused)
+    assert "Someone else changed this staff user" in message
+    assert "active: True → False" in message
+
+    db.session.expire_all()
+    stored = db.session.get(User, target.id)
+    assert (stored.email, stored.active, stored.version) == ("target@example.com", False, 2)

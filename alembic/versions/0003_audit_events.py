@@ -1,4 +1,4 @@
-"""Audit trail: one row per change or security event.
+"""Audit trail: one row per change or security event; a version on staff accounts.
 
 Revision ID: 0003
 Revises: 0001
@@ -17,6 +17,9 @@ depends_on = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("staff_user", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("version", sa.Integer(), server_default="1", nullable=False))
+
     op.create_table(
         "audit_event",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -59,3 +62,5 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_audit_event_at"))
 
     op.drop_table("audit_event")
+    with op.batch_alter_table("staff_user", schema=None) as batch_op:
+        batch_op.drop_column("version")

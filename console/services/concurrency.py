@@ -130,13 +130,27 @@ def _bump(session: Session, obj: Any) -> None:
         obj.updated_at = utcnow()
 
 
+def _counts_as_edit(obj: Any, spec: audit.AuditSpec) -> bool:
+    """True when ``obj`` has an unflushed change of a field its audit spec records."""
+    attrs = inspect(obj).attrs
+    names = (*spec.fields, *spec.references, *spec.collections, *spec.masked)
+    return any(attrs[name].history.has_changes() for name in names)
+
+
+def _manually_versioned(obj: Any) -> bool:
+    mapper = inspect(obj).mapper
+    return mapper.version_id_col is None and "version" in mapper.columns
+
+
 def _touch_owners(session: Session, _flush_context, _instances) -> None:
-    """A change of a part (an order line) is a change of its owner (the order)."""
+    """Move versions: a part's change moves its owner's; staff edits move the account's."""
     with session.no_autoflush:
         for obj in [*session.new, *session.dirty, *session.deleted]:
             spec = audit.spec_for(obj)
             if spec is None:
                 continue
+            if obj in session.dirty and _manually_versioned(obj) and _counts_as_edit(obj, spec):
+                obj.version = (obj.version or 0) + 1
             if spec.parent is not None and (obj not in session.dirty or session.is_modified(obj)):
                 owner = getattr(obj, spec.parent[2], None)
                 if owner is not None:
