@@ -114,3 +114,13 @@ def test_two_factor_changes_are_recorded_without_the_secret(app):
         "tf_totp_secret": ["[redacted]", "[redacted]"],
     }
     assert secret not in json.dumps([e.changes for e in events()])
+
+
+def test_each_request_gets_its_own_request_id_with_the_plain_client(app, client, auth):
+    """The suite's ``client`` keeps one app context across requests; events still commit."""
+    create_staff(staff_email("viewer"), "viewer")
+    assert auth.login(staff_email("viewer")).status_code == 302
+    auth.logout()
+    login, logout = events(action="login")[0], events(action="logout")[0]
+    assert login.request_id != logout.request_id
+    assert logout.actor_email == staff_email("viewer")

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from flask import g, has_request_context, request
+from flask import has_request_context, request
 from sqlalchemy import event, insert, inspect, select
 from sqlalchemy.orm import Session, SessionTransaction, scoped_session
 
@@ -279,14 +279,24 @@ def current_actor() -> Actor:
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
+def request_state() -> dict[str, Any]:
+    """Per-request notes of the audit code (kept in the WSGI environ, not in ``g``).
+
+    ``g`` belongs to the app context, which a test or a streamed response may keep
+    across several requests; the environ belongs to exactly one request.
+    """
+    return request.environ.setdefault("console.audit", {})
+
+
 def request_id() -> str | None:
     """An id shared by every event of one request (``X-Request-ID`` when it is sane)."""
     if not has_request_context():
         return None
-    if "audit_request_id" not in g:
+    state = request_state()
+    if "request_id" not in state:
         incoming = request.headers.get("X-Request-ID", "")
-        g.audit_request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
-    return g.audit_request_id
+        state["request_id"] = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+    return state["request_id"]
 
 
 def client_addr() -> str | None:

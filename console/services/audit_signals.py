@@ -22,7 +22,7 @@ import logging
 from typing import Any
 
 import flask_login
-from flask import Flask, Response, after_this_request, g, has_request_context, request
+from flask import Flask, Response, after_this_request, has_request_context, request
 from flask_security import signals
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
@@ -38,9 +38,9 @@ LOGIN_ENDPOINT = "security.login"
 
 def _commit_at_end_of_request() -> None:
     """Commit the request's transaction (with its audit event) once the view is done."""
-    if not has_request_context() or g.get("audit_commit_registered"):
+    if not has_request_context() or audit.request_state().get("commit_registered"):
         return
-    g.audit_commit_registered = True
+    audit.request_state()["commit_registered"] = True
 
     @after_this_request
     def _commit(response: Response) -> Response:
@@ -71,7 +71,7 @@ def on_login(_sender: Any, user: Any = None, authn_via: list[str] | None = None,
     if user is None or "change" in (authn_via or []):
         return
     if has_request_context():
-        g.audit_login_ok = True
+        audit.request_state()["login_ok"] = True
     via = ", ".join(authn_via or []) or "unknown method"
     _record(user, audit.LOGIN, user, note=f"Signed in with {via}.")
 
@@ -86,7 +86,7 @@ def on_failed_authn(
     _sender: Any, user: Any = None, auth_type: str = "", tfa: bool = False, **_: Any
 ) -> None:
     if has_request_context():
-        g.audit_login_failed = True
+        audit.request_state()["login_failed"] = True
     step = "second factor" if tfa else auth_type or "credential"
     _record(audit.ANONYMOUS, audit.LOGIN_FAILED, user, note=f"Sign-in failed: wrong {step}.")
 
@@ -141,7 +141,8 @@ def record_refused_login(response: Response) -> Response:
     """Record sign-ins refused without ``user_failed_authn`` (unknown, disabled, locked)."""
     if request.endpoint != LOGIN_ENDPOINT or request.method != "POST":
         return response
-    if g.get("audit_login_failed") or g.get("audit_login_ok") or response.status_code >= 500:
+    state = audit.request_state()
+    if state.get("login_failed") or state.get("login_ok") or response.status_code >= 500:
         return response
     if flask_login.current_user.is_authenticated:
         return response
