@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
+
 from console.admin.base import SecuredModelView
 from console.extensions import db
 from console.models import Customer, Order, Product, User
 from console.permissions import STAFF_MANAGE
 from console.services import audit
+from console.services.concurrency import StaleRecordError, ensure_current
 from tests.audit_support import (
     Browser,
     events,
@@ -210,3 +213,16 @@ def test_every_model_view_gets_the_check_staff_accounts_included(app):
     db.session.expire_all()
     stored = db.session.get(User, target.id)
     assert (stored.email, stored.active, stored.version) == ("target@example.com", False, 2)
+
+
+def test_a_workflow_action_based_on_a_stale_version_is_refused(app):
+    """What an approve button carrying the version it was shown gets after an edit."""
+    order = make_order(make_customer(), (make_product(), 1))
+    shown = order.version
+    order.coupon_code = "SPRING"
+    db.session.commit()
+    with pytest.raises(StaleRecordError) as refused:
+        ensure_current(db.session, order, str(shown))
+    assert "coupon code: (empty) → SPRING" in refused.value.message
+    assert [e.action for e in refused.value.events] == ["update"]
+    ensure_current(db.session, order, str(order.version))  # the current version passes
