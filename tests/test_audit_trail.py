@@ -236,3 +236,26 @@ def test_every_audited_model_has_a_spec_without_secret_fields():
             assert not audit.SECRET_NAME.search(name), (model, name)
     assert "password" in audit.SPECS[User].masked
     assert "fs_uniquifier" not in audit.SPECS[User].fields
+
+
+def test_explicit_changes_naming_a_secret_are_redacted(app):
+    customer = make_customer()
+    audit.record(
+        db.session,
+        None,
+        "update",
+        customer,
+        {"api_token": ("abc123-old", "xyz789-new"), "phone": (None, "+1")},
+    )
+    db.session.commit()
+    [event] = events(record_type="customer", action="update")
+    assert event.changes == {"api_token": ["[redacted]", "[redacted]"], "phone": [None, "+1"]}
+
+
+def test_a_change_undone_in_the_same_transaction_records_nothing(app):
+    product = make_product(stock=5)
+    product.stock = 6
+    db.session.flush()
+    product.stock = 5
+    db.session.commit()
+    assert events(record_type="product", action="update") == []

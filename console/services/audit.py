@@ -149,7 +149,6 @@ def _build_specs() -> dict[type, AuditSpec]:
                 "tf_totp_secret",
                 "us_totp_secrets",
                 "mf_recovery_codes",
-                "fs_webauthn_user_handle",
             ),
         ),
         # Membership changes are recorded on the staff user ("roles"), not twice.
@@ -383,12 +382,15 @@ def record(
         # Start the transaction the event belongs to, as adding a record would, so
         # that a rollback before the next statement discards the event too.
         session.begin()
+    if record is None and not record_type:
+        raise ValueError("record() needs a record or a record_type")
     spec = spec_for(record) if record is not None else None
-    given = {name: list(pair) for name, pair in (changes or {}).items()}
-    if spec is not None:
-        hidden = [name for name in given if name in spec.masked or SECRET_NAME.search(name)]
-        for name in hidden:
-            given[name] = [REDACTED, REDACTED]
+    masked = spec.masked if spec is not None else ()
+    given = {}
+    for name, pair in (changes or {}).items():
+        before, after = pair
+        secret = name in masked or SECRET_NAME.search(name)
+        given[name] = [REDACTED, REDACTED] if secret else [before, after]
     entry = _entry(
         session,
         action,
@@ -620,7 +622,10 @@ def _before_commit(session: Session) -> None:
 
 
 def _absorb(buffer: list[_Entry]) -> list[_Entry]:
-    """Merge each automatic update into the explicit event recorded for the same record."""
+    """Merge each automatic update into the explicit event recorded for the same record.
+
+    Automatic updates whose changes cancelled out (a value set and set back) are dropped.
+    """
     explicit = [e for e in buffer if e.explicit and e.obj is not None]
     absorbed: set[int] = set()
     for event_ in explicit:
@@ -628,7 +633,11 @@ def _absorb(buffer: list[_Entry]) -> list[_Entry]:
             if entry.action == UPDATE and not entry.explicit and entry.obj is event_.obj:
                 event_.changes = {**(entry.changes or {}), **(event_.changes or {})}
                 absorbed.add(id(entry))
-    return [e for e in buffer if id(e) not in absorbed]
+    return [
+        e
+        for e in buffer
+        if id(e) not in absorbed and (e.explicit or e.action != UPDATE or e.changes)
+    ]
 
 
 def _row(session: Session, entry: _Entry) -> dict[str, Any]:
