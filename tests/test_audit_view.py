@@ -166,3 +166,16 @@ def test_csv_export_is_readable_and_neutralises_formulas(app):
     assert created[header.index("Who")] == "system"
     label = created[header.index("Record")]
     assert not label.startswith("=") and "HYPERLINK" in label
+
+
+def test_malformed_filter_values_are_ignored_not_a_server_error(app):
+    make_customer()
+    manager = signed_in(app, "manager")
+    for query in (
+        "flt0_record_is=customer:abc",
+        "flt0_record_is=customer:99999999999999999999",
+        "flt0_record_id_equals=99999999999999999999",
+        "flt0_record_id_equals=-1",
+        "flt0_when_utc_between=yesterday",
+    ):
+        assert manager.get("/admin/audit/?" + query).status_code == 200, query

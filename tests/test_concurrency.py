@@ -226,3 +226,11 @@ def test_a_workflow_action_based_on_a_stale_version_is_refused(app):
     assert "coupon code: (empty) → SPRING" in refused.value.message
     assert [e.action for e in refused.value.events] == ["update"]
     ensure_current(db.session, order, str(order.version))  # the current version passes
+
+
+def test_an_edit_link_with_an_impossible_id_gets_a_message(app):
+    clerk = signed_in(app, "clerk")
+    for bad in ("abc", "99999999999999999999", "0"):
+        response = clerk.get(f"/admin/customer/edit/?id={bad}", follow_redirects=True)
+        assert response.status_code == 200
+        assert "There is no record with id" in flashes(response)

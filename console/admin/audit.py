@@ -31,15 +31,32 @@ from console.services import audit
 CSV_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
+MAX_ID = 2**31 - 1
+"""Ids are 32-bit integers: a larger number would make the database refuse the query."""
+
+
+def _record_id(value: str) -> int | None:
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        return None
+    return number if 0 < number <= MAX_ID else None
+
+
+class RecordIdFilter(IntEqualFilter):
+    """Record id equals; a value that cannot be an id is ignored, not sent to the database."""
+
+    def validate(self, value: str) -> bool:
+        return _record_id(value) is not None
+
+
 class RecordFilter(BaseSQLAFilter):
     """Events of one record and of its parts; the value is ``type:id`` (``order:12``)."""
 
     def _parse(self, value: str) -> tuple[str, int] | None:
         record_type, _, record_id = (value or "").partition(":")
-        try:
-            return record_type.strip(), int(record_id)
-        except ValueError:
-            return None
+        number = _record_id(record_id)
+        return (record_type.strip(), number) if number is not None else None
 
     def validate(self, value: str) -> bool:
         return self._parse(value) is not None
@@ -153,7 +170,7 @@ class AuditEventAdmin(SecuredModelView):
         FilterEqual(
             AuditEvent.record_type, "Record type", options=[(t, t) for t in audit.RECORD_TYPES]
         ),
-        IntEqualFilter(AuditEvent.record_id, "Record id"),
+        RecordIdFilter(AuditEvent.record_id, "Record id"),
         FilterEqual(AuditEvent.action, "Action", options=[(a, a) for a in audit.KNOWN_ACTIONS]),
         FilterLike(AuditEvent.action, "Action"),
         DateTimeBetweenFilter(AuditEvent.at, "When (UTC)"),

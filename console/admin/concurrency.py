@@ -23,6 +23,16 @@ from wtforms.fields import HiddenField
 from console.extensions import db
 from console.services import audit, concurrency
 
+MAX_ID = 2**31 - 1
+
+
+def _plausible_id(value: Any) -> bool:
+    """True when ``value`` can be a row id (the database refuses the query otherwise)."""
+    try:
+        return 0 < int(str(value)) <= MAX_ID
+    except ValueError:
+        return False
+
 
 class VersionField(HiddenField):
     """The version the form was opened on; never copied onto the record."""
@@ -77,6 +87,9 @@ class OptimisticConcurrencyMixin:
         """Flask-Admin's edit view, with a clear message for a record deleted meanwhile."""
         if self.can_edit:
             record_id = get_mdict_item_or_list(request.args, "id")
+            if record_id is not None and not _plausible_id(record_id):
+                flash(f"There is no record with id {record_id!r}; nothing was changed.", "error")
+                return redirect(get_redirect_target() or self.get_url(".index_view"))
             if record_id is not None and self.get_one(record_id) is None:
                 flash(self.missing_record_message(record_id), "error")
                 return redirect(get_redirect_target() or self.get_url(".index_view"))
