@@ -118,6 +118,8 @@ class AuditEventAdmin(SecuredModelView):
     delete_permission = None
 
     can_view_details_modal = False
+    simple_list_pager = True
+    """The trail only grows: a page must not count every row of it."""
     named_filter_urls = True
     """Stable filter URLs: the History links point at ``flt0_record_is``."""
 
