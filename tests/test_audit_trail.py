@@ -259,3 +259,13 @@ def test_a_change_undone_in_the_same_transaction_records_nothing(app):
     product.stock = 5
     db.session.commit()
     assert events(record_type="product", action="update") == []
+
+
+def test_role_permission_changes_are_recorded(app):
+    role = security.datastore.find_role("viewer")
+    before = list(role.permissions)
+    role.permissions = sorted([*before, "notifications.read"])
+    db.session.commit()
+    [event] = events(record_type="role", action="update")
+    assert event.record_label == "viewer"
+    assert event.changes == {"permissions": [before, sorted([*before, "notifications.read"])]}

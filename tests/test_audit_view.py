@@ -57,6 +57,15 @@ def test_write_endpoints_of_the_trail_are_refused_for_every_role(app):
     assert event.id == event_id and event.note is None and event.action == "create"
 
 
+def test_the_trail_has_no_write_route(app):
+    endpoints = {rule.endpoint for rule in app.url_map.iter_rules()}
+    audit_endpoints = {e for e in endpoints if e.startswith("audit.")}
+    assert {"audit.index_view", "audit.details_view", "audit.export"} <= audit_endpoints
+    for write in ("create_view", "edit_view", "delete_view", "ajax_update"):
+        assert f"audit.{write}" not in audit_endpoints
+        assert f"customer.{write}" in endpoints  # the other views keep theirs
+
+
 def test_clerk_cannot_read_the_trail_and_anonymous_is_sent_to_login(app):
     clerk = signed_in(app, "clerk")
     assert clerk.get("/admin/audit/").status_code == 403

@@ -195,6 +195,8 @@ def test_every_model_view_gets_the_check_staff_accounts_included(app):
     first, second = signed_in(app, "admin"), signed_in(app, "admin")
     first_form, second_form = open_form(first, url), open_form(second, url)
     assert first_form["version"] == "1"
+    # Staff accounts get the History link like every audited record.
+    assert "history-link" in first.get(url).get_data(as_text=True)
 
     # Signing in updates the account row but is not an edit: forms stay valid.
     signed_in_target = Browser(app)

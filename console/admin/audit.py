@@ -1,8 +1,9 @@
 """The audit trail, read-only for everyone (admins included).
 
-The write endpoints Flask-Admin would mount (create, edit, delete, list actions, inline
-update) answer 404: the trail is written only by ``console.services.audit``, in the
-transaction of the change it describes.
+Flask-Admin mounts no create, edit, delete or inline-update endpoint for it, and its
+list-actions URL (which the list template always links) answers 404: for everyone,
+admins included. The trail is written only by
+``console.services.audit``, in the transaction of the change it describes.
 """
 
 from __future__ import annotations
@@ -205,23 +206,21 @@ class AuditEventAdmin(SecuredModelView):
             return "'" + value
         return value
 
-    # The trail is append-only: these endpoints exist in Flask-Admin, not here.
-    @expose("/new/", methods=("GET", "POST"))
+    # The trail is append-only. Redefined without ``@expose``, these views get no URL
+    # at all (Flask-Admin mounts only exposed methods), so no write endpoint exists.
     def create_view(self):
         abort(404)
 
-    @expose("/edit/", methods=("GET", "POST"))
     def edit_view(self):
         abort(404)
 
-    @expose("/delete/", methods=("POST",))
     def delete_view(self):
         abort(404)
 
     @expose("/action/", methods=("POST",))
     def action_view(self):
+        """Kept as a URL only because the list template always builds it; refuses all."""
         abort(404)
 
-    @expose("/ajax/update/", methods=("POST",))
     def ajax_update(self):
         abort(404)
