@@ -1,9 +1,9 @@
 """The audit trail, read-only for everyone (admins included).
 
 Flask-Admin mounts no create, edit, delete or inline-update endpoint for it, and its
-list-actions URL (which the list template always links) answers 404: for everyone,
-admins included. The trail is written only by
-``console.services.audit``, in the transaction of the change it describes.
+list-actions URL (which the list template always links) answers 404. The trail is
+written only by ``console.services.audit``, in the transaction of the change it
+describes.
 """
 
 from __future__ import annotations
