@@ -55,7 +55,7 @@ def test_sign_in_to_a_disabled_account_is_recorded(app):
     user = create_staff(staff_email("viewer"), "viewer")
     user.active = False
     db.session.commit()
-    Auth(Browser(app)).login(staff_email("viewer"))
+    Auth(Browser(app)).login(staff_email("viewer").upper())
     [failed] = events(action="login_failed")
     assert failed.record_id == user.id
     assert "disabled" in failed.note

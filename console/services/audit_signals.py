@@ -24,7 +24,7 @@ from typing import Any
 import flask_login
 from flask import Flask, Response, after_this_request, has_request_context, request
 from flask_security import signals
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from console.extensions import db
@@ -149,7 +149,8 @@ def record_refused_login(response: Response) -> Response:
     email = request.form.get("email", "")
     if not email.strip() or not request.form.get("password"):
         return response  # nothing was tried: an empty form is not a sign-in attempt
-    user = db.session.scalar(select(User).where(User.email == email.strip()))
+    # Flask-Security matches e-mails case-insensitively; so does this look-up.
+    user = db.session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
     if user is None:
         note = f"Sign-in refused: no staff account {_shown_identity(email)}."
     else:
