@@ -188,3 +188,29 @@ def test_malformed_filter_values_are_ignored_not_a_server_error(app):
         "flt0_when_utc_between=yesterday",
     ):
         assert manager.get("/admin/audit/?" + query).status_code == 200, query
+
+
+def test_list_page_queries_do_not_grow_with_the_rows_shown(app):
+    from sqlalchemy import event
+
+    manager = signed_in(app, "manager")
+
+    def queries_for_list() -> int:
+        seen: list[str] = []
+
+        def count(*_args):
+            seen.append("q")
+
+        event.listen(db.engine, "before_cursor_execute", count)
+        try:
+            assert manager.get("/admin/audit/?page_size=100").status_code == 200
+        finally:
+            event.remove(db.engine, "before_cursor_execute", count)
+        return len(seen)
+
+    make_customer()
+    few = queries_for_list()
+    for i in range(40):
+        make_customer(first_name=f"C{i}", email=f"c{i}@example.com")
+    assert len(events()) > 40
+    assert queries_for_list() == few
