@@ -326,8 +326,44 @@ class _Entry:
     """A create entry whose snapshot was taken already (the record was deleted after)."""
 
 
-def _buffer(session: Session) -> list[_Entry]:
-    return session.info.setdefault(BUFFER_KEY, [])
+class _Buffer:
+    """The events of one session's transaction, in order, indexed by record and action.
+
+    The index keeps a flush of thousands of records linear: each record's pending
+    event is found without scanning the others.
+    """
+
+    def __init__(self) -> None:
+        self.entries: list[_Entry] = []
+        self._index: dict[tuple[int, str], _Entry] = {}
+
+    def __bool__(self) -> bool:
+        return bool(self.entries)
+
+    def add(self, entry: _Entry) -> None:
+        self.entries.append(entry)
+        if not entry.explicit and entry.obj is not None:
+            # The entry holds the object, so its id() cannot be reused meanwhile.
+            self._index.setdefault((id(entry.obj), entry.action), entry)
+
+    def find(self, obj: Any, action: str) -> _Entry | None:
+        """The automatic event of ``action`` buffered for ``obj``, if any."""
+        return self._index.get((id(obj), action))
+
+    def keep(self, wanted) -> None:
+        """Keep only the entries ``wanted(entry)`` accepts."""
+        entries = [e for e in self.entries if wanted(e)]
+        self.clear()
+        for entry in entries:
+            self.add(entry)
+
+    def clear(self) -> None:
+        self.entries.clear()
+        self._index.clear()
+
+
+def _buffer(session: Session) -> _Buffer:
+    return session.info.setdefault(BUFFER_KEY, _Buffer())
 
 
 def _transaction(session: Session) -> SessionTransaction | None:
@@ -348,13 +384,6 @@ def _entry(session: Session, action: str, obj: Any, actor: Actor | None = None, 
         request_id=request_id(),
         **kw,
     )
-
-
-def _find(buffer: list[_Entry], obj: Any, action: str) -> _Entry | None:
-    for entry in buffer:
-        if entry.obj is obj and entry.action == action and not entry.explicit:
-            return entry
-    return None
 
 
 def record(
@@ -403,7 +432,7 @@ def record(
     )
     if record is not None and spec is not None:
         entry.parent = _parent_of(record, spec)
-    _buffer(session).append(entry)
+    _buffer(session).add(entry)
 
 
 # --- diffs --------------------------------------------------------------------------
@@ -538,16 +567,16 @@ def _safe_label(obj: Any) -> str | None:
 
 def _add_delete(session: Session, obj: Any, spec: AuditSpec, *, can_load: bool) -> None:
     buffer = _buffer(session)
-    if _find(buffer, obj, DELETE) is not None:
+    if buffer.find(obj, DELETE) is not None:
         return
     state = inspect(obj)
-    created = _find(buffer, obj, CREATE)
+    created = buffer.find(obj, CREATE)
     if created is not None and not created.frozen:
         created.changes = _snapshot(obj, spec, deleted=False, load=can_load)
         created.record_id = state.identity[0] if state.identity else None
         created.label = _safe_label(obj)
         created.frozen = True
-    buffer.append(
+    buffer.add(
         _entry(
             session,
             DELETE,
@@ -571,20 +600,20 @@ def _before_flush(session: Session, _flush_context, _instances) -> None:
         session.info["console.audit.flush_actor"] = actor
         for obj in list(session.new):
             spec = spec_for(obj)
-            if spec is not None and _find(buffer, obj, CREATE) is None:
-                buffer.append(_entry(session, CREATE, obj, actor))
+            if spec is not None and buffer.find(obj, CREATE) is None:
+                buffer.add(_entry(session, CREATE, obj, actor))
         for obj in list(session.dirty):
             spec = spec_for(obj)
             if spec is None or not session.is_modified(obj):
                 continue
-            if _find(buffer, obj, CREATE) is not None:
+            if buffer.find(obj, CREATE) is not None:
                 continue  # the creation event shows the values as committed
             changes = _diff(session, obj, spec)
             if not changes:
                 continue
-            pending = _find(buffer, obj, UPDATE)
+            pending = buffer.find(obj, UPDATE)
             if pending is None:
-                buffer.append(
+                buffer.add(
                     _entry(
                         session, UPDATE, obj, actor, changes=changes, parent=_parent_of(obj, spec)
                     )
@@ -621,21 +650,22 @@ def _before_commit(session: Session) -> None:
         session.connection().execute(insert(AuditEvent.__table__), rows)
 
 
-def _absorb(buffer: list[_Entry]) -> list[_Entry]:
+def _absorb(buffer: _Buffer) -> list[_Entry]:
     """Merge each automatic update into the explicit event recorded for the same record.
 
     Automatic updates whose changes cancelled out (a value set and set back) are dropped.
     """
-    explicit = [e for e in buffer if e.explicit and e.obj is not None]
     absorbed: set[int] = set()
-    for event_ in explicit:
-        for entry in buffer:
-            if entry.action == UPDATE and not entry.explicit and entry.obj is event_.obj:
-                event_.changes = {**(entry.changes or {}), **(event_.changes or {})}
-                absorbed.add(id(entry))
+    for event_ in buffer.entries:
+        if not event_.explicit or event_.obj is None:
+            continue
+        automatic = buffer.find(event_.obj, UPDATE)
+        if automatic is not None:
+            event_.changes = {**(automatic.changes or {}), **(event_.changes or {})}
+            absorbed.add(id(automatic))
     return [
         e
-        for e in buffer
+        for e in buffer.entries
         if id(e) not in absorbed and (e.explicit or e.action != UPDATE or e.changes)
     ]
 
@@ -688,7 +718,7 @@ def _after_soft_rollback(session: Session, previous: SessionTransaction) -> None
     if previous.parent is None:
         buffer.clear()
         return
-    buffer[:] = [e for e in buffer if not _within(e.tx, previous)]
+    buffer.keep(lambda e: not _within(e.tx, previous))
 
 
 def _within(tx: SessionTransaction | None, ancestor: SessionTransaction) -> bool:

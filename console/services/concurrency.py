@@ -123,10 +123,10 @@ def ensure_current(session: Session, record: Any, loaded_version: Any) -> None:
 # --- owners' versions ---------------------------------------------------------------
 
 
-def _bump(session: Session, obj: Any) -> None:
+def _bump(obj: Any, deleted) -> None:
     """Make SQLAlchemy UPDATE ``obj`` (checking and bumping its version)."""
     state = inspect(obj)
-    if state.persistent and obj not in session.deleted and hasattr(obj, "updated_at"):
+    if state.persistent and obj not in deleted and hasattr(obj, "updated_at"):
         obj.updated_at = utcnow()
 
 
@@ -144,21 +144,23 @@ def _manually_versioned(obj: Any) -> bool:
 
 def _touch_owners(session: Session, _flush_context, _instances) -> None:
     """Move versions: a part's change moves its owner's; staff edits move the account's."""
+    # Session.dirty and .deleted are computed on each access: take them once.
+    dirty, deleted = session.dirty, session.deleted
     with session.no_autoflush:
-        for obj in [*session.new, *session.dirty, *session.deleted]:
+        for obj in [*session.new, *dirty, *deleted]:
             spec = audit.spec_for(obj)
             if spec is None:
                 continue
-            if obj in session.dirty and _manually_versioned(obj) and _counts_as_edit(obj, spec):
+            if obj in dirty and _manually_versioned(obj) and _counts_as_edit(obj, spec):
                 obj.version = (obj.version or 0) + 1
-            if spec.parent is not None and (obj not in session.dirty or session.is_modified(obj)):
+            if spec.parent is not None and (obj not in dirty or session.is_modified(obj)):
                 owner = getattr(obj, spec.parent[2], None)
                 if owner is not None:
-                    _bump(session, owner)
+                    _bump(owner, deleted)
             for name in spec.owned_collections:
                 history = inspect(obj).attrs[name].history
                 if history.added or history.deleted:
-                    _bump(session, obj)
+                    _bump(obj, deleted)
 
 
 def install() -> None:
