@@ -25,6 +25,7 @@ from markupsafe import Markup
 from sqlalchemy import and_, or_
 
 from console.admin.base import SecuredModelView
+from console.admin.concurrency import parse_id
 from console.models import AuditEvent
 from console.permissions import AUDIT_READ
 from console.services import audit
@@ -32,23 +33,11 @@ from console.services import audit
 CSV_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-MAX_ID = 2**31 - 1
-"""Ids are 32-bit integers: a larger number would make the database refuse the query."""
-
-
-def _record_id(value: str) -> int | None:
-    try:
-        number = int(str(value).strip())
-    except ValueError:
-        return None
-    return number if 0 < number <= MAX_ID else None
-
-
 class RecordIdFilter(IntEqualFilter):
     """Record id equals; a value that cannot be an id is ignored, not sent to the database."""
 
     def validate(self, value: str) -> bool:
-        return _record_id(value) is not None
+        return parse_id(value) is not None
 
 
 class RecordFilter(BaseSQLAFilter):
@@ -56,7 +45,7 @@ class RecordFilter(BaseSQLAFilter):
 
     def _parse(self, value: str) -> tuple[str, int] | None:
         record_type, _, record_id = (value or "").partition(":")
-        number = _record_id(record_id)
+        number = parse_id(record_id)
         return (record_type.strip(), number) if number is not None else None
 
     def validate(self, value: str) -> bool:

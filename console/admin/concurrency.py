@@ -24,14 +24,16 @@ from console.extensions import db
 from console.services import audit, concurrency
 
 MAX_ID = 2**31 - 1
+"""Ids are 32-bit integers: a larger number would make the database refuse the query."""
 
 
-def _plausible_id(value: Any) -> bool:
-    """True when ``value`` can be a row id (the database refuses the query otherwise)."""
+def parse_id(value: Any) -> int | None:
+    """``value`` as a row id, or None when it cannot be one."""
     try:
-        return 0 < int(str(value)) <= MAX_ID
+        number = int(str(value).strip())
     except ValueError:
-        return False
+        return None
+    return number if 0 < number <= MAX_ID else None
 
 
 class VersionField(HiddenField):
@@ -87,8 +89,9 @@ class OptimisticConcurrencyMixin:
         """Flask-Admin's edit view, with a clear message for a record deleted meanwhile."""
         if self.can_edit:
             record_id = get_mdict_item_or_list(request.args, "id")
-            if record_id is not None and not _plausible_id(record_id):
-                flash(f"There is no record with id {record_id!r}; nothing was changed.", "error")
+            if record_id is not None and parse_id(record_id) is None:
+                shown = str(record_id)[:40]
+                flash(f"There is no record with id {shown!r}; nothing was changed.", "error")
                 return redirect(get_redirect_target() or self.get_url(".index_view"))
             if record_id is not None and self.get_one(record_id) is None:
                 flash(self.missing_record_message(record_id), "error")

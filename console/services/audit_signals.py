@@ -51,8 +51,6 @@ def _commit_at_end_of_request() -> None:
             log.exception("could not store a security event in the audit trail")
         return response
 
-    return None
-
 
 def _acting(user: Any) -> audit.Actor:
     """The signed-in person when there is one, else ``user`` (who proved who they are)."""
