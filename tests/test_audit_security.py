@@ -124,3 +124,18 @@ def test_each_request_gets_its_own_request_id_with_the_plain_client(app, client,
     login, logout = events(action="login")[0], events(action="logout")[0]
     assert login.request_id != logout.request_id
     assert logout.actor_email == staff_email("viewer")
+
+
+def test_a_wrong_password_when_re_authenticating_names_the_signed_in_person(app):
+    browser = signed_in(app, "manager")
+    page = browser.get("/verify")
+    browser.post(
+        "/verify",
+        data={
+            "password": "not my password",
+            "csrf_token": csrf_token_from(page.get_data(as_text=True)),
+        },
+    )
+    [failed] = events(action="login_failed")
+    assert failed.actor_email == staff_email("manager")
+    assert failed.note == "Re-authentication failed: wrong password."

@@ -86,6 +86,11 @@ def on_failed_authn(
     if has_request_context():
         audit.request_state()["login_failed"] = True
     step = "second factor" if tfa else auth_type or "credential"
+    actor = audit.current_actor()
+    if actor is not audit.SYSTEM:
+        # A signed-in person asked to confirm their password again (``/verify``).
+        _record(actor, audit.LOGIN_FAILED, user, note=f"Re-authentication failed: wrong {step}.")
+        return
     _record(audit.ANONYMOUS, audit.LOGIN_FAILED, user, note=f"Sign-in failed: wrong {step}.")
 
 
