@@ -23,6 +23,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     register_logging(app)
     register_extensions(app)
+    register_audit(app)
     register_admin(app)
     register_blueprints(app)
     register_errorhandlers(app)
@@ -59,6 +60,15 @@ def register_extensions(app: Flask) -> None:
     mail.init_app(app)
     csrf.init_app(app)
     security.init_app(app, SQLAlchemyUserDatastore(db, User, Role))
+
+
+def register_audit(app: Flask) -> None:
+    """Record every change and security event in the audit trail, in its transaction."""
+    from console.services import audit, audit_signals, concurrency
+
+    audit.install()
+    concurrency.install()
+    audit_signals.init_app(app)
 
 
 def register_admin(app: Flask) -> None:

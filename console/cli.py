@@ -107,7 +107,48 @@ def outbox_worker_command(burst: bool) -> None:
     run_worker(current_app._get_current_object(), burst=burst, echo=click.echo)
 
 
+@click.group("audit")
+def audit_group() -> None:
+    """The audit trail: retention."""
+
+
+@audit_group.command("export-prune")
+@click.option(
+    "--before",
+    "before",
+    required=True,
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="Move events recorded before this day (YYYY-MM-DD, UTC).",
+)
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(dir_okay=False, writable=True),
+    help="New JSON-lines file to write the events to (must not exist).",
+)
+@with_appcontext
+def audit_export_prune_command(before, out: str) -> None:
+    """Export events older than --before to --out (JSON lines), then delete exactly those."""
+    from console.extensions import db
+    from console.services.audit_retention import export_and_prune
+    from console.services.errors import DomainError
+
+    try:
+        report = export_and_prune(db.session, before.date(), out)
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from exc
+    if report.path is None:
+        click.echo(f"No events before {before:%Y-%m-%d}; no file written, nothing deleted.")
+        return
+    click.echo(
+        f"Exported {report.exported} events before {before:%Y-%m-%d} to {report.path} "
+        f"and deleted those {report.deleted} from the database."
+    )
+
+
 def register(app: Flask) -> None:
     """Attach the console's commands to ``app``'s CLI."""
     app.cli.add_command(seed_command)
     app.cli.add_command(outbox_group)
+    app.cli.add_command(audit_group)

@@ -100,10 +100,28 @@ def count_rows(model) -> int:
     return db.session.scalar(select(func.count()).select_from(model))
 
 
+_HIDDEN_RE = re.compile(r"<input[^>]*>")
+
+
+def hidden_inputs(html: str) -> dict[str, str]:
+    """The hidden inputs of a page (CSRF token, the record's version, ...)."""
+    found = {}
+    for tag in _HIDDEN_RE.findall(html):
+        if 'type="hidden"' not in tag:
+            continue
+        name = re.search(r'name="([^"]+)"', tag)
+        value = re.search(r'value="([^"]*)"', tag)
+        if name and name.group(1) not in found:
+            found[name.group(1)] = value.group(1) if value else ""
+    return found
+
+
 def submit(client: FlaskClient, url: str, data: dict, **kwargs):
-    """Submit the form at ``url`` as a browser would: GET it, then POST with its CSRF token."""
-    token = form_token(client, url)
-    return client.post(url, data={**data, "csrf_token": token}, **kwargs)
+    """Submit the form at ``url`` as a browser would: GET it, then POST what the person
+    typed (``data``) with the form's hidden fields (CSRF token, version, ...)."""
+    page = client.get(url)
+    assert page.status_code == 200, (url, page.status_code)
+    return client.post(url, data={**hidden_inputs(page.get_data(as_text=True)), **data}, **kwargs)
 
 
 def flashed_errors(html: str) -> list[str]:

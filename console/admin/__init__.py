@@ -6,13 +6,14 @@ from flask import Flask
 from flask_admin import Admin
 from flask_admin.theme import Bootstrap4Theme
 
+from console.admin.audit import AuditEventAdmin
 from console.admin.customers import CustomerAdmin
 from console.admin.dashboard import DashboardView
 from console.admin.notifications import NotificationAdmin
 from console.admin.orders import OrderAdmin, PendingOrderAdmin
 from console.admin.products import ProductAdmin
 from console.extensions import db
-from console.models import Customer, Order, OutboxMessage, Product
+from console.models import AuditEvent, Customer, Order, OutboxMessage, Product
 
 
 def init_admin(app: Flask) -> Admin:
@@ -37,5 +38,6 @@ def init_admin(app: Flask) -> Admin:
     admin.add_view(
         NotificationAdmin(OutboxMessage, db, name="Notifications", endpoint="notification")
     )
+    admin.add_view(AuditEventAdmin(AuditEvent, db, name="Audit trail", endpoint="audit"))
     app.extensions["console_admin"] = admin
     return admin

@@ -18,7 +18,9 @@ from sqlalchemy.exc import IntegrityError, OperationalError, StatementError
 from sqlalchemy.orm.exc import StaleDataError
 from wtforms.validators import ValidationError
 
+from console.admin.concurrency import OptimisticConcurrencyMixin
 from console.admin.export import StreamingExportMixin
+from console.admin.history import HistoryLinkMixin
 from console.admin.lookups import as_int_id
 from console.permissions import EXPORT, can
 from console.services.errors import DomainError
@@ -50,8 +52,19 @@ class SecuredIndexView(SecuredViewMixin, AdminIndexView):
         return current_user.is_authenticated and bool(current_user.roles)
 
 
-class SecuredModelView(SecuredViewMixin, StreamingExportMixin, ModelView):
-    """A model view whose every operation asks the current person's permissions."""
+class SecuredModelView(
+    SecuredViewMixin,
+    OptimisticConcurrencyMixin,
+    HistoryLinkMixin,
+    StreamingExportMixin,
+    ModelView,
+):
+    """A model view whose every operation asks the current person's permissions.
+
+    Edits are refused when based on a stale version (``OptimisticConcurrencyMixin``);
+    audited records link to their history (``HistoryLinkMixin``); CSV exports stream
+    with formula cells neutralised (``StreamingExportMixin``).
+    """
 
     write_permission: str | None = None
     """Permission to create and edit records (``None``: nobody)."""
@@ -99,6 +112,14 @@ class SecuredModelView(SecuredViewMixin, StreamingExportMixin, ModelView):
     @property
     def can_export(self) -> bool:  # type: ignore[override]
         return self._allows(self.export_permission)
+
+    def related_links(self, model: Any) -> list[tuple[str, str]]:
+        """Links from a record's page to the records related to it: ``(label, url)``."""
+        return []
+
+    def sibling(self, endpoint: str) -> Any:
+        """Another view of the same console, by endpoint (to link to its pages)."""
+        return next(view for view in self.admin._views if view.endpoint == endpoint)
 
     def get_one(self, id: Any) -> Any:
         """The record with primary key ``id``, or None for an id that cannot exist."""

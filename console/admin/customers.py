@@ -6,7 +6,15 @@ from wtforms.validators import Email, Length, Optional
 
 from console.admin.base import SecuredModelView
 from console.admin.fields import lower, strip
-from console.permissions import CUSTOMERS_DELETE, CUSTOMERS_READ, CUSTOMERS_WRITE
+from console.admin.filters import CustomerEmailFilter
+from console.models import Customer
+from console.permissions import (
+    CUSTOMERS_DELETE,
+    CUSTOMERS_READ,
+    CUSTOMERS_WRITE,
+    ORDERS_READ,
+    can,
+)
 
 
 class CustomerAdmin(SecuredModelView):
@@ -42,3 +50,9 @@ class CustomerAdmin(SecuredModelView):
         "notes": {"validators": [Optional(), Length(max=5000)]},
     }
     form_widget_args = {"notes": {"rows": 4}, "address": {"rows": 2}}
+
+    def related_links(self, model: Customer) -> list[tuple[str, str]]:
+        if model is None or not can(ORDERS_READ):
+            return []
+        orders = self.sibling("order")
+        return [("Orders of this customer", orders.filter_url(CustomerEmailFilter, model.email))]

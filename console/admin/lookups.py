@@ -13,15 +13,17 @@ from flask_admin.contrib.sqla.ajax import QueryAjaxModelLoader
 
 from console.extensions import db
 
+MAX_ID = 2**31 - 1
+"""Ids are 32-bit integers: a larger number would make PostgreSQL refuse the query."""
+
 
 def as_int_id(value: Any) -> int | None:
-    """``value`` as an integer primary key, or None when it cannot be one."""
+    """``value`` as a row id, or None when it cannot be one."""
     try:
         number = int(str(value).strip())
     except (TypeError, ValueError):
         return None
-    # Beyond a 64-bit integer no row can match, and some drivers raise.
-    return number if -(2**63) <= number < 2**63 else None
+    return number if 0 < number <= MAX_ID else None
 
 
 class RecordLookup(QueryAjaxModelLoader):

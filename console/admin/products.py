@@ -6,7 +6,9 @@ from wtforms.validators import Length, NumberRange, Optional
 
 from console.admin.base import SecuredModelView
 from console.admin.fields import strip
-from console.permissions import PRODUCTS_DELETE, PRODUCTS_READ, PRODUCTS_WRITE
+from console.admin.filters import ProductSkuFilter
+from console.models import Product
+from console.permissions import ORDERS_READ, PRODUCTS_DELETE, PRODUCTS_READ, PRODUCTS_WRITE, can
 
 
 class ProductAdmin(SecuredModelView):
@@ -46,3 +48,9 @@ class ProductAdmin(SecuredModelView):
             ]
         },
     }
+
+    def related_links(self, model: Product) -> list[tuple[str, str]]:
+        if model is None or not can(ORDERS_READ):
+            return []
+        orders = self.sibling("order")
+        return [("Orders containing this product", orders.filter_url(ProductSkuFilter, model.sku))]

@@ -1,5 +1,6 @@
 """SQLAlchemy models of the console, one module per concern."""
 
+from console.models.audit import AuditEvent
 from console.models.customers import Customer
 from console.models.orders import Order, OrderLine, OrderStatus
 from console.models.outbox import OutboxMessage, OutboxStatus
@@ -8,6 +9,7 @@ from console.models.staff import Role, User
 from console.models.stock import StockMovement, StockReason
 
 __all__ = [
+    "AuditEvent",
     "Customer",
     "Order",
     "OrderLine",

@@ -7,6 +7,7 @@ a role's ``permissions`` list decides what its holders may do (``console.permiss
 from __future__ import annotations
 
 from flask_security.models import sqla as fsqla
+from sqlalchemy.orm import Mapped, mapped_column
 
 from console.extensions import db
 
@@ -24,6 +25,14 @@ class Role(fsqla.FsRoleMixin, db.Model):
 
 class User(fsqla.FsUserMixin, db.Model):
     __tablename__ = "staff_user"
+
+    version: Mapped[int] = mapped_column(default=1, server_default="1")
+    """Bumped by ``console.services.concurrency`` on each audited change (not on sign-in).
+
+    Not SQLAlchemy's ``version_id_col``: every sign-in updates the row (login count,
+    address), and two sign-ins at once must not fail; only changes a person makes to
+    the account move the version that edit forms are checked against.
+    """
 
     def __str__(self) -> str:
         return self.email

@@ -60,7 +60,9 @@ def prepare_order(session: Session, order: Order, actor: User | None, *, created
             )
         if order.customer is None:
             raise DomainError("Choose the customer this order is for.")
-        lines = list(order.lines)
+        # Lines removed in the form are marked for deletion but stay in the collection
+        # until the flush; they neither count nor add to the total.
+        lines = [line for line in order.lines if line not in session.deleted]
         if not lines:
             raise DomainError("An order needs at least one line: add a product and a quantity.")
         for line in lines:

@@ -32,6 +32,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from console.models import Order, OrderStatus, Product, StockMovement, StockReason, User
 from console.models.base import utcnow
 from console.permissions import ORDERS_APPROVE, ORDERS_CANCEL, ORDERS_FULFIL
+from console.services import audit
 from console.services.errors import DomainError
 from console.services.notifications import enqueue_order_email
 
@@ -206,6 +207,8 @@ def approve(
                 f"Not enough stock to approve order {loaded.number}; nothing was reserved. "
                 f"Short: {'; '.join(short)}."
             )
+        reserved = ", ".join(f"{line.product.sku} × {line.quantity}" for line in loaded.lines)
+        audit.record(session, actor, "approve", loaded, note=f"Stock reserved: {reserved}")
         enqueue_order_email(session, loaded, "order_approved")
         return loaded
 
@@ -237,6 +240,7 @@ def reject(
         loaded.decided_at = utcnow()
         loaded.rejection_reason = reason
         _write_order_first(session)
+        audit.record(session, actor, "reject", loaded, note=reason)
         enqueue_order_email(session, loaded, "order_rejected")
         return loaded
 
@@ -267,6 +271,7 @@ def ship(
         loaded.tracking_number = tracking
         loaded.shipped_at = utcnow()
         _write_order_first(session)
+        audit.record(session, actor, "ship", loaded, note=f"Tracking number {tracking}")
         enqueue_order_email(session, loaded, "order_shipped")
         return loaded
 
@@ -284,6 +289,7 @@ def deliver(
         loaded.status = transition.target.value
         loaded.delivered_at = utcnow()
         _write_order_first(session)
+        audit.record(session, actor, "deliver", loaded)
         return loaded
 
     return _in_one_transaction(session, change)
@@ -303,6 +309,8 @@ def cancel(
         _write_order_first(session)
         if was_approved:
             _change_stock(session, loaded, actor, +1, StockReason.RELEASE)
+        note = "Reserved stock returned" if was_approved else None
+        audit.record(session, actor, "cancel", loaded, note=note)
         enqueue_order_email(session, loaded, "order_cancelled")
         return loaded
 

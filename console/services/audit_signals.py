@@ -1,0 +1,177 @@
+"""Security events in the audit trail, fed by Flask-Security-Too's and Flask-Login's signals.
+
+Sign-in (``user_authenticated``), sign-out (Flask-Login's ``user_logged_out``), a wrong
+password or second factor for a known account (``user_failed_authn``, sent by
+``UserMixin.track_failed_authn`` since 5.8), password change and reset, and 2FA changes
+(``tf_profile_changed``, ``tf_disabled``, ``us_profile_changed``, ``wan_registered``,
+``wan_deleted``).
+
+Flask-Security sends no signal when the e-mail names no account, or when the account is
+disabled or locked: an ``after_request`` hook on the login endpoint records those
+refusals (a POST with an e-mail and a password that did not end signed in and raised no
+``user_failed_authn``).
+
+The events join the request's transaction; the sign-in, password and 2FA views commit
+it themselves, and for the others (sign-out, refusals) the event is committed at the end
+of the request.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import flask_login
+from flask import Flask, Response, after_this_request, has_request_context, request
+from flask_security import signals
+from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
+
+from console.extensions import db
+from console.models import User
+from console.services import audit
+
+log = logging.getLogger(__name__)
+
+LOGIN_ENDPOINT = "security.login"
+
+
+def _commit_at_end_of_request() -> None:
+    """Commit the request's transaction (with its audit event) once the view is done."""
+    if not has_request_context() or audit.request_state().get("commit_registered"):
+        return
+    audit.request_state()["commit_registered"] = True
+
+    @after_this_request
+    def _commit(response: Response) -> Response:
+        try:
+            db.session.commit()
+        except SQLAlchemyError:
+            db.session.rollback()
+            log.exception("could not store a security event in the audit trail")
+        return response
+
+
+def _acting(user: Any) -> audit.Actor:
+    """The signed-in person when there is one, else ``user`` (who proved who they are)."""
+    actor = audit.current_actor()
+    return actor if actor is not audit.SYSTEM else audit.Actor.of(user)
+
+
+def _record(actor: Any, action: str, user: Any, note: str | None = None) -> None:
+    audit.record(db.session, actor, action, user, note=note)
+    _commit_at_end_of_request()
+
+
+def on_login(_sender: Any, user: Any = None, authn_via: list[str] | None = None, **_: Any) -> None:
+    # Flask-Security signs the person in again after a password change ("change"):
+    # that is part of the password change event, not a sign-in.
+    if user is None or "change" in (authn_via or []):
+        return
+    if has_request_context():
+        audit.request_state()["login_ok"] = True
+    via = ", ".join(authn_via or []) or "unknown method"
+    _record(user, audit.LOGIN, user, note=f"Signed in with {via}.")
+
+
+def on_logout(_sender: Any, user: Any = None, **_: Any) -> None:
+    if user is None or not getattr(user, "is_authenticated", False):
+        return
+    _record(user, audit.LOGOUT, user, note="Signed out.")
+
+
+def on_failed_authn(
+    _sender: Any, user: Any = None, auth_type: str = "", tfa: bool = False, **_: Any
+) -> None:
+    if has_request_context():
+        audit.request_state()["login_failed"] = True
+    step = "second factor" if tfa else auth_type or "credential"
+    actor = audit.current_actor()
+    if actor is not audit.SYSTEM:
+        # A signed-in person asked to confirm their password again (``/verify``).
+        _record(actor, audit.LOGIN_FAILED, user, note=f"Re-authentication failed: wrong {step}.")
+        return
+    _record(audit.ANONYMOUS, audit.LOGIN_FAILED, user, note=f"Sign-in failed: wrong {step}.")
+
+
+def on_password_changed(_sender: Any, user: Any = None, **_: Any) -> None:
+    _record(_acting(user), audit.PASSWORD_CHANGED, user, note="Password changed.")
+
+
+def on_password_reset(_sender: Any, user: Any = None, **_: Any) -> None:
+    _record(_acting(user), audit.PASSWORD_RESET, user, note="Password reset.")
+
+
+def on_two_factor_changed(_sender: Any, user: Any = None, **kwargs: Any) -> None:
+    method = kwargs.get("method") or kwargs.get("methods") or kwargs.get("name")
+    note = "Two-factor settings changed"
+    if method:
+        note += f" (method: {method})"
+    _record(_acting(user), audit.TWO_FACTOR_CHANGED, user, note=note + ".")
+
+
+def on_two_factor_disabled(_sender: Any, user: Any = None, **_: Any) -> None:
+    _record(_acting(user), audit.TWO_FACTOR_CHANGED, user, note="Two-factor sign-in disabled.")
+
+
+_RECEIVERS = [
+    (signals.user_authenticated, on_login),
+    (flask_login.user_logged_out, on_logout),
+    (signals.user_failed_authn, on_failed_authn),
+    (signals.password_changed, on_password_changed),
+    (signals.password_reset, on_password_reset),
+    (signals.tf_profile_changed, on_two_factor_changed),
+    (signals.tf_disabled, on_two_factor_disabled),
+    (signals.us_profile_changed, on_two_factor_changed),
+    (signals.wan_registered, on_two_factor_changed),
+    (signals.wan_deleted, on_two_factor_changed),
+]
+
+
+def _shown_identity(value: str) -> str:
+    """The e-mail a refused sign-in named, unless it may be something else.
+
+    People type their password into the e-mail field by mistake; a value that is not
+    shaped like an e-mail address is not stored.
+    """
+    value = value.strip()
+    if "@" in value and " " not in value and len(value) <= 254:
+        return value
+    return "(not an e-mail address)"
+
+
+def record_refused_login(response: Response) -> Response:
+    """Record sign-ins refused without ``user_failed_authn`` (unknown, disabled, locked)."""
+    if request.endpoint != LOGIN_ENDPOINT or request.method != "POST":
+        return response
+    state = audit.request_state()
+    if state.get("login_failed") or state.get("login_ok") or response.status_code >= 500:
+        return response
+    if flask_login.current_user.is_authenticated:
+        return response
+    email = request.form.get("email", "")
+    if not email.strip() or not request.form.get("password"):
+        return response  # nothing was tried: an empty form is not a sign-in attempt
+    # Flask-Security matches e-mails case-insensitively; so does this look-up.
+    user = db.session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
+    if user is None:
+        note = f"Sign-in refused: no staff account {_shown_identity(email)}."
+    else:
+        note = "Sign-in refused: the account is disabled or locked, or the form had expired."
+    try:
+        audit.record(
+            db.session, audit.ANONYMOUS, audit.LOGIN_FAILED, user, note=note,
+            record_type="staff_user",
+        )  # fmt: skip
+        db.session.commit()
+    except SQLAlchemyError:
+        db.session.rollback()
+        log.exception("could not store a refused sign-in in the audit trail")
+    return response
+
+
+def init_app(app: Flask) -> None:
+    """Connect the security signals (once per process) and the refused-login hook."""
+    for signal, receiver in _RECEIVERS:
+        signal.connect(receiver)  # blinker ignores a second connection of the same receiver
+    app.after_request(record_refused_login)

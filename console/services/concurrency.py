@@ -1,0 +1,169 @@
+"""Optimistic concurrency: a change based on a stale version of a record is refused.
+
+Versioned rows (``VersionedMixin``) carry a ``version`` that SQLAlchemy bumps and checks
+on every UPDATE. A form or a workflow button remembers the version it was shown; the
+change is accepted only while the record still has that version
+(``ensure_current``). The refusal names what the other person changed, read from the
+audit trail, so nobody loses work without being told.
+
+A change of a record's parts (an order's lines) counts as a change of the record: the
+owner's version is bumped too, so two people editing the lines of one order are caught
+like two people editing its customer.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import and_, event, inspect, or_, select
+from sqlalchemy.orm import Session
+
+from console.extensions import db
+from console.models import AuditEvent
+from console.models.base import utcnow
+from console.services import audit
+from console.services.errors import DomainError
+
+MAX_EVENTS_SHOWN = 5
+
+
+class StaleRecordError(DomainError):
+    """The record changed since the version the person's form or button was based on."""
+
+    def __init__(self, message: str, events: list[AuditEvent]) -> None:
+        super().__init__(message)
+        self.events = events
+
+
+def parse_version(raw: Any) -> int | None:
+    """The version carried by a form, or None when it is missing or not a number."""
+    try:
+        value = int(str(raw).strip())
+    except (TypeError, ValueError):
+        return None
+    return value if value > 0 else None
+
+
+def events_since(session: Session, record: Any, version: int) -> list[AuditEvent]:
+    """Audit events that moved ``record`` past ``version``, oldest first (its parts too)."""
+    record_type = audit.record_type_of(record)
+    record_id = inspect(record).identity[0]
+    own = and_(AuditEvent.record_type == record_type, AuditEvent.record_id == record_id)
+    parts = and_(AuditEvent.parent_type == record_type, AuditEvent.parent_id == record_id)
+    query = (
+        select(AuditEvent)
+        .where(or_(own, parts), AuditEvent.record_version > version)
+        .order_by(AuditEvent.at, AuditEvent.id)
+    )
+    return list(session.scalars(query))
+
+
+def _value(value: Any) -> str:
+    if value is None or value == "" or value == []:
+        return "(empty)"
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    text = str(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def describe_event(event_: AuditEvent) -> str:
+    """One line a person can read: who did what when, and the changed values."""
+    when = event_.at.strftime("%Y-%m-%d %H:%M UTC")
+    what = event_.action
+    if event_.record_type != "order" and event_.parent_type:
+        what = f"{event_.action} of {event_.record_type.replace('_', ' ')} {event_.record_label}"
+    diffs = "; ".join(
+        f"{name.replace('_', ' ')}: {_value(before)} → {_value(after)}"
+        for name, (before, after) in (event_.changes or {}).items()
+    )
+    line = f"{event_.actor_email} ({what}, {when})"
+    return f"{line}: {diffs}" if diffs else line
+
+
+def stale_message(record: Any, events: list[AuditEvent]) -> str:
+    kind = audit.record_type_of(record).replace("_", " ")
+    head = (
+        f"Someone else changed this {kind} ({record}) after you opened it, so your "
+        "changes were not saved and nothing was overwritten."
+    )
+    if events:
+        shown = [describe_event(e) for e in events[-MAX_EVENTS_SHOWN:]]
+        more = len(events) - len(shown)
+        if more:
+            shown.insert(0, f"{more} earlier change(s) not shown")
+        head += " Their change: " + " | ".join(shown) + "."
+    return head + " Reload the record to see the current values, then apply your change again."
+
+
+def ensure_current(session: Session, record: Any, loaded_version: Any) -> None:
+    """Raise ``StaleRecordError`` unless ``record`` still has ``loaded_version``.
+
+    ``loaded_version`` is the version the person's form (or workflow button) was built
+    from; a missing or malformed one is refused too, since it cannot be vouched for.
+    Call it before changing ``record``: on refusal nothing has been touched.
+    """
+    current = getattr(record, "version", None)
+    if current is None:
+        return
+    loaded = parse_version(loaded_version)
+    if loaded is None:
+        raise StaleRecordError(
+            "This form does not say which version of the record it was opened on, so "
+            "saving it could overwrite someone else's change. Nothing was saved; reload "
+            "the record and apply your change again.",
+            [],
+        )
+    if loaded == current:
+        return
+    events = events_since(session, record, loaded) if loaded < current else []
+    raise StaleRecordError(stale_message(record, events), events)
+
+
+# --- owners' versions ---------------------------------------------------------------
+
+
+def _bump(obj: Any, deleted) -> None:
+    """Make SQLAlchemy UPDATE ``obj`` (checking and bumping its version)."""
+    state = inspect(obj)
+    if state.persistent and obj not in deleted and hasattr(obj, "updated_at"):
+        obj.updated_at = utcnow()
+
+
+def _counts_as_edit(obj: Any, spec: audit.AuditSpec) -> bool:
+    """True when ``obj`` has an unflushed change of a field its audit spec records."""
+    attrs = inspect(obj).attrs
+    names = (*spec.fields, *spec.references, *spec.collections, *spec.masked)
+    return any(attrs[name].history.has_changes() for name in names)
+
+
+def _manually_versioned(obj: Any) -> bool:
+    mapper = inspect(obj).mapper
+    return mapper.version_id_col is None and "version" in mapper.columns
+
+
+def _touch_owners(session: Session, _flush_context, _instances) -> None:
+    """Move versions: a part's change moves its owner's; staff edits move the account's."""
+    # Session.dirty and .deleted are computed on each access: take them once.
+    dirty, deleted = session.dirty, session.deleted
+    with session.no_autoflush:
+        for obj in [*session.new, *dirty, *deleted]:
+            spec = audit.spec_for(obj)
+            if spec is None:
+                continue
+            if obj in dirty and _manually_versioned(obj) and _counts_as_edit(obj, spec):
+                obj.version = (obj.version or 0) + 1
+            if spec.parent is not None and (obj not in dirty or session.is_modified(obj)):
+                owner = getattr(obj, spec.parent[2], None)
+                if owner is not None:
+                    _bump(owner, deleted)
+            for name in spec.owned_collections:
+                history = inspect(obj).attrs[name].history
+                if history.added or history.deleted:
+                    _bump(obj, deleted)
+
+
+def install() -> None:
+    """Attach the owner-version hook to the console's database session (once)."""
+    if not event.contains(db.session, "before_flush", _touch_owners):
+        event.listen(db.session, "before_flush", _touch_owners)
