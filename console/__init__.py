@@ -23,6 +23,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     register_extensions(app)
     register_admin(app)
+    register_security(app)
     register_blueprints(app)
     register_errorhandlers(app)
     register_commands(app)
@@ -36,6 +37,7 @@ def register_extensions(app: Flask) -> None:
     from console.extensions import csrf, db, mail, security
     from console.models import Role, User
     from console.models.base import enable_sqlite_foreign_keys, ensure_sqlite_directory
+    from console.security import ConsoleMailUtil
 
     ensure_sqlite_directory(app.config["SQLALCHEMY_DATABASE_URI"])
     db.init_app(app)
@@ -43,7 +45,7 @@ def register_extensions(app: Flask) -> None:
         enable_sqlite_foreign_keys(db.engine)
     mail.init_app(app)
     csrf.init_app(app)
-    security.init_app(app, SQLAlchemyUserDatastore(db, User, Role))
+    security.init_app(app, SQLAlchemyUserDatastore(db, User, Role), mail_util_cls=ConsoleMailUtil)
 
 
 def register_admin(app: Flask) -> None:
@@ -51,6 +53,19 @@ def register_admin(app: Flask) -> None:
     from console.admin import init_admin
 
     init_admin(app)
+
+
+def register_security(app: Flask) -> None:
+    """Sign-in rate limits, security headers and the admin look of the sign-in pages."""
+    from console.security import (
+        register_rate_limits,
+        register_security_context,
+        register_security_headers,
+    )
+
+    register_rate_limits(app)
+    register_security_headers(app)
+    register_security_context(app)
 
 
 def register_blueprints(app: Flask) -> None:

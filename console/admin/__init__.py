@@ -12,6 +12,7 @@ from console.admin.orders import OrderAdmin
 from console.admin.products import ProductAdmin
 from console.extensions import db
 from console.models import Customer, Order, Product
+from console.security import csp_nonce
 
 
 def init_admin(app: Flask) -> Admin:
@@ -21,6 +22,7 @@ def init_admin(app: Flask) -> Admin:
         name=app.config["CONSOLE_NAME"],
         url="/admin",
         index_view=SecuredIndexView(name="Home", url="/admin"),
+        csp_nonce_generator=csp_nonce,
         theme=Bootstrap4Theme(
             swatch=app.config["FLASK_ADMIN_SWATCH"], base_template="admin/master.html"
         ),

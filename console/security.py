@@ -1,0 +1,254 @@
+"""Sign-in hardening around Flask-Security-Too: mail seam, rate limits, headers.
+
+Flask-Security-Too does the sign-in work itself (login, logout, password change and
+reset, two-factor, re-authentication). This module adds what it leaves to the app:
+
+- ``ConsoleMailUtil``: the one place security e-mails (reset links, notices) leave the
+  app, so that they can follow the same path as customer e-mails;
+- Flask-Limiter limits on the endpoints that take a secret (password, TOTP code) or
+  send mail, keyed per client address and per account named in the form;
+- security headers (Content-Security-Policy with a per-request nonce that Flask-Admin
+  puts on its script tags, frame-ancestors, nosniff, referrer policy);
+- the admin look (theme) for Flask-Security's own pages.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from flask import Flask, current_app, g, request, session
+from flask_limiter.util import get_remote_address
+from flask_login import current_user
+from flask_security import MailUtil
+
+from console.extensions import limiter
+
+
+class ConsoleMailUtil(MailUtil):
+    """Sends Flask-Security-Too's e-mails (reset instructions, password notices).
+
+    The only seam for security mail: it goes through Flask-Mail when an SMTP relay is
+    configured. Without a relay (the embedded default) the message is not sent and
+    the log says so, rather than failing the person's request.
+    """
+
+    def send_mail(
+        self,
+        template: str,
+        subject: str,
+        recipient: str | tuple[str, str],
+        sender: str | tuple[str, str],
+        body: str | None,
+        html: str | None,
+        **kwargs: Any,
+    ) -> None:
+        if not current_app.config.get("MAIL_SERVER"):
+            current_app.logger.warning(
+                "No MAIL_SERVER configured: security e-mail %r to %s was not sent",
+                template,
+                recipient,
+            )
+            return
+        super().send_mail(template, subject, recipient, sender, body, html, **kwargs)
+
+
+# --- rate limits on sign-in ----------------------------------------------------------
+
+
+def _account_key() -> str:
+    """The account a sign-in form names (case-insensitive), so that spreading guesses
+    for one account over many addresses still hits a limit."""
+    email = (request.form.get("email") or request.form.get("username") or "").strip()
+    return "account:" + email.casefold()
+
+
+def _second_factor_key() -> str:
+    """The half-signed-in account of a two-factor code or a re-authentication."""
+    if current_user.is_authenticated:
+        return "account:" + current_user.fs_uniquifier
+    return "pending-2fa:" + str(session.get("tf_user_id", ""))
+
+
+def _failed(response) -> bool:
+    """A sign-in step failed when it re-renders its form instead of redirecting."""
+    return response.status_code != 302
+
+
+def _per_account() -> str:
+    return current_app.config["CONSOLE_LOGIN_LIMIT_PER_ACCOUNT"]
+
+
+def _per_address() -> str:
+    return current_app.config["CONSOLE_LOGIN_LIMIT_PER_ADDRESS"]
+
+
+LIMIT_MESSAGE = "Too many sign-in attempts."
+
+# Built once: Flask-Limiter registers a decorated limit by the view's qualified name,
+# so re-using the same objects for every app keeps one set of limits per endpoint.
+_LOGIN_LIMITS = [
+    limiter.limit(
+        _per_account,
+        key_func=_account_key,
+        methods=["POST"],
+        deduct_when=_failed,
+        scope="login-account",
+        error_message=LIMIT_MESSAGE,
+    ),
+    limiter.limit(
+        _per_address,
+        key_func=get_remote_address,
+        methods=["POST"],
+        deduct_when=_failed,
+        scope="login-address",
+        error_message=LIMIT_MESSAGE,
+    ),
+]
+_SECOND_FACTOR_LIMITS = [
+    limiter.limit(
+        _per_account,
+        key_func=_second_factor_key,
+        methods=["POST"],
+        deduct_when=_failed,
+        scope="second-factor-account",
+        error_message=LIMIT_MESSAGE,
+    ),
+    _LOGIN_LIMITS[1],
+]
+# Reset requests send mail: every request counts, per address and per account.
+_RESET_LIMITS = [
+    limiter.limit(
+        _per_account,
+        key_func=_account_key,
+        methods=["POST"],
+        scope="reset-account",
+        error_message="Too many password reset requests.",
+    ),
+    limiter.limit(
+        _per_address,
+        key_func=get_remote_address,
+        methods=["POST"],
+        scope="reset-address",
+        error_message="Too many password reset requests.",
+    ),
+]
+
+LIMITED_ENDPOINTS = {
+    "security.login": _LOGIN_LIMITS,
+    "security.two_factor_token_validation": _SECOND_FACTOR_LIMITS,
+    "security.verify": _SECOND_FACTOR_LIMITS,
+    "security.forgot_password": _RESET_LIMITS,
+}
+
+
+def register_rate_limits(app: Flask) -> None:
+    """Bind the limiter and put the sign-in limits on Flask-Security's views."""
+    limiter.init_app(app)
+    for endpoint, limits in LIMITED_ENDPOINTS.items():
+        view = app.view_functions.get(endpoint)
+        if view is None:
+            continue
+        for limit in limits:
+            view = limit(view)
+        app.view_functions[endpoint] = view
+
+
+def seconds_until_retry() -> int | None:
+    """Seconds until the limit the current request broke lets it through again."""
+    import time
+
+    current = limiter.current_limit
+    if current is None:
+        return None
+    return max(1, int(current.reset_at - time.time()) + 1)
+
+
+# --- security headers -----------------------------------------------------------------
+
+
+def csp_nonce() -> str:
+    """This request's Content-Security-Policy nonce (the same for every script tag)."""
+    if "csp_nonce" not in g:
+        g.csp_nonce = secrets.token_urlsafe(18)
+    return g.csp_nonce
+
+
+def content_security_policy(nonce: str) -> str:
+    """The policy: only this site's own files and the nonced inline scripts run.
+
+    Styles allow inline ``style`` attributes, which Flask-Admin's templates and
+    widgets (Select2, date pickers) set; scripts do not allow inline code except the
+    nonced blocks. Flask-Admin's delete buttons confirm with an inline ``onclick``
+    handler; those exact handlers are allowed by hash (``'unsafe-hashes'``).
+    """
+    script_hashes = " ".join(f"'{value}'" for value in ALLOWED_INLINE_HANDLER_HASHES)
+    return "; ".join(
+        [
+            "default-src 'self'",
+            f"script-src 'self' 'nonce-{nonce}' 'unsafe-hashes' {script_hashes}",
+            "style-src 'self' 'unsafe-inline'",
+            "img-src 'self' data:",
+            "font-src 'self' data:",
+            "connect-src 'self'",
+            "object-src 'none'",
+            "base-uri 'self'",
+            "form-action 'self'",
+            "frame-ancestors 'none'",
+        ]
+    )
+
+
+def _hash_handler(source: str) -> str:
+    import base64
+    import hashlib
+
+    digest = hashlib.sha256(source.encode()).digest()
+    return "sha256-" + base64.b64encode(digest).decode()
+
+
+# Inline event handlers in Flask-Admin 2.2's bootstrap4 templates (row delete button,
+# filter menu entries).
+ALLOWED_INLINE_HANDLER_HASHES = tuple(
+    _hash_handler(source)
+    for source in (
+        "return faHelpers.safeConfirm('Are you sure you want to delete this record?');",
+        "return false;",
+    )
+)
+
+
+def register_security_headers(app: Flask) -> None:
+    """Add the hardening headers to every response."""
+
+    @app.after_request
+    def _headers(response):
+        response.headers.setdefault("Content-Security-Policy", content_security_policy(csp_nonce()))
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+        if app.config.get("SESSION_COOKIE_SECURE"):
+            response.headers.setdefault(
+                "Strict-Transport-Security", "max-age=31536000; includeSubDomains"
+            )
+        return response
+
+
+# --- Flask-Security's pages in the admin look ----------------------------------------
+
+
+def register_security_context(app: Flask) -> None:
+    """Give Flask-Security's templates the admin theme and console name."""
+    security = app.extensions["security"]
+
+    @security.context_processor
+    def _admin_look() -> dict[str, Any]:
+        admin = app.extensions["console_admin"]
+        return {"theme": admin.theme, "console_name": app.config["CONSOLE_NAME"]}
+
+    @app.before_request
+    def _permanent_session() -> None:
+        # A permanent session expires PERMANENT_SESSION_LIFETIME after the last request
+        # (the idle timeout); a browser session cookie would live until the browser
+        # closes.
+        session.permanent = True
