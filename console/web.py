@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, jsonify, redirect, render_template, url_for
+from flask import Blueprint, Flask, jsonify, make_response, redirect, render_template, url_for
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -33,7 +33,8 @@ def register_error_pages(app: Flask) -> None:
     """Render friendly pages instead of Werkzeug's bare ones."""
 
     def _page(code: int, title: str, message: str):
-        return render_template("errors/error.html", code=code, title=title, message=message), code
+        page = render_template("errors/error.html", code=code, title=title, message=message)
+        return make_response(page), code
 
     @app.errorhandler(403)
     def forbidden(_error):
@@ -47,6 +48,22 @@ def register_error_pages(app: Flask) -> None:
     @app.errorhandler(404)
     def not_found(_error):
         return _page(404, "Page not found", "There is nothing at this address.")
+
+    @app.errorhandler(429)
+    def too_many_requests(error):
+        from console.security import seconds_until_retry
+
+        wait = seconds_until_retry()
+        when = f"in about {wait} seconds" if wait else "in a few minutes"
+        description = getattr(error, "description", None) or "Too many attempts."
+        response = _page(
+            429,
+            "Please wait a moment",
+            f"{description} For your account's safety, try again {when}.",
+        )
+        if wait:
+            response[0].headers["Retry-After"] = str(wait)
+        return response
 
     @app.errorhandler(500)
     def server_error(_error):

@@ -10,8 +10,9 @@ from console.admin.base import SecuredIndexView
 from console.admin.customers import CustomerAdmin
 from console.admin.orders import OrderAdmin
 from console.admin.products import ProductAdmin
+from console.admin.staff import RoleAdmin, StaffUserAdmin
 from console.extensions import db
-from console.models import Customer, Order, Product
+from console.models import Customer, Order, Product, Role, User
 from console.security import csp_nonce
 
 
@@ -30,5 +31,9 @@ def init_admin(app: Flask) -> Admin:
     admin.add_view(OrderAdmin(Order, db, name="Orders", endpoint="order"))
     admin.add_view(CustomerAdmin(Customer, db, name="Customers", endpoint="customer"))
     admin.add_view(ProductAdmin(Product, db, name="Products", endpoint="product"))
+    admin.add_view(
+        StaffUserAdmin(User, db, name="Staff accounts", endpoint="staff_user", category="Staff")
+    )
+    admin.add_view(RoleAdmin(Role, db, name="Roles", endpoint="role", category="Staff"))
     app.extensions["console_admin"] = admin
     return admin
