@@ -90,7 +90,12 @@ class BaseConfig:
 
         # Brute-force limits on sign-in (Flask-Limiter rate strings). A failed
         # attempt counts against both the address and the account it names.
-        self.RATELIMIT_STORAGE_URI = self.REDIS_URL or "memory://"
+        # Storage of the counters: Redis when REDIS_URL is set, else in-process memory
+        # (console.security.register_rate_limits decides).
+        self.RATELIMIT_STORAGE_URI: str | None = os.environ.get("RATELIMIT_STORAGE_URI") or None
+        # A moving window: a burst straddling a window boundary gets no extra tries.
+        self.RATELIMIT_STRATEGY = "moving-window"
+        self.RATELIMIT_HEADERS_ENABLED = True
         self.CONSOLE_LOGIN_LIMIT_PER_ACCOUNT = (
             os.environ.get("CONSOLE_LOGIN_LIMIT_PER_ACCOUNT") or "5 per 5 minutes"
         )
@@ -98,8 +103,8 @@ class BaseConfig:
             os.environ.get("CONSOLE_LOGIN_LIMIT_PER_ADDRESS") or "30 per 5 minutes"
         )
 
-        # Idle timeout: the session cookie expires this long after the last request.
-        self.PERMANENT_SESSION_LIFETIME = dt.timedelta(
+        # Idle timeout: a signed-in session ends this long after its last request.
+        self.CONSOLE_IDLE_TIMEOUT = dt.timedelta(
             minutes=_env_int("CONSOLE_IDLE_TIMEOUT_MINUTES", 30)
         )
         # Re-authentication before staff changes: a sign-in older than this asks for
@@ -144,10 +149,10 @@ class BaseConfig:
     SECURITY_TOTP_ISSUER = "Back Office"
     SECURITY_TWO_FACTOR_POST_SETUP_VIEW = "/admin/"
     # Flask-Login's strong protection: a session used from another address or browser
-    # is dropped.
+    # is dropped. It only applies to non-permanent sessions, so the session cookie
+    # stays a browser-session cookie and the idle timeout is kept in the session
+    # (console.security).
     SESSION_PROTECTION = "strong"
-    # Sliding idle timeout: every request renews the permanent session cookie.
-    SESSION_REFRESH_EACH_REQUEST = True
     SECURITY_EMAIL_SUBJECT_PASSWORD_RESET = "Reset your Back Office password"
 
     # Forms: CSRF on everywhere. A form left open all day must still save, so the

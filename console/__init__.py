@@ -58,12 +58,14 @@ def register_admin(app: Flask) -> None:
 def register_security(app: Flask) -> None:
     """Sign-in rate limits, security headers and the admin look of the sign-in pages."""
     from console.security import (
+        register_idle_timeout,
         register_rate_limits,
         register_security_context,
         register_security_headers,
     )
 
     register_rate_limits(app)
+    register_idle_timeout(app)
     register_security_headers(app)
     register_security_context(app)
 

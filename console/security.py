@@ -15,12 +15,13 @@ reset, two-factor, re-authentication). This module adds what it leaves to the ap
 from __future__ import annotations
 
 import secrets
+import time
 from typing import Any
 
-from flask import Flask, current_app, g, request, session
+from flask import Flask, current_app, flash, g, request, session
 from flask_limiter.util import get_remote_address
-from flask_login import current_user
-from flask_security import MailUtil
+from flask_login import current_user, user_logged_in
+from flask_security import MailUtil, logout_user
 
 from console.extensions import limiter
 
@@ -144,6 +145,9 @@ LIMITED_ENDPOINTS = {
 
 def register_rate_limits(app: Flask) -> None:
     """Bind the limiter and put the sign-in limits on Flask-Security's views."""
+    if not app.config.get("RATELIMIT_STORAGE_URI"):
+        # Several hosts must share the counters, or each would allow its own quota.
+        app.config["RATELIMIT_STORAGE_URI"] = app.config.get("REDIS_URL") or "memory://"
     limiter.init_app(app)
     for endpoint, limits in LIMITED_ENDPOINTS.items():
         view = app.view_functions.get(endpoint)
@@ -156,8 +160,6 @@ def register_rate_limits(app: Flask) -> None:
 
 def seconds_until_retry() -> int | None:
     """Seconds until the limit the current request broke lets it through again."""
-    import time
-
     current = limiter.current_limit
     if current is None:
         return None
@@ -246,9 +248,36 @@ def register_security_context(app: Flask) -> None:
         admin = app.extensions["console_admin"]
         return {"theme": admin.theme, "console_name": app.config["CONSOLE_NAME"]}
 
+
+IDLE_MESSAGE = "You were signed out after {minutes} minutes without activity. Sign in again."
+
+
+def register_idle_timeout(app: Flask) -> None:
+    """End a signed-in session after ``CONSOLE_IDLE_TIMEOUT`` without requests.
+
+    Hand-written because the library way (a permanent session cookie with
+    ``PERMANENT_SESSION_LIFETIME``) switches off Flask-Login's "strong" session
+    protection, which only acts on non-permanent sessions. The time of the last
+    request lives in the signed session, so it cannot be pushed forward by the client.
+    """
+
+    def _signed_in(_app, user=None, **_extra) -> None:
+        session["console_seen"] = time.time()
+
+    user_logged_in.connect(_signed_in, app, weak=False)
+
     @app.before_request
-    def _permanent_session() -> None:
-        # A permanent session expires PERMANENT_SESSION_LIFETIME after the last request
-        # (the idle timeout); a browser session cookie would live until the browser
-        # closes.
-        session.permanent = True
+    def _idle_timeout() -> None:
+        if request.endpoint in ("static", "admin.static", "security.static"):
+            return
+        if not current_user.is_authenticated:
+            return
+        now = time.time()
+        timeout = app.config["CONSOLE_IDLE_TIMEOUT"].total_seconds()
+        last_seen = session.get("console_seen")
+        if last_seen is not None and now - float(last_seen) > timeout:
+            logout_user()
+            session.pop("console_seen", None)
+            flash(IDLE_MESSAGE.format(minutes=max(1, round(timeout / 60))), "info")
+            return
+        session["console_seen"] = now

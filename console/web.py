@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, Flask, jsonify, make_response, redirect, render_template, url_for
+from flask_wtf.csrf import CSRFError
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -35,6 +36,16 @@ def register_error_pages(app: Flask) -> None:
     def _page(code: int, title: str, message: str):
         page = render_template("errors/error.html", code=code, title=title, message=message)
         return make_response(page), code
+
+    @app.errorhandler(CSRFError)
+    def csrf_refused(_error):
+        return _page(
+            400,
+            "The form could not be accepted",
+            "This form was sent without a valid security token (it may have been open "
+            "in another session, or sent from another site). Nothing was changed; "
+            "reload the page and try again.",
+        )
 
     @app.errorhandler(403)
     def forbidden(_error):

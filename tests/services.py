@@ -126,3 +126,76 @@ def start_postgres() -> PostgresServer:
         shutil.rmtree(workdir, ignore_errors=True)
 
     return PostgresServer(url=f"postgresql://postgres@127.0.0.1:{port}/postgres", stop=stop)
+
+
+class SmtpServer:
+    """A real SMTP server on loopback (aiosmtpd) that keeps every message it receives.
+
+    Use as a context manager; ``messages`` holds ``email.message.Message`` objects in
+    the order they arrived.
+    """
+
+    def __init__(self) -> None:
+        from aiosmtpd.controller import Controller
+
+        self.messages: list = []
+        self.port = free_port()
+        self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's API)
+        import email
+
+        message = email.message_from_bytes(envelope.original_content or envelope.content)
+        self.messages.append(message)
+        return "250 Message accepted for delivery"
+
+    def __enter__(self) -> SmtpServer:
+        self._controller.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._controller.stop()
+
+
+@dataclass
+class RedisServer:
+    """A throw-away redis-server on loopback."""
+
+    url: str
+    stop: Callable[[], None]
+
+
+def start_redis() -> RedisServer:
+    """Start ``redis-server`` on a free loopback port with no persistence."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise ServiceUnavailable("redis-server is not installed")
+    port = free_port()
+    workdir = tempfile.mkdtemp(prefix="console-redis-")
+    process = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+         "--dir", workdir],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    import time
+
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                break
+        except OSError:
+            if process.poll() is not None:
+                raise ServiceUnavailable("redis-server exited at start") from None
+            time.sleep(0.05)
+    else:
+        process.kill()
+        raise ServiceUnavailable("redis-server did not start within 10 s")
+
+    def stop() -> None:
+        process.terminate()
+        process.wait(timeout=10)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+    return RedisServer(url=f"redis://127.0.0.1:{port}/0", stop=stop)
