@@ -14,6 +14,8 @@ reset, two-factor, re-authentication). This module adds what it leaves to the ap
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import secrets
 import time
 from typing import Any
@@ -72,8 +74,17 @@ def _second_factor_key() -> str:
 
 
 def _failed(response) -> bool:
-    """A sign-in step failed when it re-renders its form instead of redirecting."""
-    return response.status_code != 302
+    """A sign-in step failed when it re-renders its form instead of redirecting.
+
+    A refused (429) attempt does not count again, so that the wait announced in
+    Retry-After holds.
+    """
+    return response.status_code not in (302, 429)
+
+
+def _not_refused(response) -> bool:
+    """Every request counts except one already refused by the limit."""
+    return response.status_code != 429
 
 
 def _per_account() -> str:
@@ -123,6 +134,7 @@ _RESET_LIMITS = [
         _per_account,
         key_func=_account_key,
         methods=["POST"],
+        deduct_when=_not_refused,
         scope="reset-account",
         error_message="Too many password reset requests.",
     ),
@@ -130,6 +142,7 @@ _RESET_LIMITS = [
         _per_address,
         key_func=get_remote_address,
         methods=["POST"],
+        deduct_when=_not_refused,
         scope="reset-address",
         error_message="Too many password reset requests.",
     ),
@@ -176,19 +189,19 @@ def csp_nonce() -> str:
     return g.csp_nonce
 
 
-def content_security_policy(nonce: str) -> str:
+def content_security_policy(nonce: str, handler_hashes: tuple[str, ...]) -> str:
     """The policy: only this site's own files and the nonced inline scripts run.
 
     Styles allow inline ``style`` attributes, which Flask-Admin's templates and
     widgets (Select2, date pickers) set; scripts do not allow inline code except the
-    nonced blocks. Flask-Admin's delete buttons confirm with an inline ``onclick``
-    handler; those exact handlers are allowed by hash (``'unsafe-hashes'``).
+    nonced blocks and, by hash (``'unsafe-hashes'``), the exact inline event handlers
+    Flask-Admin's templates render (delete confirmation, list actions, "add line").
     """
-    script_hashes = " ".join(f"'{value}'" for value in ALLOWED_INLINE_HANDLER_HASHES)
+    hashes = " ".join(f"'{value}'" for value in handler_hashes)
     return "; ".join(
         [
             "default-src 'self'",
-            f"script-src 'self' 'nonce-{nonce}' 'unsafe-hashes' {script_hashes}",
+            f"script-src 'self' 'nonce-{nonce}' 'unsafe-hashes' {hashes}".strip(),
             "style-src 'self' 'unsafe-inline'",
             "img-src 'self' data:",
             "font-src 'self' data:",
@@ -202,22 +215,48 @@ def content_security_policy(nonce: str) -> str:
 
 
 def _hash_handler(source: str) -> str:
-    import base64
-    import hashlib
-
     digest = hashlib.sha256(source.encode()).digest()
     return "sha256-" + base64.b64encode(digest).decode()
 
 
-# Inline event handlers in Flask-Admin 2.2's bootstrap4 templates (row delete button,
-# filter menu entries).
-ALLOWED_INLINE_HANDLER_HASHES = tuple(
-    _hash_handler(source)
-    for source in (
-        "return faHelpers.safeConfirm('Are you sure you want to delete this record?');",
+def admin_inline_handlers(admin) -> set[str]:
+    """The inline ``onclick`` handlers Flask-Admin 2.2's bootstrap4 templates render
+    for this app's views (model/layout.html, row_actions.html, actions.html,
+    inline_list_base.html), listed from the views' own actions and inline forms so
+    that nothing else inline may run."""
+    from flask_admin.model.fields import InlineFieldList
+    from wtforms.fields.core import UnboundField
+
+    handlers = {
+        # Links that only trigger a script handler use href="javascript:void(0)".
+        "javascript:void(0)",
         "return false;",
-    )
-)
+        "return faHelpers.safeConfirm('Are you sure you want to delete this record?');",
+    }
+    for view in admin._views:
+        for name, _text in getattr(view, "_actions", None) or []:
+            handlers.add(f"return modelActions.execute('{name}');")
+        for form_class in (
+            getattr(view, "_create_form_class", None),
+            getattr(view, "_edit_form_class", None),
+        ):
+            for name in dir(form_class) if form_class else []:
+                unbound = getattr(form_class, name, None)
+                if isinstance(unbound, UnboundField) and issubclass(
+                    unbound.field_class, InlineFieldList
+                ):
+                    handlers.add(f"faForm.addInlineField(this, '{name}');")
+    return handlers
+
+
+def inline_handler_hashes(app: Flask) -> tuple[str, ...]:
+    """Hashes of ``admin_inline_handlers``, computed once per app."""
+    cached = app.extensions.get("console_csp_hashes")
+    if cached is None:
+        handlers = admin_inline_handlers(app.extensions["console_admin"])
+        cached = tuple(sorted(_hash_handler(source) for source in handlers))
+        app.extensions["console_csp_hashes"] = cached
+    return cached
 
 
 def register_security_headers(app: Flask) -> None:
@@ -225,7 +264,10 @@ def register_security_headers(app: Flask) -> None:
 
     @app.after_request
     def _headers(response):
-        response.headers.setdefault("Content-Security-Policy", content_security_policy(csp_nonce()))
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            content_security_policy(csp_nonce(), inline_handler_hashes(app)),
+        )
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")

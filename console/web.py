@@ -18,6 +18,12 @@ def home():
     return redirect(url_for("admin.index"))
 
 
+@bp.get("/favicon.ico")
+def favicon():
+    """No icon: answer browsers' automatic request without a 404 in their console."""
+    return "", 204
+
+
 @bp.get("/status")
 @csrf.exempt
 def status():
