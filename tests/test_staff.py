@@ -286,3 +286,25 @@ def test_staff_changes_need_a_recent_sign_in(app, client, auth):
     assert done.status_code == 302
     assert urlsplit(done.headers["Location"]).path == "/admin/staff_user/new/"
     assert client.get("/admin/staff_user/new/").status_code == 200
+
+
+def test_reset_two_factor_for_a_lost_phone(app, client, auth):
+    person = create_staff("clerk@staff.test", "clerk")
+    person.tf_primary_method = "authenticator"
+    person.tf_totp_secret = "stored-secret"
+    db.session.commit()
+    assert auth.login("clerk@staff.test").headers["Location"].startswith("/tf-validate")
+    client.delete_cookie("session", domain="console.test")
+
+    auth.login_as("admin")
+    token = csrf_token_from(client.get("/admin/staff_user/").get_data(as_text=True))
+    response = client.post(
+        "/admin/staff_user/action/",
+        data={"action": "reset_two_factor", "rowid": [str(person.id)], "csrf_token": token},
+        follow_redirects=True,
+    )
+    assert "Two-factor sign-in reset for 1" in response.get_data(as_text=True)
+    reset = account("clerk@staff.test")
+    assert reset.tf_primary_method is None and reset.tf_totp_secret is None
+    auth.logout()
+    assert auth.login("clerk@staff.test").headers["Location"] == "/admin/"

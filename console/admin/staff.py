@@ -61,7 +61,7 @@ class StaffUserAdmin(SecuredModelView):
     write_permission = STAFF_MANAGE
     delete_permission = None  # accounts are deactivated, never deleted (orders name them)
     export_permission = None
-    action_permissions = {"force_password_reset": STAFF_MANAGE}
+    action_permissions = {"force_password_reset": STAFF_MANAGE, "reset_two_factor": STAFF_MANAGE}
     fresh_endpoints = STAFF_CHANGES
 
     column_list = [
@@ -167,6 +167,26 @@ class StaffUserAdmin(SecuredModelView):
             done += 1
         if done:
             flash(f"Password reset forced for {done} account(s); reset e-mails sent.", "success")
+
+    @action(
+        "reset_two_factor",
+        "Reset two-factor sign-in",
+        "They sign in with their password only and must set up an authenticator again. Continue?",
+    )
+    def action_reset_two_factor(self, ids: list[str]) -> None:
+        done = 0
+        for user_id in ids:
+            user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
+            if user is None:
+                continue
+            try:
+                staff_service.reset_two_factor(db.session, _actor(), user)
+            except DomainError as exc:
+                flash(f"{user.email}: {exc.message}", "error")
+                continue
+            done += 1
+        if done:
+            flash(f"Two-factor sign-in reset for {done} account(s).", "success")
 
 
 class RoleAdmin(SecuredModelView):

@@ -147,6 +147,21 @@ def force_password_reset(session: Session, actor: User, user: User) -> None:
     send_reset_password_instructions(user)
 
 
+def reset_two_factor(session: Session, actor: User, user: User) -> None:
+    """Switch off ``user``'s two-factor sign-in (a lost phone) and end their sessions.
+
+    They sign in with their password next time and set up an authenticator again
+    (at once, when their permissions require two-factor sign-in).
+    """
+
+    def change() -> None:
+        user.tf_primary_method = None
+        user.tf_totp_secret = None
+        security.datastore.set_uniquifier(user)
+
+    _run(session, actor, change)
+
+
 def set_role_permissions(
     session: Session,
     actor: User,
