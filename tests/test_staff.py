@@ -288,6 +288,25 @@ def test_staff_changes_need_a_recent_sign_in(app, client, auth):
     assert client.get("/admin/staff_user/new/").status_code == 200
 
 
+def test_stale_staff_action_asks_for_password_and_changes_nothing(app, client, auth):
+    create_staff("clerk@staff.test", "clerk")
+    auth.login_as("admin")
+    token = csrf_token_from(client.get("/admin/staff_user/").get_data(as_text=True))
+    with client.session_transaction() as session:
+        session["fs_paa"] = time.time() - 7200
+        session.pop("fs_gexp", None)
+    clerk_id = account("clerk@staff.test").id
+    response = client.post(
+        "/admin/staff_user/action/",
+        data={"action": "force_password_reset", "rowid": [str(clerk_id)], "csrf_token": token},
+    )
+    assert response.status_code == 302
+    location = urlsplit(response.headers["Location"])
+    assert location.path == "/verify"
+    assert parse_qs(location.query)["next"] == ["/admin/staff_user/"]
+    assert account("clerk@staff.test").verify_and_update_password(STAFF_PASSWORD)
+
+
 def test_reset_two_factor_for_a_lost_phone(app, client, auth):
     person = create_staff("clerk@staff.test", "clerk")
     person.tf_primary_method = "authenticator"

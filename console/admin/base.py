@@ -102,7 +102,9 @@ class SecuredViewMixin:
         if not current_user.is_authenticated:
             return redirect(url_for("security.login", next=_here()))
         if g.get("console_needs_fresh_sign_in"):
-            return redirect(url_for("security.verify", next=_here()))
+            # A POST cannot be replayed after the password prompt: come back to the list.
+            back = _here() if request.method == "GET" else self.get_url(f".{self.landing_endpoint}")
+            return redirect(url_for("security.verify", next=back))
         abort(403)
 
 
