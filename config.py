@@ -8,6 +8,7 @@ force at that moment rather than those at import time.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ INSTANCE_DIR = BASE_DIR / "instance"
 # Development-only signing secrets. Production refuses to start with either of them.
 DEV_SECRET_KEY = "dev-only-secret-key-do-not-use-in-production"
 DEV_PASSWORD_SALT = "dev-only-password-salt-do-not-use-in-production"
+DEV_TOTP_SECRET = "dev-only-totp-secret-do-not-use-in-production"
 
 
 def _env_bool(name: str, default: bool = False) -> bool:
@@ -39,6 +41,14 @@ def _env_int(name: str, default: int) -> int:
         raise RuntimeError(f"{name} must be an integer, got {value!r}") from exc
 
 
+def _env_list(name: str, default: str) -> list[str]:
+    """Read a comma-separated environment variable as a list (empty text: empty list)."""
+    value = os.environ.get(name)
+    if value is None:
+        value = default
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
 def default_database_url() -> str:
     """The embedded default: a SQLite file under ``instance/``."""
     return f"sqlite:///{INSTANCE_DIR / 'console.sqlite3'}"
@@ -48,6 +58,7 @@ class BaseConfig:
     """Settings shared by every environment."""
 
     ENV_NAME = "base"
+    DEFAULT_REQUIRE_2FA_PERMISSIONS = ""
 
     def __init__(self) -> None:
         self.SECRET_KEY: str | None = os.environ.get("SECRET_KEY") or DEV_SECRET_KEY
@@ -69,11 +80,51 @@ class BaseConfig:
         self.MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER") or "shop@localhost"
         self.REDIS_URL = os.environ.get("REDIS_URL") or None
 
+        # Number of proxies (load balancers) in front of the app whose X-Forwarded-For /
+        # -Proto / -Host headers are trusted; 0 trusts none. Rate limits and session
+        # protection need the real client address.
+        self.PROXY_COUNT = _env_int("PROXY_COUNT", 0)
+
         # Logging (console/logs.py) and error reporting.
         self.LOG_LEVEL = (os.environ.get("LOG_LEVEL") or "INFO").upper()
         self.LOG_FORMAT = os.environ.get("LOG_FORMAT") or "console"
         self.LOG_FILE = os.environ.get("LOG_FILE") or None
         self.SENTRY_DSN = os.environ.get("SENTRY_DSN") or None
+
+        # Two-factor sign-in: the key that encrypts each person's TOTP secret at rest.
+        self.SECURITY_TOTP_SECRETS = {
+            "1": os.environ.get("SECURITY_TOTP_SECRET") or DEV_TOTP_SECRET
+        }
+        # Holders of any of these permissions must sign in with a second factor.
+        # Empty under development and testing so the demo accounts use a password only.
+        self.CONSOLE_REQUIRE_2FA_PERMISSIONS = _env_list(
+            "CONSOLE_REQUIRE_2FA_PERMISSIONS", self.DEFAULT_REQUIRE_2FA_PERMISSIONS
+        )
+
+        # Brute-force limits on sign-in (Flask-Limiter rate strings). A failed
+        # attempt counts against both the address and the account it names.
+        # Storage of the counters: Redis when REDIS_URL is set, else in-process memory
+        # (console.security.register_rate_limits decides).
+        self.RATELIMIT_STORAGE_URI: str | None = os.environ.get("RATELIMIT_STORAGE_URI") or None
+        # A moving window: a burst straddling a window boundary gets no extra tries.
+        self.RATELIMIT_STRATEGY = "moving-window"
+        self.RATELIMIT_HEADERS_ENABLED = True
+        self.CONSOLE_LOGIN_LIMIT_PER_ACCOUNT = (
+            os.environ.get("CONSOLE_LOGIN_LIMIT_PER_ACCOUNT") or "5 per 5 minutes"
+        )
+        self.CONSOLE_LOGIN_LIMIT_PER_ADDRESS = (
+            os.environ.get("CONSOLE_LOGIN_LIMIT_PER_ADDRESS") or "30 per 5 minutes"
+        )
+
+        # Idle timeout: a signed-in session ends this long after its last request.
+        self.CONSOLE_IDLE_TIMEOUT = dt.timedelta(
+            minutes=_env_int("CONSOLE_IDLE_TIMEOUT_MINUTES", 30)
+        )
+        # Re-authentication before staff changes: a sign-in older than this asks for
+        # the password again.
+        self.CONSOLE_STAFF_FRESHNESS = dt.timedelta(
+            minutes=_env_int("CONSOLE_STAFF_FRESHNESS_MINUTES", 15)
+        )
 
         self.CONSOLE_NAME = os.environ.get("CONSOLE_NAME") or "Back Office"
         self.CONSOLE_CURRENCY = os.environ.get("CONSOLE_CURRENCY") or "EUR"
@@ -109,6 +160,32 @@ class BaseConfig:
     SECURITY_POST_LOGOUT_VIEW = "/login"
     SECURITY_EMAIL_VALIDATOR_ARGS = {"check_deliverability": False}
     SECURITY_SEND_REGISTER_EMAIL = False
+    # Password strength: at least 12 characters and a zxcvbn score of 3 (of 4), so
+    # that "Password123!" style choices are refused with an explanation.
+    SECURITY_PASSWORD_LENGTH_MIN = 12
+    SECURITY_PASSWORD_COMPLEXITY_CHECKER = "zxcvbn"
+    SECURITY_ZXCVBN_MINIMUM_SCORE = 3
+    # Same answer for an unknown account and a wrong password (login and reset), so
+    # that the forms do not tell who has an account.
+    SECURITY_RETURN_GENERIC_RESPONSES = True
+    SECURITY_FLASH_MESSAGES = True
+    # A password change or admin reset signs the person out of every other session.
+    SECURITY_SEND_PASSWORD_CHANGE_EMAIL = True
+    SECURITY_SEND_PASSWORD_RESET_NOTICE_EMAIL = True
+    SECURITY_RESET_PASSWORD_WITHIN = dt.timedelta(hours=2)
+    # Two-factor sign-in with an authenticator app (TOTP), open to every staff member.
+    SECURITY_TWO_FACTOR = True
+    SECURITY_TWO_FACTOR_ENABLED_METHODS = ["authenticator"]
+    SECURITY_TWO_FACTOR_REQUIRED = False
+    SECURITY_TWO_FACTOR_ALWAYS_VALIDATE = True
+    SECURITY_TOTP_ISSUER = "Back Office"
+    SECURITY_TWO_FACTOR_POST_SETUP_VIEW = "/admin/"
+    # Flask-Login's strong protection: a session used from another address or browser
+    # is dropped. It only applies to non-permanent sessions, so the session cookie
+    # stays a browser-session cookie and the idle timeout is kept in the session
+    # (console.security).
+    SESSION_PROTECTION = "strong"
+    SECURITY_EMAIL_SUBJECT_PASSWORD_RESET = "Reset your Back Office password"
 
     # Forms: CSRF on everywhere. A form left open all day must still save, so the
     # token lives as long as the signed session instead of one hour.
@@ -152,6 +229,9 @@ class TestingConfig(BaseConfig):
     # still hash with bcrypt, at the lowest cost it accepts.
     SECURITY_PASSWORD_HASH = "bcrypt"
     SECURITY_PASSWORD_HASH_PASSLIB_OPTIONS = {"bcrypt__rounds": 4}
+    # Test accounts live under the reserved ".test" domain, which e-mail validation
+    # otherwise refuses.
+    SECURITY_EMAIL_VALIDATOR_ARGS = {"check_deliverability": False, "test_environment": True}
 
 
 class ProductionConfig(BaseConfig):
@@ -160,11 +240,14 @@ class ProductionConfig(BaseConfig):
     ENV_NAME = "production"
     SESSION_COOKIE_SECURE = True
     REMEMBER_COOKIE_SECURE = True
+    # Administrators sign in with a second factor in production.
+    DEFAULT_REQUIRE_2FA_PERMISSIONS = "staff.manage"
 
     def __init__(self) -> None:
         super().__init__()
         self.SECRET_KEY = os.environ.get("SECRET_KEY") or None
         self.SECURITY_PASSWORD_SALT = os.environ.get("SECURITY_PASSWORD_SALT") or None
+        self.SECURITY_TOTP_SECRETS = {"1": os.environ.get("SECURITY_TOTP_SECRET") or None}
 
 
 CONFIGS: dict[str, type[BaseConfig]] = {
@@ -192,8 +275,10 @@ def check_production_secrets(config: dict[str, Any]) -> None:
         problems.append("SECRET_KEY")
     if config.get("SECURITY_PASSWORD_SALT") in (None, "", DEV_PASSWORD_SALT):
         problems.append("SECURITY_PASSWORD_SALT")
+    if (config.get("SECURITY_TOTP_SECRETS") or {}).get("1") in (None, "", DEV_TOTP_SECRET):
+        problems.append("SECURITY_TOTP_SECRET")
     if problems:
-        names = " and ".join(problems)
+        names = ", ".join(problems)
         raise RuntimeError(
             f"Production configuration refuses to start: set {names} in the environment "
             'to long random values (for example: python -c "import secrets; '

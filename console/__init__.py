@@ -21,15 +21,26 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     if app.config["ENV_NAME"] == "production":
         settings.check_production_secrets(app.config)
 
+    register_proxy(app)
     register_logging(app)
     register_extensions(app)
     register_audit(app)
     register_admin(app)
+    register_security(app)
     register_blueprints(app)
     register_errorhandlers(app)
     register_commands(app)
     register_outbox(app)
     return app
+
+
+def register_proxy(app: Flask) -> None:
+    """Trust the load balancers' X-Forwarded-* headers, as many hops as configured."""
+    hops = app.config["PROXY_COUNT"]
+    if hops:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
 
 def register_logging(app: Flask) -> None:
@@ -51,6 +62,7 @@ def register_extensions(app: Flask) -> None:
         enable_sqlite_foreign_keys,
         ensure_sqlite_directory,
     )
+    from console.security import ConsoleMailUtil
 
     ensure_sqlite_directory(app.config["SQLALCHEMY_DATABASE_URI"])
     db.init_app(app)
@@ -59,7 +71,7 @@ def register_extensions(app: Flask) -> None:
         enable_sqlite_foreign_keys(db.engine)
     mail.init_app(app)
     csrf.init_app(app)
-    security.init_app(app, SQLAlchemyUserDatastore(db, User, Role))
+    security.init_app(app, SQLAlchemyUserDatastore(db, User, Role), mail_util_cls=ConsoleMailUtil)
 
 
 def register_audit(app: Flask) -> None:
@@ -76,6 +88,21 @@ def register_admin(app: Flask) -> None:
     from console.admin import init_admin
 
     init_admin(app)
+
+
+def register_security(app: Flask) -> None:
+    """Sign-in rate limits, security headers and the admin look of the sign-in pages."""
+    from console.security import (
+        register_idle_timeout,
+        register_rate_limits,
+        register_security_context,
+        register_security_headers,
+    )
+
+    register_rate_limits(app)
+    register_idle_timeout(app)
+    register_security_headers(app)
+    register_security_context(app)
 
 
 def register_blueprints(app: Flask) -> None:

@@ -6,6 +6,8 @@ factory builds a fresh one for every app (see ``console.admin.init_admin``).
 
 from __future__ import annotations
 
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_mail import Mail
 from flask_security import Security
 from flask_sqlalchemy import SQLAlchemy
@@ -34,3 +36,6 @@ db = SQLAlchemy(model_class=Base)
 mail = Mail()
 security = Security()
 csrf = CSRFProtect()
+# Storage comes from RATELIMIT_STORAGE_URI (memory, or Redis when REDIS_URL is set);
+# only the sign-in endpoints carry limits (see console.security).
+limiter = Limiter(key_func=get_remote_address, default_limits=[])

@@ -67,6 +67,55 @@ ROLE_DESCRIPTIONS: dict[str, str] = {
 }
 
 
+Requirement = tuple[str, ...] | None
+"""What an endpoint or action asks for: every listed permission (``()``: being signed
+in is enough), or ``None``: nobody may use it."""
+
+PUBLIC = "public"
+"""Marks an endpoint anyone may open (sign-in pages, health check, static files)."""
+
+# Endpoints outside Flask-Admin, by blueprint (or exact endpoint): they do their own
+# checks (Flask-Security's pages ask for sign-in where they need it).
+PUBLIC_BLUEPRINTS = frozenset({"security", "web"})
+PUBLIC_ENDPOINTS = frozenset({"static", "admin.static"})
+
+
+class UndeclaredPermission(LookupError):
+    """An endpoint or action has no declared permission (a programming error)."""
+
+
+def endpoint_requirement(app, endpoint: str) -> Requirement | str:
+    """What ``endpoint`` of ``app`` asks for: ``PUBLIC`` or a requirement.
+
+    Every admin view of the console declares its permissions (``SecuredViewMixin``);
+    anything else must be listed above. Raises ``UndeclaredPermission`` otherwise, so
+    that the access tests fail for a view added without a declaration.
+    """
+    if endpoint in PUBLIC_ENDPOINTS:
+        return PUBLIC
+    blueprint, _, method = endpoint.rpartition(".")
+    if blueprint in PUBLIC_BLUEPRINTS:
+        return PUBLIC
+    admin = app.extensions.get("console_admin")
+    for view in admin._views if admin else ():
+        if view.endpoint == blueprint:
+            permission_for = getattr(view, "permission_for", None)
+            if permission_for is None:
+                raise UndeclaredPermission(
+                    f"{endpoint}: view {type(view).__name__} does not inherit the secured "
+                    "base views and declares no permissions"
+                )
+            return permission_for(method)
+    raise UndeclaredPermission(f"{endpoint}: no permission declared for this endpoint")
+
+
+def satisfies(requirement: Requirement) -> bool:
+    """True when the current identity holds every permission of ``requirement``."""
+    if requirement is None:
+        return False
+    return all(can(permission) for permission in requirement) and can(None)
+
+
 def can(permission: str | None) -> bool:
     """True when the current identity holds ``permission`` (a Flask-Principal need).
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, jsonify, redirect, url_for
+from flask import Blueprint, Flask, jsonify, make_response, redirect, url_for
+from flask_wtf.csrf import CSRFError
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
@@ -15,6 +16,12 @@ bp = Blueprint("web", __name__)
 def home():
     """Staff land on the admin home page."""
     return redirect(url_for("admin.index"))
+
+
+@bp.get("/favicon.ico")
+def favicon():
+    """No icon: answer browsers' automatic request without a 404 in their console."""
+    return "", 204
 
 
 @bp.get("/status")
@@ -36,7 +43,18 @@ def register_error_pages(app: Flask) -> None:
         # Rendered without the request's context processors: they would load the signed-in
         # person from the database, which may be the very thing that failed.
         template = app.jinja_env.get_template("errors/error.html")
-        return template.render(code=code, title=title, message=message), code
+        page = template.render(code=code, title=title, message=message)
+        return make_response(page), code
+
+    @app.errorhandler(CSRFError)
+    def csrf_refused(_error):
+        return _page(
+            400,
+            "The form could not be accepted",
+            "This form was sent without a valid security token (it may have been open "
+            "in another session, or sent from another site). Nothing was changed; "
+            "reload the page and try again.",
+        )
 
     @app.errorhandler(403)
     def forbidden(_error):
@@ -59,6 +77,22 @@ def register_error_pages(app: Flask) -> None:
             "The database is not answering",
             "Nothing was saved. The console reconnects by itself: try again in a moment.",
         )
+
+    @app.errorhandler(429)
+    def too_many_requests(error):
+        from console.security import seconds_until_retry
+
+        wait = seconds_until_retry()
+        when = f"in about {wait} seconds" if wait else "in a few minutes"
+        description = getattr(error, "description", None) or "Too many attempts."
+        response = _page(
+            429,
+            "Please wait a moment",
+            f"{description} For your account's safety, try again {when}.",
+        )
+        if wait:
+            response[0].headers["Retry-After"] = str(wait)
+        return response
 
     @app.errorhandler(500)
     def server_error(_error):

@@ -172,8 +172,24 @@ def app(database_url, app_config) -> Iterator[Flask]:
         db.engine.dispose()
 
 
+class RequestContextClient(FlaskClient):
+    """A test client whose every request gets its own app context, as on a server.
+
+    The ``app`` fixture keeps an app context pushed for the whole test (so tests can
+    use ``db.session``); Flask would reuse it for the client's requests, sharing ``g``
+    between them, and with it Flask-Login's cached user and Flask-Security's
+    per-request attributes (sign-in time, freshness). A fresh context per request
+    keeps each request as isolated as it is in production.
+    """
+
+    def open(self, *args, **kwargs):
+        with self.application.app_context():
+            return super().open(*args, **kwargs)
+
+
 @pytest.fixture
 def client(app) -> FlaskClient:
+    app.test_client_class = RequestContextClient
     return app.test_client()
 
 

@@ -73,8 +73,7 @@ class Auth:
         """Create (once) and sign in the staff member holding ``role``."""
         from console.extensions import security
 
-        # Not a .test address: e-mail validation refuses special-use domains at login.
-        email = f"{role}@staff.example.com"
+        email = f"{role}@staff.test"
         if security.datastore.find_user(email=email) is None:
             create_staff(email, role)
         response = self.login(email)

@@ -181,6 +181,11 @@ class SmtpServer:
 
         return Handler()
 
+    @property
+    def received(self) -> list:
+        """The messages received so far, without their envelopes."""
+        return [message for _, message in self.messages]
+
     def start(self) -> SmtpServer:
         from aiosmtpd.controller import Controller
 

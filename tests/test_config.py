@@ -47,7 +47,7 @@ def test_bad_integer_is_refused_by_name(monkeypatch):
 @pytest.mark.parametrize(
     ("secret_key", "salt", "missing"),
     [
-        (None, None, "SECRET_KEY and SECURITY_PASSWORD_SALT"),
+        (None, None, "SECRET_KEY, SECURITY_PASSWORD_SALT"),
         (DEV_SECRET_KEY, "a-real-salt-value", "SECRET_KEY"),
         ("a-real-secret-key", DEV_PASSWORD_SALT, "SECURITY_PASSWORD_SALT"),
         ("a-real-secret-key", None, "SECURITY_PASSWORD_SALT"),
@@ -55,6 +55,7 @@ def test_bad_integer_is_refused_by_name(monkeypatch):
 )
 def test_production_refuses_default_secrets(monkeypatch, tmp_path, secret_key, salt, missing):
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'prod.sqlite3'}")
+    monkeypatch.setenv("SECURITY_TOTP_SECRET", "t" * 48)
     for name, value in (("SECRET_KEY", secret_key), ("SECURITY_PASSWORD_SALT", salt)):
         if value is None:
             monkeypatch.delenv(name, raising=False)
@@ -64,10 +65,52 @@ def test_production_refuses_default_secrets(monkeypatch, tmp_path, secret_key, s
         create_app({"CONSOLE_CONFIG": "production"})
 
 
+def test_production_refuses_the_development_totp_key(monkeypatch, tmp_path):
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'prod.sqlite3'}")
+    monkeypatch.setenv("SECRET_KEY", "k" * 48)
+    monkeypatch.setenv("SECURITY_PASSWORD_SALT", "s" * 48)
+    monkeypatch.delenv("SECURITY_TOTP_SECRET", raising=False)
+    with pytest.raises(RuntimeError, match="set SECURITY_TOTP_SECRET in the environment"):
+        create_app({"CONSOLE_CONFIG": "production"})
+
+
 def test_production_starts_with_real_secrets(monkeypatch, tmp_path):
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'prod.sqlite3'}")
+    monkeypatch.setenv("SECURITY_TOTP_SECRET", "t" * 48)
     monkeypatch.setenv("SECRET_KEY", "k" * 48)
     monkeypatch.setenv("SECURITY_PASSWORD_SALT", "s" * 48)
     app = create_app({"CONSOLE_CONFIG": "production"})
     assert app.config["SESSION_COOKIE_SECURE"] is True
     assert app.config["SECRET_KEY"] == "k" * 48
+
+
+def test_client_address_behind_a_trusted_proxy(app):
+    from flask import request
+
+    @app.get("/_whoami")
+    def whoami():
+        return request.remote_addr
+
+    headers = {"X-Forwarded-For": "203.0.113.7"}
+    direct = app.test_client().get("/_whoami", headers=headers)
+    assert direct.get_data(as_text=True) == "127.0.0.1"  # not trusted by default
+
+
+def test_proxy_count_trusts_the_load_balancer(database_url):
+    from console import create_app
+    from tests.conftest import test_config
+
+    app = create_app(test_config(database_url, PROXY_COUNT=1))
+
+    @app.get("/_whoami")
+    def whoami():
+        from flask import request
+
+        return request.remote_addr
+
+    response = app.test_client().get("/_whoami", headers={"X-Forwarded-For": "203.0.113.7"})
+    assert response.get_data(as_text=True) == "203.0.113.7"
+    from console.extensions import db
+
+    with app.app_context():
+        db.engine.dispose()

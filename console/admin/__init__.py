@@ -12,8 +12,10 @@ from console.admin.dashboard import DashboardView
 from console.admin.notifications import NotificationAdmin
 from console.admin.orders import OrderAdmin, PendingOrderAdmin
 from console.admin.products import ProductAdmin
+from console.admin.staff import RoleAdmin, StaffUserAdmin
 from console.extensions import db
-from console.models import AuditEvent, Customer, Order, OutboxMessage, Product
+from console.models import AuditEvent, Customer, Order, OutboxMessage, Product, Role, User
+from console.security import csp_nonce
 
 
 def init_admin(app: Flask) -> Admin:
@@ -23,6 +25,7 @@ def init_admin(app: Flask) -> Admin:
         name=app.config["CONSOLE_NAME"],
         url="/admin",
         index_view=DashboardView(name="Home", url="/admin"),
+        csp_nonce_generator=csp_nonce,
         theme=Bootstrap4Theme(
             swatch=app.config["FLASK_ADMIN_SWATCH"], base_template="admin/master.html"
         ),
@@ -39,5 +42,9 @@ def init_admin(app: Flask) -> Admin:
         NotificationAdmin(OutboxMessage, db, name="Notifications", endpoint="notification")
     )
     admin.add_view(AuditEventAdmin(AuditEvent, db, name="Audit trail", endpoint="audit"))
+    admin.add_view(
+        StaffUserAdmin(User, db, name="Staff accounts", endpoint="staff_user", category="Staff")
+    )
+    admin.add_view(RoleAdmin(Role, db, name="Roles", endpoint="role", category="Staff"))
     app.extensions["console_admin"] = admin
     return admin

@@ -199,8 +199,11 @@ class AuditEventAdmin(SecuredModelView):
 
     @expose("/action/", methods=("POST",))
     def action_view(self):
-        """Kept as a URL only because the list template always builds it; refuses all."""
-        abort(404)
+        """Kept as a URL only because the list template always builds it; refuses all.
+
+        403 like any other forbidden write: nobody, admins included, may change the trail.
+        """
+        abort(403)
 
     def ajax_update(self):
         abort(404)

@@ -1,19 +1,31 @@
 """The secured base views every Flask-Admin view of the console inherits.
 
 Access is decided on the server for every request from the current identity's
-permissions (see ``console.permissions``): opening a view needs its ``read_permission``;
-each operation flag (create, edit, delete, details, export) is a property asking for the
-matching permission, so Flask-Admin's own endpoint checks refuse what the menu hides.
+permissions (see ``console.permissions``): every endpoint of a view declares the
+permissions it needs (``permission_for``), ``is_accessible`` checks them before the
+endpoint runs, and each operation flag (create, edit, delete, details, export, list
+actions) asks the same declarations, so the menu and buttons show exactly what the
+endpoints answer.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import abort, flash, has_request_context, redirect, request, url_for
-from flask_admin import AdminIndexView, BaseView
+from flask import (
+    abort,
+    current_app,
+    flash,
+    g,
+    has_request_context,
+    redirect,
+    request,
+    url_for,
+)
+from flask_admin import AdminIndexView, BaseView, expose
 from flask_admin.contrib.sqla import ModelView
 from flask_login import current_user
+from flask_security import check_and_update_authn_fresh
 from sqlalchemy.exc import IntegrityError, OperationalError, StatementError
 from sqlalchemy.orm.exc import StaleDataError
 from wtforms.validators import ValidationError
@@ -22,34 +34,107 @@ from console.admin.concurrency import OptimisticConcurrencyMixin
 from console.admin.export import StreamingExportMixin
 from console.admin.history import HistoryLinkMixin
 from console.admin.lookups import as_int_id
-from console.permissions import EXPORT, can
+from console.permissions import EXPORT, Requirement, UndeclaredPermission, satisfies
 from console.services.errors import DomainError
 
 
-class SecuredViewMixin:
-    """Open to signed-in staff holding ``read_permission``; login page for anonymous."""
+class _Undeclared:
+    """Marker for a permission a view forgot to declare."""
 
-    read_permission: str | None = None
+    def __repr__(self) -> str:
+        return "UNDECLARED"
+
+
+UNDECLARED: Any = _Undeclared()
+
+
+class SecuredViewMixin:
+    """Every endpoint of the view declares what it asks for; the server checks it.
+
+    ``is_accessible`` is asked by Flask-Admin before every exposed method runs, and
+    for the menu. For a request to one of this view's own endpoints it checks that
+    endpoint's declared requirement (``permission_for``); for the menu, the
+    requirement of the view's landing page. Anonymous visitors go to the login page
+    (and come back afterwards), signed-in people lacking the permission get 403, and
+    endpoints listed in ``fresh_endpoints`` first ask for the password again when the
+    last sign-in is older than ``CONSOLE_STAFF_FRESHNESS``.
+    """
+
+    read_permission: str | None = UNDECLARED
     """Permission needed to open the view at all (``None``: any signed-in person)."""
 
+    fresh_endpoints: frozenset[str] = frozenset()
+    """Endpoints (method names) that need a recent sign-in, such as staff changes."""
+
+    def permission_for(self, name: str) -> Requirement:
+        """The permissions endpoint ``name`` (a method name) asks for.
+
+        Raises ``UndeclaredPermission`` when the view has not declared them, so the
+        view is closed and the access tests fail until it does.
+        """
+        if self.read_permission is UNDECLARED:
+            raise UndeclaredPermission(f"{type(self).__name__} declares no read_permission")
+        return () if self.read_permission is None else (self.read_permission,)
+
+    def _own_endpoint(self) -> str | None:
+        """The method name this request is for, when it is one of this view's endpoints."""
+        if not has_request_context() or request.endpoint is None:
+            return None
+        blueprint, _, method = request.endpoint.rpartition(".")
+        return method if blueprint == self.endpoint else None
+
+    def _requirement(self, name: str) -> Requirement:
+        try:
+            return self.permission_for(name)
+        except UndeclaredPermission:
+            current_app.logger.error("Refused %s.%s: no permission declared", self.endpoint, name)
+            return None
+
     def is_accessible(self) -> bool:
-        return can(self.read_permission)
+        name = self._own_endpoint() or self.landing_endpoint
+        if not satisfies(self._requirement(name)):
+            return False
+        if self._own_endpoint() in self.fresh_endpoints and not _recently_signed_in():
+            g.console_needs_fresh_sign_in = True
+            return False
+        return True
+
+    landing_endpoint = "index"
+    """The endpoint the menu entry opens (its requirement decides the menu)."""
 
     def inaccessible_callback(self, name: str, **kwargs: Any):
         if not current_user.is_authenticated:
-            return redirect(url_for("security.login", next=request.full_path))
+            return redirect(url_for("security.login", next=_here()))
+        if g.get("console_needs_fresh_sign_in"):
+            # A POST cannot be replayed after the password prompt: come back to the list.
+            back = _here() if request.method == "GET" else self.get_url(f".{self.landing_endpoint}")
+            return redirect(url_for("security.verify", next=back))
         abort(403)
 
 
+def _here() -> str:
+    """This request's path and query, for coming back after signing in."""
+    return request.full_path.rstrip("?")
+
+
+def _recently_signed_in() -> bool:
+    """True when the person signed in (or re-entered the password) recently enough."""
+    within = current_app.config["CONSOLE_STAFF_FRESHNESS"]
+    grace = current_app.config["SECURITY_FRESHNESS_GRACE_PERIOD"]
+    return check_and_update_authn_fresh(within, grace)
+
+
 class SecuredBaseView(SecuredViewMixin, BaseView):
-    """A custom (non-model) page behind ``read_permission``."""
+    """A custom (non-model) page behind ``read_permission`` (which it must declare)."""
 
 
 class SecuredIndexView(SecuredViewMixin, AdminIndexView):
     """The admin home page: any signed-in person with a role."""
 
+    read_permission = None
+
     def is_accessible(self) -> bool:
-        return current_user.is_authenticated and bool(current_user.roles)
+        return super().is_accessible() and bool(current_user.roles)
 
 
 class SecuredModelView(
@@ -59,7 +144,12 @@ class SecuredModelView(
     StreamingExportMixin,
     ModelView,
 ):
-    """A model view whose every operation asks the current person's permissions.
+    """A model view whose every endpoint and action asks the current person's permissions.
+
+    Like Django's ``has_*_permission``: create/edit need ``write_permission``, delete
+    ``delete_permission``, CSV ``export_permission``, each on top of
+    ``read_permission``; ``None`` means the view offers no such operation. List
+    actions declare theirs in ``action_permissions``; an action without one is refused.
 
     Edits are refused when based on a stale version (``OptimisticConcurrencyMixin``);
     audited records link to their history (``HistoryLinkMixin``); CSV exports stream
@@ -75,43 +165,118 @@ class SecuredModelView(
     export_permission: str | None = EXPORT
     """Permission to download the list as CSV."""
 
+    action_permissions: dict[str, str | None] = {}
+    """Permission of each list action beyond ``delete`` (``None``: nobody)."""
+
+    endpoint_permissions: dict[str, str | None] = {}
+    """Permission of each extra exposed endpoint a subclass adds (``None``: nobody)."""
+
+    landing_endpoint = "index_view"
+
     can_set_page_size = True
     page_size = 25
     page_size_options = (25, 50, 100)
     export_types = ["csv"]
 
-    def _allows(self, permission: str | None) -> bool:
-        """True when the current person may open this view and holds ``permission``.
+    def permission_for(self, name: str) -> Requirement:
+        read = super().permission_for(name)
+        operation = {
+            "index_view": (),
+            "details_view": (),
+            # Actions carry their own permissions (``action_permission``); posting one
+            # needs at least the list.
+            "action_view": (),
+            "create_view": self.write_permission,
+            "edit_view": self.write_permission,
+            # Inline list editing and the form's ajax look-ups serve create and edit.
+            "ajax_update": self.write_permission,
+            "ajax_lookup": self.write_permission,
+            "delete_view": self.delete_permission,
+            "export": self.export_permission,
+        }
+        if name not in operation:
+            extra = self.endpoint_permissions
+            if name not in extra:
+                raise UndeclaredPermission(
+                    f"{type(self).__name__}.{name} declares no permission "
+                    "(add it to endpoint_permissions)"
+                )
+            operation[name] = extra[name]
+        needed = operation[name]
+        if needed is None:
+            return None
+        if isinstance(needed, str):
+            needed = (needed,)
+        return (*read, *needed)
 
-        ``None`` means the view offers no such operation. Outside a request
-        (Flask-Admin building its forms and caches at start-up) this answers whether
-        the view offers the operation at all.
-        """
+    def action_permission(self, name: str) -> Requirement:
+        """The permissions list action ``name`` asks for."""
+        if name == "delete":
+            return self.permission_for("delete_view")
+        if name not in self.action_permissions:
+            raise UndeclaredPermission(
+                f"{type(self).__name__}: action {name!r} declares no permission "
+                "(add it to action_permissions)"
+            )
+        permission = self.action_permissions[name]
         if permission is None:
+            return None
+        return (*self.permission_for("index_view"), permission)
+
+    def is_action_allowed(self, name: str) -> bool:
+        """Offer and run only the actions the current person's permissions allow."""
+        if name in self.action_disallowed_list:
             return False
         if not has_request_context():
             return True
-        return can(self.read_permission) and can(permission)
+        try:
+            return satisfies(self.action_permission(name))
+        except UndeclaredPermission:
+            current_app.logger.error("Refused action %r of %s: no permission", name, self.endpoint)
+            return False
+
+    @expose("/action/", methods=("POST",))
+    def action_view(self):
+        """Run a list action, refusing (403) one the person may not run.
+
+        Flask-Admin's own handler silently redirects on a refused action; a forged
+        request deserves the same answer as any other forbidden endpoint.
+        """
+        name = request.form.get("action", "")
+        if name not in self._actions_data or not self.is_action_allowed(name):
+            abort(403)
+        return super().action_view()
+
+    def _allows(self, name: str) -> bool:
+        """True when the current person may use endpoint ``name``.
+
+        Outside a request (Flask-Admin building its forms and caches at start-up)
+        this answers whether the view offers the operation at all.
+        """
+        requirement = self._requirement(name)
+        if not has_request_context():
+            return requirement is not None
+        return satisfies(requirement)
 
     @property
     def can_create(self) -> bool:  # type: ignore[override]
-        return self._allows(self.write_permission)
+        return self._allows("create_view")
 
     @property
     def can_edit(self) -> bool:  # type: ignore[override]
-        return self._allows(self.write_permission)
+        return self._allows("edit_view")
 
     @property
     def can_delete(self) -> bool:  # type: ignore[override]
-        return self._allows(self.delete_permission)
+        return self._allows("delete_view")
 
     @property
     def can_view_details(self) -> bool:  # type: ignore[override]
-        return not has_request_context() or can(self.read_permission)
+        return self._allows("details_view")
 
     @property
     def can_export(self) -> bool:  # type: ignore[override]
-        return self._allows(self.export_permission)
+        return self._allows("export")
 
     def related_links(self, model: Any) -> list[tuple[str, str]]:
         """Links from a record's page to the records related to it: ``(label, url)``."""

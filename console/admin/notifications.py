@@ -14,14 +14,22 @@ from console.admin.base import SecuredModelView
 from console.admin.formatters import datetime_formatter
 from console.extensions import db
 from console.models import OutboxMessage, OutboxStatus
-from console.permissions import NOTIFICATIONS_READ, can
+from console.permissions import NOTIFICATIONS_READ
 from console.services import notifications
 from console.services.errors import DomainError
 
 STATUS_CHOICES = [(status.value, status.value.title()) for status in OutboxStatus]
 
 
+CONFIDENTIAL = Markup(
+    "<em>Staff sign-in e-mail: its content (a password reset link) is shown to nobody "
+    "but its recipient.</em>"
+)
+
+
 def text_body_formatter(view: Any, context: Any, model: OutboxMessage, name: str) -> Markup:
+    if notifications.is_confidential(model):
+        return CONFIDENTIAL
     return Markup('<pre class="mb-0" style="white-space: pre-wrap;">{}</pre>').format(
         model.body_text
     )
@@ -29,6 +37,8 @@ def text_body_formatter(view: Any, context: Any, model: OutboxMessage, name: str
 
 def html_body_formatter(view: Any, context: Any, model: OutboxMessage, name: str) -> Markup:
     """The HTML part as the customer sees it, in a sandbox: no script, no form, no link out."""
+    if notifications.is_confidential(model):
+        return CONFIDENTIAL
     if not model.body_html:
         return Markup("<em>No HTML part.</em>")
     return Markup(
@@ -94,10 +104,7 @@ class NotificationAdmin(SecuredModelView):
         "body_html": html_body_formatter,
     }
 
-    def is_action_allowed(self, name: str) -> bool:
-        if name == "resend":
-            return can(NOTIFICATIONS_READ)
-        return super().is_action_allowed(name)
+    action_permissions = {"resend": NOTIFICATIONS_READ}
 
     @action("resend", "Resend", "Send the selected messages again?")
     def action_resend(self, ids: list[str]) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import abort, flash, redirect, request, url_for
+from flask import abort, flash, has_request_context, redirect, request, url_for
 from flask_admin import expose
 from flask_admin.actions import action
 from flask_admin.contrib.sqla.filters import FilterEqual
@@ -278,12 +278,22 @@ class OrderAdmin(SecuredModelView):
             flash(f"Order {order.number} {DONE[transition_name]}.", "success")
         return redirect(return_url)
 
-    def is_action_allowed(self, name: str) -> bool:
-        """Bulk transitions answer only people holding the transition's permission."""
-        transition = workflow.TRANSITIONS.get(name)
-        if transition is not None:
-            return can(transition.permission)
-        return super().is_action_allowed(name)
+    # Each bulk transition asks for the transition's own permission (workflow.TRANSITIONS).
+    action_permissions = {
+        name: workflow.TRANSITIONS[name].permission
+        for name in ("approve", "reject", "deliver", "cancel")
+    }
+    # The transition buttons: reading orders, plus the permission of the transition
+    # named in the URL (``permission_for``).
+    endpoint_permissions = {"transition_view": ORDERS_READ}
+
+    def permission_for(self, name: str):
+        requirement = super().permission_for(name)
+        if name == "transition_view" and requirement is not None:
+            transition = _requested_transition()
+            if transition is not None:
+                requirement = (*requirement, transition.permission)
+        return requirement
 
     def _bulk(self, name: str, ids: list[str], **values: str | None) -> None:
         """Run one transition on each selected order, each in its own transaction.
@@ -330,6 +340,13 @@ class OrderAdmin(SecuredModelView):
     @action("cancel", "Cancel", "Cancel the selected orders? Approved orders return their stock.")
     def action_cancel(self, ids: list[str]) -> None:
         self._bulk("cancel", ids)
+
+
+def _requested_transition() -> workflow.Transition | None:
+    """The transition named in this request's URL, if any."""
+    if not has_request_context() or not request.view_args:
+        return None
+    return workflow.TRANSITIONS.get(request.view_args.get("transition_name", ""))
 
 
 class PendingOrderAdmin(OrderAdmin):

@@ -6,6 +6,7 @@ a role's ``permissions`` list decides what its holders may do (``console.permiss
 
 from __future__ import annotations
 
+from flask import current_app
 from flask_security.models import sqla as fsqla
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -33,6 +34,26 @@ class User(fsqla.FsUserMixin, db.Model):
     address), and two sign-ins at once must not fail; only changes a person makes to
     the account move the version that edit forms are checked against.
     """
+
+    def must_use_two_factor(self) -> bool:
+        """True when a permission of this person's roles demands two-factor sign-in.
+
+        ``CONSOLE_REQUIRE_2FA_PERMISSIONS`` names them (``staff.manage`` in production),
+        so the rule follows what a person may do rather than a role's name.
+        """
+        required = current_app.config.get("CONSOLE_REQUIRE_2FA_PERMISSIONS") or []
+        return any(self.has_permission(permission) for permission in required)
+
+    def check_tf_required(self, tf_setup_methods, tf_fresh):
+        """Flask-Security-Too's hook: add the per-permission requirement to its own."""
+        required, methods = super().check_tf_required(tf_setup_methods, tf_fresh)
+        if not required and self.must_use_two_factor():
+            return True, methods
+        return required, methods
+
+    def check_tf_required_setup(self) -> bool:
+        """Tell the set-up page that this person may not switch two-factor off."""
+        return super().check_tf_required_setup() or self.must_use_two_factor()
 
     def __str__(self) -> str:
         return self.email

@@ -58,6 +58,31 @@ def enqueue_email(
     change it belongs to; a dispatcher delivers it after the commit.
     """
     text, html = render_email(template, context)
+    return enqueue_rendered(
+        session, to, subject, text, html, template=template, sender=sender, order=order
+    )
+
+
+SECURITY_TEMPLATE_PREFIX = "security/"
+"""Template names of staff sign-in mail (password reset links and notices)."""
+
+
+def enqueue_rendered(
+    session: Session,
+    to: str,
+    subject: str,
+    text: str,
+    html: str | None,
+    *,
+    template: str,
+    sender: str | None = None,
+    order: Order | None = None,
+) -> OutboxMessage:
+    """Add an already rendered message to the outbox in ``session``'s transaction.
+
+    For mail rendered elsewhere (Flask-Security-Too's sign-in mail); ``template``
+    names it in the Notifications view.
+    """
     message = OutboxMessage(
         recipient=to,
         sender=sender or current_app.config["MAIL_DEFAULT_SENDER"],
@@ -73,6 +98,11 @@ def enqueue_email(
     session.add(message)
     session.info[OUTBOX_DIRTY] = True
     return message
+
+
+def is_confidential(message: OutboxMessage) -> bool:
+    """True for sign-in mail: its reset links would let a reader take over the account."""
+    return message.template.startswith(SECURITY_TEMPLATE_PREFIX)
 
 
 def enqueue_order_email(session: Session, order: Order, template: str) -> OutboxMessage:

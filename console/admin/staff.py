@@ -1,0 +1,247 @@
+"""Staff accounts and roles, for administrators (``staff.manage``).
+
+The views collect input; every change goes through ``console.services.staff``, which
+enforces the rules (last active admin, one's own admin rights) in one transaction.
+Changes need a recent sign-in: after ``CONSOLE_STAFF_FRESHNESS`` the console asks for
+the password again before showing a staff form or running a staff action.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import flash
+from flask_admin.actions import action
+from flask_login import current_user
+from markupsafe import Markup
+from wtforms import PasswordField, SelectMultipleField, widgets
+from wtforms.validators import InputRequired
+
+from console.admin.base import SecuredModelView
+from console.admin.fields import lower, strip
+from console.admin.formatters import datetime_formatter
+from console.extensions import db
+from console.models import Role, User
+from console.permissions import ALL_PERMISSIONS, STAFF_MANAGE
+from console.services import staff as staff_service
+from console.services.errors import DomainError
+
+STAFF_CHANGES = frozenset({"create_view", "edit_view", "action_view"})
+
+
+def _actor() -> User:
+    """The signed-in person as a model instance (not Flask-Login's proxy)."""
+    return current_user._get_current_object()
+
+
+def roles_formatter(view: Any, context: Any, model: User, name: str) -> str:
+    return ", ".join(sorted(role.name for role in model.roles))
+
+
+def permissions_formatter(view: Any, context: Any, model: Role, name: str) -> Markup:
+    names = model.get_permissions()
+    return Markup("<br>").join(sorted(names)) if names else Markup("<em>none</em>")
+
+
+def two_factor_formatter(view: Any, context: Any, model: User, name: str) -> str:
+    return "on" if model.tf_primary_method else "off"
+
+
+class CheckboxListField(SelectMultipleField):
+    """Permissions as a list of check boxes."""
+
+    widget = widgets.ListWidget(prefix_label=False)
+    option_widget = widgets.CheckboxInput()
+
+
+class StaffUserAdmin(SecuredModelView):
+    """Staff accounts: create with an initial password, (de)activate, roles, reset."""
+
+    read_permission = STAFF_MANAGE
+    write_permission = STAFF_MANAGE
+    delete_permission = None  # accounts are deactivated, never deleted (orders name them)
+    export_permission = None
+    action_permissions = {"force_password_reset": STAFF_MANAGE, "reset_two_factor": STAFF_MANAGE}
+    fresh_endpoints = STAFF_CHANGES
+
+    column_list = [
+        "email",
+        "active",
+        "roles",
+        "tf_primary_method",
+        "last_login_at",
+        "last_login_ip",
+        "login_count",
+    ]
+    column_details_list = [
+        "email",
+        "active",
+        "roles",
+        "tf_primary_method",
+        "current_login_at",
+        "current_login_ip",
+        "last_login_at",
+        "last_login_ip",
+        "login_count",
+        "create_datetime",
+        "update_datetime",
+    ]
+    column_labels = {
+        "tf_primary_method": "Two-factor",
+        "last_login_at": "Previous sign-in (UTC)",
+        "last_login_ip": "Previous sign-in address",
+        "current_login_at": "Latest sign-in (UTC)",
+        "current_login_ip": "Latest sign-in address",
+        "login_count": "Sign-ins",
+        "create_datetime": "Created (UTC)",
+        "update_datetime": "Updated (UTC)",
+    }
+    column_formatters = {
+        "roles": roles_formatter,
+        "tf_primary_method": two_factor_formatter,
+        "last_login_at": datetime_formatter,
+        "current_login_at": datetime_formatter,
+    }
+    column_formatters_detail = column_formatters
+    column_searchable_list = ["email"]
+    column_filters = ["active"]
+    column_default_sort = "email"
+
+    form_columns = ["email", "password", "roles", "active"]
+    form_extra_fields = {
+        "password": PasswordField(
+            "Initial password",
+            validators=[InputRequired(message="Enter an initial password.")],
+            description="At least 12 characters, hard to guess. The person should change it.",
+        )
+    }
+    form_args = {"email": {"filters": [strip, lower]}}
+
+    def get_edit_form(self):
+        """Editing changes roles and the active flag; e-mail and password stay."""
+        form_class = super().get_edit_form()
+        # A field set to None in a subclass is removed from the form (WTForms).
+        return type(form_class.__name__, (form_class,), {"password": None, "email": None})
+
+    def create_model(self, form):
+        try:
+            return staff_service.create_staff(
+                db.session,
+                _actor(),
+                email=form.email.data,
+                password=form.password.data,
+                roles=form.roles.data,
+                active=form.active.data,
+            )
+        except DomainError as exc:
+            flash(exc.message, "error")
+            return False
+
+    def update_model(self, form, model: User) -> bool:
+        try:
+            staff_service.update_staff(
+                db.session, _actor(), model, active=form.active.data, roles=form.roles.data
+            )
+        except DomainError as exc:
+            flash(exc.message, "error")
+            return False
+        return True
+
+    @action(
+        "force_password_reset",
+        "Force password reset",
+        "Their current password stops working now and they receive a reset e-mail. Continue?",
+    )
+    def action_force_password_reset(self, ids: list[str]) -> None:
+        done = 0
+        for user_id in ids:
+            user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
+            if user is None:
+                continue
+            try:
+                staff_service.force_password_reset(db.session, _actor(), user)
+            except DomainError as exc:
+                flash(f"{user.email}: {exc.message}", "error")
+                continue
+            done += 1
+        if done:
+            flash(f"Password reset forced for {done} account(s); reset e-mails sent.", "success")
+
+    @action(
+        "reset_two_factor",
+        "Reset two-factor sign-in",
+        "They sign in with their password only and must set up an authenticator again. Continue?",
+    )
+    def action_reset_two_factor(self, ids: list[str]) -> None:
+        done = 0
+        for user_id in ids:
+            user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
+            if user is None:
+                continue
+            try:
+                staff_service.reset_two_factor(db.session, _actor(), user)
+            except DomainError as exc:
+                flash(f"{user.email}: {exc.message}", "error")
+                continue
+            done += 1
+        if done:
+            flash(f"Two-factor sign-in reset for {done} account(s).", "success")
+
+
+class RoleAdmin(SecuredModelView):
+    """Roles and the permissions each one grants."""
+
+    read_permission = STAFF_MANAGE
+    write_permission = STAFF_MANAGE
+    delete_permission = None
+    export_permission = None
+    fresh_endpoints = STAFF_CHANGES
+
+    column_list = ["name", "description", "permissions"]
+    column_details_list = ["name", "description", "permissions", "update_datetime"]
+    column_formatters = {"permissions": permissions_formatter}
+    column_formatters_detail = column_formatters
+    column_default_sort = "name"
+
+    form_columns = ["name", "description", "permissions"]
+    form_extra_fields = {
+        "permissions": CheckboxListField(
+            "Permissions", choices=[(name, name) for name in ALL_PERMISSIONS]
+        )
+    }
+
+    def get_edit_form(self):
+        """A role keeps its name (staff and seeds find it by name)."""
+        form_class = super().get_edit_form()
+        delattr(form_class, "name")
+        return form_class
+
+    def on_form_prefill(self, form, id) -> None:
+        form.permissions.data = sorted(self.get_one(id).get_permissions())
+
+    def create_model(self, form):
+        try:
+            return staff_service.create_role(
+                db.session,
+                _actor(),
+                name=form.name.data,
+                description=form.description.data,
+                permissions=form.permissions.data,
+            )
+        except DomainError as exc:
+            flash(exc.message, "error")
+            return False
+
+    def update_model(self, form, model: Role) -> bool:
+        try:
+            staff_service.set_role_permissions(
+                db.session,
+                _actor(),
+                model,
+                form.permissions.data,
+                description=form.description.data,
+            )
+        except DomainError as exc:
+            flash(exc.message, "error")
+            return False
+        return True

@@ -1,0 +1,206 @@
+"""Staff accounts and roles: the rules an administrator's changes must keep.
+
+Every function takes the acting person explicitly, checks that they hold
+``staff.manage``, makes its change in one transaction and refuses with a
+``DomainError`` (changing nothing) when the change would break a rule:
+
+- the console always keeps at least one active person holding ``staff.manage``
+  (the last active administrator cannot be deactivated or lose the permission);
+- an administrator cannot take ``staff.manage`` away from themselves.
+
+Administrators are recognised by the permission, not by a role's name, so the rules
+still hold when roles are renamed or their permissions edited.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable
+
+from flask_security import hash_password
+from flask_security.recoverable import send_reset_password_instructions
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from console.extensions import security
+from console.models import Role, User
+from console.permissions import ALL_PERMISSIONS, STAFF_MANAGE
+from console.services.errors import DomainError
+
+
+def _require_manager(actor: User) -> None:
+    if actor is None or not actor.is_active or not actor.has_permission(STAFF_MANAGE):
+        raise DomainError("Only an administrator (staff.manage) can change staff accounts.")
+
+
+def _active_admins(session: Session) -> list[User]:
+    session.flush()
+    users = session.scalars(select(User).where(User.active.is_(True)))
+    return [user for user in users if user.has_permission(STAFF_MANAGE)]
+
+
+def _check_admin_guards(session: Session, actor: User, actor_was_admin: bool) -> None:
+    """Refuse a change that leaves no active admin or removes the actor's own rights."""
+    admins = _active_admins(session)
+    if actor_was_admin and actor not in admins:
+        raise DomainError(
+            "You cannot remove your own administrator rights (staff.manage) or deactivate "
+            "your own account; ask another administrator."
+        )
+    if not admins:
+        raise DomainError(
+            "This change would leave no active administrator (nobody holding "
+            "staff.manage). Give another active account the admin role first."
+        )
+
+
+def _run(session: Session, actor: User, change) -> None:
+    """Apply ``change`` in one transaction, keeping the admin guards."""
+    _require_manager(actor)
+    was_admin = actor.has_permission(STAFF_MANAGE)
+    try:
+        result = change()
+        _check_admin_guards(session, actor, was_admin)
+        session.commit()
+    except Exception:
+        session.rollback()
+        raise
+    return result
+
+
+def validate_password(password: str | None, email: str) -> str:
+    """The password, normalised, when it passes the configured length and strength."""
+    if not password:
+        raise DomainError("Enter an initial password.")
+    messages, normalized = security.password_util.validate(password, is_register=True, email=email)
+    if messages:
+        raise DomainError(" ".join(str(message) for message in messages))
+    return normalized
+
+
+def _known_roles(session: Session, roles: Iterable[Role]) -> list[Role]:
+    roles = list(roles or [])
+    for role in roles:
+        if session.get(Role, role.id) is None:
+            raise DomainError(f"Role {role.name!r} does not exist.")
+    return roles
+
+
+def create_staff(
+    session: Session,
+    actor: User,
+    *,
+    email: str,
+    password: str,
+    roles: Iterable[Role],
+    active: bool = True,
+) -> User:
+    """A new staff account with an initial password (stored as a bcrypt hash only)."""
+    _require_manager(actor)
+    try:
+        email = security.mail_util.validate((email or "").strip())
+    except ValueError as exc:
+        raise DomainError(f"Enter a valid e-mail address ({exc}).") from exc
+    if security.datastore.find_user(email=email) is not None:
+        raise DomainError(f"A staff account for {email} already exists.")
+    normalized = validate_password(password, email)
+
+    def change() -> User:
+        return security.datastore.create_user(
+            email=email,
+            password=hash_password(normalized),
+            active=bool(active),
+            roles=_known_roles(session, roles),
+        )
+
+    return _run(session, actor, change)
+
+
+def update_staff(
+    session: Session, actor: User, user: User, *, active: bool, roles: Iterable[Role]
+) -> None:
+    """Activate or deactivate ``user`` and set their roles."""
+    roles = _known_roles(session, roles)
+
+    def change() -> None:
+        if user.active and not active:
+            # Signs the person out of every session at once.
+            security.datastore.set_uniquifier(user)
+        user.active = bool(active)
+        user.roles = roles
+
+    _run(session, actor, change)
+
+
+def force_password_reset(session: Session, actor: User, user: User) -> None:
+    """Make ``user`` choose a new password: the old one stops working at once.
+
+    The password becomes a random one nobody knows, every session of the person ends,
+    and they receive the reset e-mail to choose their own.
+    """
+
+    def change() -> None:
+        user.password = hash_password(secrets.token_urlsafe(32))
+        security.datastore.set_uniquifier(user)
+
+    _run(session, actor, change)
+    send_reset_password_instructions(user)
+
+
+def reset_two_factor(session: Session, actor: User, user: User) -> None:
+    """Switch off ``user``'s two-factor sign-in (a lost phone) and end their sessions.
+
+    They sign in with their password next time and set up an authenticator again
+    (at once, when their permissions require two-factor sign-in).
+    """
+
+    def change() -> None:
+        user.tf_primary_method = None
+        user.tf_totp_secret = None
+        security.datastore.set_uniquifier(user)
+
+    _run(session, actor, change)
+
+
+def set_role_permissions(
+    session: Session,
+    actor: User,
+    role: Role,
+    permissions: Iterable[str],
+    *,
+    description: str | None = None,
+) -> None:
+    """Replace ``role``'s permissions with ``permissions`` (known names only)."""
+    wanted = sorted(set(permissions or []))
+    unknown = [name for name in wanted if name not in ALL_PERMISSIONS]
+    if unknown:
+        raise DomainError(f"Unknown permission(s): {', '.join(unknown)}.")
+
+    def change() -> None:
+        role.permissions = wanted
+        if description is not None:
+            role.description = description.strip() or None
+
+    _run(session, actor, change)
+
+
+def create_role(
+    session: Session, actor: User, *, name: str, description: str | None, permissions
+) -> Role:
+    """A new role with ``permissions``."""
+    name = (name or "").strip().lower()
+    if not name:
+        raise DomainError("Enter a role name.")
+    if security.datastore.find_role(name) is not None:
+        raise DomainError(f"A role named {name!r} already exists.")
+    wanted = sorted(set(permissions or []))
+    unknown = [p for p in wanted if p not in ALL_PERMISSIONS]
+    if unknown:
+        raise DomainError(f"Unknown permission(s): {', '.join(unknown)}.")
+
+    def change() -> Role:
+        return security.datastore.create_role(
+            name=name, description=(description or "").strip() or None, permissions=wanted
+        )
+
+    return _run(session, actor, change)

@@ -1,0 +1,108 @@
+"""Password reset by e-mail, received by a real SMTP server on loopback (aiosmtpd)."""
+
+from __future__ import annotations
+
+import re
+import time
+from urllib.parse import urlsplit
+
+import pytest
+from sqlalchemy import select
+
+from console.extensions import db
+from console.models import User
+from tests.helpers import create_staff, csrf_token_from, require
+from tests.services import ServiceUnavailable, start_smtp
+
+NEW_PASSWORD = "a brand new passphrase for the console"
+OTHER_PASSWORD = "yet another passphrase nobody knows"
+
+
+@pytest.fixture(scope="module")
+def smtp():
+    try:
+        server = start_smtp()
+    except ServiceUnavailable as exc:
+        require(f"SMTP server cannot run here: {exc}")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def app_config(smtp):
+    smtp.messages.clear()
+    # Flask-Mail suppresses sending under TESTING unless told otherwise.
+    return {"MAIL_SERVER": "127.0.0.1", "MAIL_PORT": smtp.port, "MAIL_SUPPRESS_SEND": False}
+
+
+def mail_text(message) -> str:
+    for part in message.walk():
+        if part.get_content_type() == "text/plain":
+            return part.get_payload(decode=True).decode()
+    raise AssertionError("no text part")
+
+
+def wait_for(smtp, count: int) -> None:
+    deadline = time.monotonic() + 5
+    while len(smtp.received) < count and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(smtp.received) >= count, smtp.received
+
+
+def account(email: str) -> User:
+    db.session.expire_all()
+    return db.session.scalar(select(User).filter_by(email=email))
+
+
+def request_reset(client, email: str) -> None:
+    token = csrf_token_from(client.get("/reset").get_data(as_text=True))
+    response = client.post("/reset", data={"email": email, "csrf_token": token})
+    assert response.status_code in (200, 302)
+
+
+def reset_link(message) -> str:
+    return re.search(r"(http://console\.test/reset/\S+)", mail_text(message)).group(1)
+
+
+def choose_password(client, path: str, password: str):
+    token = csrf_token_from(client.get("/reset").get_data(as_text=True))
+    return client.post(
+        path, data={"password": password, "password_confirm": password, "csrf_token": token}
+    )
+
+
+def test_reset_mail_link_works_once(client, auth, smtp):
+    create_staff("clerk@staff.test", "clerk")
+    request_reset(client, "clerk@staff.test")
+    request_reset(client, "nobody@staff.test")
+    wait_for(smtp, 1)
+    time.sleep(0.3)
+    assert len(smtp.received) == 1  # nothing is sent for an unknown address
+    message = smtp.received[0]
+    assert message["To"] == "clerk@staff.test"
+    path = urlsplit(reset_link(message)).path
+
+    assert client.get(path).status_code == 200
+    assert choose_password(client, path, NEW_PASSWORD).status_code == 302
+    assert account("clerk@staff.test").verify_and_update_password(NEW_PASSWORD)
+
+    # The token is bound to the old password: used once, it is dead.
+    client.delete_cookie("session", domain="console.test")
+    again = client.get(path, follow_redirects=True)
+    assert "Invalid reset password token" in again.get_data(as_text=True)
+    choose_password(client, path, OTHER_PASSWORD)
+    assert account("clerk@staff.test").verify_and_update_password(NEW_PASSWORD)
+    assert not account("clerk@staff.test").verify_and_update_password(OTHER_PASSWORD)
+    assert auth.login("clerk@staff.test", NEW_PASSWORD).status_code == 302
+
+
+def test_weak_password_is_refused_on_reset(client, smtp):
+    create_staff("clerk@staff.test", "clerk")
+    request_reset(client, "clerk@staff.test")
+    wait_for(smtp, 1)
+    path = urlsplit(reset_link(smtp.received[0])).path
+    response = choose_password(client, path, "password1234")
+    assert response.status_code == 200
+    assert not account("clerk@staff.test").verify_and_update_password("password1234")

@@ -1,0 +1,501 @@
+"""Hardened sign-in: redirects, generic messages, rate limits, 2FA, reset mail, cookies."""
+
+from __future__ import annotations
+
+import re
+import time
+from html import unescape
+from urllib.parse import parse_qs, urlsplit
+
+import pyotp
+import pytest
+from sqlalchemy import select
+
+from console.extensions import db
+from console.models import Customer, User
+from tests.helpers import STAFF_PASSWORD, Auth, count_rows, create_staff, csrf_token_from, require
+from tests.services import ServiceUnavailable, start_redis
+
+NEW_PASSWORD = "a brand new passphrase for the console"
+
+
+def messages(html: str) -> list[str]:
+    """The flashed and form error messages of a page, as a person reads them."""
+    found = re.findall(r'class="fs-error-msg"[^>]*>\s*([^<]+?)\s*<', html)
+    found += re.findall(r"<li[^>]*class=\"[^\"]*(?:error|info|success)[^\"]*\"[^>]*>([^<]+)<", html)
+    found += re.findall(r'<ul class="flashes">(.*?)</ul>', html, re.S)
+    return [unescape(re.sub(r"\s+", " ", text)).strip() for text in found if text.strip()]
+
+
+def user(email: str) -> User:
+    db.session.expire_all()
+    return db.session.scalar(select(User).filter_by(email=email))
+
+
+# --- where sign-in leads -------------------------------------------------------------
+
+
+def test_anonymous_is_sent_to_login_and_back(client, auth):
+    create_staff("clerk@staff.test", "clerk")
+    response = client.get("/admin/customer/?sort=1")
+    assert response.status_code == 302
+    location = urlsplit(response.headers["Location"])
+    assert location.path == "/login"
+    next_url = parse_qs(location.query)["next"][0]
+    assert next_url == "/admin/customer/?sort=1"
+
+    page = client.get(f"/login?next={next_url}")
+    token = csrf_token_from(page.get_data(as_text=True))
+    response = client.post(
+        "/login",
+        query_string={"next": next_url},
+        data={"email": "clerk@staff.test", "password": STAFF_PASSWORD, "csrf_token": token},
+    )
+    assert response.status_code == 302
+    assert urlsplit(response.headers["Location"]).path == "/admin/customer/"
+    assert client.get("/admin/customer/").status_code == 200
+
+
+@pytest.mark.parametrize(
+    "next_url", ["https://evil.example/steal", "//evil.example/steal", "http://evil.example"]
+)
+def test_login_never_redirects_to_another_site(client, next_url):
+    create_staff("clerk@staff.test", "clerk")
+    token = csrf_token_from(client.get("/login").get_data(as_text=True))
+    response = client.post(
+        "/login",
+        query_string={"next": next_url},
+        data={"email": "clerk@staff.test", "password": STAFF_PASSWORD, "csrf_token": token},
+    )
+    # Flask-Security refuses the sign-in with a message rather than leave the site.
+    assert response.status_code == 200
+    assert "Redirections outside the domain are forbidden" in messages(response.text)
+    assert "evil" not in response.headers.get("Location", "")
+
+
+def test_signed_in_without_permission_gets_friendly_403(client, auth):
+    auth.login_as("clerk")
+    response = client.get("/admin/staff_user/")
+    assert response.status_code == 403
+    html = response.get_data(as_text=True)
+    assert "Not allowed" in html and "ask an administrator" in html
+
+
+def test_account_without_role_sees_nothing(client, auth):
+    create_staff("nobody@staff.test", None)
+    auth.login("nobody@staff.test")
+    assert client.get("/admin/").status_code == 403
+    assert client.get("/admin/customer/").status_code == 403
+
+
+# --- no user enumeration --------------------------------------------------------------
+
+
+def test_unknown_account_and_wrong_password_look_the_same(client, auth):
+    create_staff("clerk@staff.test", "clerk")
+    unknown = auth.login("nobody@staff.test", "whatever password")
+    wrong = auth.login("clerk@staff.test", "wrong password")
+    assert unknown.status_code == wrong.status_code == 200
+    assert messages(unknown.get_data(as_text=True)) == messages(wrong.get_data(as_text=True))
+    assert messages(wrong.get_data(as_text=True)), "the page should explain the refusal"
+    assert user("clerk@staff.test").current_login_at is None
+
+
+def test_reset_request_does_not_tell_who_has_an_account(client):
+    create_staff("clerk@staff.test", "clerk")
+
+    def ask(email: str) -> list[str]:
+        token = csrf_token_from(client.get("/reset").get_data(as_text=True))
+        response = client.post("/reset", data={"email": email, "csrf_token": token})
+        assert response.status_code in (200, 302)
+        html = client.get("/reset").get_data(as_text=True) if response.status_code == 302 else ""
+        return messages(response.get_data(as_text=True) + html)
+
+    known, unknown = ask("clerk@staff.test"), ask("nobody@staff.test")
+    assert [m.replace("clerk@", "X@") for m in known] == [
+        m.replace("nobody@", "X@") for m in unknown
+    ]
+
+
+def test_disabled_account_cannot_sign_in(client, auth):
+    account = create_staff("gone@staff.test", "clerk")
+    account.active = False
+    db.session.commit()
+    response = auth.login("gone@staff.test")
+    assert response.status_code == 200
+    assert client.get("/admin/").status_code == 302
+
+
+# --- passwords ------------------------------------------------------------------------
+
+
+def test_passwords_are_stored_as_bcrypt_hashes(app):
+    create_staff("clerk@staff.test", "clerk")
+    with db.engine.connect() as conn:
+        stored = conn.exec_driver_sql(
+            "SELECT password FROM staff_user WHERE email = 'clerk@staff.test'"
+        ).scalar_one()
+    assert stored.startswith("$2b$") and len(stored) == 60
+    assert STAFF_PASSWORD not in stored
+
+
+def test_change_password_checks_strength_then_changes(client, auth):
+    auth.login_as("clerk")
+    token = csrf_token_from(client.get("/change").get_data(as_text=True))
+    weak = client.post(
+        "/change",
+        data={
+            "password": STAFF_PASSWORD,
+            "new_password": "password1234",
+            "new_password_confirm": "password1234",
+            "csrf_token": token,
+        },
+    )
+    assert weak.status_code == 200
+    assert any("weak" in m.lower() or "password" in m.lower() for m in messages(weak.text))
+    assert user("clerk@staff.test").verify_and_update_password(STAFF_PASSWORD)
+
+    short = client.post(
+        "/change",
+        data={
+            "password": STAFF_PASSWORD,
+            "new_password": "Tr0ub4d&r",
+            "new_password_confirm": "Tr0ub4d&r",
+            "csrf_token": token,
+        },
+    )
+    assert short.status_code == 200
+    assert "12" in " ".join(messages(short.text))
+
+    good = client.post(
+        "/change",
+        data={
+            "password": STAFF_PASSWORD,
+            "new_password": NEW_PASSWORD,
+            "new_password_confirm": NEW_PASSWORD,
+            "csrf_token": token,
+        },
+    )
+    assert good.status_code == 302
+    assert user("clerk@staff.test").verify_and_update_password(NEW_PASSWORD)
+
+
+# --- sign-in tracking, cookies, idle timeout ------------------------------------------
+
+
+def test_sign_in_is_tracked(client, auth):
+    auth.login_as("clerk")
+    account = user("clerk@staff.test")
+    assert account.login_count == 1
+    assert account.current_login_at is not None
+    assert account.current_login_ip == "127.0.0.1"
+
+
+def test_session_cookie_flags(client, auth):
+    create_staff("clerk@staff.test", "clerk")
+    response = auth.login("clerk@staff.test")
+    cookie = next(
+        value for value in response.headers.getlist("Set-Cookie") if value.startswith("session=")
+    )
+    assert "HttpOnly" in cookie
+    assert "SameSite=Lax" in cookie
+    # A browser-session cookie: Flask-Login's strong protection applies only to those.
+    assert "Expires=" not in cookie
+
+
+def test_production_cookies_are_secure_and_require_2fa_for_admins(monkeypatch):
+    import config
+
+    production = config.load_config("production")
+    assert production.SESSION_COOKIE_SECURE is True
+    assert production.REMEMBER_COOKIE_SECURE is True
+    assert production.SESSION_COOKIE_HTTPONLY is True
+    assert production.SESSION_COOKIE_SAMESITE == "Lax"
+    assert production.CONSOLE_REQUIRE_2FA_PERMISSIONS == ["staff.manage"]
+    assert config.load_config("development").CONSOLE_REQUIRE_2FA_PERMISSIONS == []
+    monkeypatch.setenv("SECRET_KEY", "x" * 40)
+    monkeypatch.setenv("SECURITY_PASSWORD_SALT", "y" * 40)
+    with pytest.raises(RuntimeError, match="SECURITY_TOTP_SECRET"):
+        config.check_production_secrets(vars(config.load_config("production")))
+
+
+@pytest.fixture
+def short_idle(app):
+    import datetime as dt
+
+    app.config["CONSOLE_IDLE_TIMEOUT"] = dt.timedelta(seconds=1.5)
+
+
+def test_idle_session_signs_out(client, auth, short_idle):
+    auth.login_as("clerk")
+    for _ in range(3):  # activity keeps the session alive past the timeout
+        time.sleep(0.6)
+        assert client.get("/admin/").status_code == 200
+    time.sleep(2)
+    response = client.get("/admin/")
+    assert response.status_code == 302
+    assert urlsplit(response.headers["Location"]).path == "/login"
+    page = client.get("/login").get_data(as_text=True)
+    assert "without activity" in page
+    assert auth.login("clerk@staff.test").status_code == 302
+    assert client.get("/admin/").status_code == 200
+
+
+def test_tampered_session_cookie_signs_out(client, auth):
+    auth.login_as("clerk")
+    assert client.get("/admin/").status_code == 200
+    cookie = client.get_cookie("session", domain="console.test")
+    value = cookie.value
+    tampered = value[:-3] + ("AAA" if not value.endswith("AAA") else "BBB")
+    client.set_cookie("session", tampered, domain="console.test")
+    response = client.get("/admin/")
+    assert response.status_code == 302
+    assert urlsplit(response.headers["Location"]).path == "/login"
+
+
+def test_session_from_another_browser_is_dropped(client, auth):
+    """Flask-Login's strong session protection: a copied cookie does not work elsewhere."""
+    auth.login_as("clerk")
+    assert client.get("/admin/").status_code == 200
+    response = client.get("/admin/", headers={"User-Agent": "SomethingElse/1.0"})
+    assert response.status_code == 302
+
+
+# --- CSRF ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("token", [None, "wrong-token", ""])
+def test_form_without_valid_csrf_token_changes_nothing(client, auth, token):
+    auth.login_as("clerk")
+    data = {"first_name": "Eve", "last_name": "Forger", "email": "eve@example.com"}
+    if token is not None:
+        data["csrf_token"] = token
+    response = client.post("/admin/customer/new/", data=data)
+    assert response.status_code == 400
+    assert "security token" in response.get_data(as_text=True)
+    assert count_rows(Customer) == 0
+
+
+def test_login_form_needs_csrf_token(client):
+    create_staff("clerk@staff.test", "clerk")
+    response = client.post("/login", data={"email": "clerk@staff.test", "password": STAFF_PASSWORD})
+    assert response.status_code == 400
+    assert client.get("/admin/").status_code == 302
+
+
+def test_list_actions_carry_csrf_tokens(client, auth):
+    db.session.add(Customer(first_name="A", last_name="B", email="ab@example.com"))
+    db.session.commit()
+    auth.login_as("manager")
+    html = client.get("/admin/customer/").get_data(as_text=True)
+    for form in re.findall(r"<form[^>]*method=\"POST\"[^>]*>.*?</form>", html, re.S | re.I):
+        assert 'name="csrf_token"' in form, form[:200]
+
+
+# --- headers ---------------------------------------------------------------------------
+
+
+def test_security_headers_and_csp_nonce(client, auth):
+    pages = [client.get("/login")]
+    auth.login_as("manager")
+    pages += [client.get(path) for path in ["/admin/", "/admin/order/new/", "/change"]]
+    for response in pages:
+        path = response.request.path
+        assert response.status_code == 200, path
+        headers = response.headers
+        csp = headers["Content-Security-Policy"]
+        assert "frame-ancestors 'none'" in csp
+        assert "default-src 'self'" in csp
+        assert "'unsafe-inline'" not in csp.split("script-src")[1].split(";")[0]
+        assert headers["X-Content-Type-Options"] == "nosniff"
+        assert headers["Referrer-Policy"] == "strict-origin-when-cross-origin"
+        nonce = re.search(r"'nonce-([^']+)'", csp).group(1)
+        html = response.get_data(as_text=True)
+        for tag in re.findall(r"<script\b[^>]*>", html):
+            assert f'nonce="{nonce}"' in tag, (path, tag)
+        assert "https://" not in " ".join(re.findall(r'(?:src|href)="([^"]+)"', html))
+
+
+# --- rate limits ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def app_config():
+    return {
+        "CONSOLE_LOGIN_LIMIT_PER_ACCOUNT": "3 per 3 seconds",
+        "CONSOLE_LOGIN_LIMIT_PER_ADDRESS": "5 per 3 seconds",
+    }
+
+
+def test_failed_logins_are_limited_per_account_then_recover(client, auth):
+    create_staff("clerk@staff.test", "clerk")
+    for _ in range(3):
+        assert auth.login("clerk@staff.test", "wrong password").status_code == 200
+    blocked = auth.login("clerk@staff.test")  # even the right password waits
+    assert blocked.status_code == 429
+    assert "Too many sign-in attempts" in blocked.get_data(as_text=True)
+    wait = int(blocked.headers["Retry-After"])
+    assert 1 <= wait <= 4
+    assert client.get("/admin/").status_code == 302  # not signed in
+
+    time.sleep(wait + 0.5)
+    assert auth.login("clerk@staff.test").status_code == 302
+    assert client.get("/admin/").status_code == 200
+
+
+def test_failed_logins_are_limited_per_address(client, auth):
+    create_staff("clerk@staff.test", "clerk")
+    for i in range(5):
+        assert auth.login(f"guess{i}@staff.test", "wrong password").status_code == 200
+    assert auth.login("clerk@staff.test").status_code == 429
+
+
+def test_successful_logins_do_not_use_up_the_limit(client, auth):
+    create_staff("clerk@staff.test", "clerk")
+    for _ in range(4):
+        assert auth.login("clerk@staff.test").status_code == 302
+        auth.logout()
+
+
+@pytest.fixture(scope="module")
+def redis_url():
+    try:
+        server = start_redis()
+    except ServiceUnavailable as exc:
+        require(f"Redis cannot run here: {exc}")
+    try:
+        yield server.url
+    finally:
+        server.close()
+
+
+def test_limits_are_kept_in_redis_when_configured(database_url, redis_url):
+    """With REDIS_URL every host shares the counters: a second app sees the first's."""
+    import redis
+
+    from console import create_app
+    from tests.conftest import RequestContextClient, test_config
+
+    config = test_config(
+        database_url,
+        REDIS_URL=redis_url,
+        CONSOLE_LOGIN_LIMIT_PER_ACCOUNT="2 per 30 seconds",
+    )
+    redis.Redis.from_url(redis_url).flushall()
+    first = create_app(config)
+    first.test_client_class = RequestContextClient
+    assert first.config["RATELIMIT_STORAGE_URI"] == redis_url
+    with first.app_context():
+        create_staff("clerk@staff.test", "clerk")
+        client = first.test_client()
+        for _ in range(2):
+            assert Auth(client).login("clerk@staff.test", "wrong").status_code == 200
+        db.session.remove()
+        db.engine.dispose()
+    keys = redis.Redis.from_url(redis_url).keys("*")
+    assert any(b"login-account" in key or b"LIMITER" in key for key in keys), keys
+
+    second = create_app(config)
+    second.test_client_class = RequestContextClient
+    with second.app_context():
+        assert Auth(second.test_client()).login("clerk@staff.test").status_code == 429
+        db.session.remove()
+        db.engine.dispose()
+
+
+# --- two-factor sign-in -------------------------------------------------------------------
+
+
+def _verify_form_action(html: str) -> str:
+    match = re.search(
+        r'<form action="([^"]+)" method="post" name="two_factor_verify_code_form"', html
+    )
+    assert match, "no code form on the page"
+    return unescape(match.group(1))
+
+
+def current_email(client) -> str:
+    html = client.get("/admin/").get_data(as_text=True)
+    return re.search(r'title="Signed in">([^<]+)<', html).group(1)
+
+
+def _set_up_authenticator(client) -> str:
+    """Turn on TOTP for the signed-in person; returns the secret the app would hold."""
+    page = client.get("/tf-setup")
+    assert page.status_code == 200
+    token = csrf_token_from(page.get_data(as_text=True))
+    chosen = client.post("/tf-setup", data={"setup": "authenticator", "csrf_token": token})
+    html = chosen.get_data(as_text=True)
+    assert chosen.status_code == 200, html[:300]
+    assert 'src="data:image' in html  # the QR code, inline, no external service
+    secret = re.search(r"<div>([A-Z2-7-]{16,})</div>", html).group(1).replace("-", "")
+    action = _verify_form_action(html)
+    client.post(action, data={"code": "000000", "csrf_token": token})
+    assert user(current_email(client)).tf_primary_method is None  # a wrong code sets nothing
+    done = client.post(action, data={"code": pyotp.TOTP(secret).now(), "csrf_token": token})
+    assert done.status_code == 302, done.get_data(as_text=True)[:500]
+    return secret
+
+
+def test_totp_two_factor_sign_in(client, auth):
+    auth.login_as("clerk")
+    secret = _set_up_authenticator(client)
+    assert user("clerk@staff.test").tf_primary_method == "authenticator"
+    auth.logout()
+
+    response = auth.login("clerk@staff.test")
+    assert response.status_code == 302
+    assert urlsplit(response.headers["Location"]).path == "/tf-validate"
+    assert client.get("/admin/").status_code == 302  # password alone is not enough
+
+    page = client.get("/tf-validate")
+    token = csrf_token_from(page.get_data(as_text=True))
+    wrong = client.post("/tf-validate", data={"code": "123456", "csrf_token": token})
+    assert wrong.status_code == 200
+    assert client.get("/admin/").status_code == 302
+
+    code = pyotp.TOTP(secret).now()
+    right = client.post("/tf-validate", data={"code": code, "csrf_token": token})
+    assert right.status_code == 302
+    assert client.get("/admin/").status_code == 200
+
+
+def test_two_factor_codes_are_rate_limited(client, auth):
+    auth.login_as("clerk")
+    _set_up_authenticator(client)
+    auth.logout()
+    auth.login("clerk@staff.test")
+    token = csrf_token_from(client.get("/tf-validate").get_data(as_text=True))
+    statuses = [
+        client.post("/tf-validate", data={"code": "000000", "csrf_token": token}).status_code
+        for _ in range(4)
+    ]
+    assert statuses == [200, 200, 200, 429]
+
+
+def test_two_factor_required_for_permission_holders(app, client, auth):
+    """Under CONSOLE_REQUIRE_2FA_PERMISSIONS (production: staff.manage), an admin
+    must set up an authenticator before reaching the console; a clerk need not."""
+    app.config["CONSOLE_REQUIRE_2FA_PERMISSIONS"] = ["staff.manage"]
+    create_staff("admin@staff.test", "admin")
+    response = auth.login("admin@staff.test")
+    assert response.status_code == 302
+    assert urlsplit(response.headers["Location"]).path == "/tf-setup"
+    assert client.get("/admin/").status_code == 302
+
+    page = client.get("/tf-setup")
+    token = csrf_token_from(page.get_data(as_text=True))
+    chosen = client.post("/tf-setup", data={"setup": "authenticator", "csrf_token": token})
+    html = chosen.get_data(as_text=True)
+    secret = re.search(r"<div>([A-Z2-7-]{16,})</div>", html).group(1).replace("-", "")
+    done = client.post(
+        _verify_form_action(html),
+        data={"code": pyotp.TOTP(secret).now(), "csrf_token": token},
+    )
+    assert done.status_code == 302
+    assert client.get("/admin/").status_code == 200
+    auth.logout()
+
+    create_staff("clerk@staff.test", "clerk")
+    response = auth.login("clerk@staff.test")
+    assert urlsplit(response.headers["Location"]).path == "/admin/"
