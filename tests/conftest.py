@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import contextvars
 import os
+import re
 import shutil
+import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -210,9 +212,7 @@ def auth(client) -> Auth:
 # --- mail relay and queue -----------------------------------------------------------
 
 
-@pytest.fixture
-def smtp_server() -> Iterator[SmtpServer]:
-    """A real SMTP server (aiosmtpd) on loopback, collecting what it receives."""
+def _running_smtp() -> Iterator[SmtpServer]:
     try:
         server = start_smtp()
     except ServiceUnavailable as exc:
@@ -221,6 +221,18 @@ def smtp_server() -> Iterator[SmtpServer]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SmtpServer]:
+    """A real SMTP server (aiosmtpd) on loopback, collecting what it receives."""
+    yield from _running_smtp()
+
+
+@pytest.fixture(scope="module")
+def module_smtp_server() -> Iterator[SmtpServer]:
+    """One SMTP server for a whole test module (clear ``messages`` between tests)."""
+    yield from _running_smtp()
 
 
 @pytest.fixture
@@ -234,3 +246,71 @@ def redis_server() -> Iterator[RedisServer]:
         yield server
     finally:
         server.close()
+
+
+# --- a real browser --------------------------------------------------------------------
+
+CHROMIUM = "/usr/bin/chromium"
+SCREENSHOTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "screenshots"
+
+
+@pytest.fixture
+def live_server(app) -> Iterator[str]:
+    """The test's app served over HTTP on loopback (for the browser); its base URL.
+
+    The browser asks for 127.0.0.1:<port>, so the suite's fixed SERVER_NAME is dropped.
+    """
+    from werkzeug.serving import make_server
+
+    app.config["SERVER_NAME"] = None
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    # Request threads are joined at close, so that each gives its database connection
+    # back before the test's engine is disposed.
+    server.daemon_threads = False
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's Chromium, headless, driven by Playwright (never a downloaded browser)."""
+    if not os.path.exists(CHROMIUM):
+        require(f"Chromium is not installed at {CHROMIUM}")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            # No sandbox as root (CI); no background traffic on a machine without internet.
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--no-first-run",
+            ],
+        )
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture
+def screenshot(request):
+    """``screenshot(page, "name")`` keeps a picture of the page under test-artifacts/."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    test = re.sub(r"[^A-Za-z0-9_.-]+", "-", request.node.name).strip("-")
+
+    def take(page, name: str) -> Path:
+        path = SCREENSHOTS / f"{test}--{name}.png"
+        page.screenshot(path=str(path), full_page=True)
+        return path
+
+    return take

@@ -7,55 +7,9 @@ no violation, and that each role sees its menu after signing in through the form
 
 from __future__ import annotations
 
-import os
-import threading
-
-import pytest
-
 from console.extensions import db
 from console.models import Customer, Order, OrderLine, Product
-from tests.helpers import STAFF_PASSWORD, create_staff, require
-from tests.services import free_port
-
-CHROMIUM = "/usr/bin/chromium"
-
-
-@pytest.fixture(scope="module")
-def port() -> int:
-    return free_port()
-
-
-@pytest.fixture
-def app_config(port):
-    return {"SERVER_NAME": f"127.0.0.1:{port}"}
-
-
-@pytest.fixture
-def live_server(app, port):
-    from werkzeug.serving import make_server
-
-    server = make_server("127.0.0.1", port, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not os.path.exists(CHROMIUM):
-        require(f"Chromium is not installed at {CHROMIUM}")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        try:
-            yield browser
-        finally:
-            browser.close()
+from tests.helpers import STAFF_PASSWORD, create_staff
 
 
 def sample_data() -> None:

@@ -11,23 +11,15 @@ from sqlalchemy import select
 
 from console.extensions import db
 from console.models import User
-from tests.helpers import create_staff, csrf_token_from, require
-from tests.services import ServiceUnavailable, start_smtp
+from tests.helpers import create_staff, csrf_token_from
 
 NEW_PASSWORD = "a brand new passphrase for the console"
 OTHER_PASSWORD = "yet another passphrase nobody knows"
 
 
-@pytest.fixture(scope="module")
-def smtp():
-    try:
-        server = start_smtp()
-    except ServiceUnavailable as exc:
-        require(f"SMTP server cannot run here: {exc}")
-    try:
-        yield server
-    finally:
-        server.stop()
+@pytest.fixture
+def smtp(module_smtp_server):
+    return module_smtp_server
 
 
 @pytest.fixture

@@ -20,23 +20,14 @@ from tests.helpers import (
     create_staff,
     csrf_token_from,
     form_token,
-    require,
 )
-from tests.services import ServiceUnavailable, start_smtp
 
 INITIAL_PASSWORD = "initial passphrase for a new clerk"
 
 
-@pytest.fixture(scope="module")
-def smtp():
-    try:
-        server = start_smtp()
-    except ServiceUnavailable as exc:
-        require(f"SMTP server cannot run here: {exc}")
-    try:
-        yield server
-    finally:
-        server.stop()
+@pytest.fixture
+def smtp(module_smtp_server):
+    return module_smtp_server
 
 
 @pytest.fixture

@@ -6,53 +6,21 @@ Reject asks for its reason in a prompt and sends it with the selected orders.
 
 from __future__ import annotations
 
-import os
-import threading
-from collections.abc import Iterator
-
 import pytest
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
 from console.extensions import db
 from console.models import Order, Product
-from tests.helpers import STAFF_PASSWORD, create_staff, make_catalogue, make_order, require
-
-CHROMIUM = "/usr/bin/chromium"
+from tests.helpers import STAFF_PASSWORD, create_staff, make_catalogue, make_order
 
 
 @pytest.fixture
-def app_config() -> dict:
-    # The live server is reached as 127.0.0.1:<port>, not the suite's console.test.
-    return {"SERVER_NAME": None}
-
-
-@pytest.fixture
-def live_server(app) -> Iterator[str]:
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(10)
-
-
-@pytest.fixture
-def page(live_server):
-    if not os.path.exists(CHROMIUM):
-        require("Chromium is not installed at /usr/bin/chromium")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        try:
-            page = browser.new_page(base_url=live_server)
-            page.set_default_timeout(10_000)
-            yield page
-        finally:
-            browser.close()
+def page(browser, live_server):
+    context = browser.new_context(base_url=live_server)
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    yield page
+    context.close()
 
 
 def sign_in(page, email: str) -> None:

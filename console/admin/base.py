@@ -10,6 +10,7 @@ endpoints answer.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from flask import (
@@ -24,6 +25,7 @@ from flask import (
 )
 from flask_admin import AdminIndexView, BaseView, expose
 from flask_admin.contrib.sqla import ModelView
+from flask_admin.model import typefmt
 from flask_login import current_user
 from flask_security import check_and_update_authn_fresh
 from sqlalchemy.exc import IntegrityError, OperationalError, StatementError
@@ -36,6 +38,10 @@ from console.admin.history import HistoryLinkMixin
 from console.admin.lookups import as_int_id
 from console.permissions import EXPORT, Requirement, UndeclaredPermission, satisfies
 from console.services.errors import DomainError
+
+
+def _minutes(view: Any, value: dt.datetime, name: str) -> str:
+    return value.strftime("%Y-%m-%d %H:%M")
 
 
 class _Undeclared:
@@ -172,6 +178,11 @@ class SecuredModelView(
     """Permission of each extra exposed endpoint a subclass adds (``None``: nobody)."""
 
     landing_endpoint = "index_view"
+
+    # Times everywhere as "YYYY-MM-DD HH:MM", in UTC like every stored time; Decimals keep
+    # their two places. Exports keep full precision.
+    column_type_formatters = {**typefmt.BASE_FORMATTERS, dt.datetime: _minutes}
+    column_type_formatters_detail = {**typefmt.DETAIL_FORMATTERS, dt.datetime: _minutes}
 
     can_set_page_size = True
     page_size = 25

@@ -1,0 +1,161 @@
+"""A day at the console in a real browser (Debian's Chromium driven by Playwright).
+
+Each journey signs in through the login page, clicks what a person clicks, and checks
+the database afterwards. Screenshots of the key pages are kept under
+``test-artifacts/screenshots/`` (see README.md) for a person to look at.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from console.extensions import db
+from console.models import Customer, Order, OrderStatus, Product
+from tests.helpers import ROLES, STAFF_PASSWORD, create_staff, make_catalogue, make_order
+
+MENU = {
+    "admin": {"Orders", "Pending approval", "Customers", "Products", "Notifications",
+              "Audit trail", "Staff"},
+    "manager": {"Orders", "Pending approval", "Customers", "Products", "Notifications",
+                "Audit trail"},
+    "clerk": {"Orders", "Customers", "Products"},
+    "viewer": {"Orders", "Customers", "Products", "Audit trail"},
+}  # fmt: skip
+ALL_ENTRIES = set().union(*MENU.values())
+
+
+@pytest.fixture
+def people(app):
+    """One staff member per role."""
+    return {role: create_staff(f"{role}@staff.test", role) for role in ROLES}
+
+
+@pytest.fixture
+def open_page(browser, live_server):
+    """``open_page()`` gives a fresh browser window (its own cookies) on the console."""
+    contexts = []
+
+    def open_() -> object:
+        context = browser.new_context(base_url=live_server, accept_downloads=True)
+        contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        return page
+
+    yield open_
+    for context in contexts:
+        context.close()
+
+
+def sign_in(page, role: str) -> None:
+    page.goto("/login")
+    page.fill("input[name=email]", f"{role}@staff.test")
+    page.fill("input[name=password]", STAFF_PASSWORD)
+    page.click("[type=submit]")
+    page.wait_for_url("**/admin/")
+
+
+def pick(page, field_id: str, search: str) -> None:
+    """Choose a record in a Select2 look-up (Flask-Admin's ajax picker) as a person does."""
+    page.click(f"#s2id_{field_id} a.select2-choice")
+    page.fill("#select2-drop input.select2-input", search)
+    page.click("#select2-drop .select2-result-selectable >> nth=0")
+
+
+def menu_entries(page) -> set[str]:
+    nav = page.inner_text("nav")
+    return {entry for entry in ALL_ENTRIES if entry in nav}
+
+
+def test_each_role_sees_its_menu_and_dashboard(app, people, open_page, screenshot):
+    for role in ROLES:
+        page = open_page()
+        sign_in(page, role)
+        assert menu_entries(page) == MENU[role], role
+        assert page.locator("#widget-pending").count() == 1
+        screenshot(page, f"dashboard-{role}")
+
+
+def test_clerk_takes_an_order_and_manager_approves_it(app, people, open_page, screenshot):
+    _, products = make_catalogue({"KET-1": 10, "LAMP-1": 4}, price="12.50")
+
+    # The clerk records a new customer...
+    clerk = open_page()
+    sign_in(clerk, "clerk")
+    clerk.click("nav >> text=Customers")
+    clerk.click("a[title='Create New Record']")
+    clerk.fill("#first_name", "Grace")
+    clerk.fill("#last_name", "Hopper")
+    clerk.fill("#email", "grace@example.com")
+    clerk.fill("#phone", "+1 555 0100")
+    clerk.click("input[type=submit][value='Save']")
+    clerk.wait_for_selector("text=Record was successfully created.")
+    customer = db.session.scalar(select(Customer).filter_by(email="grace@example.com"))
+    assert customer is not None
+
+    # ...and takes her order with two lines.
+    clerk.goto("/admin/order/new/")
+    pick(clerk, "customer", "grace")
+    clerk.click("#lines-button")
+    clerk.click("#lines-button")
+    pick(clerk, "lines-0-product", "KET-1")
+    clerk.fill("#lines-0-quantity", "3")
+    pick(clerk, "lines-1-product", "LAMP-1")
+    clerk.fill("#lines-1-quantity", "2")
+    screenshot(clerk, "clerk-new-order")
+    clerk.click("input[type=submit][value='Save']")
+    clerk.wait_for_selector("text=Record was successfully created.")
+    order = db.session.scalar(select(Order).filter_by(customer_id=customer.id))
+    assert sorted((line.product.sku, line.quantity) for line in order.lines) == [
+        ("KET-1", 3),
+        ("LAMP-1", 2),
+    ]
+    assert order.total == Decimal("62.50")
+    assert order.status == OrderStatus.PENDING
+
+    # The manager finds it on the pending list and approves it.
+    manager = open_page()
+    sign_in(manager, "manager")
+    manager.click("nav >> text=Pending approval")
+    manager.wait_for_selector(f"text={order.number}")
+    screenshot(manager, "manager-pending-list")
+    row = manager.locator("tr", has_text=order.number)
+    row.locator("a[title='View Record']").click()
+    manager.click("#transition-approve button")
+    manager.wait_for_selector(f"text=Order {order.number} approved.")
+    screenshot(manager, "manager-approved-order")
+    db.session.expire_all()
+    assert db.session.get(Order, order.id).status == OrderStatus.APPROVED
+    stock = dict(db.session.execute(select(Product.sku, Product.stock)).all())
+    assert stock == {"KET-1": 7, "LAMP-1": 2}
+    assert products  # the catalogue the order drew from
+
+
+def test_viewer_exports_orders_as_csv(app, people, open_page, screenshot):
+    customer, products = make_catalogue({"KET-1": 10})
+    order = make_order(customer, {products["KET-1"]: 2}, people["clerk"])
+    viewer = open_page()
+    sign_in(viewer, "viewer")
+    viewer.click("nav >> text=Orders")
+    screenshot(viewer, "viewer-order-list")
+    with viewer.expect_download() as download_info:
+        viewer.click("text=Export")
+    path = download_info.value.path()
+    rows = list(csv.reader(io.StringIO(Path(path).read_text(encoding="utf-8"))))
+    assert rows[0][0] == "Order"
+    assert [row[0] for row in rows[1:]] == [order.number]
+
+
+def test_a_page_without_permission_shows_the_403_page(app, people, open_page, screenshot):
+    clerk = open_page()
+    sign_in(clerk, "clerk")
+    response = clerk.goto("/admin/audit/")
+    assert response.status == 403
+    assert clerk.locator("text=Not allowed").count() == 1
+    screenshot(clerk, "clerk-forbidden")
