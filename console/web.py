@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, jsonify, make_response, redirect, url_for
+from flask import Blueprint, Flask, current_app, jsonify, make_response, redirect, url_for
 from flask_wtf.csrf import CSRFError
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from console.extensions import csrf, db
@@ -27,13 +27,55 @@ def favicon():
 @bp.get("/status")
 @csrf.exempt
 def status():
-    """Health check for load balancers: 200 when the database answers, 503 when not."""
+    """Health check for load balancers: 200 when the database answers, 503 when not.
+
+    It also reports the e-mail backlog and, when configured, Redis. A Redis outage
+    does not make the host unhealthy: messages wait safely in the outbox meanwhile.
+    """
     try:
         db.session.execute(text("SELECT 1"))
+        outbox = outbox_backlog()
     except SQLAlchemyError:
         db.session.rollback()
         return jsonify(status="unavailable", database="unreachable"), 503
-    return jsonify(status="ok", database="ok"), 200
+    body = {"status": "ok", "database": "ok", "outbox": outbox}
+    if current_app.config.get("REDIS_URL"):
+        # Reported, but the host stays "ok" (the contract): the outbox keeps every message.
+        body["redis"] = "ok" if redis_answers(current_app.config["REDIS_URL"]) else "unreachable"
+    return jsonify(body), 200
+
+
+def outbox_backlog() -> dict[str, int]:
+    """Messages waiting to be sent, and those that failed for good."""
+    from console.models import OutboxMessage, OutboxStatus
+
+    counts = dict(
+        db.session.execute(
+            select(OutboxMessage.status, func.count())
+            .where(
+                OutboxMessage.status.in_([OutboxStatus.PENDING.value, OutboxStatus.FAILED.value])
+            )
+            .group_by(OutboxMessage.status)
+        ).all()
+    )
+    return {
+        "waiting": counts.get(OutboxStatus.PENDING.value, 0),
+        "failed": counts.get(OutboxStatus.FAILED.value, 0),
+    }
+
+
+def redis_answers(url: str) -> bool:
+    """True when Redis at ``url`` answers a PING within a second."""
+    from redis import Redis
+    from redis.exceptions import RedisError
+
+    client = Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
+    try:
+        return bool(client.ping())
+    except (RedisError, OSError):
+        return False
+    finally:
+        client.close()
 
 
 def register_error_pages(app: Flask) -> None:

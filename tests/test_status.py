@@ -42,3 +42,32 @@ def test_admin_pages_send_anonymous_visitors_to_login(client):
         response = client.get(url)
         assert response.status_code == 302, url
         assert "/login" in response.location
+
+
+def test_status_reports_the_outbox_backlog(client, app):
+    from console.models import OutboxStatus
+    from console.services.notifications import enqueue_rendered
+
+    for status in ("pending", "pending", "failed", "sent"):
+        message = enqueue_rendered(
+            db.session, "ada@example.com", "Hello", "text", None, template="order_received"
+        )
+        message.status = OutboxStatus(status).value
+    db.session.commit()
+    body = client.get("/status").get_json()
+    assert body["outbox"] == {"waiting": 2, "failed": 1}
+    assert "redis" not in body  # not configured: not reported
+
+
+def test_status_reports_redis_when_configured(app, client, redis_server):
+    app.config["REDIS_URL"] = redis_server.url
+    body = client.get("/status").get_json()
+    assert (body["status"], body["redis"]) == ("ok", "ok")
+
+
+def test_a_redis_outage_is_reported_but_keeps_the_host_in_service(app, client):
+    app.config["REDIS_URL"] = f"redis://127.0.0.1:{free_port()}/0"
+    response = client.get("/status")
+    assert response.status_code == 200
+    assert response.get_json()["redis"] == "unreachable"
+    assert response.get_json()["status"] == "ok"
