@@ -39,6 +39,9 @@ from console.admin.lookups import as_int_id
 from console.permissions import EXPORT, Requirement, UndeclaredPermission, satisfies
 from console.services.errors import DomainError
 
+MAX_PAGE = 1_000_000
+"""Pages beyond this are past any real data (a million pages of up to 100 rows)."""
+
 
 def _minutes(view: Any, value: dt.datetime, name: str) -> str:
     return value.strftime("%Y-%m-%d %H:%M")
@@ -288,6 +291,16 @@ class SecuredModelView(
     @property
     def can_export(self) -> bool:  # type: ignore[override]
         return self._allows("export")
+
+    def get_list(self, page, sort_column, sort_desc, search, filters, execute=True, page_size=None):
+        """Flask-Admin's list query, with the page number kept to what a database can take.
+
+        A page typed by hand (``?page=99999999999999999999``) would overflow the OFFSET;
+        anything past ``MAX_PAGE`` is past every real row, so it shows an empty page.
+        """
+        if page is not None:
+            page = min(max(page, 0), MAX_PAGE)
+        return super().get_list(page, sort_column, sort_desc, search, filters, execute, page_size)
 
     def related_links(self, model: Any) -> list[tuple[str, str]]:
         """Links from a record's page to the records related to it: ``(label, url)``."""

@@ -7,6 +7,7 @@ from wtforms.validators import Length, NumberRange, Optional
 from console.admin.base import SecuredModelView
 from console.admin.fields import strip
 from console.admin.filters import ProductSkuFilter
+from console.admin.formatters import money_formatter
 from console.models import Product
 from console.permissions import ORDERS_READ, PRODUCTS_DELETE, PRODUCTS_READ, PRODUCTS_WRITE, can
 
@@ -17,6 +18,8 @@ class ProductAdmin(SecuredModelView):
     delete_permission = PRODUCTS_DELETE
 
     column_list = ["sku", "name", "unit_price", "stock", "active"]
+    column_formatters = {"unit_price": money_formatter}
+    column_formatters_detail = {"unit_price": money_formatter}
     column_labels = {"sku": "SKU", "unit_price": "Unit price", "stock": "Stock on hand"}
     column_searchable_list = ["sku", "name"]
     column_filters = ["active", "stock", "unit_price", "name"]
