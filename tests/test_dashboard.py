@@ -76,7 +76,13 @@ def test_dashboard_for_a_manager(client, auth, history):
     auth.login_as("manager")
     html = client.get("/admin/").get_data(as_text=True)
     widgets = set(re.findall(r'id="(widget-[a-z-]+)"', html))
-    assert widgets == {"widget-pending", "widget-sales", "widget-low-stock", "widget-my-orders"}
+    assert widgets == {
+        "widget-pending",
+        "widget-sales",
+        "widget-low-stock",
+        "widget-my-orders",
+        "widget-my-activity",
+    }
     pending = re.search(r'id="widget-pending".*?display-4 mb-1">(\d+)<', html, re.S).group(1)
     assert pending == "2"
     assert "KET-1" in html and "MUG-1" not in html
@@ -114,3 +120,22 @@ def test_dashboard_with_no_orders_at_all(client, auth):
     assert "Nothing is waiting." in html
     assert "You have not taken any order yet." in html
     assert utcnow().strftime("%d %b") in html  # today's bar is labelled
+
+
+def test_the_dashboard_shows_the_persons_own_recent_activity(client, auth):
+    from tests.helpers import submit
+
+    auth.login_as("clerk")
+    submit(
+        client,
+        "/admin/customer/new/",
+        {"first_name": "Grace", "last_name": "Hopper", "email": "grace@example.com"},
+    )
+    html = client.get("/admin/").get_data(as_text=True)
+    widget = html[html.index('id="widget-my-activity"') :]
+    assert "create" in widget and "Grace Hopper" in widget
+    auth.logout()
+    auth.login_as("viewer")
+    html = client.get("/admin/").get_data(as_text=True)
+    widget = html[html.index('id="widget-my-activity"') :]
+    assert "Nothing recorded yet." in widget

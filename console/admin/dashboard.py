@@ -40,6 +40,7 @@ class DashboardView(SecuredIndexView):
             context["orders_total"] = sum(d.orders for d in sales)
             context["chart"] = _bar_chart(sales)
             context["my_orders"] = dashboard.recent_orders_of(db.session, current_user)
+        context["my_activity"] = dashboard.recent_activity_of(db.session, current_user)
         if can(PRODUCTS_READ):
             threshold = current_app.config["LOW_STOCK_THRESHOLD"]
             context["low_stock_threshold"] = threshold

@@ -9,7 +9,7 @@ from decimal import Decimal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from console.models import Order, OrderStatus, Product, User
+from console.models import AuditEvent, Order, OrderStatus, Product, User
 from console.models.base import utcnow
 
 # Orders that count as sales: accepted and not undone.
@@ -86,6 +86,21 @@ def recent_orders_of(session: Session, user: User, limit: int = 8) -> list[Order
             select(Order)
             .where(Order.created_by_id == user.id)
             .order_by(Order.created_at.desc())
+            .limit(limit)
+        )
+    )
+
+
+def recent_activity_of(session: Session, user: User, limit: int = 8) -> list[AuditEvent]:
+    """What ``user`` did most recently, from the audit trail (sign-ins left out)."""
+    return list(
+        session.scalars(
+            select(AuditEvent)
+            .where(
+                AuditEvent.actor_id == user.id,
+                AuditEvent.action.not_in(("login", "logout", "login_failed")),
+            )
+            .order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
             .limit(limit)
         )
     )
