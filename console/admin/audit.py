@@ -170,17 +170,9 @@ class AuditEventAdmin(SecuredModelView):
     column_formatters = {"changes": changes_formatter, "at": when_formatter}
     column_formatters_detail = {"changes": changes_formatter, "at": when_formatter}
     column_export_list = [
-        "at",
-        "actor_email",
-        "actor_id",
-        "client_addr",
-        "request_id",
-        "action",
-        "record_type",
-        "record_id",
-        "record_label",
-        "changes",
-        "note",
+        name
+        for name in column_details_list
+        if name not in ("record_version", "parent_type", "parent_id")
     ]
     column_formatters_export = {"changes": lambda v, c, m, n: changes_text(m.changes)}
     # Forms are never shown; a plain column keeps Flask-Admin from scaffolding the JSON.

@@ -153,17 +153,7 @@ class StaffUserAdmin(SecuredModelView):
         "Their current password stops working now and they receive a reset e-mail. Continue?",
     )
     def action_force_password_reset(self, ids: list[str]) -> None:
-        done = 0
-        for user_id in ids:
-            user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
-            if user is None:
-                continue
-            try:
-                staff_service.force_password_reset(db.session, _actor(), user)
-            except DomainError as exc:
-                flash(f"{user.email}: {exc.message}", "error")
-                continue
-            done += 1
+        done = self._for_each_account(ids, staff_service.force_password_reset)
         if done:
             flash(f"Password reset forced for {done} account(s); reset e-mails sent.", "success")
 
@@ -173,19 +163,27 @@ class StaffUserAdmin(SecuredModelView):
         "They sign in with their password only and must set up an authenticator again. Continue?",
     )
     def action_reset_two_factor(self, ids: list[str]) -> None:
+        done = self._for_each_account(ids, staff_service.reset_two_factor)
+        if done:
+            flash(f"Two-factor sign-in reset for {done} account(s).", "success")
+
+    def _for_each_account(self, ids: list[str], change) -> int:
+        """Apply ``change(session, actor, user)`` to each selected account; how many took.
+
+        A refusal is flashed with the account's e-mail and does not stop the others.
+        """
         done = 0
         for user_id in ids:
             user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
             if user is None:
                 continue
             try:
-                staff_service.reset_two_factor(db.session, _actor(), user)
+                change(db.session, _actor(), user)
             except DomainError as exc:
                 flash(f"{user.email}: {exc.message}", "error")
                 continue
             done += 1
-        if done:
-            flash(f"Two-factor sign-in reset for {done} account(s).", "success")
+        return done
 
 
 class RoleAdmin(SecuredModelView):
