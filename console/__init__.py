@@ -62,7 +62,6 @@ def register_extensions(app: Flask) -> None:
         enable_sqlite_foreign_keys,
         ensure_sqlite_directory,
     )
-    from console.security import ConsoleMailUtil
 
     ensure_sqlite_directory(app.config["SQLALCHEMY_DATABASE_URI"])
     db.init_app(app)
@@ -71,7 +70,7 @@ def register_extensions(app: Flask) -> None:
         enable_sqlite_foreign_keys(db.engine)
     mail.init_app(app)
     csrf.init_app(app)
-    security.init_app(app, SQLAlchemyUserDatastore(db, User, Role), mail_util_cls=ConsoleMailUtil)
+    security.init_app(app, SQLAlchemyUserDatastore(db, User, Role))
 
 
 def register_audit(app: Flask) -> None:

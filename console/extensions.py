@@ -15,6 +15,8 @@ from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
 
+from console.security_mail import ConsoleMailUtil
+
 # Stable constraint names, so that migrations can alter and drop them on every backend
 # (SQLite's batch mode needs names to find them).
 NAMING_CONVENTION = {
@@ -34,7 +36,7 @@ class Base(DeclarativeBase):
 
 db = SQLAlchemy(model_class=Base)
 mail = Mail()
-security = Security()
+security = Security(mail_util_cls=ConsoleMailUtil)
 csrf = CSRFProtect()
 # Storage comes from RATELIMIT_STORAGE_URI (memory, or Redis when REDIS_URL is set);
 # only the sign-in endpoints carry limits (see console.security).

@@ -3,8 +3,8 @@
 Flask-Security-Too does the sign-in work itself (login, logout, password change and
 reset, two-factor, re-authentication). This module adds what it leaves to the app:
 
-- ``ConsoleMailUtil``: the one place security e-mails (reset links, notices) leave the
-  app, so that they can follow the same path as customer e-mails;
+- (in ``console.security_mail``) ``ConsoleMailUtil``: the one place security e-mails
+  (reset links, notices) leave the app, through the outbox like customer e-mails;
 - Flask-Limiter limits on the endpoints that take a secret (password, TOTP code) or
   send mail, keyed per client address and per account named in the form;
 - security headers (Content-Security-Policy with a per-request nonce that Flask-Admin
@@ -18,62 +18,21 @@ import base64
 import hashlib
 import secrets
 import time
-from email.utils import formataddr
 from typing import Any
 
-from flask import Flask, current_app, flash, g, request, session
+from flask import (
+    Flask,
+    current_app,
+    flash,
+    g,
+    request,
+    session,
+)
 from flask_limiter.util import get_remote_address
 from flask_login import current_user, user_logged_in
-from flask_security import MailUtil, logout_user
+from flask_security import logout_user
 
 from console.extensions import limiter
-
-
-class ConsoleMailUtil(MailUtil):
-    """Sends Flask-Security-Too's e-mails (reset instructions, password notices).
-
-    They take the same path as customers' e-mails: the rendered message is committed to
-    the outbox and delivered (and retried) by ``console.notify``, so the request never
-    waits on SMTP; a reset asked for a known address then answers as fast as one for an
-    unknown address. The Notifications view hides their content, which holds reset
-    links. Without a relay (the embedded default) they wait in the outbox, unsent.
-    """
-
-    def send_mail(
-        self,
-        template: str,
-        subject: str,
-        recipient: str | tuple[str, str],
-        sender: str | tuple[str, str],
-        body: str | None,
-        html: str | None,
-        **kwargs: Any,
-    ) -> None:
-        from console.extensions import db
-        from console.services.notifications import SECURITY_TEMPLATE_PREFIX, enqueue_rendered
-
-        if not current_app.config.get("MAIL_SERVER"):
-            current_app.logger.warning(
-                "No MAIL_SERVER configured: security e-mail %r to %s waits in the outbox",
-                template,
-                recipient,
-            )
-        enqueue_rendered(
-            db.session,
-            _address(recipient),
-            subject,
-            body or "",
-            html,
-            template=SECURITY_TEMPLATE_PREFIX + template,
-            sender=_address(sender) if sender else None,
-        )
-        db.session.commit()
-
-
-def _address(value: str | tuple[str, str]) -> str:
-    """``("Shop", "shop@example.com")`` -> ``"Shop <shop@example.com>"``."""
-    return formataddr(value) if isinstance(value, tuple) else value
-
 
 # --- rate limits on sign-in ----------------------------------------------------------
 

@@ -37,6 +37,10 @@ def mail_text(message) -> str:
 
 
 def wait_for(smtp, count: int) -> None:
+    """Deliver the outbox as a worker would, then wait for the SMTP server to have it."""
+    from console.notify.dispatcher import deliver_due
+
+    deliver_due()
     deadline = time.monotonic() + 5
     while len(smtp.received) < count and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -98,3 +102,23 @@ def test_weak_password_is_refused_on_reset(client, smtp):
     response = choose_password(client, path, "password1234")
     assert response.status_code == 200
     assert not account("clerk@staff.test").verify_and_update_password("password1234")
+
+
+def test_reset_mail_waits_in_the_outbox_with_its_link_hidden_from_readers(app, client, auth):
+    """Without a relay the reset mail waits in the outbox; managers cannot read its link."""
+    from console.models import OutboxMessage
+
+    app.config["MAIL_SERVER"] = None
+    create_staff("forgetful@staff.test", "clerk")
+    page = client.get("/reset").get_data(as_text=True)
+    client.post(
+        "/reset", data={"email": "forgetful@staff.test", "csrf_token": csrf_token_from(page)}
+    )
+    message = db.session.scalar(select(OutboxMessage))
+    assert message.template.startswith("security/")
+    assert message.status == "pending" and "/reset/" in message.body_text
+    auth.login_as("manager")
+    details = client.get(f"/admin/notification/details/?id={message.id}").get_data(as_text=True)
+    assert "forgetful@staff.test" in details
+    assert "/reset/" not in details
+    assert "shown to nobody but its recipient" in details
