@@ -80,4 +80,4 @@ def close_sessions_safely(app) -> None:
             logging.getLogger("console").warning(
                 "database connection lost at the end of a request; discarded"
             )
-            db.session.invalidate()
+            db.session().invalidate()
