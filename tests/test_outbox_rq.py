@@ -90,3 +90,13 @@ def test_duplicate_jobs_do_not_duplicate_mail(app, staff, smtp_server):
     assert q.count == 3
     run_worker(app, burst=True, echo=lambda _: None)
     assert len(smtp_server.messages) == 1
+
+
+def test_a_burst_worker_gives_the_signal_handlers_back(app, redis_server):
+    import signal
+
+    from console.notify.worker import run_worker
+
+    before = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    run_worker(app, burst=True, echo=lambda _: None)
+    assert {sig: signal.getsignal(sig) for sig in before} == before

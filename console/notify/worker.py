@@ -77,6 +77,13 @@ def _run_rq_worker(app: Flask, *, burst: bool, echo: Callable[[str], None]) -> N
     sweep(app)
     if not burst:
         threading.Thread(target=sweeper, name="outbox-sweeper", daemon=True).start()
+    # RQ installs its own SIGINT/SIGTERM handlers and leaves them in place; give the
+    # process its own back when the worker ends (a burst run inside another program).
+    saved = (
+        {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+        if threading.current_thread() is threading.main_thread()
+        else {}
+    )
     try:
         # SimpleWorker runs jobs in this process, inside this app context (a forking
         # worker would share the database pool with its children).
@@ -84,3 +91,5 @@ def _run_rq_worker(app: Flask, *, burst: bool, echo: Callable[[str], None]) -> N
             SimpleWorker([q], connection=q.connection).work(burst=burst)
     finally:
         stop.set()
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
