@@ -103,8 +103,8 @@ class BaseConfig:
 
         # Brute-force limits on sign-in (Flask-Limiter rate strings). A failed
         # attempt counts against both the address and the account it names.
-        # Storage of the counters: Redis when REDIS_URL is set, else in-process memory
-        # (console.security.register_rate_limits decides).
+        # Storage of the counters: Redis when REDIS_URL is set, so that several hosts
+        # share them, else in-process memory (``derive_defaults``).
         self.RATELIMIT_STORAGE_URI: str | None = os.environ.get("RATELIMIT_STORAGE_URI") or None
         # A moving window: a burst straddling a window boundary gets no extra tries.
         self.RATELIMIT_STRATEGY = "moving-window"
@@ -183,7 +183,7 @@ class BaseConfig:
     # Flask-Login's strong protection: a session used from another address or browser
     # is dropped. It only applies to non-permanent sessions, so the session cookie
     # stays a browser-session cookie and the idle timeout is kept in the session
-    # (console.security).
+    # (console.security.sessions).
     SESSION_PROTECTION = "strong"
     SECURITY_EMAIL_SUBJECT_PASSWORD_RESET = "Reset your Back Office password"
 
@@ -266,6 +266,12 @@ def load_config(name: str | None = None) -> BaseConfig:
         known = ", ".join(sorted(CONFIGS))
         raise RuntimeError(f"CONSOLE_CONFIG={name!r} is unknown; use one of: {known}") from None
     return config_class()
+
+
+def derive_defaults(config: dict[str, Any]) -> None:
+    """Fill in the settings that follow from others, once every override is known."""
+    if not config.get("RATELIMIT_STORAGE_URI"):
+        config["RATELIMIT_STORAGE_URI"] = config.get("REDIS_URL") or "memory://"
 
 
 def check_production_secrets(config: dict[str, Any]) -> None:

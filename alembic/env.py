@@ -12,7 +12,7 @@ from logging.config import fileConfig
 from alembic import context
 from flask import current_app, has_app_context
 
-from console.extensions import db
+from console.database import db
 
 config = context.config
 if config.config_file_name is not None and not has_app_context():

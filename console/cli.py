@@ -6,6 +6,14 @@ import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
+from console.database import db
+from console.notify.dispatcher import count_due, deliver_due, mail_configured
+from console.notify.worker import run_worker
+from console.services.audit_retention import export_and_prune
+from console.services.errors import DomainError
+from seeds.bulk import generate_orders
+from seeds.demo import DEMO_ACCOUNTS, load_demo_data
+
 
 @click.command("seed")
 @click.option(
@@ -23,9 +31,6 @@ from flask.cli import with_appcontext
 @with_appcontext
 def seed_command(force: bool, bulk_orders: int) -> None:
     """Load the demo data (idempotent: running it twice changes nothing)."""
-    from seeds.bulk import generate_orders
-    from seeds.demo import DEMO_ACCOUNTS, load_demo_data
-
     if current_app.config["ENV_NAME"] == "production" and not force:
         raise click.ClickException(
             "Refusing to load demo data (with well-known passwords) under the production "
@@ -68,8 +73,6 @@ def _echo_report(report) -> None:
 @with_appcontext
 def outbox_send_command() -> None:
     """Deliver the messages due now, once, and exit."""
-    from console.notify.dispatcher import count_due, deliver_due, mail_configured
-
     if not mail_configured():
         click.echo(
             f"No MAIL_SERVER configured: {count_due()} due message(s) stay in the outbox "
@@ -97,8 +100,6 @@ def _merge(a, b):
 @with_appcontext
 def outbox_worker_command(burst: bool) -> None:
     """Deliver continuously: an RQ worker when REDIS_URL is set, else a polling loop."""
-    from console.notify.worker import run_worker
-
     if not current_app.config.get("MAIL_SERVER"):
         raise click.ClickException(
             "No MAIL_SERVER configured: there is nothing to deliver to. Messages stay in "
@@ -130,10 +131,6 @@ def audit_group() -> None:
 @with_appcontext
 def audit_export_prune_command(before, out: str) -> None:
     """Export events older than --before to --out (JSON lines), then delete exactly those."""
-    from console.extensions import db
-    from console.services.audit_retention import export_and_prune
-    from console.services.errors import DomainError
-
     try:
         report = export_and_prune(db.session, before.date(), out)
     except DomainError as exc:

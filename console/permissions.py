@@ -7,6 +7,9 @@ so code asks ``current_user.has_permission(...)`` for a permission, never for a 
 
 from __future__ import annotations
 
+from flask_login import current_user
+from flask_principal import Need, Permission
+
 CUSTOMERS_READ = "customers.read"
 CUSTOMERS_WRITE = "customers.write"
 CUSTOMERS_DELETE = "customers.delete"
@@ -84,31 +87,6 @@ class UndeclaredPermission(LookupError):
     """An endpoint or action has no declared permission (a programming error)."""
 
 
-def endpoint_requirement(app, endpoint: str) -> Requirement | str:
-    """What ``endpoint`` of ``app`` asks for: ``PUBLIC`` or a requirement.
-
-    Every admin view of the console declares its permissions (``SecuredViewMixin``);
-    anything else must be listed above. Raises ``UndeclaredPermission`` otherwise, so
-    that the access tests fail for a view added without a declaration.
-    """
-    if endpoint in PUBLIC_ENDPOINTS:
-        return PUBLIC
-    blueprint, _, method = endpoint.rpartition(".")
-    if blueprint in PUBLIC_BLUEPRINTS:
-        return PUBLIC
-    admin = app.extensions.get("console_admin")
-    for view in admin._views if admin else ():
-        if view.endpoint == blueprint:
-            permission_for = getattr(view, "permission_for", None)
-            if permission_for is None:
-                raise UndeclaredPermission(
-                    f"{endpoint}: view {type(view).__name__} does not inherit the secured "
-                    "base views and declares no permissions"
-                )
-            return permission_for(method)
-    raise UndeclaredPermission(f"{endpoint}: no permission declared for this endpoint")
-
-
 def satisfies(requirement: Requirement) -> bool:
     """True when the current identity holds every permission of ``requirement``."""
     if requirement is None:
@@ -123,9 +101,6 @@ def can(permission: str | None) -> bool:
     ``Need("fsperm", name)`` per permission of the person's roles; anonymous visitors
     hold none. ``None`` means "no permission needed beyond being signed in".
     """
-    from flask_login import current_user
-    from flask_principal import Need, Permission
-
     if not current_user.is_authenticated:
         return False
     if permission is None:

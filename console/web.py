@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask, current_app, jsonify, make_response, redirect, url_for
 from flask_wtf.csrf import CSRFError
+from redis import Redis
+from redis.exceptions import RedisError
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
-from console.extensions import csrf, db
+from console.database import db
+from console.extensions import csrf
+from console.models import OutboxMessage, OutboxStatus
+from console.security.limits import seconds_until_retry
 
 bp = Blueprint("web", __name__)
 
@@ -47,8 +52,6 @@ def status():
 
 def outbox_backlog() -> dict[str, int]:
     """Messages waiting to be sent, and those that failed for good."""
-    from console.models import OutboxMessage, OutboxStatus
-
     counts = dict(
         db.session.execute(
             select(OutboxMessage.status, func.count())
@@ -66,9 +69,6 @@ def outbox_backlog() -> dict[str, int]:
 
 def redis_answers(url: str) -> bool:
     """True when Redis at ``url`` answers a PING within a second."""
-    from redis import Redis
-    from redis.exceptions import RedisError
-
     client = Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
     try:
         return bool(client.ping())
@@ -122,8 +122,6 @@ def register_error_pages(app: Flask) -> None:
 
     @app.errorhandler(429)
     def too_many_requests(error):
-        from console.security import seconds_until_retry
-
         wait = seconds_until_retry()
         when = f"in about {wait} seconds" if wait else "in a few minutes"
         description = getattr(error, "description", None) or "Too many attempts."

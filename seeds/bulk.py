@@ -17,7 +17,7 @@ from decimal import Decimal
 
 from sqlalchemy import func, insert, select, text
 
-from console.extensions import db
+from console.database import db
 from console.models import Customer, Order, OrderLine, OrderStatus, Product, User
 from console.models.base import utcnow
 

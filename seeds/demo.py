@@ -12,10 +12,11 @@ import random
 from dataclasses import dataclass
 from decimal import Decimal
 
+from flask import current_app
 from flask_security import hash_password
 from sqlalchemy import func, select
 
-from console.extensions import db, security
+from console.database import db
 from console.models import Customer, Order, OrderLine, OrderStatus, Product, Role, User
 from console.models.base import utcnow
 from console.permissions import ROLE_DESCRIPTIONS, ROLE_PERMISSIONS
@@ -138,7 +139,7 @@ def seed_roles(report: SeedReport) -> dict[str, Role]:
     for name, permissions in ROLE_PERMISSIONS.items():
         role = db.session.scalar(select(Role).filter_by(name=name))
         if role is None:
-            role = security.datastore.create_role(
+            role = current_app.extensions["security"].datastore.create_role(
                 name=name,
                 description=ROLE_DESCRIPTIONS[name],
                 permissions=sorted(permissions),
@@ -152,9 +153,9 @@ def seed_staff(report: SeedReport, roles: dict[str, Role]) -> dict[str, User]:
     """One demo staff account per role."""
     staff = {}
     for role_name, (email, password) in DEMO_ACCOUNTS.items():
-        user = security.datastore.find_user(email=email)
+        user = current_app.extensions["security"].datastore.find_user(email=email)
         if user is None:
-            user = security.datastore.create_user(
+            user = current_app.extensions["security"].datastore.create_user(
                 email=email, password=hash_password(password), active=True, roles=[roles[role_name]]
             )
             report.staff += 1

@@ -9,10 +9,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from console.extensions import db, security
+from console.database import db
 from console.models import AuditEvent, Customer, Order, OrderLine, Product
 from console.services.orders import prepare_order
-from tests.helpers import Auth, create_staff, csrf_token_from
+from tests.helpers import Auth, accounts_datastore, create_staff, csrf_token_from
 
 
 def events(**where) -> list[AuditEvent]:
@@ -78,7 +78,7 @@ class Browser:
 def signed_in(app: Flask, role: str) -> Browser:
     """A new browser (its own cookies) signed in as the staff member holding ``role``."""
     email = staff_email(role)
-    if security.datastore.find_user(email=email) is None:
+    if accounts_datastore().find_user(email=email) is None:
         create_staff(email, role)
     client = Browser(app)
     response = Auth(client).login(email)

@@ -27,7 +27,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from console import create_app
-from console.extensions import db
+from console.database import db
 from tests.helpers import Auth, require
 from tests.services import (
     PostgresServer,

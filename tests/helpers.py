@@ -6,10 +6,11 @@ import os
 import re
 
 import pytest
+from flask import current_app
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from console.extensions import db
+from console.database import db
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 STAFF_PASSWORD = "correct horse battery staple"
@@ -38,13 +39,16 @@ def csrf_token_from(html: str) -> str:
 _HASHES: dict[str, str] = {}
 
 
+def accounts_datastore():
+    """The current app's Flask-Security-Too datastore (staff users and roles)."""
+    return current_app.extensions["security"].datastore
+
+
 def create_staff(email: str, role: str | None, password: str = STAFF_PASSWORD):
     """A staff account with ``role`` (None: no role at all)."""
     from flask_security import hash_password
 
-    from console.extensions import security
-
-    datastore = security.datastore
+    datastore = accounts_datastore()
     roles = [datastore.find_role(role)] if role else []
     if password not in _HASHES:
         # bcrypt is slow on purpose; one hash per password serves every test account.
@@ -71,14 +75,12 @@ class Auth:
 
     def login_as(self, role: str):
         """Create (once) and sign in the staff member holding ``role``."""
-        from console.extensions import security
-
         email = f"{role}@staff.test"
-        if security.datastore.find_user(email=email) is None:
+        if accounts_datastore().find_user(email=email) is None:
             create_staff(email, role)
         response = self.login(email)
         assert response.status_code == 302, response.get_data(as_text=True)[:500]
-        return security.datastore.find_user(email=email)
+        return accounts_datastore().find_user(email=email)
 
     def logout(self):
         page = self.client.get("/admin/")

@@ -3,7 +3,7 @@
 The test walks ``app.url_map`` (so views added later are covered without editing it)
 and asks, for anonymous visitors and each role, every GET endpoint and every POST
 endpoint. The expected answer comes from the endpoint's declared requirement
-(``console.permissions.endpoint_requirement``) and the DESIGN.md matrix
+(``console.admin.registry.endpoint_requirement``) and the DESIGN.md matrix
 (``ROLE_PERMISSIONS``): 200 where allowed, 403 where not, the login page for
 anonymous visitors. An endpoint without a declared permission fails the test.
 Forbidden POSTs carry real record ids and plausible form data, and must change
@@ -19,15 +19,10 @@ import pytest
 from flask import url_for
 from sqlalchemy import select
 
-from console.extensions import db
+from console.admin.registry import endpoint_requirement, register_view, registered_views
+from console.database import db
 from console.models import Customer, Order, OrderLine, Product, Role, User
-from console.permissions import (
-    PUBLIC,
-    ROLE_PERMISSIONS,
-    STAFF_MANAGE,
-    UndeclaredPermission,
-    endpoint_requirement,
-)
+from console.permissions import PUBLIC, ROLE_PERMISSIONS, STAFF_MANAGE, UndeclaredPermission
 from console.services.notifications import enqueue_order_email
 from tests.helpers import ROLES, create_staff, csrf_token_from
 
@@ -75,7 +70,7 @@ def snapshot() -> dict[str, list[tuple]]:
 
 
 def admin_views(app) -> dict:
-    return {view.endpoint: view for view in app.extensions["console_admin"]._views}
+    return {view.endpoint: view for view in registered_views(app)}
 
 
 def first_pk(view) -> str:
@@ -169,7 +164,7 @@ def test_undeclared_view_is_detected_and_closed(app, client, auth):
         def index(self):
             return "should never be shown"
 
-    app.extensions["console_admin"].add_view(Undeclared(name="Undeclared", endpoint="probe"))
+    register_view(app, Undeclared(name="Undeclared", endpoint="probe"))
     with pytest.raises(UndeclaredPermission):
         endpoint_requirement(app, "probe.index")
     auth.login_as("admin")

@@ -5,7 +5,7 @@ Debian's Chromium driven by Playwright, against the console served on loopback.
 
 from __future__ import annotations
 
-from console.extensions import db
+from console.database import db
 from console.models import Customer
 from tests.audit_support import make_customer, staff_email
 from tests.helpers import STAFF_PASSWORD, create_staff

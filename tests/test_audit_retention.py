@@ -7,7 +7,7 @@ import json
 
 from sqlalchemy import select
 
-from console.extensions import db
+from console.database import db
 from console.models import AuditEvent
 from tests.audit_support import events, make_customer
 

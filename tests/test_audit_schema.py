@@ -6,7 +6,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
-from console.extensions import db
+from console.database import db
 from console.schema import downgrade, upgrade
 
 

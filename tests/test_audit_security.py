@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import json
 
-from console.extensions import db, security
+from console.database import db
 from tests.audit_support import Browser, events, signed_in, staff_email
-from tests.helpers import STAFF_PASSWORD, Auth, create_staff, csrf_token_from
+from tests.helpers import STAFF_PASSWORD, Auth, accounts_datastore, create_staff, csrf_token_from
 
 
 def test_sign_in_and_sign_out_are_recorded_with_the_client_address(app):
     browser = signed_in(app, "clerk")
-    user = security.datastore.find_user(email=staff_email("clerk"))
+    user = accounts_datastore().find_user(email=staff_email("clerk"))
     [login] = events(action="login")
     assert (login.actor_id, login.actor_email) == (user.id, staff_email("clerk"))
     assert (login.record_type, login.record_id) == ("staff_user", user.id)
@@ -63,7 +63,7 @@ def test_sign_in_to_a_disabled_account_is_recorded(app):
 
 def test_password_change_is_one_event_without_the_hash(app):
     browser = signed_in(app, "admin")
-    user = security.datastore.find_user(email=staff_email("admin"))
+    user = accounts_datastore().find_user(email=staff_email("admin"))
     old_hash = user.password
     page = browser.get("/change")
     response = browser.post(
@@ -77,7 +77,7 @@ def test_password_change_is_one_event_without_the_hash(app):
     )
     assert response.status_code == 302
     db.session.expire_all()
-    new_hash = security.datastore.find_user(email=staff_email("admin")).password
+    new_hash = accounts_datastore().find_user(email=staff_email("admin")).password
     assert new_hash != old_hash
     [changed] = events(action="password_changed")
     assert changed.actor_email == staff_email("admin")
@@ -98,7 +98,7 @@ def test_two_factor_changes_are_recorded_without_the_secret(app):
     secret = "NBSWY3DPO5XXE3DEFY3TSMRQGEZDG4ZV"  # a base32 TOTP secret
     with app.test_request_context("/tf-setup", method="POST"):
         # What Flask-Security's 2FA setup does once the code is confirmed.
-        security.datastore.tf_set(user, "authenticator", totp_secret=secret)
+        accounts_datastore().tf_set(user, "authenticator", totp_secret=secret)
         tf_profile_changed.send(app, user=user, method="authenticator")
         db.session.commit()
     with app.test_request_context("/tf-setup", method="POST"):

@@ -7,12 +7,12 @@ from decimal import Decimal
 
 import pytest
 
-from console.extensions import db, security
+from console.database import db
 from console.models import Customer, Order, OrderLine, Product, User
 from console.services import audit
 from console.services.orders import prepare_order
 from tests.audit_support import events, make_customer, make_order, make_product
-from tests.helpers import create_staff
+from tests.helpers import accounts_datastore, create_staff
 
 
 def test_create_records_every_audited_value(app):
@@ -192,7 +192,7 @@ def test_explicit_event_rolls_back_with_its_transaction(app):
 
 def test_staff_role_changes_are_recorded_by_name(app):
     user = create_staff("clerk@staff.test", "clerk")
-    manager_role = security.datastore.find_role("manager")
+    manager_role = accounts_datastore().find_role("manager")
     user.roles.append(manager_role)
     db.session.commit()
     [event] = events(record_type="staff_user", action="update")
@@ -262,7 +262,7 @@ def test_a_change_undone_in_the_same_transaction_records_nothing(app):
 
 
 def test_role_permission_changes_are_recorded(app):
-    role = security.datastore.find_role("viewer")
+    role = accounts_datastore().find_role("viewer")
     before = list(role.permissions)
     role.permissions = sorted([*before, "notifications.read"])
     db.session.commit()

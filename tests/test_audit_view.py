@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from console.extensions import db
+from console.database import db
 from console.models import AuditEvent
 from tests.audit_support import (
     Browser,

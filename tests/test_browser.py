@@ -7,7 +7,7 @@ no violation, and that each role sees its menu after signing in through the form
 
 from __future__ import annotations
 
-from console.extensions import db
+from console.database import db
 from console.models import Customer, Order, OrderLine, Product
 from tests.helpers import STAFF_PASSWORD, create_staff
 

@@ -7,7 +7,8 @@ from decimal import Decimal
 import pytest
 
 from console.admin.base import SecuredModelView
-from console.extensions import db
+from console.admin.registry import register_view
+from console.database import db
 from console.models import Customer, Order, Product, User
 from console.permissions import STAFF_MANAGE
 from console.services import audit
@@ -189,7 +190,7 @@ class StaffProbeAdmin(SecuredModelView):
 
 
 def test_every_model_view_gets_the_check_staff_accounts_included(app):
-    app.extensions["console_admin"].add_view(StaffProbeAdmin(User, db, endpoint="staffprobe"))
+    register_view(app, StaffProbeAdmin(User, db, endpoint="staffprobe"))
     target = create_staff("target@example.com", "clerk")
     url = f"/admin/staffprobe/edit/?id={target.id}"
     first, second = signed_in(app, "admin"), signed_in(app, "admin")

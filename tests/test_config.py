@@ -110,7 +110,7 @@ def test_proxy_count_trusts_the_load_balancer(database_url):
 
     response = app.test_client().get("/_whoami", headers={"X-Forwarded-For": "203.0.113.7"})
     assert response.get_data(as_text=True) == "203.0.113.7"
-    from console.extensions import db
+    from console.database import db
 
     with app.app_context():
         db.engine.dispose()

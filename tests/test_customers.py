@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from console.extensions import db
+from console.database import db
 from console.models import Customer
 from tests.helpers import count_rows, flashed_errors, form_token, submit
 

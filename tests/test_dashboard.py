@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from console.extensions import db
+from console.database import db
 from console.models import Customer, Order, OrderLine, OrderStatus, Product
 from console.models.base import utcnow
 from console.services import dashboard

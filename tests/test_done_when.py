@@ -13,7 +13,7 @@ from html import unescape
 import pytest
 from sqlalchemy import select
 
-from console.extensions import db
+from console.database import db
 from console.models import Order, Product
 from console.notify.dispatcher import deliver_due
 from tests.helpers import form_token, make_catalogue

@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 
 from console.admin.export import neutralise_formula
-from console.extensions import db
+from console.database import db
 from console.models import Customer, Order, OrderLine, Product
 
 

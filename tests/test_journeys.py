@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from console.extensions import db
+from console.database import db
 from console.models import Customer, Order, OrderStatus, Product
 from tests.helpers import ROLES, STAFF_PASSWORD, create_staff, make_catalogue, make_order
 

@@ -11,7 +11,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import inspect, select
 
 from console import create_app
-from console.extensions import db
+from console.database import db
 from console.models import Role
 from console.permissions import ROLE_PERMISSIONS
 from console.schema import downgrade, upgrade

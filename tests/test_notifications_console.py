@@ -7,7 +7,7 @@ from html import unescape
 import pytest
 from sqlalchemy import select, update
 
-from console.extensions import db
+from console.database import db
 from console.models import OutboxMessage
 from tests.helpers import create_staff, form_token, make_catalogue, make_order
 

@@ -8,7 +8,7 @@ from html import unescape
 import pytest
 from sqlalchemy import select
 
-from console.extensions import db
+from console.database import db
 from console.models import Order, OutboxMessage, Product
 from console.services import workflow
 from tests.helpers import create_staff, form_token, make_catalogue, make_order

@@ -8,7 +8,8 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from console.extensions import db
+from console.admin.registry import find_view
+from console.database import db
 from console.models import Customer, Order, OrderLine, OrderStatus, Product
 from console.services.orders import prepare_order
 from tests.helpers import count_rows, csrf_token_from, flashed_errors, submit
@@ -273,7 +274,7 @@ def test_filters_by_customer_product_and_staff(client, two_orders, app, clerk, s
     from console.admin.filters import CustomerEmailFilter, ProductSkuFilter, TakenByFilter
 
     ada_order, grace_order = two_orders
-    view = next(v for v in app.extensions["console_admin"]._views if v.endpoint == "order")
+    view = find_view(app, "order")
 
     def listed(filter_type, value):
         with app.test_request_context():

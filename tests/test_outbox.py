@@ -9,7 +9,7 @@ import time
 import pytest
 from sqlalchemy import select, update
 
-from console.extensions import db
+from console.database import db
 from console.models import OutboxMessage, OutboxStatus
 from console.models.base import utcnow
 from console.notify.dispatcher import deliver_due

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from console.extensions import db
+from console.database import db
 from console.models import OutboxMessage
 from console.notify.dispatcher import deliver_due
 from tests.helpers import create_staff, make_catalogue, make_order

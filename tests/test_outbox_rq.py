@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from console.extensions import db
+from console.database import db
 from console.models import OutboxMessage
 from console.notify.runtime import queue
 from console.notify.worker import run_worker

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 import pytest
 from sqlalchemy import select
 
-from console.extensions import db
+from console.database import db
 from console.models import User
 from tests.helpers import create_staff, csrf_token_from
 

@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from console.extensions import db
+from console.database import db
 from console.models import Product
 from tests.helpers import count_rows, flashed_errors, form_token, submit
 

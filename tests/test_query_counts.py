@@ -6,7 +6,7 @@ from contextlib import contextmanager
 
 from sqlalchemy import event, select
 
-from console.extensions import db
+from console.database import db
 from console.models import Customer, Order, OrderLine, Product
 from seeds.bulk import generate_orders
 

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from console import create_app
-from console.extensions import db
+from console.database import db
 from console.models import Customer, Order, Product
 from console.schema import upgrade
 from tests.conftest import IsolatedClient, test_config

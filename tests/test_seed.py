@@ -7,7 +7,7 @@ from collections import Counter
 from flask_security import verify_password
 from sqlalchemy import select
 
-from console.extensions import db
+from console.database import db
 from console.models import Customer, Order, OrderLine, OrderStatus, Product, Role, User
 from console.services.orders import compute_total
 from seeds.demo import DEMO_ACCOUNTS, load_demo_data

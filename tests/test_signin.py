@@ -11,7 +11,7 @@ import pyotp
 import pytest
 from sqlalchemy import select
 
-from console.extensions import db
+from console.database import db
 from console.models import Customer, User
 from tests.helpers import STAFF_PASSWORD, Auth, count_rows, create_staff, csrf_token_from, require
 from tests.services import ServiceUnavailable, start_redis

@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from sqlalchemy import select
 
-from console.extensions import db
+from console.database import db
 from console.models import Customer, Role, User
 from console.permissions import CUSTOMERS_DELETE, ROLE_PERMISSIONS, STAFF_MANAGE
 from console.services import staff as staff_service

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from console import create_app
-from console.extensions import db
+from console.database import db
 from tests.conftest import test_config
 from tests.services import free_port
 

@@ -10,7 +10,7 @@ import threading
 
 from sqlalchemy import func, select
 
-from console.extensions import db
+from console.database import db
 from console.models import Order, OrderLine, Product, StockMovement
 from console.services import workflow
 from console.services.errors import DomainError

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from console.extensions import db
+from console.database import db
 from console.models import Order, OrderStatus, OutboxMessage, Product, StockMovement
 from console.services import workflow
 from console.services.errors import DomainError

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from console.extensions import db
+from console.database import db
 from console.models import Order, Product
 from tests.helpers import STAFF_PASSWORD, create_staff, make_catalogue, make_order
 

@@ -36,6 +36,7 @@ from console.admin.concurrency import OptimisticConcurrencyMixin
 from console.admin.export import StreamingExportMixin
 from console.admin.history import HistoryLinkMixin
 from console.admin.lookups import as_int_id
+from console.admin.registry import find_view
 from console.permissions import EXPORT, Requirement, UndeclaredPermission, satisfies
 from console.services.errors import DomainError
 
@@ -308,7 +309,10 @@ class SecuredModelView(
 
     def sibling(self, endpoint: str) -> Any:
         """Another view of the same console, by endpoint (to link to its pages)."""
-        return next(view for view in self.admin._views if view.endpoint == endpoint)
+        view = find_view(current_app, endpoint)
+        if view is None:
+            raise LookupError(f"no admin view serves the endpoint {endpoint!r}")
+        return view
 
     def get_one(self, id: Any) -> Any:
         """The record with primary key ``id``, or None for an id that cannot exist."""

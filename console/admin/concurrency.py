@@ -21,7 +21,7 @@ from sqlalchemy import inspect
 from wtforms.fields import HiddenField
 
 from console.admin.lookups import as_int_id
-from console.extensions import db
+from console.database import db
 from console.services import audit, concurrency
 
 

@@ -8,7 +8,7 @@ from flask_login import current_user
 
 from console.admin.base import SecuredIndexView
 from console.admin.formatters import format_money
-from console.extensions import db
+from console.database import db
 from console.models.base import utcnow
 from console.permissions import ORDERS_APPROVE, ORDERS_READ, PRODUCTS_READ, can
 from console.services import dashboard

@@ -11,7 +11,7 @@ from typing import Any
 
 from flask_admin.contrib.sqla.ajax import QueryAjaxModelLoader
 
-from console.extensions import db
+from console.database import db
 
 MAX_ID = 2**31 - 1
 """Ids are 32-bit integers: a larger number would make PostgreSQL refuse the query."""

@@ -12,7 +12,7 @@ from markupsafe import Markup
 
 from console.admin.base import SecuredModelView
 from console.admin.formatters import datetime_formatter
-from console.extensions import db
+from console.database import db
 from console.models import OutboxMessage, OutboxStatus
 from console.permissions import NOTIFICATIONS_READ
 from console.services import notifications

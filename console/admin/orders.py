@@ -30,7 +30,7 @@ from console.admin.formatters import (
     order_lines_text,
 )
 from console.admin.lookups import RecordLookup, as_int_id
-from console.extensions import db
+from console.database import db
 from console.models import Customer, Order, OrderLine, OrderStatus, Product
 from console.permissions import ORDERS_APPROVE, ORDERS_READ, ORDERS_WRITE, can
 from console.services import orders as order_service

@@ -20,7 +20,7 @@ from wtforms.validators import InputRequired
 from console.admin.base import SecuredModelView
 from console.admin.fields import lower, strip
 from console.admin.formatters import datetime_formatter
-from console.extensions import db
+from console.database import db
 from console.models import Role, User
 from console.permissions import ALL_PERMISSIONS, STAFF_MANAGE
 from console.services import staff as staff_service

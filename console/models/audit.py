@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import JSON, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from console.extensions import db
+from console.database import db
 from console.models.base import utcnow
 
 SYSTEM_ACTOR = "system"

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import CheckConstraint, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from console.extensions import db
+from console.database import db
 from console.models.base import TimestampMixin, VersionedMixin
 
 if TYPE_CHECKING:

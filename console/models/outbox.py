@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from console.extensions import db
+from console.database import db
 from console.models.base import TimestampMixin, utcnow
 
 if TYPE_CHECKING:

@@ -7,7 +7,7 @@ from decimal import Decimal
 from sqlalchemy import CheckConstraint, Numeric, String, Text, true
 from sqlalchemy.orm import Mapped, mapped_column
 
-from console.extensions import db
+from console.database import db
 from console.models.base import TimestampMixin, VersionedMixin
 
 MONEY = Numeric(12, 2)

@@ -10,7 +10,7 @@ from flask import current_app
 from flask_security.models import sqla as fsqla
 from sqlalchemy.orm import Mapped, mapped_column
 
-from console.extensions import db
+from console.database import db
 
 fsqla.FsModels.set_db_info(
     base_model=db.Model, user_table_name="staff_user", role_table_name="role"

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import CheckConstraint, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from console.extensions import db
+from console.database import db
 from console.models.base import TimestampMixin
 
 if TYPE_CHECKING:

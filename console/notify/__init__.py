@@ -17,11 +17,6 @@ operation, and a message nobody delivered (Redis or SMTP down) waits in the tabl
 
 from __future__ import annotations
 
-from flask import Flask
+from console.notify.runtime import init_app
 
-
-def init_app(app: Flask) -> None:
-    """Wire outbox delivery into ``app`` (wake-up after commit, in-process thread)."""
-    from console.notify.runtime import init_app as _init
-
-    _init(app)
+__all__ = ["init_app"]

@@ -26,7 +26,7 @@ from flask_mail import Message
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from console.extensions import db
+from console.database import db
 from console.models import OutboxMessage, OutboxStatus
 from console.models.base import utcnow
 from console.notify import transport

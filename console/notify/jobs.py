@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from flask import current_app, has_app_context
 
+from console import create_app
+from console.notify.dispatcher import deliver_due
+
 
 def deliver_due_job() -> dict[str, int]:
     """Deliver the messages due now (RQ job). Runs inside the worker's app context.
@@ -11,11 +14,7 @@ def deliver_due_job() -> dict[str, int]:
     A job is a trigger, not a message: it drains whatever is due, so a duplicate or a
     late job is harmless and a message whose job was lost goes with the next one.
     """
-    from console.notify.dispatcher import deliver_due
-
     if not has_app_context():  # a plain ``rq worker`` without the console's command
-        from console import create_app
-
         with create_app().app_context():
             return deliver_due_job()
     report = deliver_due()

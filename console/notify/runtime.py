@@ -12,9 +12,13 @@ import os
 import threading
 
 from flask import Flask, current_app, has_app_context
+from redis import Redis
+from redis.exceptions import RedisError
+from rq import Queue
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+from console.notify.dispatcher import deliver_due
 from console.services.notifications import OUTBOX_DIRTY
 
 log = logging.getLogger(__name__)
@@ -85,8 +89,6 @@ class OutboxRuntime:
             self.thread = None
 
     def _run(self) -> None:
-        from console.notify.dispatcher import deliver_due
-
         poll = self.app.config["OUTBOX_POLL_SECONDS"]
         while not self.stop.is_set():
             self.wake.clear()
@@ -107,8 +109,6 @@ def enqueue_job(app: Flask) -> bool:
     The messages are already committed in the outbox, so a Redis outage delays them
     and loses nothing: the next job or the worker's sweep delivers them.
     """
-    from redis.exceptions import RedisError
-
     try:
         queue(app).enqueue(JOB, job_timeout=300, result_ttl=0, failure_ttl=86400)
     except (RedisError, OSError) as exc:
@@ -123,9 +123,6 @@ def queue(app: Flask):
     """The RQ queue of delivery jobs on ``REDIS_URL`` (one connection pool per app)."""
     runtime = app.extensions[EXTENSION]
     if runtime.rq_queue is None:
-        from redis import Redis
-        from rq import Queue
-
         # Short timeouts: an unreachable Redis must not hold up the request that
         # committed; the message is safe in the outbox either way.
         connection = Redis.from_url(

@@ -7,6 +7,7 @@ import threading
 from collections.abc import Callable
 
 from flask import Flask
+from rq import SimpleWorker
 
 from console.notify.dispatcher import count_due, deliver_due
 from console.notify.runtime import enqueue_job, queue
@@ -61,8 +62,6 @@ def sweep(app: Flask) -> bool:
 
 
 def _run_rq_worker(app: Flask, *, burst: bool, echo: Callable[[str], None]) -> None:
-    from rq import SimpleWorker
-
     q = queue(app)
     stop = threading.Event()
 

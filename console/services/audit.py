@@ -31,7 +31,7 @@ from flask import has_request_context, request
 from sqlalchemy import event, insert, inspect, select
 from sqlalchemy.orm import Session, SessionTransaction, scoped_session
 
-from console.extensions import db
+from console.database import db
 from console.models import AuditEvent, Customer, Order, OrderLine, Product, Role, User
 from console.models.audit import ANONYMOUS_ACTOR, SYSTEM_ACTOR
 from console.models.base import utcnow

@@ -22,34 +22,18 @@ import logging
 from typing import Any
 
 import flask_login
-from flask import Flask, Response, after_this_request, has_request_context, request
+from flask import Flask, Response, has_request_context, request
 from flask_security import signals
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from console.extensions import db
+from console.database import commit_at_end_of_request, db
 from console.models import User
 from console.services import audit
 
 log = logging.getLogger(__name__)
 
 LOGIN_ENDPOINT = "security.login"
-
-
-def _commit_at_end_of_request() -> None:
-    """Commit the request's transaction (with its audit event) once the view is done."""
-    if not has_request_context() or audit.request_state().get("commit_registered"):
-        return
-    audit.request_state()["commit_registered"] = True
-
-    @after_this_request
-    def _commit(response: Response) -> Response:
-        try:
-            db.session.commit()
-        except SQLAlchemyError:
-            db.session.rollback()
-            log.exception("could not store a security event in the audit trail")
-        return response
 
 
 def _acting(user: Any) -> audit.Actor:
@@ -60,7 +44,7 @@ def _acting(user: Any) -> audit.Actor:
 
 def _record(actor: Any, action: str, user: Any, note: str | None = None) -> None:
     audit.record(db.session, actor, action, user, note=note)
-    _commit_at_end_of_request()
+    commit_at_end_of_request("a security event", required=False)
 
 
 def on_login(_sender: Any, user: Any = None, authn_via: list[str] | None = None, **_: Any) -> None:

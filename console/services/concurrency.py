@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import and_, event, inspect, or_, select
 from sqlalchemy.orm import Session
 
-from console.extensions import db
+from console.database import db
 from console.models import AuditEvent
 from console.models.base import utcnow
 from console.services import audit

@@ -17,15 +17,20 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterable
 
-from flask_security import hash_password
+from flask import current_app
+from flask_security import Security, hash_password
 from flask_security.recoverable import send_reset_password_instructions
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from console.extensions import security
 from console.models import Role, User
 from console.permissions import ALL_PERMISSIONS, STAFF_MANAGE
 from console.services.errors import DomainError
+
+
+def _accounts() -> Security:
+    """The app's Flask-Security-Too: its datastore and password and mail utilities."""
+    return current_app.extensions["security"]
 
 
 def _require_manager(actor: User) -> None:
@@ -72,7 +77,9 @@ def validate_password(password: str | None, email: str) -> str:
     """The password, normalised, when it passes the configured length and strength."""
     if not password:
         raise DomainError("Enter an initial password.")
-    messages, normalized = security.password_util.validate(password, is_register=True, email=email)
+    messages, normalized = _accounts().password_util.validate(
+        password, is_register=True, email=email
+    )
     if messages:
         raise DomainError(" ".join(str(message) for message in messages))
     return normalized
@@ -98,15 +105,15 @@ def create_staff(
     """A new staff account with an initial password (stored as a bcrypt hash only)."""
     _require_manager(actor)
     try:
-        email = security.mail_util.validate((email or "").strip())
+        email = _accounts().mail_util.validate((email or "").strip())
     except ValueError as exc:
         raise DomainError(f"Enter a valid e-mail address ({exc}).") from exc
-    if security.datastore.find_user(email=email) is not None:
+    if _accounts().datastore.find_user(email=email) is not None:
         raise DomainError(f"A staff account for {email} already exists.")
     normalized = validate_password(password, email)
 
     def change() -> User:
-        return security.datastore.create_user(
+        return _accounts().datastore.create_user(
             email=email,
             password=hash_password(normalized),
             active=bool(active),
@@ -125,7 +132,7 @@ def update_staff(
     def change() -> None:
         if user.active and not active:
             # Signs the person out of every session at once.
-            security.datastore.set_uniquifier(user)
+            _accounts().datastore.set_uniquifier(user)
         user.active = bool(active)
         user.roles = roles
 
@@ -141,7 +148,7 @@ def force_password_reset(session: Session, actor: User, user: User) -> None:
 
     def change() -> None:
         user.password = hash_password(secrets.token_urlsafe(32))
-        security.datastore.set_uniquifier(user)
+        _accounts().datastore.set_uniquifier(user)
 
     _run(session, actor, change)
     send_reset_password_instructions(user)
@@ -157,7 +164,7 @@ def reset_two_factor(session: Session, actor: User, user: User) -> None:
     def change() -> None:
         user.tf_primary_method = None
         user.tf_totp_secret = None
-        security.datastore.set_uniquifier(user)
+        _accounts().datastore.set_uniquifier(user)
 
     _run(session, actor, change)
 
@@ -191,7 +198,7 @@ def create_role(
     name = (name or "").strip().lower()
     if not name:
         raise DomainError("Enter a role name.")
-    if security.datastore.find_role(name) is not None:
+    if _accounts().datastore.find_role(name) is not None:
         raise DomainError(f"A role named {name!r} already exists.")
     wanted = sorted(set(permissions or []))
     unknown = [p for p in wanted if p not in ALL_PERMISSIONS]
@@ -199,7 +206,7 @@ def create_role(
         raise DomainError(f"Unknown permission(s): {', '.join(unknown)}.")
 
     def change() -> Role:
-        return security.datastore.create_role(
+        return _accounts().datastore.create_role(
             name=name, description=(description or "").strip() or None, permissions=wanted
         )
 

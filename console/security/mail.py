@@ -1,17 +1,15 @@
-"""Flask-Security-Too's e-mails, routed through the console's outbox.
-
-Kept apart from ``console.security`` because ``console.extensions`` builds the
-``Security`` extension with this class (Flask-Security takes it only in its
-constructor, not in ``init_app``), and must not import the app's other modules.
-"""
+"""Flask-Security-Too's e-mails, routed through the console's outbox."""
 
 from __future__ import annotations
 
 from email.utils import formataddr
 from typing import Any
 
-from flask import after_this_request, current_app, has_request_context
+from flask import current_app
 from flask_security import MailUtil
+
+from console.database import commit_at_end_of_request, db
+from console.services.notifications import SECURITY_TEMPLATE_PREFIX, enqueue_rendered
 
 
 class ConsoleMailUtil(MailUtil):
@@ -34,10 +32,6 @@ class ConsoleMailUtil(MailUtil):
         html: str | None,
         **kwargs: Any,
     ) -> None:
-        # Imported here: this module is loaded by console.extensions itself.
-        from console.extensions import db
-        from console.services.notifications import SECURITY_TEMPLATE_PREFIX, enqueue_rendered
-
         if not current_app.config.get("MAIL_SERVER"):
             current_app.logger.warning(
                 "No MAIL_SERVER configured: security e-mail %r to %s waits in the outbox",
@@ -53,20 +47,10 @@ class ConsoleMailUtil(MailUtil):
             template=SECURITY_TEMPLATE_PREFIX + template,
             sender=_address(sender) if sender else None,
         )
-        if has_request_context():
-            # Committed with the request's own work when the view is done, so a mail
-            # never commits half of a larger change (a forced reset), and a request that
-            # fails queues no mail. Flask-Security's reset view commits nothing itself.
-            after_this_request(_commit_then_respond)
-        else:
-            db.session.commit()
-
-
-def _commit_then_respond(response):
-    from console.extensions import db
-
-    db.session.commit()
-    return response
+        # Committed with the request's own work when the view is done, so a mail never
+        # commits half of a larger change (a forced reset), and a request that fails
+        # queues no mail. Flask-Security's reset view commits nothing itself.
+        commit_at_end_of_request("a security e-mail")
 
 
 def _address(value: str | tuple[str, str]) -> str:

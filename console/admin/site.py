@@ -1,0 +1,76 @@
+"""Flask-Admin for one app: the secured home page and the declared table of views."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import Flask
+from flask_admin import Admin
+from flask_admin.theme import Bootstrap4Theme
+
+from console.admin.audit import AuditEventAdmin
+from console.admin.customers import CustomerAdmin
+from console.admin.dashboard import DashboardView
+from console.admin.notifications import NotificationAdmin
+from console.admin.orders import OrderAdmin, PendingOrderAdmin
+from console.admin.products import ProductAdmin
+from console.admin.registry import ADMIN_EXTENSION, VIEWS_EXTENSION, register_view
+from console.admin.staff import RoleAdmin, StaffUserAdmin
+from console.database import db
+from console.models import AuditEvent, Customer, Order, OutboxMessage, Product, Role, User
+from console.security.headers import csp_nonce
+
+
+@dataclass(frozen=True)
+class ModelViewEntry:
+    """One model view of the console: its class, model, menu name and address."""
+
+    view: type
+    model: type
+    name: str
+    endpoint: str
+    url: str | None = None
+    category: str | None = None
+
+
+MODEL_VIEWS: tuple[ModelViewEntry, ...] = (
+    ModelViewEntry(OrderAdmin, Order, "Orders", "order"),
+    ModelViewEntry(PendingOrderAdmin, Order, "Pending approval", "pending_order", url="pending"),
+    ModelViewEntry(CustomerAdmin, Customer, "Customers", "customer"),
+    ModelViewEntry(ProductAdmin, Product, "Products", "product"),
+    ModelViewEntry(NotificationAdmin, OutboxMessage, "Notifications", "notification"),
+    ModelViewEntry(AuditEventAdmin, AuditEvent, "Audit trail", "audit"),
+    ModelViewEntry(StaffUserAdmin, User, "Staff accounts", "staff_user", category="Staff"),
+    ModelViewEntry(RoleAdmin, Role, "Roles", "role", category="Staff"),
+)
+"""The console's model views, in menu order (the dashboard comes first)."""
+
+
+def init_admin(app: Flask) -> Admin:
+    """Build the app's ``Admin`` (a fresh one per app) and register its views."""
+    index = DashboardView(name="Home", url="/admin")
+    admin = Admin(
+        app,
+        name=app.config["CONSOLE_NAME"],
+        url="/admin",
+        index_view=index,
+        csp_nonce_generator=csp_nonce,
+        theme=Bootstrap4Theme(
+            swatch=app.config["FLASK_ADMIN_SWATCH"], base_template="admin/master.html"
+        ),
+    )
+    app.extensions[ADMIN_EXTENSION] = admin
+    app.extensions[VIEWS_EXTENSION] = [index]
+    for entry in MODEL_VIEWS:
+        register_view(
+            app,
+            entry.view(
+                entry.model,
+                db,
+                name=entry.name,
+                endpoint=entry.endpoint,
+                url=entry.url,
+                category=entry.category,
+            ),
+        )
+    return admin

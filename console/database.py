@@ -1,0 +1,127 @@
+"""The database: ``db``, the declarative base, and how a request's session ends.
+
+Everything that decides how the console talks to its database lives here: the naming
+convention that gives every constraint a stable name (SQLite's batch migrations find
+constraints by name), the SQLite pragmas, the teardown that survives a dead connection,
+and the one "commit when the request is done" helper that the sign-in mail and the
+security events share. It imports nothing of the console, so every other module may
+import it.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from flask import Flask, Response, after_this_request, has_request_context, request
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy import Engine, MetaData, event, make_url
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.orm import DeclarativeBase
+
+log = logging.getLogger("console")
+
+# Stable constraint names, so that migrations can alter and drop them on every backend
+# (SQLite's batch mode needs names to find them).
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every model of the console."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+db = SQLAlchemy(model_class=Base)
+
+
+def init_database(app: Flask) -> None:
+    """Bind ``db`` to ``app``: SQLite folder and pragmas, and a safe end of each request."""
+    ensure_sqlite_directory(app.config["SQLALCHEMY_DATABASE_URI"])
+    db.init_app(app)
+    close_sessions_safely(app)
+    with app.app_context():
+        enable_sqlite_foreign_keys(db.engine)
+
+
+def enable_sqlite_foreign_keys(engine: Engine) -> None:
+    """Make SQLite enforce foreign keys, which it ignores unless asked on each connection."""
+    if engine.dialect.name != "sqlite":
+        return
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record) -> None:  # pragma: no cover - trivial
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+
+def ensure_sqlite_directory(url: str) -> None:
+    """Create the folder of a SQLite database file (``instance/`` on a fresh clone)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+
+
+def close_sessions_safely(app: Flask) -> None:
+    """Close each request's session so that a dead connection cannot fail the request.
+
+    When the database restarts between a request's last query and its end, the
+    ROLLBACK that closing the session sends fails too, and Flask-SQLAlchemy's own
+    teardown would raise it after the response was made. This teardown runs first (it
+    is registered after Flask-SQLAlchemy's) and drops such a connection instead; the
+    pool opens a fresh one (``pool_pre_ping``) for the next request.
+    """
+
+    @app.teardown_appcontext
+    def _close_session(_exc: BaseException | None) -> None:
+        try:
+            db.session.close()
+        except DBAPIError:
+            log.warning("database connection lost at the end of a request; discarded")
+            db.session().invalidate()
+
+
+_PENDING_COMMIT = "console.commit_at_end"
+
+
+def commit_at_end_of_request(what: str, *, required: bool = True) -> None:
+    """Commit the request's transaction once its view is done; outside a request, now.
+
+    For work that joins whatever the request is doing (a security e-mail, a security
+    event): it commits together with the view's own changes, never half of them, and
+    a request whose view failed commits nothing. One commit per request however often
+    it is asked. ``what`` names the work in the log when the commit fails; the failure
+    is raised (the request answers 500 rather than pretend a mail was queued) when any
+    caller said the work is ``required``, and only logged otherwise.
+    """
+    if not has_request_context():
+        _commit([what], required)
+        return
+    pending = request.environ.get(_PENDING_COMMIT)
+    if pending is not None:
+        pending["what"].append(what)
+        pending["required"] = pending["required"] or required
+        return
+    pending = request.environ[_PENDING_COMMIT] = {"what": [what], "required": required}
+
+    @after_this_request
+    def _commit_then_respond(response: Response) -> Response:
+        _commit(pending["what"], pending["required"])
+        return response
+
+
+def _commit(what: list[str], required: bool) -> None:
+    try:
+        db.session.commit()
+    except SQLAlchemyError:
+        db.session.rollback()
+        log.exception("could not commit %s", ", ".join(what))
+        if required:
+            raise
