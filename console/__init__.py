@@ -11,14 +11,14 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 import config as settings
-from console import cli, notify, web
+from console import audit, cli, notify, session_hooks, web
 from console.admin.registry import check_declared
 from console.admin.site import init_admin
+from console.audit import signals as audit_signals
 from console.database import init_database
 from console.extensions import csrf, mail
 from console.logs import configure_logging, configure_sentry
 from console.security import init_security, register_hardening
-from console.services import audit, audit_signals, concurrency
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -34,6 +34,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     register_proxy(app)
     register_logging(app)
     register_extensions(app)
+    register_session_hooks(app)
     register_audit(app)
     register_admin(app)
     register_security(app)
@@ -66,10 +67,14 @@ def register_extensions(app: Flask) -> None:
     init_security(app)
 
 
+def register_session_hooks(app: Flask) -> None:
+    """What runs at flush and commit: audit capture, owners' versions, outbox wake-up."""
+    session_hooks.install()
+
+
 def register_audit(app: Flask) -> None:
-    """Record every change and security event in the audit trail, in its transaction."""
-    audit.install()
-    concurrency.install()
+    """Check the models' audit specs and record security events in the audit trail."""
+    audit.check_specs()
     audit_signals.init_app(app)
 
 

@@ -3,30 +3,26 @@
 ``LOG_FORMAT`` picks ``console`` (readable lines, the default) or ``json`` (one JSON
 object per line, for log shippers); ``LOG_FILE`` adds a size-rotated file; ``LOG_LEVEL``
 sets the level. Every record carries the request id of the request that wrote it (``-``
-outside requests); the id comes from the ``X-Request-ID`` header of a trusted proxy or is
-made here, and is sent back in the response's ``X-Request-ID``.
+outside requests): the id of ``console.request_id``, which the audit trail records too
+and the response's ``X-Request-ID`` header sends back.
 """
 
 from __future__ import annotations
 
 import logging
 import logging.config
-import re
-import uuid
 from typing import Any
 
-from flask import Flask, g, has_request_context, request
+from flask import Flask, Response
 
-REQUEST_ID_HEADER = "X-Request-ID"
-# Accept a proxy's id only when it looks like one: never echo arbitrary text into logs.
-_VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,128}$")
+from console.request_id import REQUEST_ID_HEADER, request_id
 
 
 class RequestIdFilter(logging.Filter):
     """Adds ``request_id`` to every record."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.request_id = g.get("request_id", "-") if has_request_context() else "-"
+        record.request_id = request_id() or "-"
         return True
 
 
@@ -74,20 +70,16 @@ def logging_config(app: Flask) -> dict[str, Any]:
 
 
 def configure_logging(app: Flask) -> None:
-    """Apply the logging configuration and tag each request with an id."""
+    """Apply the logging configuration and send each request's id back in its response."""
     if not app.config.get("TESTING"):
         # Tests keep pytest's own log capture.
         logging.config.dictConfig(logging_config(app))
 
-    @app.before_request
-    def _assign_request_id() -> None:
-        incoming = request.headers.get(REQUEST_ID_HEADER, "")
-        g.request_id = incoming if _VALID_REQUEST_ID.match(incoming) else uuid.uuid4().hex
-
     @app.after_request
-    def _return_request_id(response):
-        if "request_id" in g:
-            response.headers[REQUEST_ID_HEADER] = g.request_id
+    def _return_request_id(response: Response) -> Response:
+        current = request_id()
+        if current is not None:
+            response.headers[REQUEST_ID_HEADER] = current
         return response
 
 

@@ -7,9 +7,9 @@ from decimal import Decimal
 
 import pytest
 
+from console import audit
 from console.database import db
 from console.models import Customer, Order, OrderLine, Product, User
-from console.services import audit
 from console.services.orders import prepare_order
 from tests.audit_support import events, make_customer, make_order, make_product
 from tests.helpers import accounts_datastore, create_staff
@@ -236,6 +236,41 @@ def test_every_audited_model_has_a_spec_without_secret_fields():
             assert not audit.SECRET_NAME.search(name), (model, name)
     assert "password" in audit.SPECS[User].masked
     assert "fs_uniquifier" not in audit.SPECS[User].fields
+
+
+@pytest.mark.parametrize(
+    "leaky",
+    [
+        {"fields": ("name", "api_token")},
+        {"fields": ("name",), "collections": ("webauthn",)},
+        {"fields": ("name",), "references": {"reset_id": "password_reset"}},
+    ],
+)
+def test_a_spec_that_would_record_a_secret_cannot_be_declared(leaky):
+    with pytest.raises(ValueError, match="would record secrets"):
+        audit.AuditSpec("leaky", **leaky)
+    # Masked, a secret is recorded as changed and never by value: that is allowed.
+    assert audit.AuditSpec("kept", fields=("name",), masked=("api_token",)).masked
+
+
+def test_a_spec_naming_a_missing_attribute_stops_the_start_up(monkeypatch):
+    misspelt = audit.AuditSpec("customer", fields=("first_name", "nick_name"))
+    monkeypatch.setitem(audit.SPECS, Customer, misspelt)
+    with pytest.raises(RuntimeError, match=r"Customer\.nick_name"):
+        audit.check_specs()
+
+
+def test_every_spec_is_declared_on_its_model():
+    for model, spec in audit.SPECS.items():
+        assert vars(model)["__audit__"] is spec
+    assert audit.RECORD_TYPES == (
+        "customer",
+        "order",
+        "order_line",
+        "product",
+        "role",
+        "staff_user",
+    )
 
 
 def test_explicit_changes_naming_a_secret_are_redacted(app):

@@ -6,12 +6,12 @@ from decimal import Decimal
 
 import pytest
 
+from console import audit
 from console.admin.base import SecuredModelView
 from console.admin.registry import register_view
 from console.database import db
 from console.models import Customer, Order, Product, User
 from console.permissions import STAFF_MANAGE
-from console.services import audit
 from console.services.concurrency import StaleRecordError, ensure_current
 from tests.audit_support import (
     Browser,

@@ -2,7 +2,7 @@
 
 Flask-Admin mounts no create, edit, delete or inline-update endpoint for it, and its
 list-actions URL (which the list template always links) answers 404. The trail is
-written only by ``console.services.audit``, in the transaction of the change it
+written only by ``console.audit``, in the transaction of the change it
 describes.
 """
 
@@ -24,11 +24,11 @@ from flask_admin.contrib.sqla.filters import (
 from markupsafe import Markup
 from sqlalchemy import and_, or_
 
+from console import audit
 from console.admin.base import SecuredModelView
 from console.admin.lookups import as_int_id
 from console.models import AuditEvent
 from console.permissions import AUDIT_READ
-from console.services import audit
 
 
 class RecordIdFilter(IntEqualFilter):

@@ -20,9 +20,10 @@ from flask_admin.model.helpers import get_mdict_item_or_list
 from sqlalchemy import inspect
 from wtforms.fields import HiddenField
 
+from console import audit
 from console.admin.lookups import as_int_id
 from console.database import db
-from console.services import audit, concurrency
+from console.services import concurrency
 
 
 class VersionField(HiddenField):

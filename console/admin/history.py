@@ -6,8 +6,8 @@ from typing import Any
 
 from flask import url_for
 
+from console import audit
 from console.permissions import AUDIT_READ, can
-from console.services import audit
 
 RECORD_FILTER_ARG = "flt0_record_is"
 """URL argument of the audit view's "Record is" filter (``named_filter_urls``)."""

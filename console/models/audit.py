@@ -1,6 +1,6 @@
 """The audit trail: one row per change of a record or security event, never edited.
 
-Rows are written by ``console.services.audit`` in the same transaction as the change
+Rows are written by ``console.audit`` in the same transaction as the change
 they describe. ``actor_id`` is deliberately not a foreign key: the trail must outlive
 the staff account it names, so the actor's e-mail is copied as well.
 """
@@ -39,7 +39,8 @@ class AuditEvent(db.Model):
     actor_id: Mapped[int | None] = mapped_column(index=True)
     actor_email: Mapped[str] = mapped_column(String(255), index=True)
     client_addr: Mapped[str | None] = mapped_column(String(64))
-    request_id: Mapped[str | None] = mapped_column(String(64))
+    request_id: Mapped[str | None] = mapped_column(String(128))
+    """The request's id, as in its log lines and its ``X-Request-ID`` response header."""
 
     action: Mapped[str] = mapped_column(String(40), index=True)
     record_type: Mapped[str] = mapped_column(String(40))

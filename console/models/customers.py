@@ -8,6 +8,7 @@ from sqlalchemy import CheckConstraint, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from console.database import db
+from console.models.audit_spec import AuditSpec
 from console.models.base import TimestampMixin, VersionedMixin
 
 if TYPE_CHECKING:
@@ -27,6 +28,10 @@ class Customer(TimestampMixin, VersionedMixin, db.Model):
     notes: Mapped[str | None] = mapped_column(Text)
 
     orders: Mapped[list[Order]] = relationship(back_populates="customer")
+
+    __audit__ = AuditSpec(
+        "customer", fields=("first_name", "last_name", "email", "phone", "address", "notes")
+    )
 
     @property
     def full_name(self) -> str:

@@ -16,6 +16,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from console.database import db
+from console.models.audit_spec import AuditSpec
 from console.models.base import TimestampMixin, VersionedMixin
 from console.models.products import MONEY, Product
 
@@ -74,6 +75,29 @@ class Order(TimestampMixin, VersionedMixin, db.Model):
     created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])
     decided_by: Mapped[User | None] = relationship(foreign_keys=[decided_by_id])
 
+    __audit__ = AuditSpec(
+        "order",
+        fields=(
+            "number",
+            "status",
+            "coupon_code",
+            "total",
+            "decided_at",
+            "rejection_reason",
+            "tracking_number",
+            "shipped_at",
+            "delivered_at",
+            "cancelled_at",
+        ),
+        references={
+            "customer_id": "customer",
+            "created_by_id": "created_by",
+            "decided_by_id": "decided_by",
+        },
+        # A change of the lines is a change of the order: it moves the order's version.
+        owned_collections=("lines",),
+    )
+
     @property
     def is_pending(self) -> bool:
         return self.status == OrderStatus.PENDING
@@ -101,6 +125,13 @@ class OrderLine(db.Model):
 
     order: Mapped[Order] = relationship(back_populates="lines")
     product: Mapped[Product] = relationship()
+
+    __audit__ = AuditSpec(
+        "order_line",
+        fields=("quantity", "unit_price"),
+        references={"product_id": "product"},
+        parent=("order", "order_id", "order"),
+    )
 
     @property
     def line_total(self) -> Decimal:

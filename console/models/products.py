@@ -8,6 +8,7 @@ from sqlalchemy import CheckConstraint, Numeric, String, Text, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from console.database import db
+from console.models.audit_spec import AuditSpec
 from console.models.base import TimestampMixin, VersionedMixin
 
 MONEY = Numeric(12, 2)
@@ -28,6 +29,10 @@ class Product(TimestampMixin, VersionedMixin, db.Model):
     unit_price: Mapped[Decimal] = mapped_column(MONEY)
     stock: Mapped[int] = mapped_column(default=0, server_default="0", index=True)
     active: Mapped[bool] = mapped_column(default=True, server_default=true(), index=True)
+
+    __audit__ = AuditSpec(
+        "product", fields=("sku", "name", "description", "unit_price", "stock", "active")
+    )
 
     def __str__(self) -> str:
         return f"{self.sku} — {self.name}"

@@ -11,6 +11,7 @@ from flask_security.models import sqla as fsqla
 from sqlalchemy.orm import Mapped, mapped_column
 
 from console.database import db
+from console.models.audit_spec import AuditSpec
 
 fsqla.FsModels.set_db_info(
     base_model=db.Model, user_table_name="staff_user", role_table_name="role"
@@ -19,6 +20,9 @@ fsqla.FsModels.set_db_info(
 
 class Role(fsqla.FsRoleMixin, db.Model):
     __tablename__ = "role"
+
+    # Membership changes are recorded on the staff user ("roles"), not twice.
+    __audit__ = AuditSpec("role", fields=("name", "description", "permissions"))
 
     def __str__(self) -> str:
         return self.name
@@ -34,6 +38,23 @@ class User(fsqla.FsUserMixin, db.Model):
     address), and two sign-ins at once must not fail; only changes a person makes to
     the account move the version that edit forms are checked against.
     """
+
+    # The columns come from Flask-Security-Too's mixin. Secrets are masked; the
+    # uniquifier, the WebAuthn handle and the sign-in tracking columns are not recorded.
+    __audit__ = AuditSpec(
+        "staff_user",
+        fields=(
+            "email",
+            "username",
+            "active",
+            "confirmed_at",
+            "tf_primary_method",
+            "tf_phone_number",
+            "us_phone_number",
+        ),
+        collections=("roles",),
+        masked=("password", "tf_totp_secret", "us_totp_secrets", "mf_recovery_codes"),
+    )
 
     def must_use_two_factor(self) -> bool:
         """True when a permission of this person's roles demands two-factor sign-in.

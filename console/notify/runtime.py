@@ -2,7 +2,8 @@
 
 The in-process thread (embedded default) starts with the first request a process
 serves and then polls every ``OUTBOX_POLL_SECONDS``; a commit that queued a message
-wakes it at once.
+wakes it at once (``wake_after_commit``, attached with the other session hooks in
+``console.session_hooks``).
 """
 
 from __future__ import annotations
@@ -15,8 +16,7 @@ from flask import Flask, current_app, has_app_context
 from redis import Redis
 from redis.exceptions import RedisError
 from rq import Queue
-from sqlalchemy import event
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 
 from console.notify.dispatcher import deliver_due
 from console.services.notifications import OUTBOX_DIRTY
@@ -132,7 +132,12 @@ def queue(app: Flask):
     return runtime.rq_queue
 
 
-def _after_commit(session: Session) -> None:
+def wake_after_commit(session: Session) -> None:
+    """A commit that queued e-mail wakes the delivery of the app it ran in.
+
+    Attached to every session, of every app: each commit finds its own app's runtime
+    through the app context it runs in.
+    """
     if not session.info.pop(OUTBOX_DIRTY, False) or not has_app_context():
         return
     runtime = current_app.extensions.get(EXTENSION)
@@ -140,22 +145,13 @@ def _after_commit(session: Session) -> None:
         runtime.message_committed()
 
 
-def _after_rollback(session: Session) -> None:
+def forget_after_rollback(session: Session, _previous: SessionTransaction) -> None:
+    """A rolled-back transaction queued nothing: there is nothing to wake up for."""
     session.info.pop(OUTBOX_DIRTY, None)
-
-
-_listening = False
 
 
 def init_app(app: Flask) -> None:
     """Attach the delivery runtime to ``app``; start the thread where it belongs."""
-    global _listening
-    if not _listening:
-        # Listeners on the Session class serve every app; each commit finds its own
-        # app's runtime through the app context it runs in.
-        event.listen(Session, "after_commit", _after_commit)
-        event.listen(Session, "after_soft_rollback", lambda s, _t: _after_rollback(s))
-        _listening = True
     runtime = OutboxRuntime(app)
     app.extensions[EXTENSION] = runtime
     # Decided per request (a few config look-ups) so that the decision follows the

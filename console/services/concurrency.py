@@ -8,20 +8,20 @@ audit trail, so nobody loses work without being told.
 
 A change of a record's parts (an order's lines) counts as a change of the record: the
 owner's version is bumped too, so two people editing the lines of one order are caught
-like two people editing its customer.
+like two people editing its customer. ``touch_owners`` does that at each flush; it is
+attached with the other session hooks in ``console.session_hooks``.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import and_, event, inspect, or_, select
+from sqlalchemy import and_, inspect, or_, select
 from sqlalchemy.orm import Session
 
-from console.database import db
+from console import audit
 from console.models import AuditEvent
 from console.models.base import utcnow
-from console.services import audit
 from console.services.errors import DomainError
 
 MAX_EVENTS_SHOWN = 5
@@ -133,8 +133,7 @@ def _bump(obj: Any, deleted) -> None:
 def _counts_as_edit(obj: Any, spec: audit.AuditSpec) -> bool:
     """True when ``obj`` has an unflushed change of a field its audit spec records."""
     attrs = inspect(obj).attrs
-    names = (*spec.fields, *spec.references, *spec.collections, *spec.masked)
-    return any(attrs[name].history.has_changes() for name in names)
+    return any(attrs[name].history.has_changes() for name in spec.watched)
 
 
 def _manually_versioned(obj: Any) -> bool:
@@ -142,7 +141,7 @@ def _manually_versioned(obj: Any) -> bool:
     return mapper.version_id_col is None and "version" in mapper.columns
 
 
-def _touch_owners(session: Session, _flush_context, _instances) -> None:
+def touch_owners(session: Session, _flush_context: Any, _instances: Any) -> None:
     """Move versions: a part's change moves its owner's; staff edits move the account's."""
     # Session.dirty and .deleted are computed on each access: take them once.
     dirty, deleted = session.dirty, session.deleted
@@ -161,9 +160,3 @@ def _touch_owners(session: Session, _flush_context, _instances) -> None:
                 history = inspect(obj).attrs[name].history
                 if history.added or history.deleted:
                     _bump(obj, deleted)
-
-
-def install() -> None:
-    """Attach the owner-version hook to the console's database session (once)."""
-    if not event.contains(db.session, "before_flush", _touch_owners):
-        event.listen(db.session, "before_flush", _touch_owners)

@@ -29,10 +29,10 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
+from console import audit
 from console.models import Order, OrderStatus, Product, StockMovement, StockReason, User
 from console.models.base import utcnow
 from console.permissions import ORDERS_APPROVE, ORDERS_CANCEL, ORDERS_FULFIL
-from console.services import audit
 from console.services.errors import DomainError
 from console.services.notifications import enqueue_order_email
 
@@ -208,7 +208,7 @@ def approve(
                 f"Short: {'; '.join(short)}."
             )
         reserved = ", ".join(f"{line.product.sku} × {line.quantity}" for line in loaded.lines)
-        audit.record(session, actor, "approve", loaded, note=f"Stock reserved: {reserved}")
+        audit.record(session, actor, audit.APPROVE, loaded, note=f"Stock reserved: {reserved}")
         enqueue_order_email(session, loaded, "order_approved")
         return loaded
 
@@ -240,7 +240,7 @@ def reject(
         loaded.decided_at = utcnow()
         loaded.rejection_reason = reason
         _write_order_first(session)
-        audit.record(session, actor, "reject", loaded, note=reason)
+        audit.record(session, actor, audit.REJECT, loaded, note=reason)
         enqueue_order_email(session, loaded, "order_rejected")
         return loaded
 
@@ -271,7 +271,7 @@ def ship(
         loaded.tracking_number = tracking
         loaded.shipped_at = utcnow()
         _write_order_first(session)
-        audit.record(session, actor, "ship", loaded, note=f"Tracking number {tracking}")
+        audit.record(session, actor, audit.SHIP, loaded, note=f"Tracking number {tracking}")
         enqueue_order_email(session, loaded, "order_shipped")
         return loaded
 
@@ -289,7 +289,7 @@ def deliver(
         loaded.status = transition.target.value
         loaded.delivered_at = utcnow()
         _write_order_first(session)
-        audit.record(session, actor, "deliver", loaded)
+        audit.record(session, actor, audit.DELIVER, loaded)
         return loaded
 
     return _in_one_transaction(session, change)
@@ -310,7 +310,7 @@ def cancel(
         if was_approved:
             _change_stock(session, loaded, actor, +1, StockReason.RELEASE)
         note = "Reserved stock returned" if was_approved else None
-        audit.record(session, actor, "cancel", loaded, note=note)
+        audit.record(session, actor, audit.CANCEL, loaded, note=note)
         enqueue_order_email(session, loaded, "order_cancelled")
         return loaded
 

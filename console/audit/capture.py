@@ -1,183 +1,46 @@
-"""The audit trail: who changed which record, when, from where, from what to what.
+"""Capture: the event buffer of a session, the field-level diff, and the session hooks.
 
 Two ways in, one buffer per database session:
 
-- Automatic capture. Session hooks watch every flush of the audited models (``SPECS``)
-  and buffer one event per record created, updated or deleted. The buffer is written
-  just before the transaction commits, inside that transaction: a change that rolls
-  back leaves no event, a committed change always has one.
-- ``record(session, actor, action, record, changes=None)`` for domain and security
-  events (an order approved, a sign-in). It joins the same buffer and absorbs the
-  automatic "update" event of the same record in the same transaction, so an approval
-  is one "approve" event carrying the status diff rather than two events.
+- Automatic capture. ``before_flush`` watches every flush of the audited models
+  (``console.audit.spec``) and buffers one event per record created, updated or
+  deleted. ``before_commit`` writes the buffer inside the committing transaction: a
+  change that rolls back leaves no event, a committed change always has one.
+- ``record(session, actor, action, record, ...)`` for domain and security events (an
+  order approved, a sign-in). It joins the same buffer and absorbs the automatic
+  "update" event of the same record in the same transaction, so an approval is one
+  "approve" event carrying the status diff rather than two events.
 
-What is recorded is an explicit allow-list per model: a field not listed is never
-written. Secrets (password hashes, TOTP secrets, recovery codes, tokens) are listed as
-*masked*: the event says that they changed, never their values.
+The hooks are attached by ``console.session_hooks``, which lists everything that
+happens when the console's session flushes and commits.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import enum
-import re
-import uuid
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from flask import has_request_context, request
-from sqlalchemy import event, insert, inspect, select
+from sqlalchemy import insert, inspect, select
 from sqlalchemy.orm import Session, SessionTransaction, scoped_session
 
-from console.database import db
-from console.models import AuditEvent, Customer, Order, OrderLine, Product, Role, User
-from console.models.audit import ANONYMOUS_ACTOR, SYSTEM_ACTOR
+from console.audit.actions import CREATE, DELETE, UPDATE
+from console.audit.context import Actor, EventContext, current_actor, current_context
+from console.audit.spec import SECRET_NAME, AuditSpec, record_type_of, reference_model, spec_for
+from console.models import AuditEvent
 from console.models.base import utcnow
+
+log = logging.getLogger(__name__)
 
 REDACTED = "[redacted]"
 """Stands for the before and after values of a secret that changed."""
 
 BUFFER_KEY = "console.audit.buffer"
-
-# Actions with a meaning across the console; services may record others.
-CREATE, UPDATE, DELETE = "create", "update", "delete"
-LOGIN, LOGOUT, LOGIN_FAILED = "login", "logout", "login_failed"
-PASSWORD_CHANGED, PASSWORD_RESET, TWO_FACTOR_CHANGED = (
-    "password_changed",
-    "password_reset",
-    "2fa_changed",
-)
-KNOWN_ACTIONS: tuple[str, ...] = (
-    CREATE,
-    UPDATE,
-    DELETE,
-    "approve",
-    "reject",
-    "ship",
-    "deliver",
-    "cancel",
-    LOGIN,
-    LOGOUT,
-    LOGIN_FAILED,
-    PASSWORD_CHANGED,
-    PASSWORD_RESET,
-    TWO_FACTOR_CHANGED,
-)
-
-# A field whose name looks like this is never recorded with its value, whatever a
-# spec says: a guard against someone adding a secret to an allow-list by mistake.
-SECRET_NAME = re.compile(r"password|secret|token|uniquifier|recovery|otp|webauthn", re.I)
-
-
-@dataclass(frozen=True)
-class AuditSpec:
-    """What the trail records of one model."""
-
-    record_type: str
-    """Name of the record kind in events (and in the audit view's filters)."""
-
-    fields: tuple[str, ...]
-    """Columns recorded with their before and after values."""
-
-    references: Mapping[str, tuple[str, type]] = field(default_factory=dict)
-    """Foreign-key column -> (name in the diff, model): recorded as the record's label."""
-
-    collections: tuple[str, ...] = ()
-    """Many-to-many relationships recorded as the sorted labels of their members."""
-
-    masked: tuple[str, ...] = ()
-    """Secrets: a change is noted as ``[redacted]``, the value never."""
-
-    parent: tuple[str, str, str] | None = None
-    """(record type, foreign-key column, relationship) of the record owning this one."""
-
-    owned_collections: tuple[str, ...] = ()
-    """Child collections whose changes count as a change of this record (its version)."""
-
-
-def _build_specs() -> dict[type, AuditSpec]:
-    specs = {
-        Customer: AuditSpec(
-            "customer", ("first_name", "last_name", "email", "phone", "address", "notes")
-        ),
-        Product: AuditSpec(
-            "product", ("sku", "name", "description", "unit_price", "stock", "active")
-        ),
-        Order: AuditSpec(
-            "order",
-            (
-                "number",
-                "status",
-                "coupon_code",
-                "total",
-                "decided_at",
-                "rejection_reason",
-                "tracking_number",
-                "shipped_at",
-                "delivered_at",
-                "cancelled_at",
-            ),
-            references={
-                "customer_id": ("customer", Customer),
-                "created_by_id": ("created_by", User),
-                "decided_by_id": ("decided_by", User),
-            },
-            owned_collections=("lines",),
-        ),
-        OrderLine: AuditSpec(
-            "order_line",
-            ("quantity", "unit_price"),
-            references={"product_id": ("product", Product)},
-            parent=("order", "order_id", "order"),
-        ),
-        User: AuditSpec(
-            "staff_user",
-            (
-                "email",
-                "username",
-                "active",
-                "confirmed_at",
-                "tf_primary_method",
-                "tf_phone_number",
-                "us_phone_number",
-            ),
-            collections=("roles",),
-            masked=(
-                "password",
-                "tf_totp_secret",
-                "us_totp_secrets",
-                "mf_recovery_codes",
-            ),
-        ),
-        # Membership changes are recorded on the staff user ("roles"), not twice.
-        Role: AuditSpec("role", ("name", "description", "permissions")),
-    }
-    for model, spec in specs.items():
-        shown = (*spec.fields, *spec.collections, *(n for n, _ in spec.references.values()))
-        leaked = [name for name in shown if SECRET_NAME.search(name)]
-        if leaked:
-            raise RuntimeError(
-                f"{model.__name__} would record secrets in the audit trail: {leaked}"
-            )
-    return specs
-
-
-SPECS: dict[type, AuditSpec] = _build_specs()
-RECORD_TYPES: tuple[str, ...] = tuple(sorted(spec.record_type for spec in SPECS.values()))
-
-
-def spec_for(obj: object) -> AuditSpec | None:
-    """The audit spec of ``obj``'s model, or None when the model is not audited."""
-    return SPECS.get(type(obj))
-
-
-def record_type_of(obj: object) -> str:
-    spec = spec_for(obj)
-    if spec is not None:
-        return spec.record_type
-    return getattr(obj, "__tablename__", type(obj).__name__.lower())
+FLUSH_ACTOR_KEY = "console.audit.flush_actor"
 
 
 # --- values -------------------------------------------------------------------------
@@ -238,70 +101,6 @@ def _labels(items: Iterable[Any]) -> list[str]:
     return sorted(str(item) for item in items)
 
 
-# --- who, from where ----------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Actor:
-    """Who caused an event: a staff member, the system, or someone not signed in."""
-
-    id: int | None
-    email: str
-
-    @classmethod
-    def of(cls, actor: Any) -> Actor:
-        """``actor`` as given to ``record``: a staff user, an ``Actor``, a label or None."""
-        if isinstance(actor, Actor):
-            return actor
-        if actor is None:
-            return SYSTEM
-        if isinstance(actor, str):
-            return cls(None, actor)
-        return cls(getattr(actor, "id", None), getattr(actor, "email", None) or str(actor))
-
-
-SYSTEM = Actor(None, SYSTEM_ACTOR)
-ANONYMOUS = Actor(None, ANONYMOUS_ACTOR)
-
-
-def current_actor() -> Actor:
-    """The signed-in person of the current request, else the system."""
-    if not has_request_context():
-        return SYSTEM
-    from flask_login import current_user
-
-    if current_user and current_user.is_authenticated:
-        return Actor(current_user.id, current_user.email)
-    return SYSTEM
-
-
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
-
-
-def request_state() -> dict[str, Any]:
-    """Per-request notes of the audit code (kept in the WSGI environ, not in ``g``).
-
-    ``g`` belongs to the app context, which a test or a streamed response may keep
-    across several requests; the environ belongs to exactly one request.
-    """
-    return request.environ.setdefault("console.audit", {})
-
-
-def request_id() -> str | None:
-    """An id shared by every event of one request (``X-Request-ID`` when it is sane)."""
-    if not has_request_context():
-        return None
-    state = request_state()
-    if "request_id" not in state:
-        incoming = request.headers.get("X-Request-ID", "")
-        state["request_id"] = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
-    return state["request_id"]
-
-
-def client_addr() -> str | None:
-    return request.remote_addr if has_request_context() else None
-
-
 # --- the buffer ---------------------------------------------------------------------
 
 
@@ -315,8 +114,7 @@ class _Entry:
     actor: Actor
     changes: dict[str, list[Any]] | None
     tx: SessionTransaction | None
-    client_addr: str | None
-    request_id: str | None
+    context: EventContext
     explicit: bool = False
     note: str | None = None
     record_id: Any = None
@@ -350,7 +148,7 @@ class _Buffer:
         """The automatic event of ``action`` buffered for ``obj``, if any."""
         return self._index.get((id(obj), action))
 
-    def keep(self, wanted) -> None:
+    def keep(self, wanted: Callable[[_Entry], bool]) -> None:
         """Keep only the entries ``wanted(entry)`` accepts."""
         entries = [e for e in self.entries if wanted(e)]
         self.clear()
@@ -370,9 +168,16 @@ def _transaction(session: Session) -> SessionTransaction | None:
     return session.get_nested_transaction() or session.get_transaction()
 
 
-def _entry(session: Session, action: str, obj: Any, actor: Actor | None = None, **kw) -> _Entry:
+def _entry(
+    session: Session,
+    action: str,
+    obj: Any,
+    actor: Actor | None = None,
+    context: EventContext | None = None,
+    **kw: Any,
+) -> _Entry:
     if actor is None:
-        actor = session.info.get("console.audit.flush_actor") or current_actor()
+        actor = session.info.get(FLUSH_ACTOR_KEY) or current_actor()
     return _Entry(
         action=action,
         record_type=kw.pop("record_type", None) or record_type_of(obj),
@@ -380,14 +185,13 @@ def _entry(session: Session, action: str, obj: Any, actor: Actor | None = None, 
         actor=actor,
         changes=kw.pop("changes", None),
         tx=_transaction(session),
-        client_addr=client_addr(),
-        request_id=request_id(),
+        context=context or current_context(),
         **kw,
     )
 
 
 def record(
-    session: Session,
+    session: Session | scoped_session,
     actor: Any,
     action: str,
     record: Any,
@@ -395,6 +199,7 @@ def record(
     *,
     note: str | None = None,
     record_type: str | None = None,
+    context: EventContext | None = None,
 ) -> None:
     """Add a domain or security event to the transaction under way.
 
@@ -402,8 +207,10 @@ def record(
     signed in, e.g. ``"anonymous"``). ``record`` is the model instance concerned (or
     None with ``record_type`` for an event about no stored record). ``changes`` is a
     ``{field: (before, after)}`` diff; the automatic diff of ``record`` in this
-    transaction is merged in (explicit values win) and not written twice. The event is
-    written when ``session`` commits and vanishes if it rolls back.
+    transaction is merged in (explicit values win) and not written twice. ``context``
+    says where the event comes from; by default the current request's (none outside a
+    request). The event is written when ``session`` commits and vanishes if it rolls
+    back.
     """
     if isinstance(session, scoped_session):
         session = session()  # the request's own session, whose transaction we join
@@ -425,6 +232,7 @@ def record(
         action,
         record,
         Actor.of(actor),
+        context,
         record_type=record_type,
         changes=given,
         explicit=True,
@@ -481,7 +289,8 @@ def _diff(session: Session, obj: Any, spec: AuditSpec) -> dict[str, list[Any]]:
     for name in list(changes):
         if changes[name][0] == changes[name][1]:
             del changes[name]
-    for fk, (label, model) in spec.references.items():
+    for fk, label in spec.references.items():
+        model = reference_model(state.class_, label)
         if fk in changes:
             before, after = changes.pop(fk)
             changes[label] = [_Ref(model, before), _Ref(model, after)]
@@ -532,11 +341,7 @@ def _snapshot(obj: Any, spec: AuditSpec, *, deleted: bool, load: bool) -> dict[s
 
     With ``load`` false (inside a flush) only values already loaded are read.
     """
-    if load:
-        names = (*spec.fields, *spec.references, *spec.collections, *spec.masked)
-        values = {name: getattr(obj, name) for name in names}
-    else:
-        values = inspect(obj).dict
+    values = {name: getattr(obj, name) for name in spec.watched} if load else inspect(obj).dict
     out: dict[str, list[Any]] = {}
 
     def put(name: str, value: Any) -> None:
@@ -546,9 +351,9 @@ def _snapshot(obj: Any, spec: AuditSpec, *, deleted: bool, load: bool) -> dict[s
 
     for name in spec.fields:
         put(name, values.get(name))
-    for fk, (label, model) in spec.references.items():
+    for fk, label in spec.references.items():
         if values.get(fk) is not None:
-            put(label, _Ref(model, values[fk]))
+            put(label, _Ref(reference_model(type(obj), label), values[fk]))
     for name in spec.collections:
         if name in values:
             put(name, _labels(values[name]))
@@ -592,12 +397,12 @@ def _add_delete(session: Session, obj: Any, spec: AuditSpec, *, can_load: bool) 
 # --- session hooks ------------------------------------------------------------------
 
 
-def _before_flush(session: Session, _flush_context, _instances) -> None:
+def before_flush(session: Session, _flush_context: Any, _instances: Any) -> None:
     """Buffer an event for each audited record this flush creates, changes or deletes."""
     buffer = _buffer(session)
     with session.no_autoflush:
         actor = current_actor()
-        session.info["console.audit.flush_actor"] = actor
+        session.info[FLUSH_ACTOR_KEY] = actor
         for obj in list(session.new):
             spec = spec_for(obj)
             if spec is not None and buffer.find(obj, CREATE) is None:
@@ -619,25 +424,27 @@ def _before_flush(session: Session, _flush_context, _instances) -> None:
                     )
                 )
                 continue
+            pending_changes = pending.changes if pending.changes is not None else {}
             for name, (before, after) in changes.items():
-                first = pending.changes.get(name, [before])[0]
-                pending.changes[name] = [first, after]
+                first = pending_changes.get(name, [before])[0]
+                pending_changes[name] = [first, after]
                 if _same(first, after):
-                    del pending.changes[name]
+                    del pending_changes[name]
+            pending.changes = pending_changes
         for obj in list(session.deleted):
             spec = spec_for(obj)
             if spec is not None:
                 _add_delete(session, obj, spec, can_load=True)
 
 
-def _persistent_to_deleted(session: Session, obj: Any) -> None:
+def persistent_to_deleted(session: Session, obj: Any) -> None:
     """Catch deletions decided inside the flush (orphaned order lines)."""
     spec = spec_for(obj)
     if spec is not None:
         _add_delete(session, obj, spec, can_load=False)
 
 
-def _before_commit(session: Session) -> None:
+def before_commit(session: Session) -> None:
     """Write the buffered events into the transaction that is about to commit."""
     session.flush()
     buffer = session.info.get(BUFFER_KEY)
@@ -648,6 +455,7 @@ def _before_commit(session: Session) -> None:
     buffer.clear()
     if rows:
         session.connection().execute(insert(AuditEvent.__table__), rows)
+        log.debug("recorded %d audit event(s)", len(rows))
 
 
 def _absorb(buffer: _Buffer) -> list[_Entry]:
@@ -686,7 +494,7 @@ def _row(session: Session, entry: _Entry) -> dict[str, Any]:
         if version is None and spec is not None and spec.parent and entry.parent:
             # A part's event carries its owner's version: the owner's stale-form
             # message finds it that way (see console.services.concurrency).
-            owner_model = state.mapper.relationships[spec.parent[2]].mapper.class_
+            owner_model = reference_model(state.class_, spec.parent[2])
             owner = session.get(owner_model, entry.parent[1]) if entry.parent[1] else None
             version = getattr(owner, "version", None) if owner is not None else None
         if entry.action == CREATE and not entry.frozen and spec is not None:
@@ -696,8 +504,8 @@ def _row(session: Session, entry: _Entry) -> dict[str, Any]:
         "at": utcnow(),
         "actor_id": entry.actor.id,
         "actor_email": entry.actor.email[:255],
-        "client_addr": entry.client_addr,
-        "request_id": entry.request_id,
+        "client_addr": entry.context.client_addr,
+        "request_id": entry.context.request_id,
         "action": entry.action,
         "record_type": entry.record_type,
         "record_id": record_id,
@@ -710,7 +518,7 @@ def _row(session: Session, entry: _Entry) -> dict[str, Any]:
     }
 
 
-def _after_soft_rollback(session: Session, previous: SessionTransaction) -> None:
+def after_soft_rollback(session: Session, previous: SessionTransaction) -> None:
     """Forget the events of changes that were rolled back (a savepoint or everything)."""
     buffer = session.info.get(BUFFER_KEY)
     if not buffer:
@@ -729,41 +537,8 @@ def _within(tx: SessionTransaction | None, ancestor: SessionTransaction) -> bool
     return False
 
 
-def _after_transaction_end(session: Session, transaction: SessionTransaction) -> None:
+def after_transaction_end(session: Session, transaction: SessionTransaction) -> None:
+    """Drop the buffer and the flush's actor when the outermost transaction ends."""
     if transaction.parent is None:
         session.info.pop(BUFFER_KEY, None)
-        session.info.pop("console.audit.flush_actor", None)
-
-
-def install() -> None:
-    """Attach the capture hooks to the console's database session (once per process)."""
-    target = db.session
-    hooks = {
-        "before_flush": _before_flush,
-        "persistent_to_deleted": _persistent_to_deleted,
-        "before_commit": _before_commit,
-        "after_soft_rollback": _after_soft_rollback,
-        "after_transaction_end": _after_transaction_end,
-    }
-    for name, fn in hooks.items():
-        if not event.contains(target, name, fn):
-            event.listen(target, name, fn)
-
-
-def deletion_of(session: Session, record_type: str, record_id: Any) -> AuditEvent | None:
-    """The event that deleted a record, if the trail has one."""
-    try:
-        record_id = int(record_id)
-    except (TypeError, ValueError):
-        return None
-    query = (
-        select(AuditEvent)
-        .where(
-            AuditEvent.record_type == record_type,
-            AuditEvent.record_id == record_id,
-            AuditEvent.action == DELETE,
-        )
-        .order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
-        .limit(1)
-    )
-    return session.scalar(query)
+        session.info.pop(FLUSH_ACTOR_KEY, None)

@@ -13,7 +13,8 @@ refusals (a POST with an e-mail and a password that did not end signed in and ra
 
 The events join the request's transaction; the sign-in, password and 2FA views commit
 it themselves, and for the others (sign-out, refusals) the event is committed at the end
-of the request.
+of the request. What the request says (who is signed in, what the form held) is read
+through ``console.audit.context``.
 """
 
 from __future__ import annotations
@@ -22,28 +23,44 @@ import logging
 from typing import Any
 
 import flask_login
-from flask import Flask, Response, has_request_context, request
+from flask import Flask, Response
 from flask_security import signals
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
+from console.audit.actions import (
+    LOGIN,
+    LOGIN_FAILED,
+    LOGOUT,
+    PASSWORD_CHANGED,
+    PASSWORD_RESET,
+    TWO_FACTOR_CHANGED,
+)
+from console.audit.capture import record
+from console.audit.context import (
+    ANONYMOUS,
+    SYSTEM,
+    Actor,
+    current_actor,
+    request_notes,
+    sign_in_attempt,
+)
 from console.database import commit_at_end_of_request, db
 from console.models import User
-from console.services import audit
 
 log = logging.getLogger(__name__)
 
 LOGIN_ENDPOINT = "security.login"
 
 
-def _acting(user: Any) -> audit.Actor:
+def _acting(user: Any) -> Actor:
     """The signed-in person when there is one, else ``user`` (who proved who they are)."""
-    actor = audit.current_actor()
-    return actor if actor is not audit.SYSTEM else audit.Actor.of(user)
+    actor = current_actor()
+    return actor if actor is not SYSTEM else Actor.of(user)
 
 
 def _record(actor: Any, action: str, user: Any, note: str | None = None) -> None:
-    audit.record(db.session, actor, action, user, note=note)
+    record(db.session, actor, action, user, note=note)
     commit_at_end_of_request("a security event", required=False)
 
 
@@ -52,38 +69,36 @@ def on_login(_sender: Any, user: Any = None, authn_via: list[str] | None = None,
     # that is part of the password change event, not a sign-in.
     if user is None or "change" in (authn_via or []):
         return
-    if has_request_context():
-        audit.request_state()["login_ok"] = True
+    request_notes()["login_ok"] = True
     via = ", ".join(authn_via or []) or "unknown method"
-    _record(user, audit.LOGIN, user, note=f"Signed in with {via}.")
+    _record(user, LOGIN, user, note=f"Signed in with {via}.")
 
 
 def on_logout(_sender: Any, user: Any = None, **_: Any) -> None:
     if user is None or not getattr(user, "is_authenticated", False):
         return
-    _record(user, audit.LOGOUT, user, note="Signed out.")
+    _record(user, LOGOUT, user, note="Signed out.")
 
 
 def on_failed_authn(
     _sender: Any, user: Any = None, auth_type: str = "", tfa: bool = False, **_: Any
 ) -> None:
-    if has_request_context():
-        audit.request_state()["login_failed"] = True
+    request_notes()["login_failed"] = True
     step = "second factor" if tfa else auth_type or "credential"
-    actor = audit.current_actor()
-    if actor is not audit.SYSTEM:
+    actor = current_actor()
+    if actor is not SYSTEM:
         # A signed-in person asked to confirm their password again (``/verify``).
-        _record(actor, audit.LOGIN_FAILED, user, note=f"Re-authentication failed: wrong {step}.")
+        _record(actor, LOGIN_FAILED, user, note=f"Re-authentication failed: wrong {step}.")
         return
-    _record(audit.ANONYMOUS, audit.LOGIN_FAILED, user, note=f"Sign-in failed: wrong {step}.")
+    _record(ANONYMOUS, LOGIN_FAILED, user, note=f"Sign-in failed: wrong {step}.")
 
 
 def on_password_changed(_sender: Any, user: Any = None, **_: Any) -> None:
-    _record(_acting(user), audit.PASSWORD_CHANGED, user, note="Password changed.")
+    _record(_acting(user), PASSWORD_CHANGED, user, note="Password changed.")
 
 
 def on_password_reset(_sender: Any, user: Any = None, **_: Any) -> None:
-    _record(_acting(user), audit.PASSWORD_RESET, user, note="Password reset.")
+    _record(_acting(user), PASSWORD_RESET, user, note="Password reset.")
 
 
 def on_two_factor_changed(_sender: Any, user: Any = None, **kwargs: Any) -> None:
@@ -91,11 +106,11 @@ def on_two_factor_changed(_sender: Any, user: Any = None, **kwargs: Any) -> None
     note = "Two-factor settings changed"
     if method:
         note += f" (method: {method})"
-    _record(_acting(user), audit.TWO_FACTOR_CHANGED, user, note=note + ".")
+    _record(_acting(user), TWO_FACTOR_CHANGED, user, note=note + ".")
 
 
 def on_two_factor_disabled(_sender: Any, user: Any = None, **_: Any) -> None:
-    _record(_acting(user), audit.TWO_FACTOR_CHANGED, user, note="Two-factor sign-in disabled.")
+    _record(_acting(user), TWO_FACTOR_CHANGED, user, note="Two-factor sign-in disabled.")
 
 
 _RECEIVERS = [
@@ -126,16 +141,14 @@ def _shown_identity(value: str) -> str:
 
 def record_refused_login(response: Response) -> Response:
     """Record sign-ins refused without ``user_failed_authn`` (unknown, disabled, locked)."""
-    if request.endpoint != LOGIN_ENDPOINT or request.method != "POST":
+    email = sign_in_attempt(LOGIN_ENDPOINT)
+    if email is None:
         return response
-    state = audit.request_state()
-    if state.get("login_failed") or state.get("login_ok") or response.status_code >= 500:
+    notes = request_notes()
+    if notes.get("login_failed") or notes.get("login_ok") or response.status_code >= 500:
         return response
-    if flask_login.current_user.is_authenticated:
+    if current_actor() is not SYSTEM:
         return response
-    email = request.form.get("email", "")
-    if not email.strip() or not request.form.get("password"):
-        return response  # nothing was tried: an empty form is not a sign-in attempt
     # Flask-Security matches e-mails case-insensitively; so does this look-up.
     user = db.session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
     if user is None:
@@ -143,10 +156,7 @@ def record_refused_login(response: Response) -> Response:
     else:
         note = "Sign-in refused: the account is disabled or locked, or the form had expired."
     try:
-        audit.record(
-            db.session, audit.ANONYMOUS, audit.LOGIN_FAILED, user, note=note,
-            record_type="staff_user",
-        )  # fmt: skip
+        record(db.session, ANONYMOUS, LOGIN_FAILED, user, note=note, record_type="staff_user")
         db.session.commit()
     except SQLAlchemyError:
         db.session.rollback()

@@ -1,0 +1,30 @@
+"""The actions with a meaning across the console; services may record others."""
+
+from __future__ import annotations
+
+CREATE, UPDATE, DELETE = "create", "update", "delete"
+APPROVE, REJECT, SHIP, DELIVER, CANCEL = "approve", "reject", "ship", "deliver", "cancel"
+LOGIN, LOGOUT, LOGIN_FAILED = "login", "logout", "login_failed"
+PASSWORD_CHANGED, PASSWORD_RESET, TWO_FACTOR_CHANGED = (
+    "password_changed",
+    "password_reset",
+    "2fa_changed",
+)
+
+KNOWN_ACTIONS: tuple[str, ...] = (
+    CREATE,
+    UPDATE,
+    DELETE,
+    APPROVE,
+    REJECT,
+    SHIP,
+    DELIVER,
+    CANCEL,
+    LOGIN,
+    LOGOUT,
+    LOGIN_FAILED,
+    PASSWORD_CHANGED,
+    PASSWORD_RESET,
+    TWO_FACTOR_CHANGED,
+)
+"""Offered by the audit view's action filter, in this order."""

@@ -1,0 +1,30 @@
+"""Questions the console asks the audit trail."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from console.audit.actions import DELETE
+from console.models import AuditEvent
+
+
+def deletion_of(session: Session, record_type: str, record_id: Any) -> AuditEvent | None:
+    """The event that deleted a record, if the trail has one."""
+    try:
+        record_id = int(record_id)
+    except (TypeError, ValueError):
+        return None
+    query = (
+        select(AuditEvent)
+        .where(
+            AuditEvent.record_type == record_type,
+            AuditEvent.record_id == record_id,
+            AuditEvent.action == DELETE,
+        )
+        .order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
+        .limit(1)
+    )
+    return session.scalar(query)
