@@ -212,12 +212,12 @@ def record(
     request). The event is written when ``session`` commits and vanishes if it rolls
     back.
     """
-    if isinstance(session, scoped_session):
-        session = session()  # the request's own session, whose transaction we join
-    if session.get_transaction() is None:
+    # A scoped session stands for the request's own session, whose transaction we join.
+    own = session() if isinstance(session, scoped_session) else session
+    if own.get_transaction() is None:
         # Start the transaction the event belongs to, as adding a record would, so
         # that a rollback before the next statement discards the event too.
-        session.begin()
+        own.begin()
     if record is None and not record_type:
         raise ValueError("record() needs a record or a record_type")
     spec = spec_for(record) if record is not None else None
@@ -228,7 +228,7 @@ def record(
         secret = name in masked or SECRET_NAME.search(name)
         given[name] = [REDACTED, REDACTED] if secret else [before, after]
     entry = _entry(
-        session,
+        own,
         action,
         record,
         Actor.of(actor),
@@ -240,7 +240,7 @@ def record(
     )
     if record is not None and spec is not None:
         entry.parent = _parent_of(record, spec)
-    _buffer(session).add(entry)
+    _buffer(own).add(entry)
 
 
 # --- diffs --------------------------------------------------------------------------

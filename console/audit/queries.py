@@ -5,13 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, scoped_session
 
 from console.audit.actions import DELETE
 from console.models import AuditEvent
 
 
-def deletion_of(session: Session, record_type: str, record_id: Any) -> AuditEvent | None:
+def deletion_of(
+    session: Session | scoped_session[Any], record_type: str, record_id: Any
+) -> AuditEvent | None:
     """The event that deleted a record, if the trail has one."""
     try:
         record_id = int(record_id)

@@ -11,9 +11,10 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import inspect
+from sqlalchemy.orm import Mapper
 
 import console.models  # noqa: F401 - every model must be mapped before the registry is read
-from console.database import db
+from console.database import Base
 from console.models.audit_spec import SECRET_NAME, AuditSpec
 
 __all__ = [
@@ -32,7 +33,7 @@ def _collect() -> dict[type, AuditSpec]:
     """``{model: spec}`` for every mapped model declaring ``__audit__`` on itself."""
     audited = [
         mapper.class_
-        for mapper in db.Model.registry.mappers
+        for mapper in Base.registry.mappers
         if isinstance(vars(mapper.class_).get("__audit__"), AuditSpec)
     ]
     specs = {model: vars(model)["__audit__"] for model in sorted(audited, key=lambda m: m.__name__)}
@@ -73,7 +74,7 @@ def check_specs() -> None:
     """
     problems: list[str] = []
     for model, spec in SPECS.items():
-        mapper = inspect(model)
+        mapper: Mapper[Any] = inspect(model)
         columns = set(mapper.column_attrs.keys())
         relationships = set(mapper.relationships.keys())
         expected = [
