@@ -1,52 +1,53 @@
-"""Configuration of the console, read from environment variables.
+"""Settings of the console: typed, grouped by concern, read from the environment.
 
-``CONSOLE_CONFIG`` picks one of ``development`` (the default), ``testing`` or
-``production``. Every setting an operator may change is read from the environment when
-the configuration object is built, so that tests and ``create_app`` see the values in
-force at that moment rather than those at import time.
+Two kinds of settings live here, each declared once:
+
+* What an operator sets (database, mail relay, Redis, outbox delivery, security, logging,
+  the shop) is read from environment variables by one pydantic-settings class per concern.
+  A value of the wrong type stops the start with a message naming the variable; an empty
+  variable counts as unset.
+* What does not vary between deployments (Flask-Security's features, CSRF, cookies,
+  e-mail subjects) is a constant, grouped by the same concerns; each environment picked
+  by ``CONSOLE_CONFIG`` (``development``, the default, ``testing`` or ``production``)
+  states only how it differs.
+
+``load`` assembles Flask's ``app.config`` from them in one order: constants, the
+environment's differences, the variables, the caller's overrides, then the settings
+derived from others (so that they follow the overrides), then the production checks.
 """
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
+import logging
 import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Final, Literal, get_type_hints
+
+from pydantic import (
+    Field,
+    NonNegativeInt,
+    PositiveInt,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 BASE_DIR = Path(__file__).resolve().parent
 INSTANCE_DIR = BASE_DIR / "instance"
 
-# Development-only signing secrets. Production refuses to start with either of them.
+# Development-only signing secrets. Production refuses to start with any of them.
 DEV_SECRET_KEY = "dev-only-secret-key-do-not-use-in-production"
 DEV_PASSWORD_SALT = "dev-only-password-salt-do-not-use-in-production"
 DEV_TOTP_SECRET = "dev-only-totp-secret-do-not-use-in-production"
 
 
-def _env_bool(name: str, default: bool = False) -> bool:
-    """Read a yes/no environment variable ("1", "true", "yes", "on" mean yes)."""
-    value = os.environ.get(name)
-    if value is None or value == "":
-        return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
-
-
-def _env_int(name: str, default: int) -> int:
-    """Read an integer environment variable, failing loudly on a typo."""
-    value = os.environ.get(name)
-    if value is None or value == "":
-        return default
-    try:
-        return int(value)
-    except ValueError as exc:
-        raise RuntimeError(f"{name} must be an integer, got {value!r}") from exc
-
-
-def _env_list(name: str, default: str) -> list[str]:
-    """Read a comma-separated environment variable as a list (empty text: empty list)."""
-    value = os.environ.get(name)
-    if value is None:
-        value = default
-    return [item.strip() for item in value.split(",") if item.strip()]
+class ConfigurationError(RuntimeError):
+    """The configuration cannot run: the message says which variable to fix and how."""
 
 
 def default_database_url() -> str:
@@ -54,227 +55,503 @@ def default_database_url() -> str:
     return f"sqlite:///{INSTANCE_DIR / 'console.sqlite3'}"
 
 
-class BaseConfig:
-    """Settings shared by every environment."""
+def _secret(value: SecretStr | None) -> str | None:
+    return value.get_secret_value() if value is not None else None
 
-    ENV_NAME = "base"
-    DEFAULT_REQUIRE_2FA_PERMISSIONS = ""
 
-    def __init__(self) -> None:
-        self.SECRET_KEY: str | None = os.environ.get("SECRET_KEY") or DEV_SECRET_KEY
-        self.SECURITY_PASSWORD_SALT: str | None = (
-            os.environ.get("SECURITY_PASSWORD_SALT") or DEV_PASSWORD_SALT
-        )
-        self.SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL") or default_database_url()
-        self.SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any] = {"pool_pre_ping": True}
+# --- Environments -------------------------------------------------------------------
 
-        # Mail: with no MAIL_SERVER the console keeps messages in its outbox only.
-        self.MAIL_SERVER = os.environ.get("MAIL_SERVER") or None
-        self.MAIL_PORT = _env_int("MAIL_PORT", 25)
-        self.MAIL_USE_TLS = _env_bool("MAIL_USE_TLS")
-        self.MAIL_USE_SSL = _env_bool("MAIL_USE_SSL")
-        self.MAIL_USERNAME = os.environ.get("MAIL_USERNAME") or None
-        self.MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD") or None
-        # Seconds before a silent SMTP relay counts as a failed attempt.
-        self.MAIL_TIMEOUT = _env_int("MAIL_TIMEOUT", 30)
-        self.MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER") or "shop@localhost"
-        self.REDIS_URL = os.environ.get("REDIS_URL") or None
 
-        # Number of proxies (load balancers) in front of the app whose X-Forwarded-For /
-        # -Proto / -Host headers are trusted; 0 trusts none. Rate limits and session
-        # protection need the real client address.
-        self.PROXY_COUNT = _env_int("PROXY_COUNT", 0)
+@dataclass(frozen=True)
+class Environment:
+    """One value of ``CONSOLE_CONFIG``: how it differs from the shared settings."""
 
-        # Logging (console/logs.py) and error reporting.
-        self.LOG_LEVEL = (os.environ.get("LOG_LEVEL") or "INFO").upper()
-        self.LOG_FORMAT = os.environ.get("LOG_FORMAT") or "console"
-        self.LOG_FILE = os.environ.get("LOG_FILE") or None
-        self.SENTRY_DSN = os.environ.get("SENTRY_DSN") or None
+    name: str
+    flask: Mapping[str, Any] = field(default_factory=dict)
+    """Flask settings that replace or add to the shared constants."""
+    require_2fa_permissions: str = ""
+    """``CONSOLE_REQUIRE_2FA_PERMISSIONS`` when the variable is not set."""
+    development_secrets: bool = True
+    """Whether unset secrets fall back to the development-only values."""
 
-        # Two-factor sign-in: the key that encrypts each person's TOTP secret at rest.
-        self.SECURITY_TOTP_SECRETS = {
-            "1": os.environ.get("SECURITY_TOTP_SECRET") or DEV_TOTP_SECRET
+
+ENVIRONMENTS: Final[Mapping[str, Environment]] = {
+    # The embedded default: SQLite, no SMTP relay, demo data.
+    "development": Environment("development", {"DEBUG": False}),
+    # The test suite; each test passes its own database.
+    "testing": Environment(
+        "testing",
+        {
+            "TESTING": True,
+            # Tests still hash with bcrypt, at the lowest cost it accepts: at full cost
+            # every sign-in in the suite is slow.
+            "SECURITY_PASSWORD_HASH_PASSLIB_OPTIONS": {"bcrypt__rounds": 4},
+            # Test accounts live under the reserved ".test" domain, which e-mail
+            # validation otherwise refuses.
+            "SECURITY_EMAIL_VALIDATOR_ARGS": {
+                "check_deliverability": False,
+                "test_environment": True,
+            },
+        },
+    ),
+    # Secrets must come from the environment; cookies only over HTTPS; administrators
+    # sign in with a second factor.
+    "production": Environment(
+        "production",
+        {"SESSION_COOKIE_SECURE": True, "REMEMBER_COOKIE_SECURE": True},
+        require_2fa_permissions="staff.manage",
+        development_secrets=False,
+    ),
+}
+
+
+def environment_named(name: str | None) -> Environment:
+    """The environment ``name`` (default ``development``); an unknown name is refused."""
+    name = name or "development"
+    try:
+        return ENVIRONMENTS[name]
+    except KeyError:
+        known = ", ".join(sorted(ENVIRONMENTS))
+        raise ConfigurationError(
+            f"CONSOLE_CONFIG={name!r} is unknown; use one of: {known}"
+        ) from None
+
+
+# --- Settings read from the environment, one class per concern -----------------------
+
+
+class _FromEnvironment(BaseSettings):
+    """Read from environment variables (no ``.env`` file); an empty variable is unset."""
+
+    model_config = SettingsConfigDict(env_ignore_empty=True, extra="ignore", frozen=True)
+
+
+class DatabaseSettings(_FromEnvironment):
+    """Where the data lives."""
+
+    url: str | None = Field(None, validation_alias="DATABASE_URL")
+    """SQLAlchemy URL; unset: a SQLite file under ``instance/``."""
+
+    def flask(self) -> dict[str, Any]:
+        return {"SQLALCHEMY_DATABASE_URI": self.url or default_database_url()}
+
+
+class MailSettings(_FromEnvironment):
+    """The SMTP relay. With no server the console keeps messages in its outbox only."""
+
+    model_config = SettingsConfigDict(env_prefix="MAIL_")
+
+    server: str | None = None
+    port: PositiveInt = Field(25, le=65535)
+    use_tls: bool = False
+    use_ssl: bool = False
+    username: str | None = None
+    password: SecretStr | None = None
+    timeout: PositiveInt = 30
+    """Seconds before a silent relay counts as a failed attempt."""
+    default_sender: str = "shop@localhost"
+
+    def flask(self) -> dict[str, Any]:
+        return {
+            "MAIL_SERVER": self.server,
+            "MAIL_PORT": self.port,
+            "MAIL_USE_TLS": self.use_tls,
+            "MAIL_USE_SSL": self.use_ssl,
+            "MAIL_USERNAME": self.username,
+            "MAIL_PASSWORD": _secret(self.password),
+            "MAIL_TIMEOUT": self.timeout,
+            "MAIL_DEFAULT_SENDER": self.default_sender,
         }
-        # Holders of any of these permissions must sign in with a second factor.
-        # Empty under development and testing so the demo accounts use a password only.
-        self.CONSOLE_REQUIRE_2FA_PERMISSIONS = _env_list(
-            "CONSOLE_REQUIRE_2FA_PERMISSIONS", self.DEFAULT_REQUIRE_2FA_PERMISSIONS
+
+
+class RedisSettings(_FromEnvironment):
+    """Redis, shared by the hosts of a multi-host deployment: job queue, rate limits."""
+
+    url: str | None = Field(None, validation_alias="REDIS_URL")
+
+    def flask(self) -> dict[str, Any]:
+        return {"REDIS_URL": self.url}
+
+
+class OutboxSettings(_FromEnvironment):
+    """Delivery of queued e-mail (console.notify).
+
+    A failed attempt is retried after ``retry_base_seconds * 2**(attempts-1)`` seconds,
+    at most ``retry_max_seconds``; after ``max_attempts`` the message is marked failed
+    and stays visible in the console until someone resends it.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="OUTBOX_")
+
+    max_attempts: PositiveInt = 8
+    retry_base_seconds: NonNegativeInt = 30
+    retry_max_seconds: NonNegativeInt = 3600
+    batch_size: PositiveInt = 50
+    poll_seconds: PositiveInt = 5
+    claim_timeout_seconds: PositiveInt = 300
+    """A claim older than this belongs to a dispatcher that died mid-send."""
+    rq_queue: str = "outbox"
+
+    def flask(self) -> dict[str, Any]:
+        return {
+            "OUTBOX_MAX_ATTEMPTS": self.max_attempts,
+            "OUTBOX_RETRY_BASE_SECONDS": self.retry_base_seconds,
+            "OUTBOX_RETRY_MAX_SECONDS": self.retry_max_seconds,
+            "OUTBOX_BATCH_SIZE": self.batch_size,
+            "OUTBOX_POLL_SECONDS": self.poll_seconds,
+            "OUTBOX_CLAIM_TIMEOUT_SECONDS": self.claim_timeout_seconds,
+            "OUTBOX_RQ_QUEUE": self.rq_queue,
+        }
+
+
+class SecuritySettings(_FromEnvironment):
+    """Secrets, sign-in limits, session lifetimes and the proxies trusted."""
+
+    secret_key: SecretStr | None = Field(None, validation_alias="SECRET_KEY")
+    password_salt: SecretStr | None = Field(None, validation_alias="SECURITY_PASSWORD_SALT")
+    totp_secret: SecretStr | None = Field(None, validation_alias="SECURITY_TOTP_SECRET")
+    """The key that encrypts each person's two-factor secret at rest."""
+
+    login_limit_per_account: str = Field(
+        "5 per 5 minutes", validation_alias="CONSOLE_LOGIN_LIMIT_PER_ACCOUNT"
+    )
+    """Flask-Limiter rate: failed sign-ins naming one account."""
+    login_limit_per_address: str = Field(
+        "30 per 5 minutes", validation_alias="CONSOLE_LOGIN_LIMIT_PER_ADDRESS"
+    )
+    """Flask-Limiter rate: failed sign-ins from one client address."""
+    ratelimit_storage_uri: str | None = Field(None, validation_alias="RATELIMIT_STORAGE_URI")
+    """Where the counters live; unset: derived from ``REDIS_URL`` (see ``derive``)."""
+
+    idle_timeout_minutes: PositiveInt = Field(30, validation_alias="CONSOLE_IDLE_TIMEOUT_MINUTES")
+    """A signed-in session ends this long after its last request."""
+    staff_freshness_minutes: PositiveInt = Field(
+        15, validation_alias="CONSOLE_STAFF_FRESHNESS_MINUTES"
+    )
+    """A sign-in older than this asks for the password again before staff changes."""
+
+    proxy_count: NonNegativeInt = Field(0, validation_alias="PROXY_COUNT")
+    """Proxies (load balancers) in front of the app whose X-Forwarded-* headers are
+    trusted; rate limits and session protection need the real client address."""
+
+    def flask(self, environment: Environment) -> dict[str, Any]:
+        secret_key = _secret(self.secret_key)
+        salt = _secret(self.password_salt)
+        totp = _secret(self.totp_secret)
+        if environment.development_secrets:
+            secret_key = secret_key or DEV_SECRET_KEY
+            salt = salt or DEV_PASSWORD_SALT
+            totp = totp or DEV_TOTP_SECRET
+        return {
+            "SECRET_KEY": secret_key,
+            "SECURITY_PASSWORD_SALT": salt,
+            "SECURITY_TOTP_SECRETS": {"1": totp},
+            "CONSOLE_LOGIN_LIMIT_PER_ACCOUNT": self.login_limit_per_account,
+            "CONSOLE_LOGIN_LIMIT_PER_ADDRESS": self.login_limit_per_address,
+            "RATELIMIT_STORAGE_URI": self.ratelimit_storage_uri,
+            "CONSOLE_IDLE_TIMEOUT": dt.timedelta(minutes=self.idle_timeout_minutes),
+            "CONSOLE_STAFF_FRESHNESS": dt.timedelta(minutes=self.staff_freshness_minutes),
+            "PROXY_COUNT": self.proxy_count,
+        }
+
+
+class TwoFactorSettings(BaseSettings):
+    """Who must sign in with a second factor.
+
+    Kept apart because here an empty variable means something: nobody (a comma-separated
+    list with no items), whereas unset means the environment's default.
+    """
+
+    model_config = SettingsConfigDict(env_ignore_empty=False, extra="ignore", frozen=True)
+
+    required_for: str | None = Field(None, validation_alias="CONSOLE_REQUIRE_2FA_PERMISSIONS")
+    """Comma-separated permissions whose holders must use two-factor sign-in."""
+
+    def flask(self, environment: Environment) -> dict[str, Any]:
+        text = self.required_for
+        if text is None:
+            text = environment.require_2fa_permissions
+        names = [name.strip() for name in text.split(",") if name.strip()]
+        return {"CONSOLE_REQUIRE_2FA_PERMISSIONS": names}
+
+
+class LoggingSettings(_FromEnvironment):
+    """Logging (console/logs.py) and error reporting."""
+
+    model_config = SettingsConfigDict(env_prefix="LOG_")
+
+    level: str = "INFO"
+    format: Literal["console", "json"] = "console"
+    """``json`` writes one JSON object per line."""
+    file: str | None = None
+    """Also write to this file, rotated."""
+    sentry_dsn: str | None = Field(None, validation_alias="SENTRY_DSN")
+
+    @field_validator("level", mode="before")
+    @classmethod
+    def _known_level(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        level = value.strip().upper()
+        if level not in logging.getLevelNamesMapping():
+            raise ValueError("use one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
+        return level
+
+    @field_validator("format", mode="before")
+    @classmethod
+    def _lower_case(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    def flask(self) -> dict[str, Any]:
+        return {
+            "LOG_LEVEL": self.level,
+            "LOG_FORMAT": self.format,
+            "LOG_FILE": self.file,
+            "SENTRY_DSN": self.sentry_dsn,
+        }
+
+
+class ShopSettings(_FromEnvironment):
+    """The shop the console serves, and its order rules."""
+
+    console_name: str = Field("Back Office", validation_alias="CONSOLE_NAME")
+    """Shown in the console's header."""
+    currency: str = Field("EUR", validation_alias="CONSOLE_CURRENCY")
+    shop_name: str = Field("Our shop", validation_alias="SHOP_NAME")
+    """The shop's name in customer e-mails."""
+    four_eyes: bool = Field(True, validation_alias="ORDERS_FOUR_EYES")
+    """Nobody approves an order they created."""
+    low_stock_threshold: NonNegativeInt = Field(5, validation_alias="LOW_STOCK_THRESHOLD")
+    """Products at or below this many units are listed on the dashboard."""
+
+    def flask(self) -> dict[str, Any]:
+        return {
+            "CONSOLE_NAME": self.console_name,
+            "CONSOLE_CURRENCY": self.currency,
+            "SHOP_NAME": self.shop_name,
+            "ORDERS_FOUR_EYES": self.four_eyes,
+            "LOW_STOCK_THRESHOLD": self.low_stock_threshold,
+        }
+
+
+def _variable(model: type[BaseSettings], location: str | int) -> str:
+    """The environment variable behind ``model``'s field ``location``."""
+    info = model.model_fields.get(str(location))
+    if info is not None and isinstance(info.validation_alias, str):
+        return info.validation_alias
+    prefix = model.model_config.get("env_prefix") or ""
+    return f"{prefix}{location}".upper()
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything read from the environment, one typed object per concern."""
+
+    database: DatabaseSettings
+    mail: MailSettings
+    redis: RedisSettings
+    outbox: OutboxSettings
+    security: SecuritySettings
+    two_factor: TwoFactorSettings
+    logging: LoggingSettings
+    shop: ShopSettings
+
+    @classmethod
+    def from_environment(cls) -> Settings:
+        """Read every concern now; every bad variable is named in one error."""
+        concerns: dict[str, Any] = {}  # each built from its field's own annotation
+        problems: list[str] = []
+        for concern, model in get_type_hints(cls).items():
+            try:
+                concerns[concern] = model()
+            except ValidationError as exc:
+                for error in exc.errors():
+                    name = _variable(model, error["loc"][0]) if error["loc"] else "?"
+                    problems.append(f"{name}={error['input']!r}: {error['msg']}")
+        if problems:
+            raise ConfigurationError(
+                "Configuration refuses to start; fix these environment variables: "
+                + "; ".join(problems)
+            )
+        return cls(**concerns)
+
+    @classmethod
+    def variables(cls) -> list[str]:
+        """Every environment variable the concerns read (``CONSOLE_CONFIG`` aside)."""
+        names = []
+        for model in get_type_hints(cls).values():
+            names += [_variable(model, name) for name in model.model_fields]
+        return names
+
+    def flask(self, environment: Environment) -> dict[str, Any]:
+        """These settings under the keys Flask and its extensions read."""
+        return (
+            self.database.flask()
+            | self.mail.flask()
+            | self.redis.flask()
+            | self.outbox.flask()
+            | self.security.flask(environment)
+            | self.two_factor.flask(environment)
+            | self.logging.flask()
+            | self.shop.flask()
         )
 
-        # Brute-force limits on sign-in (Flask-Limiter rate strings). A failed
-        # attempt counts against both the address and the account it names.
-        # Storage of the counters: Redis when REDIS_URL is set, so that several hosts
-        # share them, else in-process memory (``derive_defaults``).
-        self.RATELIMIT_STORAGE_URI: str | None = os.environ.get("RATELIMIT_STORAGE_URI") or None
-        # A moving window: a burst straddling a window boundary gets no extra tries.
-        self.RATELIMIT_STRATEGY = "moving-window"
-        self.RATELIMIT_HEADERS_ENABLED = True
-        self.CONSOLE_LOGIN_LIMIT_PER_ACCOUNT = (
-            os.environ.get("CONSOLE_LOGIN_LIMIT_PER_ACCOUNT") or "5 per 5 minutes"
-        )
-        self.CONSOLE_LOGIN_LIMIT_PER_ADDRESS = (
-            os.environ.get("CONSOLE_LOGIN_LIMIT_PER_ADDRESS") or "30 per 5 minutes"
-        )
 
-        # Idle timeout: a signed-in session ends this long after its last request.
-        self.CONSOLE_IDLE_TIMEOUT = dt.timedelta(
-            minutes=_env_int("CONSOLE_IDLE_TIMEOUT_MINUTES", 30)
-        )
-        # Re-authentication before staff changes: a sign-in older than this asks for
-        # the password again.
-        self.CONSOLE_STAFF_FRESHNESS = dt.timedelta(
-            minutes=_env_int("CONSOLE_STAFF_FRESHNESS_MINUTES", 15)
-        )
+# --- Constants, by concern ------------------------------------------------------------
 
-        self.CONSOLE_NAME = os.environ.get("CONSOLE_NAME") or "Back Office"
-        self.CONSOLE_CURRENCY = os.environ.get("CONSOLE_CURRENCY") or "EUR"
-        # Products at or below this many units are listed on the dashboard.
-        self.LOW_STOCK_THRESHOLD = _env_int("LOW_STOCK_THRESHOLD", 5)
-        # Four-eyes rule: nobody approves an order they created.
-        self.ORDERS_FOUR_EYES = _env_bool("ORDERS_FOUR_EYES", True)
+DATABASE: Final[Mapping[str, Any]] = {
+    "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+    "SQLALCHEMY_TRACK_MODIFICATIONS": False,
+}
 
-        # Outbox delivery (console.notify). A failed attempt is retried after
-        # base * 2**(attempts-1) seconds, capped; after max attempts the message is
-        # marked failed and stays visible in the console until someone resends it.
-        self.OUTBOX_MAX_ATTEMPTS = _env_int("OUTBOX_MAX_ATTEMPTS", 8)
-        self.OUTBOX_RETRY_BASE_SECONDS = _env_int("OUTBOX_RETRY_BASE_SECONDS", 30)
-        self.OUTBOX_RETRY_MAX_SECONDS = _env_int("OUTBOX_RETRY_MAX_SECONDS", 3600)
-        self.OUTBOX_BATCH_SIZE = _env_int("OUTBOX_BATCH_SIZE", 50)
-        self.OUTBOX_POLL_SECONDS = _env_int("OUTBOX_POLL_SECONDS", 5)
-        # A claim older than this belongs to a dispatcher that died mid-send; the
-        # message becomes claimable again.
-        self.OUTBOX_CLAIM_TIMEOUT_SECONDS = _env_int("OUTBOX_CLAIM_TIMEOUT_SECONDS", 300)
-        # In-process delivery thread: None decides by itself (on when MAIL_SERVER is
-        # set, REDIS_URL is not, and the app is not under test).
-        self.OUTBOX_IN_PROCESS: bool | None = None
-        self.OUTBOX_RQ_QUEUE = os.environ.get("OUTBOX_RQ_QUEUE") or "outbox"
-        self.SHOP_NAME = os.environ.get("SHOP_NAME") or "Our shop"
-
-    # Flask-Security-Too
-    SECURITY_PASSWORD_HASH = "bcrypt"
-    SECURITY_REGISTERABLE = False
-    SECURITY_RECOVERABLE = True
-    SECURITY_CHANGEABLE = True
-    SECURITY_TRACKABLE = True
-    SECURITY_POST_LOGIN_VIEW = "/admin/"
-    SECURITY_POST_LOGOUT_VIEW = "/login"
-    SECURITY_EMAIL_VALIDATOR_ARGS = {"check_deliverability": False}
-    SECURITY_SEND_REGISTER_EMAIL = False
+SIGN_IN: Final[Mapping[str, Any]] = {
+    "SECURITY_PASSWORD_HASH": "bcrypt",
+    "SECURITY_REGISTERABLE": False,
+    "SECURITY_RECOVERABLE": True,
+    "SECURITY_CHANGEABLE": True,
+    "SECURITY_TRACKABLE": True,
+    "SECURITY_POST_LOGIN_VIEW": "/admin/",
+    "SECURITY_POST_LOGOUT_VIEW": "/login",
+    # No DNS look-up: back offices often have no route to the internet.
+    "SECURITY_EMAIL_VALIDATOR_ARGS": {"check_deliverability": False},
+    "SECURITY_SEND_REGISTER_EMAIL": False,
     # Password strength: at least 12 characters and a zxcvbn score of 3 (of 4), so
     # that "Password123!" style choices are refused with an explanation.
-    SECURITY_PASSWORD_LENGTH_MIN = 12
-    SECURITY_PASSWORD_COMPLEXITY_CHECKER = "zxcvbn"
-    SECURITY_ZXCVBN_MINIMUM_SCORE = 3
+    "SECURITY_PASSWORD_LENGTH_MIN": 12,
+    "SECURITY_PASSWORD_COMPLEXITY_CHECKER": "zxcvbn",
+    "SECURITY_ZXCVBN_MINIMUM_SCORE": 3,
     # Same answer for an unknown account and a wrong password (login and reset), so
     # that the forms do not tell who has an account.
-    SECURITY_RETURN_GENERIC_RESPONSES = True
-    SECURITY_FLASH_MESSAGES = True
+    "SECURITY_RETURN_GENERIC_RESPONSES": True,
+    "SECURITY_FLASH_MESSAGES": True,
     # A password change or admin reset signs the person out of every other session.
-    SECURITY_SEND_PASSWORD_CHANGE_EMAIL = True
-    SECURITY_SEND_PASSWORD_RESET_NOTICE_EMAIL = True
-    SECURITY_RESET_PASSWORD_WITHIN = dt.timedelta(hours=2)
-    # Two-factor sign-in with an authenticator app (TOTP), open to every staff member.
-    SECURITY_TWO_FACTOR = True
-    SECURITY_TWO_FACTOR_ENABLED_METHODS = ["authenticator"]
-    SECURITY_TWO_FACTOR_REQUIRED = False
-    SECURITY_TWO_FACTOR_ALWAYS_VALIDATE = True
-    SECURITY_TOTP_ISSUER = "Back Office"
-    SECURITY_TWO_FACTOR_POST_SETUP_VIEW = "/admin/"
+    "SECURITY_SEND_PASSWORD_CHANGE_EMAIL": True,
+    "SECURITY_SEND_PASSWORD_RESET_NOTICE_EMAIL": True,
+    "SECURITY_RESET_PASSWORD_WITHIN": dt.timedelta(hours=2),
+    "SECURITY_EMAIL_SUBJECT_PASSWORD_RESET": "Reset your Back Office password",
+}
+
+RATE_LIMITS: Final[Mapping[str, Any]] = {
+    # A moving window: a burst straddling a window boundary gets no extra tries.
+    "RATELIMIT_STRATEGY": "moving-window",
+    "RATELIMIT_HEADERS_ENABLED": True,
+}
+
+TWO_FACTOR: Final[Mapping[str, Any]] = {
+    # Authenticator apps (TOTP), open to every staff member; required for some
+    # permissions by CONSOLE_REQUIRE_2FA_PERMISSIONS.
+    "SECURITY_TWO_FACTOR": True,
+    "SECURITY_TWO_FACTOR_ENABLED_METHODS": ["authenticator"],
+    "SECURITY_TWO_FACTOR_REQUIRED": False,
+    "SECURITY_TWO_FACTOR_ALWAYS_VALIDATE": True,
+    "SECURITY_TOTP_ISSUER": "Back Office",
+    "SECURITY_TWO_FACTOR_POST_SETUP_VIEW": "/admin/",
+}
+
+SESSIONS: Final[Mapping[str, Any]] = {
     # Flask-Login's strong protection: a session used from another address or browser
     # is dropped. It only applies to non-permanent sessions, so the session cookie
     # stays a browser-session cookie and the idle timeout is kept in the session
     # (console.security.sessions).
-    SESSION_PROTECTION = "strong"
-    SECURITY_EMAIL_SUBJECT_PASSWORD_RESET = "Reset your Back Office password"
+    "SESSION_PROTECTION": "strong",
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "REMEMBER_COOKIE_HTTPONLY": True,
+    "REMEMBER_COOKIE_SAMESITE": "Lax",
+}
 
-    # Forms: CSRF on everywhere. A form left open all day must still save, so the
-    # token lives as long as the signed session instead of one hour.
-    WTF_CSRF_ENABLED = True
-    WTF_CSRF_TIME_LIMIT = None
+FORMS: Final[Mapping[str, Any]] = {
+    # CSRF on everywhere. A form left open all day must still save, so the token lives
+    # as long as the signed session instead of one hour.
+    "WTF_CSRF_ENABLED": True,
+    "WTF_CSRF_TIME_LIMIT": None,
+}
 
-    SESSION_COOKIE_HTTPONLY = True
-    SESSION_COOKIE_SAMESITE = "Lax"
-    REMEMBER_COOKIE_HTTPONLY = True
-    REMEMBER_COOKIE_SAMESITE = "Lax"
+ADMIN: Final[Mapping[str, Any]] = {
+    "FLASK_ADMIN_SWATCH": "cerulean",
+    # Lists of the big tables skip the full count; see console/admin/base.py.
+    "ADMIN_PAGE_SIZE": 25,
+}
 
+CUSTOMER_EMAILS: Final[Mapping[str, Any]] = {
     # Subjects of the customer e-mails (templates/email/<name>.txt and .html);
     # ``{number}`` and ``{shop}`` are filled in.
-    ORDER_EMAIL_SUBJECTS = {
+    "ORDER_EMAIL_SUBJECTS": {
         "order_received": "{shop}: we received your order {number}",
         "order_approved": "{shop}: your order {number} is confirmed",
         "order_rejected": "{shop}: we cannot fulfil your order {number}",
         "order_shipped": "{shop}: your order {number} is on its way",
         "order_cancelled": "{shop}: your order {number} was cancelled",
-    }
-
-    SQLALCHEMY_TRACK_MODIFICATIONS = False
-    FLASK_ADMIN_SWATCH = "cerulean"
-    # Lists of the big tables skip the full count; see console/admin/base.py.
-    ADMIN_PAGE_SIZE = 25
-
-
-class DevelopmentConfig(BaseConfig):
-    """The embedded default: SQLite, no SMTP relay, demo data."""
-
-    ENV_NAME = "development"
-    DEBUG = False
-
-
-class TestingConfig(BaseConfig):
-    """Used by the test suite; each test passes its own DATABASE_URL."""
-
-    ENV_NAME = "testing"
-    TESTING = True
-    # Hashing with bcrypt's full cost makes every login in the suite slow; tests
-    # still hash with bcrypt, at the lowest cost it accepts.
-    SECURITY_PASSWORD_HASH = "bcrypt"
-    SECURITY_PASSWORD_HASH_PASSLIB_OPTIONS = {"bcrypt__rounds": 4}
-    # Test accounts live under the reserved ".test" domain, which e-mail validation
-    # otherwise refuses.
-    SECURITY_EMAIL_VALIDATOR_ARGS = {"check_deliverability": False, "test_environment": True}
-
-
-class ProductionConfig(BaseConfig):
-    """Production: secrets must come from the environment."""
-
-    ENV_NAME = "production"
-    SESSION_COOKIE_SECURE = True
-    REMEMBER_COOKIE_SECURE = True
-    # Administrators sign in with a second factor in production.
-    DEFAULT_REQUIRE_2FA_PERMISSIONS = "staff.manage"
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.SECRET_KEY = os.environ.get("SECRET_KEY") or None
-        self.SECURITY_PASSWORD_SALT = os.environ.get("SECURITY_PASSWORD_SALT") or None
-        self.SECURITY_TOTP_SECRETS = {"1": os.environ.get("SECURITY_TOTP_SECRET") or None}
-
-
-CONFIGS: dict[str, type[BaseConfig]] = {
-    "development": DevelopmentConfig,
-    "testing": TestingConfig,
-    "production": ProductionConfig,
+    },
 }
 
+CONSTANTS: Final = (
+    DATABASE,
+    SIGN_IN,
+    RATE_LIMITS,
+    TWO_FACTOR,
+    SESSIONS,
+    FORMS,
+    ADMIN,
+    CUSTOMER_EMAILS,
+)
+"""Every group of constants, in the order ``load`` applies them."""
 
-def load_config(name: str | None = None) -> BaseConfig:
-    """Build the configuration named by ``name`` or ``CONSOLE_CONFIG``."""
-    name = name or os.environ.get("CONSOLE_CONFIG") or "development"
-    try:
-        config_class = CONFIGS[name]
-    except KeyError:
-        known = ", ".join(sorted(CONFIGS))
-        raise RuntimeError(f"CONSOLE_CONFIG={name!r} is unknown; use one of: {known}") from None
-    return config_class()
+
+# --- Assembly ----------------------------------------------------------------------------
 
 
-def derive_defaults(config: dict[str, Any]) -> None:
-    """Fill in the settings that follow from others, once every override is known."""
+def load(name: str | None = None, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The Flask configuration of environment ``name``, with ``overrides`` applied.
+
+    ``name`` defaults to ``overrides["CONSOLE_CONFIG"]``, then to the ``CONSOLE_CONFIG``
+    variable, then to ``development``. Overrides use Flask's keys and come before the
+    derived settings, so that these follow them. Raises ``ConfigurationError`` naming
+    what to fix.
+    """
+    overrides = dict(overrides or {})
+    environment = environment_named(
+        name or overrides.get("CONSOLE_CONFIG") or os.environ.get("CONSOLE_CONFIG")
+    )
+    config: dict[str, Any] = {"ENV_NAME": environment.name}
+    for group in CONSTANTS:
+        config.update(copy.deepcopy(dict(group)))
+    config.update(copy.deepcopy(dict(environment.flask)))
+    config.update(Settings.from_environment().flask(environment))
+    config.update(overrides)
+    derive(config)
+    if not environment.development_secrets:
+        check_production_secrets(config)
+    return config
+
+
+def rate_limit_storage(redis_url: str | None) -> str:
+    """Sign-in counters live in Redis when there is one, so that every host shares them."""
+    return redis_url or "memory://"
+
+
+def delivers_in_process(*, mail_server: str | None, redis_url: str | None, testing: bool) -> bool:
+    """Whether each web process runs its own outbox delivery thread.
+
+    Yes for the embedded default with a relay; no when RQ workers on Redis deliver, when
+    there is no relay to deliver to, and under test (tests that want it say so).
+    """
+    return bool(mail_server) and not redis_url and not testing
+
+
+def derive(config: dict[str, Any]) -> None:
+    """Fill in the settings that follow from others, unless set explicitly."""
     if not config.get("RATELIMIT_STORAGE_URI"):
-        config["RATELIMIT_STORAGE_URI"] = config.get("REDIS_URL") or "memory://"
+        config["RATELIMIT_STORAGE_URI"] = rate_limit_storage(config.get("REDIS_URL"))
+    if config.get("OUTBOX_IN_PROCESS") is None:
+        config["OUTBOX_IN_PROCESS"] = delivers_in_process(
+            mail_server=config.get("MAIL_SERVER"),
+            redis_url=config.get("REDIS_URL"),
+            testing=bool(config.get("TESTING")),
+        )
 
 
-def check_production_secrets(config: dict[str, Any]) -> None:
+def check_production_secrets(config: Mapping[str, Any]) -> None:
     """Refuse to run production with missing or development-only secrets."""
     problems = []
     if config.get("SECRET_KEY") in (None, "", DEV_SECRET_KEY):
@@ -285,7 +562,7 @@ def check_production_secrets(config: dict[str, Any]) -> None:
         problems.append("SECURITY_TOTP_SECRET")
     if problems:
         names = ", ".join(problems)
-        raise RuntimeError(
+        raise ConfigurationError(
             f"Production configuration refuses to start: set {names} in the environment "
             'to long random values (for example: python -c "import secrets; '
             'print(secrets.token_urlsafe(48))").'

@@ -22,14 +22,13 @@ from console.security import init_security, register_hardening
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
-    """Build the console app; ``config`` overrides the environment's settings."""
+    """Build the console app; ``config`` overrides the environment's settings.
+
+    ``config`` uses Flask's keys (``CONSOLE_CONFIG`` among them picks the environment);
+    the settings derived from others follow it (see ``config.load``).
+    """
     app = Flask(__name__, template_folder="../templates", instance_relative_config=False)
-    app.config.from_object(settings.load_config((config or {}).get("CONSOLE_CONFIG")))
-    if config:
-        app.config.update(config)
-    settings.derive_defaults(app.config)
-    if app.config["ENV_NAME"] == "production":
-        settings.check_production_secrets(app.config)
+    app.config.update(settings.load(overrides=config))
 
     register_proxy(app)
     register_logging(app)

@@ -11,10 +11,9 @@ from tests.helpers import create_staff, make_catalogue, make_order
 
 
 def test_messages_stay_in_the_outbox(app, runner, client):
-    app.testing = False  # decide as the embedded default does
+    assert app.config["OUTBOX_IN_PROCESS"] is False  # nothing to deliver to
     client.get("/status")
-    app.testing = True
-    assert app.extensions["console_outbox"].thread is None  # nothing to deliver to
+    assert app.extensions["console_outbox"].thread is None
     customer, products = make_catalogue({"A": 3})
     make_order(customer, {products["A"]: 1}, create_staff("clerk@staff.test", "clerk"))
     assert deliver_due().attempted == 0

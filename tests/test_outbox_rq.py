@@ -42,9 +42,8 @@ def statuses() -> list[tuple[str, str]]:
 
 
 def test_commit_queues_a_job_that_a_worker_delivers(app, staff, smtp_server, client):
-    app.testing = False  # decide as production does: RQ, not the thread, delivers
+    assert app.config["OUTBOX_IN_PROCESS"] is False  # RQ, not a thread, delivers
     client.get("/status")
-    app.testing = True
     assert app.extensions["console_outbox"].thread is None
     customer, products = make_catalogue({"A": 5})
     order = make_order(customer, {products["A"]: 2}, staff["clerk"])

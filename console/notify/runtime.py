@@ -49,17 +49,6 @@ class OutboxRuntime:
 
     # --- in-process thread --------------------------------------------------------
 
-    def wants_thread(self) -> bool:
-        """The embedded default delivers in-process; tests only when they ask for it."""
-        configured = self.app.config.get("OUTBOX_IN_PROCESS")
-        if configured is not None:
-            return bool(configured)
-        return (
-            bool(self.app.config.get("MAIL_SERVER"))
-            and not self.app.config.get("REDIS_URL")
-            and not self.app.testing
-        )
-
     def ensure_thread(self) -> None:
         """Start the thread in this process if it belongs here and is not running.
 
@@ -69,7 +58,9 @@ class OutboxRuntime:
         """
         if self.pid == os.getpid() and self.thread is not None and self.thread.is_alive():
             return
-        if self.wants_thread():
+        # Decided once in config.py (``delivers_in_process``) from the relay, Redis
+        # and the environment.
+        if self.app.config["OUTBOX_IN_PROCESS"]:
             self.start_thread()
 
     def start_thread(self) -> None:
@@ -154,6 +145,4 @@ def init_app(app: Flask) -> None:
     """Attach the delivery runtime to ``app``; start the thread where it belongs."""
     runtime = OutboxRuntime(app)
     app.extensions[EXTENSION] = runtime
-    # Decided per request (a few config look-ups) so that the decision follows the
-    # settings in force, not those at start-up.
     app.before_request(runtime.ensure_thread)
