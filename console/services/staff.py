@@ -28,7 +28,7 @@ from console.models import Role, User
 from console.permissions import ALL_PERMISSIONS, STAFF_MANAGE
 from console.services.errors import DomainError
 
-T = TypeVar("T")
+_T = TypeVar("_T")
 
 
 def _accounts() -> Security:
@@ -62,7 +62,7 @@ def _check_admin_guards(session: Session, actor: User, actor_was_admin: bool) ->
         )
 
 
-def _run(session: Session, actor: User, change: Callable[[], T]) -> T:
+def _run(session: Session, actor: User, change: Callable[[], _T]) -> _T:
     """Apply ``change`` in one transaction, keeping the admin guards; return its result."""
     _require_manager(actor)
     was_admin = actor.has_permission(STAFF_MANAGE)
