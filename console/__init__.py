@@ -11,11 +11,11 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 import config as settings
-from console import audit, cli, notify, session_hooks, web
+from console import audit, cli, models, notify, session_hooks, web
 from console.admin.registry import check_declared
 from console.admin.site import init_admin
 from console.audit import signals as audit_signals
-from console.database import init_database
+from console.database import db, init_database
 from console.extensions import csrf, mail
 from console.logs import configure_logging, configure_sentry
 from console.security import init_security, register_hardening
@@ -40,6 +40,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     register_blueprints(app)
     register_errorhandlers(app)
     register_commands(app)
+    register_shell_context(app)
     register_outbox(app)
     check_declared(app)
     return app
@@ -105,3 +106,18 @@ def register_outbox(app: Flask) -> None:
 def register_commands(app: Flask) -> None:
     """Add the console's ``flask`` sub-commands."""
     cli.register(app)
+
+
+def register_shell_context(app: Flask) -> None:
+    """Give ``flask shell`` ``db`` and everything ``console.models`` exports.
+
+    Flask-SQLAlchemy already adds the mapped classes; this adds the rest of the models'
+    public names (the status and reason enums), so a shell session starts with what
+    queries need.
+    """
+
+    @app.shell_context_processor
+    def _shell_context() -> dict[str, Any]:
+        context: dict[str, Any] = {"db": db}
+        context.update({name: getattr(models, name) for name in models.__all__})
+        return context

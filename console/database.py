@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from flask import Flask, Response, after_this_request, has_request_context, request
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import Engine, MetaData, event, make_url
+from sqlalchemy import CursorResult, Engine, MetaData, Result, event, make_url
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase
 
@@ -39,6 +40,18 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
+
+# The base class of every model. Flask-SQLAlchemy builds ``db.Model`` when ``db`` is
+# created (``Base`` plus its query property and table naming), as an attribute, which no
+# type checker accepts as a base class; models inherit from this name, the same class.
+if TYPE_CHECKING:
+    from flask_sqlalchemy.model import Model as _FlaskSQLAlchemyModel
+
+    class Model(_FlaskSQLAlchemyModel, Base):
+        """What ``db.Model`` is at run time, spelled as a class a type checker can use."""
+
+else:
+    Model = db.Model
 
 
 def init_database(app: Flask) -> None:
@@ -125,3 +138,14 @@ def _commit(what: list[str], required: bool) -> None:
         log.exception("could not commit %s", ", ".join(what))
         if required:
             raise
+
+
+def rowcount(result: Result[Any]) -> int:
+    """How many rows an UPDATE or DELETE run through ``Session.execute`` matched.
+
+    The session hands back a ``CursorResult`` for these statements, but its signature
+    promises only the general ``Result``, which has no ``rowcount``.
+    """
+    if not isinstance(result, CursorResult):
+        raise TypeError(f"expected the result of an UPDATE or DELETE, got {type(result)!r}")
+    return result.rowcount

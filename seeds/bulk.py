@@ -173,12 +173,11 @@ def generate_orders(
 def _reset_sequences() -> None:
     """Move PostgreSQL's id sequence past the ids written explicitly; refresh statistics."""
     if db.engine.dialect.name == "postgresql":
-        table = Order.__table__
         db.session.execute(
             select(
                 func.setval(
-                    func.pg_get_serial_sequence(table.name, "id"),
-                    select(func.coalesce(func.max(table.c.id), 1)).scalar_subquery(),
+                    func.pg_get_serial_sequence(Order.__tablename__, "id"),
+                    select(func.coalesce(func.max(Order.id), 1)).scalar_subquery(),
                 )
             )
         )

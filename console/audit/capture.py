@@ -454,7 +454,7 @@ def before_commit(session: Session) -> None:
     rows = [_row(session, entry) for entry in entries]
     buffer.clear()
     if rows:
-        session.connection().execute(insert(AuditEvent.__table__), rows)
+        session.connection().execute(insert(AuditEvent), rows)
         log.debug("recorded %d audit event(s)", len(rows))
 
 

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import JSON, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from console.database import db
+from console.database import Model
 from console.models.base import utcnow
 
 SYSTEM_ACTOR = "system"
@@ -23,7 +23,7 @@ ANONYMOUS_ACTOR = "anonymous"
 """``actor_email`` of events caused by someone not signed in (a failed sign-in)."""
 
 
-class AuditEvent(db.Model):
+class AuditEvent(Model):
     __tablename__ = "audit_event"
     __table_args__ = (
         # The History link and the stale-form message look a record's events up.

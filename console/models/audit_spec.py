@@ -2,7 +2,7 @@
 
 Each audited model carries a class attribute beside its columns::
 
-    class Customer(db.Model):
+    class Customer(Model):
         ...
         __audit__ = AuditSpec("customer", fields=("first_name", "email", ...))
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import CheckConstraint, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from console.database import db
+from console.database import Model
 from console.models.audit_spec import AuditSpec
 from console.models.base import TimestampMixin, VersionedMixin
 
@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from console.models.orders import Order
 
 
-class Customer(TimestampMixin, VersionedMixin, db.Model):
+class Customer(TimestampMixin, VersionedMixin, Model):
     __tablename__ = "customer"
     __table_args__ = (CheckConstraint("email <> ''", name="email_not_empty"),)
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from console.database import db
+from console.database import Model
 from console.models.audit_spec import AuditSpec
 from console.models.base import TimestampMixin, VersionedMixin
 from console.models.products import MONEY, Product
@@ -37,7 +37,7 @@ class OrderStatus(enum.StrEnum):
 _STATUS_VALUES = ", ".join(f"'{s.value}'" for s in OrderStatus)
 
 
-class Order(TimestampMixin, VersionedMixin, db.Model):
+class Order(TimestampMixin, VersionedMixin, Model):
     __tablename__ = "sales_order"
     __table_args__ = (
         CheckConstraint(f"status IN ({_STATUS_VALUES})", name="status_known"),
@@ -106,7 +106,7 @@ class Order(TimestampMixin, VersionedMixin, db.Model):
         return self.number or "new order"
 
 
-class OrderLine(db.Model):
+class OrderLine(Model):
     __tablename__ = "order_line"
     __table_args__ = (
         CheckConstraint("quantity > 0", name="quantity_positive"),

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from console.database import db
+from console.database import Model
 from console.models.base import TimestampMixin, utcnow
 
 if TYPE_CHECKING:
@@ -35,7 +35,7 @@ class OutboxStatus(enum.StrEnum):
 _STATUS_VALUES = ", ".join(f"'{s.value}'" for s in OutboxStatus)
 
 
-class OutboxMessage(TimestampMixin, db.Model):
+class OutboxMessage(TimestampMixin, Model):
     __tablename__ = "outbox_message"
     __table_args__ = (
         CheckConstraint(f"status IN ({_STATUS_VALUES})", name="status_known"),

@@ -7,14 +7,14 @@ from decimal import Decimal
 from sqlalchemy import CheckConstraint, Numeric, String, Text, true
 from sqlalchemy.orm import Mapped, mapped_column
 
-from console.database import db
+from console.database import Model
 from console.models.audit_spec import AuditSpec
 from console.models.base import TimestampMixin, VersionedMixin
 
 MONEY = Numeric(12, 2)
 
 
-class Product(TimestampMixin, VersionedMixin, db.Model):
+class Product(TimestampMixin, VersionedMixin, Model):
     __tablename__ = "product"
     __table_args__ = (
         CheckConstraint("unit_price >= 0", name="unit_price_not_negative"),

@@ -10,15 +10,13 @@ from flask import current_app
 from flask_security.models import sqla as fsqla
 from sqlalchemy.orm import Mapped, mapped_column
 
-from console.database import db
+from console.database import Model
 from console.models.audit_spec import AuditSpec
 
-fsqla.FsModels.set_db_info(
-    base_model=db.Model, user_table_name="staff_user", role_table_name="role"
-)
+fsqla.FsModels.set_db_info(base_model=Model, user_table_name="staff_user", role_table_name="role")
 
 
-class Role(fsqla.FsRoleMixin, db.Model):
+class Role(fsqla.FsRoleMixin, Model):
     __tablename__ = "role"
 
     # Membership changes are recorded on the staff user ("roles"), not twice.
@@ -28,7 +26,7 @@ class Role(fsqla.FsRoleMixin, db.Model):
         return self.name
 
 
-class User(fsqla.FsUserMixin, db.Model):
+class User(fsqla.FsUserMixin, Model):
     __tablename__ = "staff_user"
 
     version: Mapped[int] = mapped_column(default=1, server_default="1")

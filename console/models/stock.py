@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import CheckConstraint, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from console.database import db
+from console.database import Model
 from console.models.base import TimestampMixin
 
 if TYPE_CHECKING:
@@ -32,7 +32,7 @@ class StockReason(enum.StrEnum):
 _REASON_VALUES = ", ".join(f"'{r.value}'" for r in StockReason)
 
 
-class StockMovement(TimestampMixin, db.Model):
+class StockMovement(TimestampMixin, Model):
     __tablename__ = "stock_movement"
     __table_args__ = (
         CheckConstraint("quantity <> 0", name="quantity_not_zero"),

@@ -26,7 +26,7 @@ from flask_mail import Message
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from console.database import db
+from console.database import db, rowcount
 from console.models import OutboxMessage, OutboxStatus
 from console.models.base import utcnow
 from console.notify import transport
@@ -105,7 +105,7 @@ def claim_due(session: Session, limit: int, only_ids: list[int] | None = None) -
                     .values(status=OutboxStatus.SENDING.value, claim_token=token, claimed_at=now)
                     .execution_options(synchronize_session=False)
                 )
-                if result.rowcount == 1:
+                if rowcount(result) == 1:
                     ids.append(candidate)
         session.commit()
     except BaseException:

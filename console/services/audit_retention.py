@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from console.database import rowcount
 from console.models import AuditEvent
 from console.services.errors import DomainError
 
@@ -102,7 +103,7 @@ def export_and_prune(session: Session, before: dt.date, out: Path) -> PruneRepor
                 delete(AuditEvent).where(AuditEvent.id.in_(chunk), selected),
                 execution_options={"synchronize_session": False},
             )
-            deleted += result.rowcount
+            deleted += rowcount(result)
         if deleted != len(ids):
             raise DomainError(
                 f"Deleting would remove {deleted} events but the file holds {len(ids)}; "

@@ -18,6 +18,7 @@ from jinja2 import TemplateNotFound
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from console.database import rowcount
 from console.models import Order, OutboxMessage, OutboxStatus, User
 from console.models.base import utcnow
 from console.permissions import NOTIFICATIONS_READ
@@ -133,7 +134,7 @@ def resend(session: Session, message_ids: Iterable[int], actor: User) -> int:
     try:
         # One conditional UPDATE: a message a dispatcher claims at this very moment
         # keeps its claim instead of being reset under it.
-        queued = session.execute(
+        statement = (
             update(OutboxMessage)
             .where(
                 OutboxMessage.id.in_(ids),
@@ -148,7 +149,8 @@ def resend(session: Session, message_ids: Iterable[int], actor: User) -> int:
                 updated_at=utcnow(),
             )
             .execution_options(synchronize_session=False)
-        ).rowcount
+        )
+        queued = rowcount(session.execute(statement))
         session.info[OUTBOX_DIRTY] = True
         session.commit()
     except Exception:

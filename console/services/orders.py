@@ -11,7 +11,7 @@ import uuid
 from collections import Counter
 from decimal import Decimal
 
-from sqlalchemy import ColumnElement, and_, inspect, or_, select
+from sqlalchemy import ColumnElement, SQLColumnExpression, and_, inspect, or_, select
 from sqlalchemy.orm import Session
 
 from console.models import Customer, Order, OrderLine, OrderStatus, User
@@ -128,7 +128,7 @@ def search_condition(term: str) -> ColumnElement[bool]:
 _ORDER_NUMBER = re.compile(r"^([A-Za-z]{1,6}-)?\d+$|^[A-Za-z]{1,6}-\d*$")
 
 
-def _starts_with(column: ColumnElement[str], prefix: str) -> ColumnElement[bool]:
+def _starts_with(column: SQLColumnExpression[str], prefix: str) -> ColumnElement[bool]:
     """``column`` starts with ``prefix``, as a range that a B-tree index answers."""
     return and_(column >= prefix, column < prefix + "\uffff")
 

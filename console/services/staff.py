@@ -15,7 +15,8 @@ still hold when roles are renamed or their permissions edited.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import TypeVar, cast
 
 from flask import current_app
 from flask_security import Security, hash_password
@@ -26,6 +27,8 @@ from sqlalchemy.orm import Session
 from console.models import Role, User
 from console.permissions import ALL_PERMISSIONS, STAFF_MANAGE
 from console.services.errors import DomainError
+
+_T = TypeVar("_T")
 
 
 def _accounts() -> Security:
@@ -59,8 +62,8 @@ def _check_admin_guards(session: Session, actor: User, actor_was_admin: bool) ->
         )
 
 
-def _run(session: Session, actor: User, change) -> None:
-    """Apply ``change`` in one transaction, keeping the admin guards."""
+def _run(session: Session, actor: User, change: Callable[[], _T]) -> _T:
+    """Apply ``change`` in one transaction, keeping the admin guards; return its result."""
     _require_manager(actor)
     was_admin = actor.has_permission(STAFF_MANAGE)
     try:
@@ -113,11 +116,15 @@ def create_staff(
     normalized = validate_password(password, email)
 
     def change() -> User:
-        return _accounts().datastore.create_user(
-            email=email,
-            password=hash_password(normalized),
-            active=bool(active),
-            roles=_known_roles(session, roles),
+        # The datastore is typed with Flask-Security's mixins; it was built on ``User``.
+        return cast(
+            User,
+            _accounts().datastore.create_user(
+                email=email,
+                password=hash_password(normalized),
+                active=bool(active),
+                roles=_known_roles(session, roles),
+            ),
         )
 
     return _run(session, actor, change)
@@ -206,8 +213,12 @@ def create_role(
         raise DomainError(f"Unknown permission(s): {', '.join(unknown)}.")
 
     def change() -> Role:
-        return _accounts().datastore.create_role(
-            name=name, description=(description or "").strip() or None, permissions=wanted
+        # The datastore is typed with Flask-Security's mixins; it was built on ``Role``.
+        return cast(
+            Role,
+            _accounts().datastore.create_role(
+                name=name, description=(description or "").strip() or None, permissions=wanted
+            ),
         )
 
     return _run(session, actor, change)

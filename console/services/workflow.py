@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from console import audit
+from console.database import rowcount
 from console.models import Order, OrderStatus, Product, StockMovement, StockReason, User
 from console.models.base import utcnow
 from console.permissions import ORDERS_APPROVE, ORDERS_CANCEL, ORDERS_FULFIL
@@ -161,7 +162,7 @@ def _change_stock(
         )
         if sign < 0:
             statement = statement.where(Product.stock >= line.quantity)
-        if session.execute(statement).rowcount != 1:
+        if rowcount(session.execute(statement)) != 1:
             available = session.scalar(select(Product.stock).where(Product.id == line.product_id))
             short.append(
                 f"{line.product.sku} ({line.product.name}): {line.quantity} ordered, "
