@@ -6,14 +6,13 @@ import os
 import re
 
 import pytest
-from flask import current_app
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from console.database import db
+from tests.factories import STAFF_PASSWORD, StaffFactory, accounts_datastore
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
-STAFF_PASSWORD = "correct horse battery staple"
 ROLES = ["admin", "manager", "clerk", "viewer"]
 
 
@@ -36,28 +35,6 @@ def csrf_token_from(html: str) -> str:
     return match.group(1) or match.group(2)
 
 
-_HASHES: dict[str, str] = {}
-
-
-def accounts_datastore():
-    """The current app's Flask-Security-Too datastore (staff users and roles)."""
-    return current_app.extensions["security"].datastore
-
-
-def create_staff(email: str, role: str | None, password: str = STAFF_PASSWORD):
-    """A staff account with ``role`` (None: no role at all)."""
-    from flask_security import hash_password
-
-    datastore = accounts_datastore()
-    roles = [datastore.find_role(role)] if role else []
-    if password not in _HASHES:
-        # bcrypt is slow on purpose; one hash per password serves every test account.
-        _HASHES[password] = hash_password(password)
-    user = datastore.create_user(email=email, password=_HASHES[password], active=True, roles=roles)
-    db.session.commit()
-    return user
-
-
 class Auth:
     """Signs a test client in through the real login form (CSRF included)."""
 
@@ -77,7 +54,7 @@ class Auth:
         """Create (once) and sign in the staff member holding ``role``."""
         email = f"{role}@staff.test"
         if accounts_datastore().find_user(email=email) is None:
-            create_staff(email, role)
+            StaffFactory(email=email, role=role)
         response = self.login(email)
         assert response.status_code == 302, response.get_data(as_text=True)[:500]
         return accounts_datastore().find_user(email=email)
@@ -131,38 +108,3 @@ def flashed_errors(html: str) -> list[str]:
     found += re.findall(r'class="[^"]*invalid-feedback[^"]*"[^>]*>(.*?)</', html, re.S)
     found += re.findall(r'class="help-block[^"]*"[^>]*>(.*?)</', html, re.S)
     return [re.sub(r"<[^>]+>|\s+", " ", f).strip() for f in found if f.strip()]
-
-
-def make_catalogue(stock: dict[str, int], price: str = "10.00"):
-    """A customer and one product per SKU of ``stock``; returns (customer, {sku: product})."""
-    from decimal import Decimal
-
-    from console.models import Customer, Product
-
-    customer = Customer(first_name="Ada", last_name="Lovelace", email="ada@example.com")
-    products = {
-        sku: Product(sku=sku, name=f"Product {sku}", unit_price=Decimal(price), stock=qty)
-        for sku, qty in stock.items()
-    }
-    db.session.add(customer)
-    db.session.add_all(products.values())
-    db.session.commit()
-    return customer, products
-
-
-def make_order(customer, lines: dict, actor):
-    """A pending order taken by ``actor`` through the order service, committed.
-
-    ``lines`` maps a product to its quantity.
-    """
-    from console.models import Order, OrderLine
-    from console.services.orders import prepare_order
-
-    order = Order(
-        customer=customer,
-        lines=[OrderLine(product=product, quantity=qty) for product, qty in lines.items()],
-    )
-    db.session.add(order)
-    prepare_order(db.session, order, actor, created=True)
-    db.session.commit()
-    return order

@@ -96,11 +96,8 @@ def test_client_address_behind_a_trusted_proxy(app):
     assert direct.get_data(as_text=True) == "127.0.0.1"  # not trusted by default
 
 
-def test_proxy_count_trusts_the_load_balancer(database_url):
-    from console import create_app
-    from tests.conftest import test_config
-
-    app = create_app(test_config(database_url, PROXY_COUNT=1))
+@pytest.mark.settings(PROXY_COUNT=1)
+def test_proxy_count_trusts_the_load_balancer(app):
 
     @app.get("/_whoami")
     def whoami():
@@ -110,7 +107,3 @@ def test_proxy_count_trusts_the_load_balancer(database_url):
 
     response = app.test_client().get("/_whoami", headers={"X-Forwarded-For": "203.0.113.7"})
     assert response.get_data(as_text=True) == "203.0.113.7"
-    from console.database import db
-
-    with app.app_context():
-        db.engine.dispose()

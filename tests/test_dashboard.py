@@ -12,6 +12,7 @@ from console.database import db
 from console.models import Customer, Order, OrderLine, OrderStatus, Product
 from console.models.base import utcnow
 from console.services import dashboard
+from tests.factories import StaffFactory
 
 TODAY = dt.date(2026, 11, 24)
 
@@ -105,9 +106,8 @@ def test_the_chart_is_drawn_on_the_server(client, auth, app, history):
 
 
 def test_a_person_without_roles_gets_the_403_page(client, auth, app):
-    from tests.helpers import create_staff
 
-    create_staff("nobody@example.com", None)
+    StaffFactory(email="nobody@example.com", role=None)
     auth.login("nobody@example.com")
     response = client.get("/admin/")
     assert response.status_code == 403

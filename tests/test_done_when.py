@@ -16,22 +16,16 @@ from sqlalchemy import select
 from console.database import db
 from console.models import Order, Product
 from console.notify.dispatcher import deliver_due
-from tests.helpers import form_token, make_catalogue
+from tests.factories import catalogue
+from tests.fixtures.servers import mail_relay
+from tests.helpers import form_token
 
-
-@pytest.fixture
-def app_config(smtp_server) -> dict:
-    return {
-        "MAIL_SERVER": smtp_server.host,
-        "MAIL_PORT": smtp_server.port,
-        "MAIL_SUPPRESS_SEND": False,
-        "OUTBOX_RETRY_BASE_SECONDS": 0,
-    }
+pytestmark = pytest.mark.settings(**mail_relay(), OUTBOX_RETRY_BASE_SECONDS=0)
 
 
 @pytest.mark.parametrize("smtp_down_at_approval", [False, True])
 def test_clerk_order_to_customer_inbox(client, auth, app, smtp_server, smtp_down_at_approval):
-    customer, products = make_catalogue({"A": 10, "B": 4}, price="12.50")
+    customer, products = catalogue({"A": 10, "B": 4}, price="12.50")
 
     auth.login_as("clerk")
     token = form_token(client, "/admin/order/new/")

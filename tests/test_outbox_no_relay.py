@@ -7,7 +7,7 @@ from sqlalchemy import select
 from console.database import db
 from console.models import OutboxMessage
 from console.notify.dispatcher import deliver_due
-from tests.helpers import create_staff, make_catalogue, make_order
+from tests.factories import OrderFactory, StaffFactory, catalogue
 
 
 def test_messages_stay_in_the_outbox(app, runner, client):
@@ -15,8 +15,12 @@ def test_messages_stay_in_the_outbox(app, runner, client):
     client.get("/status")
     app.testing = True
     assert app.extensions["console_outbox"].thread is None  # nothing to deliver to
-    customer, products = make_catalogue({"A": 3})
-    make_order(customer, {products["A"]: 1}, create_staff("clerk@staff.test", "clerk"))
+    customer, products = catalogue({"A": 3})
+    OrderFactory(
+        customer=customer,
+        lines={products["A"]: 1},
+        actor=StaffFactory(email="clerk@staff.test", role="clerk"),
+    )
     assert deliver_due().attempted == 0
     result = runner.invoke(args=["outbox", "send"])
     assert result.exit_code == 0

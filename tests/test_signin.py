@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import time
 from html import unescape
@@ -13,10 +14,16 @@ from sqlalchemy import select
 
 from console.database import db
 from console.models import Customer, User
-from tests.helpers import STAFF_PASSWORD, Auth, count_rows, create_staff, csrf_token_from, require
-from tests.services import ServiceUnavailable, start_redis
+from tests.factories import StaffFactory
+from tests.helpers import STAFF_PASSWORD, Auth, count_rows, csrf_token_from
 
 NEW_PASSWORD = "a brand new passphrase for the console"
+
+# Short windows, so that a limit is reached and recovers within a test.
+pytestmark = pytest.mark.settings(
+    CONSOLE_LOGIN_LIMIT_PER_ACCOUNT="3 per 3 seconds",
+    CONSOLE_LOGIN_LIMIT_PER_ADDRESS="5 per 3 seconds",
+)
 
 
 def messages(html: str) -> list[str]:
@@ -36,7 +43,7 @@ def user(email: str) -> User:
 
 
 def test_anonymous_is_sent_to_login_and_back(client, auth):
-    create_staff("clerk@staff.test", "clerk")
+    StaffFactory(email="clerk@staff.test", role="clerk")
     response = client.get("/admin/customer/?sort=1")
     assert response.status_code == 302
     location = urlsplit(response.headers["Location"])
@@ -60,7 +67,7 @@ def test_anonymous_is_sent_to_login_and_back(client, auth):
     "next_url", ["https://evil.example/steal", "//evil.example/steal", "http://evil.example"]
 )
 def test_login_never_redirects_to_another_site(client, next_url):
-    create_staff("clerk@staff.test", "clerk")
+    StaffFactory(email="clerk@staff.test", role="clerk")
     token = csrf_token_from(client.get("/login").get_data(as_text=True))
     response = client.post(
         "/login",
@@ -82,7 +89,7 @@ def test_signed_in_without_permission_gets_friendly_403(client, auth):
 
 
 def test_account_without_role_sees_nothing(client, auth):
-    create_staff("nobody@staff.test", None)
+    StaffFactory(email="nobody@staff.test", role=None)
     auth.login("nobody@staff.test")
     assert client.get("/admin/").status_code == 403
     assert client.get("/admin/customer/").status_code == 403
@@ -92,7 +99,7 @@ def test_account_without_role_sees_nothing(client, auth):
 
 
 def test_unknown_account_and_wrong_password_look_the_same(client, auth):
-    create_staff("clerk@staff.test", "clerk")
+    StaffFactory(email="clerk@staff.test", role="clerk")
     unknown = auth.login("nobody@staff.test", "whatever password")
     wrong = auth.login("clerk@staff.test", "wrong password")
     assert unknown.status_code == wrong.status_code == 200
@@ -102,7 +109,7 @@ def test_unknown_account_and_wrong_password_look_the_same(client, auth):
 
 
 def test_reset_request_does_not_tell_who_has_an_account(client):
-    create_staff("clerk@staff.test", "clerk")
+    StaffFactory(email="clerk@staff.test", role="clerk")
 
     def ask(email: str) -> list[str]:
         token = csrf_token_from(client.get("/reset").get_data(as_text=True))
@@ -118,7 +125,7 @@ def test_reset_request_does_not_tell_who_has_an_account(client):
 
 
 def test_disabled_account_cannot_sign_in(client, auth):
-    account = create_staff("gone@staff.test", "clerk")
+    account = StaffFactory(email="gone@staff.test", role="clerk")
     account.active = False
     db.session.commit()
     response = auth.login("gone@staff.test")
@@ -130,7 +137,7 @@ def test_disabled_account_cannot_sign_in(client, auth):
 
 
 def test_passwords_are_stored_as_bcrypt_hashes(app):
-    create_staff("clerk@staff.test", "clerk")
+    StaffFactory(email="clerk@staff.test", role="clerk")
     with db.engine.connect() as conn:
         stored = conn.exec_driver_sql(
             "SELECT password FROM staff_user WHERE email = 'clerk@staff.test'"
@@ -192,7 +199,7 @@ def test_sign_in_is_tracked(client, auth):
 
 
 def test_session_cookie_flags(client, auth):
-    create_staff("clerk@staff.test", "clerk")
+    StaffFactory(email="clerk@staff.test", role="clerk")
     response = auth.login("clerk@staff.test")
     cookie = next(
         value for value in response.headers.getlist("Set-Cookie") if value.startswith("session=")
@@ -219,14 +226,8 @@ def test_production_cookies_are_secure_and_require_2fa_for_admins(monkeypatch):
         config.check_production_secrets(vars(config.load_config("production")))
 
 
-@pytest.fixture
-def short_idle(app):
-    import datetime as dt
-
-    app.config["CONSOLE_IDLE_TIMEOUT"] = dt.timedelta(seconds=1.5)
-
-
-def test_idle_session_signs_out(client, auth, short_idle):
+@pytest.mark.settings(CONSOLE_IDLE_TIMEOUT=dt.timedelta(seconds=1.5))
+def test_idle_session_signs_out(client, auth):
     auth.login_as("clerk")
     for _ in range(3):  # activity keeps the session alive past the timeout
         time.sleep(0.6)
@@ -277,7 +278,7 @@ def test_form_without_valid_csrf_token_changes_nothing(client, auth, token):
 
 
 def test_login_form_needs_csrf_token(client):
-    create_staff("clerk@staff.test", "clerk")
+    StaffFactory(email="clerk@staff.test", role="clerk")
     response = client.post("/login", data={"email": "clerk@staff.test", "password": STAFF_PASSWORD})
     assert response.status_code == 400
     assert client.get("/admin/").status_code == 302
@@ -319,16 +320,8 @@ def test_security_headers_and_csp_nonce(client, auth):
 # --- rate limits ------------------------------------------------------------------------
 
 
-@pytest.fixture
-def app_config():
-    return {
-        "CONSOLE_LOGIN_LIMIT_PER_ACCOUNT": "3 per 3 seconds",
-        "CONSOLE_LOGIN_LIMIT_PER_ADDRESS": "5 per 3 seconds",
-    }
-
-
 def test_failed_logins_are_limited_per_account_then_recover(client, auth):
-    create_staff("clerk@staff.test", "clerk")
+    StaffFactory(email="clerk@staff.test", role="clerk")
     for _ in range(3):
         assert auth.login("clerk@staff.test", "wrong password").status_code == 200
     blocked = auth.login("clerk@staff.test")  # even the right password waits
@@ -344,49 +337,29 @@ def test_failed_logins_are_limited_per_account_then_recover(client, auth):
 
 
 def test_failed_logins_are_limited_per_address(client, auth):
-    create_staff("clerk@staff.test", "clerk")
+    StaffFactory(email="clerk@staff.test", role="clerk")
     for i in range(5):
         assert auth.login(f"guess{i}@staff.test", "wrong password").status_code == 200
     assert auth.login("clerk@staff.test").status_code == 429
 
 
 def test_successful_logins_do_not_use_up_the_limit(client, auth):
-    create_staff("clerk@staff.test", "clerk")
+    StaffFactory(email="clerk@staff.test", role="clerk")
     for _ in range(4):
         assert auth.login("clerk@staff.test").status_code == 302
         auth.logout()
 
 
-@pytest.fixture(scope="module")
-def redis_url():
-    try:
-        server = start_redis()
-    except ServiceUnavailable as exc:
-        require(f"Redis cannot run here: {exc}")
-    try:
-        yield server.url
-    finally:
-        server.close()
-
-
-def test_limits_are_kept_in_redis_when_configured(database_url, redis_url):
+def test_limits_are_kept_in_redis_when_configured(database_url, redis_server, make_app):
     """With REDIS_URL every host shares the counters: a second app sees the first's."""
     import redis
 
-    from console import create_app
-    from tests.conftest import RequestContextClient, test_config
-
-    config = test_config(
-        database_url,
-        REDIS_URL=redis_url,
-        CONSOLE_LOGIN_LIMIT_PER_ACCOUNT="2 per 30 seconds",
-    )
-    redis.Redis.from_url(redis_url).flushall()
-    first = create_app(config)
-    first.test_client_class = RequestContextClient
+    redis_url = redis_server.url
+    settings = {"REDIS_URL": redis_url, "CONSOLE_LOGIN_LIMIT_PER_ACCOUNT": "2 per 30 seconds"}
+    first = make_app(database_url, **settings)
     assert first.config["RATELIMIT_STORAGE_URI"] == redis_url
     with first.app_context():
-        create_staff("clerk@staff.test", "clerk")
+        StaffFactory(email="clerk@staff.test", role="clerk")
         client = first.test_client()
         for _ in range(2):
             assert Auth(client).login("clerk@staff.test", "wrong").status_code == 200
@@ -395,12 +368,9 @@ def test_limits_are_kept_in_redis_when_configured(database_url, redis_url):
     keys = redis.Redis.from_url(redis_url).keys("*")
     assert any(b"login-account" in key or b"LIMITER" in key for key in keys), keys
 
-    second = create_app(config)
-    second.test_client_class = RequestContextClient
+    second = make_app(database_url, **settings)
     with second.app_context():
         assert Auth(second.test_client()).login("clerk@staff.test").status_code == 429
-        db.session.remove()
-        db.engine.dispose()
 
 
 # --- two-factor sign-in -------------------------------------------------------------------
@@ -473,11 +443,11 @@ def test_two_factor_codes_are_rate_limited(client, auth):
     assert statuses == [200, 200, 200, 429]
 
 
+@pytest.mark.settings(CONSOLE_REQUIRE_2FA_PERMISSIONS=["staff.manage"])
 def test_two_factor_required_for_permission_holders(app, client, auth):
     """Under CONSOLE_REQUIRE_2FA_PERMISSIONS (production: staff.manage), an admin
     must set up an authenticator before reaching the console; a clerk need not."""
-    app.config["CONSOLE_REQUIRE_2FA_PERMISSIONS"] = ["staff.manage"]
-    create_staff("admin@staff.test", "admin")
+    StaffFactory(email="admin@staff.test", role="admin")
     response = auth.login("admin@staff.test")
     assert response.status_code == 302
     assert urlsplit(response.headers["Location"]).path == "/tf-setup"
@@ -496,6 +466,6 @@ def test_two_factor_required_for_permission_holders(app, client, auth):
     assert client.get("/admin/").status_code == 200
     auth.logout()
 
-    create_staff("clerk@staff.test", "clerk")
+    StaffFactory(email="clerk@staff.test", role="clerk")
     response = auth.login("clerk@staff.test")
     assert urlsplit(response.headers["Location"]).path == "/admin/"
