@@ -69,6 +69,18 @@ def test_downgrade_to_base_and_upgrade_again(empty_app):
     assert _schema_diff(empty_app) == []
 
 
+def test_audit_revision_downgrades_and_upgrades_cleanly(empty_app):
+    """The audit trail's revision removes its table going down and brings back its indexes."""
+    upgrade(empty_app)
+    downgrade(empty_app, "0002")  # the revision before the audit trail
+    assert "audit_event" not in _tables(empty_app)
+    upgrade(empty_app)
+    with empty_app.app_context():
+        indexes = {ix["name"] for ix in inspect(db.engine).get_indexes("audit_event")}
+    assert {"ix_audit_event_at", "ix_audit_event_record", "ix_audit_event_parent"} <= indexes
+    assert _schema_diff(empty_app) == []
+
+
 def test_alembic_command_line_uses_database_url(tmp_path, make_app):
     """``alembic upgrade head`` from the repository root builds the configured database."""
     import subprocess
