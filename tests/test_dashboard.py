@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
 from decimal import Decimal
 
 import pytest
@@ -13,6 +12,7 @@ from console.models import Customer, Order, OrderLine, OrderStatus, Product
 from console.models.base import utcnow
 from console.services import dashboard
 from tests.factories import StaffFactory
+from tests.helpers import parse
 
 TODAY = dt.date(2026, 11, 24)
 
@@ -76,7 +76,8 @@ def test_low_stock_lists_active_products_under_the_threshold(history):
 def test_dashboard_for_a_manager(client, auth, history):
     auth.login_as("manager")
     html = client.get("/admin/").get_data(as_text=True)
-    widgets = set(re.findall(r'id="(widget-[a-z-]+)"', html))
+    page = parse(html)
+    widgets = {element["id"] for element in page.select('[id^="widget-"]')}
     assert widgets == {
         "widget-pending",
         "widget-sales",
@@ -84,7 +85,7 @@ def test_dashboard_for_a_manager(client, auth, history):
         "widget-my-orders",
         "widget-my-activity",
     }
-    pending = re.search(r'id="widget-pending".*?display-4 mb-1">(\d+)<', html, re.S).group(1)
+    pending = page.select_one("#widget-pending .display-4").get_text(strip=True)
     assert pending == "2"
     assert "KET-1" in html and "MUG-1" not in html
     assert "Review pending orders" in html

@@ -7,7 +7,6 @@ holds when the mail server is down at the moment of approval.
 
 from __future__ import annotations
 
-import re
 from html import unescape
 
 import pytest
@@ -18,7 +17,7 @@ from console.models import Order, Product
 from console.notify.dispatcher import deliver_due
 from tests.factories import catalogue
 from tests.fixtures.servers import mail_relay
-from tests.helpers import form_token
+from tests.helpers import form_token, hidden_inputs
 
 pytestmark = pytest.mark.settings(**mail_relay(), OUTBOX_RETRY_BASE_SECONDS=0)
 
@@ -57,7 +56,7 @@ def test_clerk_order_to_customer_inbox(client, auth, app, smtp_server, smtp_down
     assert order.number in pending
     details = client.get(f"/admin/pending/details/?id={order.id}").get_data(as_text=True)
     assert 'id="transition-approve"' in details
-    version = re.search(r'name="version" value="(\d+)"', details).group(1)
+    version = hidden_inputs(details)["version"]
     token = form_token(client, f"/admin/pending/details/?id={order.id}")
 
     if smtp_down_at_approval:

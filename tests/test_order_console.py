@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from html import unescape
 
 import pytest
@@ -12,7 +11,7 @@ from console.database import db
 from console.models import Order, OutboxMessage, Product
 from console.services import workflow
 from tests.factories import OrderFactory, StaffFactory, catalogue
-from tests.helpers import form_token
+from tests.helpers import form_token, parse
 
 
 @pytest.fixture
@@ -44,7 +43,8 @@ def state(order_id: int) -> tuple:
 
 
 def buttons(html: str) -> set[str]:
-    return set(re.findall(r'id="transition-(\w+)"', html))
+    found = parse(html).select('[id^="transition-"]')
+    return {element["id"].removeprefix("transition-") for element in found}
 
 
 @pytest.mark.parametrize(

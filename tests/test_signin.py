@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import re
 import time
-from html import unescape
 from urllib.parse import parse_qs, urlsplit
 
 import pyotp
@@ -15,7 +14,7 @@ from sqlalchemy import select
 from console.database import db
 from console.models import Customer, User
 from tests.factories import StaffFactory
-from tests.helpers import STAFF_PASSWORD, Auth, count_rows, csrf_token_from
+from tests.helpers import STAFF_PASSWORD, Auth, count_rows, csrf_token_from, parse, text_of
 
 NEW_PASSWORD = "a brand new passphrase for the console"
 
@@ -28,10 +27,15 @@ pytestmark = pytest.mark.settings(
 
 def messages(html: str) -> list[str]:
     """The flashed and form error messages of a page, as a person reads them."""
-    found = re.findall(r'class="fs-error-msg"[^>]*>\s*([^<]+?)\s*<', html)
-    found += re.findall(r"<li[^>]*class=\"[^\"]*(?:error|info|success)[^\"]*\"[^>]*>([^<]+)<", html)
-    found += re.findall(r'<ul class="flashes">(.*?)</ul>', html, re.S)
-    return [unescape(re.sub(r"\s+", " ", text)).strip() for text in found if text.strip()]
+    soup = parse(html)
+    found = soup.select(".fs-error-msg")
+    found += [
+        item
+        for item in soup.find_all("li", class_=True)
+        if any(kind in name for name in item["class"] for kind in ("error", "info", "success"))
+    ]
+    found += soup.select("ul.flashes")
+    return [text for text in map(text_of, found) if text]
 
 
 def user(email: str) -> User:
@@ -289,8 +293,10 @@ def test_list_actions_carry_csrf_tokens(client, auth):
     db.session.commit()
     auth.login_as("manager")
     html = client.get("/admin/customer/").get_data(as_text=True)
-    for form in re.findall(r"<form[^>]*method=\"POST\"[^>]*>.*?</form>", html, re.S | re.I):
-        assert 'name="csrf_token"' in form, form[:200]
+    forms = [f for f in parse(html).find_all("form") if f.get("method", "").upper() == "POST"]
+    assert forms
+    for form in forms:
+        assert form.find("input", attrs={"name": "csrf_token"}), str(form)[:200]
 
 
 # --- headers ---------------------------------------------------------------------------
@@ -311,10 +317,11 @@ def test_security_headers_and_csp_nonce(client, auth):
         assert headers["X-Content-Type-Options"] == "nosniff"
         assert headers["Referrer-Policy"] == "strict-origin-when-cross-origin"
         nonce = re.search(r"'nonce-([^']+)'", csp).group(1)
-        html = response.get_data(as_text=True)
-        for tag in re.findall(r"<script\b[^>]*>", html):
-            assert f'nonce="{nonce}"' in tag, (path, tag)
-        assert "https://" not in " ".join(re.findall(r'(?:src|href)="([^"]+)"', html))
+        page = parse(response.get_data(as_text=True))
+        for script in page.find_all("script"):
+            assert script.get("nonce") == nonce, (path, str(script)[:200])
+        links = [tag.get(a) for tag in page.find_all(True) for a in ("src", "href") if tag.get(a)]
+        assert not [link for link in links if link.startswith("https://")], (path, links)
 
 
 # --- rate limits ------------------------------------------------------------------------
@@ -377,16 +384,24 @@ def test_limits_are_kept_in_redis_when_configured(database_url, redis_server, ma
 
 
 def _verify_form_action(html: str) -> str:
-    match = re.search(
-        r'<form action="([^"]+)" method="post" name="two_factor_verify_code_form"', html
-    )
-    assert match, "no code form on the page"
-    return unescape(match.group(1))
+    form = parse(html).find("form", attrs={"name": "two_factor_verify_code_form"})
+    assert form is not None, "no code form on the page"
+    return form["action"]
+
+
+def _totp_secret(html: str) -> str:
+    """The authenticator secret the set-up page shows (base32, grouped with dashes)."""
+    [secret] = [
+        text
+        for div in parse(html).find_all("div")
+        if not div.find() and re.fullmatch(r"[A-Z2-7-]{16,}", text := div.get_text(strip=True))
+    ]
+    return secret.replace("-", "")
 
 
 def current_email(client) -> str:
     html = client.get("/admin/").get_data(as_text=True)
-    return re.search(r'title="Signed in">([^<]+)<', html).group(1)
+    return parse(html).find(attrs={"title": "Signed in"}).get_text(strip=True)
 
 
 def _set_up_authenticator(client) -> str:
@@ -398,7 +413,7 @@ def _set_up_authenticator(client) -> str:
     html = chosen.get_data(as_text=True)
     assert chosen.status_code == 200, html[:300]
     assert 'src="data:image' in html  # the QR code, inline, no external service
-    secret = re.search(r"<div>([A-Z2-7-]{16,})</div>", html).group(1).replace("-", "")
+    secret = _totp_secret(html)
     action = _verify_form_action(html)
     client.post(action, data={"code": "000000", "csrf_token": token})
     assert user(current_email(client)).tf_primary_method is None  # a wrong code sets nothing
@@ -457,7 +472,7 @@ def test_two_factor_required_for_permission_holders(app, client, auth):
     token = csrf_token_from(page.get_data(as_text=True))
     chosen = client.post("/tf-setup", data={"setup": "authenticator", "csrf_token": token})
     html = chosen.get_data(as_text=True)
-    secret = re.search(r"<div>([A-Z2-7-]{16,})</div>", html).group(1).replace("-", "")
+    secret = _totp_secret(html)
     done = client.post(
         _verify_form_action(html),
         data={"code": pyotp.TOTP(secret).now(), "csrf_token": token},

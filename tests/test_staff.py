@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import time
 from urllib.parse import parse_qs, urlsplit
 
@@ -21,6 +20,8 @@ from tests.helpers import (
     count_rows,
     csrf_token_from,
     form_token,
+    parse,
+    text_of,
 )
 
 pytestmark = pytest.mark.settings(**mail_relay("smtp"))
@@ -46,9 +47,8 @@ def account(email: str) -> User:
 
 def flashes(html: str) -> str:
     """Flashed messages and field errors: what the page tells the person."""
-    found = re.findall(r'class="alert[^"]*"[^>]*>(.*?)</div>', html, re.S)
-    found += re.findall(r'class="invalid-feedback"[^>]*>(.*?)</div>', html, re.S)
-    return " ".join(re.sub(r"<[^>]+>|\s+", " ", text) for text in found)
+    found = parse(html).select(".alert, .invalid-feedback")
+    return " ".join(text_of(element) for element in found)
 
 
 # --- accounts --------------------------------------------------------------------------
