@@ -1,19 +1,22 @@
-"""Helpers shared by the tests: sign-in through the real form, CSRF tokens, counts."""
+"""Helpers shared by the tests: sign-in through the real form, reading pages, counts.
+
+Pages are read with an HTML parser (BeautifulSoup), as a browser reads them: a
+helper finds elements by tag, attribute and class, never by matching the markup's text.
+"""
 
 from __future__ import annotations
 
 import os
-import re
 
 import pytest
-from flask import current_app
+from bs4 import BeautifulSoup, Tag
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from console.database import db
+from tests.factories import STAFF_PASSWORD, StaffFactory, accounts_datastore
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
-STAFF_PASSWORD = "correct horse battery staple"
 ROLES = ["admin", "manager", "clerk", "viewer"]
 
 
@@ -24,38 +27,72 @@ def require(reason: str) -> None:
     pytest.skip(reason)
 
 
-_CSRF_RE = re.compile(
-    r'name="csrf_token"[^>]*value="([^"]+)"|value="([^"]+)"[^>]*name="csrf_token"'
-)
+# --- reading pages ------------------------------------------------------------------
+
+
+def parse(html: str) -> BeautifulSoup:
+    """``html`` as a document tree (Python's own HTML parser)."""
+    return BeautifulSoup(html, "html.parser")
+
+
+def text_of(element: Tag) -> str:
+    """The text a person reads in ``element``, whitespace collapsed."""
+    return " ".join(element.get_text(" ").split())
 
 
 def csrf_token_from(html: str) -> str:
     """The CSRF token of the first form in ``html``."""
-    match = _CSRF_RE.search(html)
-    assert match, "page has no CSRF token"
-    return match.group(1) or match.group(2)
+    field = parse(html).find("input", attrs={"name": "csrf_token"})
+    assert field is not None and field.get("value"), "page has no CSRF token"
+    return field["value"]
 
 
-_HASHES: dict[str, str] = {}
+def hidden_inputs(html: str) -> dict[str, str]:
+    """The hidden inputs of a page (CSRF token, the record's version, ...)."""
+    found: dict[str, str] = {}
+    for field in parse(html).find_all("input", attrs={"type": "hidden", "name": True}):
+        found.setdefault(field["name"], field.get("value", ""))
+    return found
 
 
-def accounts_datastore():
-    """The current app's Flask-Security-Too datastore (staff users and roles)."""
-    return current_app.extensions["security"].datastore
+def form_fields(html: str) -> dict[str, str]:
+    """The values of a page's inputs, as a browser would post an edit form back.
+
+    Unticked checkboxes are left out and Flask-Admin's "save and ..." buttons are not
+    pressed; a textarea gives its text.
+    """
+    soup = parse(html)
+    fields: dict[str, str] = {}
+    for field in soup.find_all("input", attrs={"name": True}):
+        if field.get("type") == "checkbox" and not field.has_attr("checked"):
+            continue
+        if field["name"] in {"_add_another", "_continue_editing"}:
+            continue
+        fields[field["name"]] = field.get("value", "")
+    for area in soup.find_all("textarea", attrs={"name": True}):
+        fields[area["name"]] = area.get_text().strip()
+    fields["csrf_token"] = csrf_token_from(html)
+    return fields
 
 
-def create_staff(email: str, role: str | None, password: str = STAFF_PASSWORD):
-    """A staff account with ``role`` (None: no role at all)."""
-    from flask_security import hash_password
+def flashed_errors(html: str) -> list[str]:
+    """Texts of the error alerts and field errors on a page."""
+    found = parse(html).select(".alert-danger, .invalid-feedback, .help-block")
+    return [text for text in map(text_of, found) if text]
 
-    datastore = accounts_datastore()
-    roles = [datastore.find_role(role)] if role else []
-    if password not in _HASHES:
-        # bcrypt is slow on purpose; one hash per password serves every test account.
-        _HASHES[password] = hash_password(password)
-    user = datastore.create_user(email=email, password=_HASHES[password], active=True, roles=roles)
-    db.session.commit()
-    return user
+
+def alerts(html: str) -> str:
+    """The text of the page's alert messages (flashed messages of every kind)."""
+    return " ".join(text_of(alert) for alert in parse(html).select("div.alert"))
+
+
+def table_rows(html: str) -> list[list[str]]:
+    """The data rows of the page's tables (header rows left out), as the texts of their cells."""
+    return [
+        [text_of(cell) for cell in row.find_all("td")]
+        for row in parse(html).select("table tr")
+        if row.find("td") and row.find_parent("thead") is None
+    ]
 
 
 class Auth:
@@ -77,7 +114,7 @@ class Auth:
         """Create (once) and sign in the staff member holding ``role``."""
         email = f"{role}@staff.test"
         if accounts_datastore().find_user(email=email) is None:
-            create_staff(email, role)
+            StaffFactory(email=email, role=role)
         response = self.login(email)
         assert response.status_code == 302, response.get_data(as_text=True)[:500]
         return accounts_datastore().find_user(email=email)
@@ -101,68 +138,9 @@ def count_rows(model) -> int:
     return db.session.scalar(select(func.count()).select_from(model))
 
 
-_HIDDEN_RE = re.compile(r"<input[^>]*>")
-
-
-def hidden_inputs(html: str) -> dict[str, str]:
-    """The hidden inputs of a page (CSRF token, the record's version, ...)."""
-    found = {}
-    for tag in _HIDDEN_RE.findall(html):
-        if 'type="hidden"' not in tag:
-            continue
-        name = re.search(r'name="([^"]+)"', tag)
-        value = re.search(r'value="([^"]*)"', tag)
-        if name and name.group(1) not in found:
-            found[name.group(1)] = value.group(1) if value else ""
-    return found
-
-
 def submit(client: FlaskClient, url: str, data: dict, **kwargs):
     """Submit the form at ``url`` as a browser would: GET it, then POST what the person
     typed (``data``) with the form's hidden fields (CSRF token, version, ...)."""
     page = client.get(url)
     assert page.status_code == 200, (url, page.status_code)
     return client.post(url, data={**hidden_inputs(page.get_data(as_text=True)), **data}, **kwargs)
-
-
-def flashed_errors(html: str) -> list[str]:
-    """Texts of the error alerts and field errors on a page."""
-    found = re.findall(r'class="alert alert-danger[^"]*"[^>]*>(.*?)</div>', html, re.S)
-    found += re.findall(r'class="[^"]*invalid-feedback[^"]*"[^>]*>(.*?)</', html, re.S)
-    found += re.findall(r'class="help-block[^"]*"[^>]*>(.*?)</', html, re.S)
-    return [re.sub(r"<[^>]+>|\s+", " ", f).strip() for f in found if f.strip()]
-
-
-def make_catalogue(stock: dict[str, int], price: str = "10.00"):
-    """A customer and one product per SKU of ``stock``; returns (customer, {sku: product})."""
-    from decimal import Decimal
-
-    from console.models import Customer, Product
-
-    customer = Customer(first_name="Ada", last_name="Lovelace", email="ada@example.com")
-    products = {
-        sku: Product(sku=sku, name=f"Product {sku}", unit_price=Decimal(price), stock=qty)
-        for sku, qty in stock.items()
-    }
-    db.session.add(customer)
-    db.session.add_all(products.values())
-    db.session.commit()
-    return customer, products
-
-
-def make_order(customer, lines: dict, actor):
-    """A pending order taken by ``actor`` through the order service, committed.
-
-    ``lines`` maps a product to its quantity.
-    """
-    from console.models import Order, OrderLine
-    from console.services.orders import prepare_order
-
-    order = Order(
-        customer=customer,
-        lines=[OrderLine(product=product, quantity=qty) for product, qty in lines.items()],
-    )
-    db.session.add(order)
-    prepare_order(db.session, order, actor, created=True)
-    db.session.commit()
-    return order

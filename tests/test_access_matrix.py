@@ -12,7 +12,6 @@ nothing in the database.
 
 from __future__ import annotations
 
-from decimal import Decimal
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -21,10 +20,10 @@ from sqlalchemy import select
 
 from console.admin.registry import endpoint_requirement, register_view, registered_views
 from console.database import db
-from console.models import Customer, Order, OrderLine, Product, Role, User
+from console.models import Order, Product, Role, User
 from console.permissions import PUBLIC, ROLE_PERMISSIONS, STAFF_MANAGE, UndeclaredPermission
-from console.services.notifications import enqueue_order_email
-from tests.helpers import ROLES, create_staff, csrf_token_from
+from tests.factories import CustomerFactory, OrderFactory, ProductFactory, StaffFactory
+from tests.helpers import ROLES, csrf_token_from
 
 PRINCIPALS = ["anonymous", *ROLES]
 
@@ -45,18 +44,17 @@ FORGED_FORM = {
 }
 
 
-def make_sample_records() -> None:
-    """One record of each model, so edit/details/delete endpoints have something."""
-    customer = Customer(first_name="Ada", last_name="Lovelace", email="ada@example.com")
-    product = Product(sku="SKU-1", name="Kettle", unit_price=Decimal("10.00"), stock=5)
-    order = Order(number="SO-TEST-1", customer=customer, status="pending", total=Decimal("20"))
-    order.lines = [OrderLine(product=product, quantity=2, unit_price=Decimal("10.00"))]
-    db.session.add_all([customer, product, order])
-    db.session.flush()
-    enqueue_order_email(db.session, order, "order_received")  # a notification to look at
-    db.session.commit()
+def sample_records() -> None:
+    """One record of each model, so edit/details/delete endpoints have something.
+
+    The order is taken through the order service, which queues its "order received"
+    e-mail: a notification to look at.
+    """
+    customer = CustomerFactory()
+    product = ProductFactory(sku="SKU-1", name="Kettle")
+    OrderFactory(customer=customer, lines={product: 2})
     if db.session.scalar(select(User).filter_by(email="sample@staff.test")) is None:
-        create_staff("sample@staff.test", "clerk")
+        StaffFactory(email="sample@staff.test", role="clerk")
 
 
 def snapshot() -> dict[str, list[tuple]]:
@@ -173,7 +171,7 @@ def test_undeclared_view_is_detected_and_closed(app, client, auth):
 
 @pytest.mark.parametrize("principal", PRINCIPALS)
 def test_permission_matrix(app, client, auth, principal):
-    make_sample_records()
+    sample_records()
     role = None if principal == "anonymous" else principal
     if role:
         auth.login_as(role)
@@ -244,14 +242,14 @@ def test_permission_matrix(app, client, auth, principal):
         if not db.session.scalar(select(Order).limit(1)) or not db.session.scalar(
             select(Product).limit(1)
         ):
-            make_sample_records()
+            sample_records()
     assert checked > 40
 
 
 def test_forged_edit_is_effective_for_the_permitted_role(app, client, auth):
     """Control for the matrix: the forged form data does change a row when allowed,
     so an unchanged database for the other roles means the refusal worked."""
-    make_sample_records()
+    sample_records()
     product = db.session.scalar(select(Product))
     auth.login_as("manager")
     token = csrf_token_from(client.get("/admin/").get_data(as_text=True))
@@ -290,7 +288,7 @@ def test_menu_shows_exactly_the_permitted_views(app, client, auth):
 
 def test_buttons_follow_permissions(app, client, auth):
     """Clerks see Create on customers but no Delete; viewers see Export, nothing else."""
-    make_sample_records()
+    sample_records()
     auth.login_as("clerk")
     html = client.get("/admin/customer/").get_data(as_text=True)
     assert "/admin/customer/new/" in html
@@ -306,7 +304,7 @@ def test_buttons_follow_permissions(app, client, auth):
 
 def test_role_permissions_are_read_from_the_database(app, client, auth):
     """An admin's edit of a role applies on the next request, not at start-up."""
-    make_sample_records()
+    sample_records()
     auth.login_as("viewer")
     assert client.get("/admin/customer/export/csv/").status_code == 200
     role = db.session.scalar(select(Role).filter_by(name="viewer"))

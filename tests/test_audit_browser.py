@@ -5,10 +5,16 @@ Debian's Chromium driven by Playwright, against the console served on loopback.
 
 from __future__ import annotations
 
+import pytest
+
 from console.database import db
 from console.models import Customer
-from tests.audit_support import make_customer, staff_email
-from tests.helpers import STAFF_PASSWORD, create_staff
+from tests.audit_support import staff_email
+from tests.factories import CustomerFactory, StaffFactory
+from tests.helpers import STAFF_PASSWORD
+
+# One backend is enough to drive the pages; the browser is the slow part.
+pytestmark = pytest.mark.postgres
 
 
 def sign_in(browser, live_server: str, email: str):
@@ -22,9 +28,9 @@ def sign_in(browser, live_server: str, email: str):
 
 
 def test_two_browsers_editing_one_customer(app, live_server, browser):
-    customer = make_customer(phone="+33 6 00")
-    create_staff(staff_email("clerk"), "clerk")
-    create_staff(staff_email("manager"), "manager")
+    customer = CustomerFactory(phone="+33 6 00")
+    StaffFactory(email=staff_email("clerk"), role="clerk")
+    StaffFactory(email=staff_email("manager"), role="manager")
     edit = f"{live_server}/admin/customer/edit/?id={customer.id}"
 
     clerk = sign_in(browser, live_server, staff_email("clerk"))

@@ -9,7 +9,8 @@ from sqlalchemy import select
 
 from console.database import db
 from console.models import AuditEvent
-from tests.audit_support import events, make_customer
+from tests.audit_support import events
+from tests.factories import CustomerFactory
 
 
 def old_event(day: dt.date, **values) -> AuditEvent:
@@ -27,7 +28,7 @@ def old_event(day: dt.date, **values) -> AuditEvent:
 
 
 def test_export_then_prune_moves_exactly_the_old_events(app, runner, tmp_path):
-    make_customer()  # a recent event, which must stay
+    CustomerFactory()  # a recent event, which must stay
     kept_recent = {e.id for e in events()}
     first = old_event(dt.date(2024, 3, 1), changes={"notes": [None, "café ☕"]})
     second = old_event(dt.date(2024, 12, 31))
@@ -52,7 +53,7 @@ def test_export_then_prune_moves_exactly_the_old_events(app, runner, tmp_path):
 
 
 def test_nothing_to_export_writes_no_file_and_deletes_nothing(app, runner, tmp_path):
-    make_customer()
+    CustomerFactory()
     before = {e.id for e in events()}
     out = tmp_path / "empty.jsonl"
     result = runner.invoke(args=["audit", "export-prune", "--before", "2000-01-01", "--out", out])

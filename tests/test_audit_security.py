@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 
 from console.database import db
-from tests.audit_support import Browser, events, signed_in, staff_email
-from tests.helpers import STAFF_PASSWORD, Auth, accounts_datastore, create_staff, csrf_token_from
+from tests.audit_support import events, signed_in, staff_email
+from tests.factories import StaffFactory
+from tests.helpers import STAFF_PASSWORD, Auth, accounts_datastore, csrf_token_from
 
 
 def test_sign_in_and_sign_out_are_recorded_with_the_client_address(app):
@@ -26,8 +27,8 @@ def test_sign_in_and_sign_out_are_recorded_with_the_client_address(app):
 
 
 def test_wrong_password_is_recorded_against_the_account_not_as_its_owner(app):
-    user = create_staff(staff_email("manager"), "manager")
-    response = Auth(Browser(app)).login(staff_email("manager"), password="not the password")
+    user = StaffFactory(email=staff_email("manager"), role="manager")
+    response = Auth(app.test_client()).login(staff_email("manager"), password="not the password")
     assert response.status_code == 200
     [failed] = events(action="login_failed")
     assert failed.actor_email == "anonymous" and failed.actor_id is None
@@ -37,14 +38,14 @@ def test_wrong_password_is_recorded_against_the_account_not_as_its_owner(app):
 
 
 def test_sign_in_to_an_unknown_account_is_recorded(app):
-    Auth(Browser(app)).login("nobody@example.com", password="guess")
+    Auth(app.test_client()).login("nobody@example.com", password="guess")
     [failed] = events(action="login_failed")
     assert failed.record_id is None and failed.record_type == "staff_user"
     assert failed.note == "Sign-in refused: no staff account nobody@example.com."
 
 
 def test_a_password_typed_into_the_email_field_is_not_stored(app):
-    Auth(Browser(app)).login("hunter2 my secret", password="guess")
+    Auth(app.test_client()).login("hunter2 my secret", password="guess")
     dump = json.dumps([[e.note, e.changes, e.record_label] for e in events()])
     assert "hunter2" not in dump
     [failed] = events(action="login_failed")
@@ -52,10 +53,10 @@ def test_a_password_typed_into_the_email_field_is_not_stored(app):
 
 
 def test_sign_in_to_a_disabled_account_is_recorded(app):
-    user = create_staff(staff_email("viewer"), "viewer")
+    user = StaffFactory(email=staff_email("viewer"), role="viewer")
     user.active = False
     db.session.commit()
-    Auth(Browser(app)).login(staff_email("viewer").upper())
+    Auth(app.test_client()).login(staff_email("viewer").upper())
     [failed] = events(action="login_failed")
     assert failed.record_id == user.id
     assert "disabled" in failed.note
@@ -94,7 +95,7 @@ def test_two_factor_changes_are_recorded_without_the_secret(app):
     from flask_security.signals import tf_profile_changed
     from flask_security.twofactor import tf_disable
 
-    user = create_staff(staff_email("manager"), "manager")
+    user = StaffFactory(email=staff_email("manager"), role="manager")
     secret = "NBSWY3DPO5XXE3DEFY3TSMRQGEZDG4ZV"  # a base32 TOTP secret
     with app.test_request_context("/tf-setup", method="POST"):
         # What Flask-Security's 2FA setup does once the code is confirmed.
@@ -118,7 +119,7 @@ def test_two_factor_changes_are_recorded_without_the_secret(app):
 
 def test_each_request_gets_its_own_request_id_with_the_plain_client(app, client, auth):
     """The suite's ``client`` keeps one app context across requests; events still commit."""
-    create_staff(staff_email("viewer"), "viewer")
+    StaffFactory(email=staff_email("viewer"), role="viewer")
     assert auth.login(staff_email("viewer")).status_code == 302
     auth.logout()
     login, logout = events(action="login")[0], events(action="logout")[0]

@@ -11,12 +11,13 @@ from console import audit
 from console.database import db
 from console.models import Customer, Order, OrderLine, Product, User
 from console.services.orders import prepare_order
-from tests.audit_support import events, make_customer, make_order, make_product
-from tests.helpers import accounts_datastore, create_staff
+from tests.audit_support import events
+from tests.factories import CustomerFactory, OrderFactory, ProductFactory, StaffFactory
+from tests.helpers import accounts_datastore
 
 
 def test_create_records_every_audited_value(app):
-    customer = make_customer(phone="+33 6 11")
+    customer = CustomerFactory(last_name="Costa", phone="+33 6 11")
     [event] = events(record_type="customer")
     assert event.action == "create"
     assert event.record_id == customer.id
@@ -31,7 +32,7 @@ def test_create_records_every_audited_value(app):
 
 
 def test_update_records_only_the_changed_fields(app):
-    customer = make_customer(phone="+33 6 11")
+    customer = CustomerFactory(phone="+33 6 11")
     customer.phone = "+33 6 22"
     customer.notes = "Prefers e-mail"
     db.session.commit()
@@ -41,7 +42,7 @@ def test_update_records_only_the_changed_fields(app):
 
 
 def test_update_of_an_expired_row_reads_the_old_value_from_the_database(app):
-    product = make_product(price="10.00")
+    product = ProductFactory(unit_price=Decimal("10.00"))
     db.session.expire(product)  # as after a commit: the old values are not in memory
     product.unit_price = Decimal("12.50")
     db.session.commit()
@@ -50,7 +51,7 @@ def test_update_of_an_expired_row_reads_the_old_value_from_the_database(app):
 
 
 def test_two_flushes_in_one_transaction_make_one_event_with_the_net_diff(app):
-    product = make_product(stock=5)
+    product = ProductFactory(name="Item SKU-1", stock=5)
     product.stock = 7
     db.session.flush()
     product.stock = 9
@@ -63,14 +64,14 @@ def test_two_flushes_in_one_transaction_make_one_event_with_the_net_diff(app):
 
 
 def test_a_save_that_changes_nothing_records_nothing(app):
-    customer = make_customer()
+    customer = CustomerFactory()
     customer.first_name = "Ada"
     db.session.commit()
     assert events(record_type="customer", action="update") == []
 
 
 def test_delete_records_the_values_that_were_lost(app):
-    customer = make_customer()
+    customer = CustomerFactory(last_name="Costa")
     customer_id = customer.id
     db.session.delete(customer)
     db.session.commit()
@@ -85,7 +86,7 @@ def test_delete_records_the_values_that_were_lost(app):
 
 
 def test_rolled_back_change_leaves_no_event(app):
-    customer = make_customer()
+    customer = CustomerFactory()
     before = len(events())
     customer.phone = "+33 6 99"
     db.session.add(Customer(first_name="Ben", last_name="Dubois", email="ben@example.com"))
@@ -99,7 +100,7 @@ def test_rolled_back_change_leaves_no_event(app):
 
 
 def test_failed_commit_leaves_no_event(app):
-    make_customer()
+    CustomerFactory()
     before = len(events())
     db.session.add(Customer(first_name="Dup", last_name="Dup", email="ada@example.com"))
     with pytest.raises(Exception):  # noqa: B017 - the unique constraint, per backend
@@ -109,7 +110,7 @@ def test_failed_commit_leaves_no_event(app):
 
 
 def test_savepoint_rollback_drops_only_its_own_events(app):
-    make_customer()
+    CustomerFactory()
     with db.session.begin_nested() as savepoint:
         db.session.add(Product(sku="SKU-GONE", name="gone", unit_price=Decimal("1")))
         db.session.flush()
@@ -121,9 +122,10 @@ def test_savepoint_rollback_drops_only_its_own_events(app):
 
 
 def test_order_with_lines_is_recorded_with_readable_references(app):
-    customer = make_customer()
-    kettle, lamp = make_product("SKU-1", "10.00"), make_product("SKU-2", "2.50")
-    order = make_order(customer, (kettle, 2), (lamp, 4))
+    customer = CustomerFactory(last_name="Costa")
+    kettle = ProductFactory(sku="SKU-1", name="Item SKU-1", unit_price=Decimal("10.00"))
+    lamp = ProductFactory(sku="SKU-2", unit_price=Decimal("2.50"))
+    order = OrderFactory(customer=customer, lines=[(kettle, 2), (lamp, 4)])
     [created] = events(record_type="order")
     assert created.action == "create"
     assert created.changes["number"] == [None, order.number]
@@ -143,9 +145,10 @@ def test_order_with_lines_is_recorded_with_readable_references(app):
 
 
 def test_line_changes_are_recorded_and_bump_the_order_version(app):
-    customer = make_customer()
-    kettle, lamp = make_product("SKU-1", "10.00"), make_product("SKU-2", "2.50")
-    order = make_order(customer, (kettle, 2), (lamp, 4))
+    customer = CustomerFactory()
+    kettle = ProductFactory(sku="SKU-1", unit_price=Decimal("10.00"))
+    lamp = ProductFactory(sku="SKU-2", unit_price=Decimal("2.50"))
+    order = OrderFactory(customer=customer, lines=[(kettle, 2), (lamp, 4)])
     version = order.version
     first, second = order.lines
     first.quantity = 4
@@ -165,9 +168,9 @@ def test_line_changes_are_recorded_and_bump_the_order_version(app):
 
 
 def test_explicit_event_absorbs_the_automatic_diff_of_its_record(app):
-    customer = make_customer()
-    order = make_order(customer, (make_product(), 1))
-    manager = create_staff("manager@staff.test", "manager")
+    customer = CustomerFactory()
+    order = OrderFactory(customer=customer, lines=[(ProductFactory(), 1)])
+    manager = StaffFactory(email="manager@staff.test", role="manager")
     order.status = "approved"
     order.decided_by = manager
     audit.record(db.session, manager, "approve", order, note="Looks fine")
@@ -183,7 +186,7 @@ def test_explicit_event_absorbs_the_automatic_diff_of_its_record(app):
 
 
 def test_explicit_event_rolls_back_with_its_transaction(app):
-    customer = make_customer()
+    customer = CustomerFactory()
     audit.record(db.session, None, "cancel", customer)
     db.session.rollback()
     db.session.commit()
@@ -191,7 +194,7 @@ def test_explicit_event_rolls_back_with_its_transaction(app):
 
 
 def test_staff_role_changes_are_recorded_by_name(app):
-    user = create_staff("clerk@staff.test", "clerk")
+    user = StaffFactory(email="clerk@staff.test", role="clerk")
     manager_role = accounts_datastore().find_role("manager")
     user.roles.append(manager_role)
     db.session.commit()
@@ -202,7 +205,7 @@ def test_staff_role_changes_are_recorded_by_name(app):
 def test_no_secret_ever_reaches_the_trail(app):
     from flask_security import hash_password
 
-    user = create_staff("admin@staff.test", "admin")
+    user = StaffFactory(email="admin@staff.test", role="admin")
     secrets = [user.password, user.fs_uniquifier]
     user.password = hash_password("another long passphrase")
     user.tf_totp_secret = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
@@ -274,7 +277,7 @@ def test_every_spec_is_declared_on_its_model():
 
 
 def test_explicit_changes_naming_a_secret_are_redacted(app):
-    customer = make_customer()
+    customer = CustomerFactory()
     audit.record(
         db.session,
         None,
@@ -288,7 +291,7 @@ def test_explicit_changes_naming_a_secret_are_redacted(app):
 
 
 def test_a_change_undone_in_the_same_transaction_records_nothing(app):
-    product = make_product(stock=5)
+    product = ProductFactory(stock=5)
     product.stock = 6
     db.session.flush()
     product.stock = 5

@@ -7,9 +7,15 @@ no violation, and that each role sees its menu after signing in through the form
 
 from __future__ import annotations
 
+import pytest
+
 from console.database import db
 from console.models import Customer, Order, OrderLine, Product
-from tests.helpers import STAFF_PASSWORD, create_staff
+from tests.factories import StaffFactory
+from tests.helpers import STAFF_PASSWORD
+
+# One backend is enough to drive the pages; the browser is the slow part.
+pytestmark = pytest.mark.postgres
 
 
 def sample_data() -> None:
@@ -32,7 +38,7 @@ def sign_in(page, base: str, email: str) -> None:
 
 def test_admin_pages_run_under_the_csp(live_server, browser):
     sample_data()
-    create_staff("admin@staff.test", "admin")
+    StaffFactory(email="admin@staff.test", role="admin")
     context = browser.new_context()
     page = context.new_page()
     problems: list[str] = []
@@ -84,7 +90,7 @@ def test_admin_pages_run_under_the_csp(live_server, browser):
 
 def test_viewer_sees_only_read_views(live_server, browser):
     sample_data()
-    create_staff("viewer@staff.test", "viewer")
+    StaffFactory(email="viewer@staff.test", role="viewer")
     context = browser.new_context()
     page = context.new_page()
     sign_in(page, live_server, "viewer@staff.test")

@@ -14,21 +14,18 @@ from console.models import Customer, Order, Product, User
 from console.permissions import STAFF_MANAGE
 from console.services.concurrency import StaleRecordError, ensure_current
 from tests.audit_support import (
-    Browser,
     events,
     flashes,
-    make_customer,
-    make_order,
-    make_product,
     open_form,
     signed_in,
     staff_email,
 )
-from tests.helpers import Auth, create_staff
+from tests.factories import CustomerFactory, OrderFactory, ProductFactory, StaffFactory
+from tests.helpers import Auth
 
 
 def test_second_customer_save_is_refused_and_the_first_stands(app):
-    customer = make_customer(phone="+33 6 00")
+    customer = CustomerFactory(phone="+33 6 00")
     url = f"/admin/customer/edit/?id={customer.id}"
     alice, bob = signed_in(app, "clerk"), signed_in(app, "manager")
     alice_form, bob_form = open_form(alice, url), open_form(bob, url)
@@ -60,7 +57,7 @@ def test_second_customer_save_is_refused_and_the_first_stands(app):
 
 
 def test_second_product_save_is_refused_and_the_first_stands(app):
-    product = make_product(price="10.00", stock=5)
+    product = ProductFactory(unit_price=Decimal("10.00"), stock=5)
     url = f"/admin/product/edit/?id={product.id}"
     first, second = signed_in(app, "manager"), signed_in(app, "admin")
     first_form, second_form = open_form(first, url), open_form(second, url)
@@ -77,8 +74,10 @@ def test_second_product_save_is_refused_and_the_first_stands(app):
 
 
 def test_second_order_save_is_refused_and_the_first_stands(app):
-    customer = make_customer()
-    order = make_order(customer, (make_product("SKU-1", "10.00"), 2))
+    customer = CustomerFactory()
+    order = OrderFactory(
+        customer=customer, lines=[(ProductFactory(sku="SKU-1", unit_price=Decimal("10.00")), 2)]
+    )
     url = f"/admin/order/edit/?id={order.id}"
     first, second = signed_in(app, "clerk"), signed_in(app, "manager")
     first_form, second_form = open_form(first, url), open_form(second, url)
@@ -99,8 +98,8 @@ def test_second_order_save_is_refused_and_the_first_stands(app):
 
 
 def test_an_approval_racing_an_edit_refuses_the_edit(app):
-    customer = make_customer()
-    order = make_order(customer, (make_product(), 1))
+    customer = CustomerFactory()
+    order = OrderFactory(customer=customer, lines=[(ProductFactory(), 1)])
     url = f"/admin/order/edit/?id={order.id}"
     clerk = signed_in(app, "clerk")
     form = open_form(clerk, url)
@@ -126,7 +125,7 @@ def test_an_approval_racing_an_edit_refuses_the_edit(app):
 
 
 def test_a_replayed_form_is_refused(app):
-    customer = make_customer()
+    customer = CustomerFactory()
     url = f"/admin/customer/edit/?id={customer.id}"
     clerk = signed_in(app, "clerk")
     form = open_form(clerk, url)
@@ -140,7 +139,7 @@ def test_a_replayed_form_is_refused(app):
 
 
 def test_a_form_without_its_version_is_refused(app):
-    customer = make_customer()
+    customer = CustomerFactory()
     url = f"/admin/customer/edit/?id={customer.id}"
     clerk = signed_in(app, "clerk")
     form = open_form(clerk, url)
@@ -153,7 +152,7 @@ def test_a_form_without_its_version_is_refused(app):
 
 
 def test_editing_a_record_deleted_meanwhile_says_so_and_changes_nothing(app):
-    customer = make_customer()
+    customer = CustomerFactory()
     url = f"/admin/customer/edit/?id={customer.id}"
     clerk, manager = signed_in(app, "clerk"), signed_in(app, "manager")
     form = open_form(clerk, url)
@@ -172,7 +171,7 @@ def test_editing_a_record_deleted_meanwhile_says_so_and_changes_nothing(app):
 
 
 def test_the_edit_form_carries_the_version_it_was_opened_on(app):
-    customer = make_customer()
+    customer = CustomerFactory()
     clerk = signed_in(app, "clerk")
     form = open_form(clerk, f"/admin/customer/edit/?id={customer.id}")
     assert form["version"] == "1"
@@ -191,7 +190,7 @@ class StaffProbeAdmin(SecuredModelView):
 
 def test_every_model_view_gets_the_check_staff_accounts_included(app):
     register_view(app, StaffProbeAdmin(User, db, endpoint="staffprobe"))
-    target = create_staff("target@example.com", "clerk")
+    target = StaffFactory(email="target@example.com", role="clerk")
     url = f"/admin/staffprobe/edit/?id={target.id}"
     first, second = signed_in(app, "admin"), signed_in(app, "admin")
     first_form, second_form = open_form(first, url), open_form(second, url)
@@ -200,7 +199,7 @@ def test_every_model_view_gets_the_check_staff_accounts_included(app):
     assert "history-link" in first.get(url).get_data(as_text=True)
 
     # Signing in updates the account row but is not an edit: forms stay valid.
-    signed_in_target = Browser(app)
+    signed_in_target = app.test_client()
     assert Auth(signed_in_target).login("target@example.com").status_code == 302
     db.session.expire_all()
     assert db.session.get(User, target.id).version == 1
@@ -220,7 +219,7 @@ def test_every_model_view_gets_the_check_staff_accounts_included(app):
 
 def test_a_workflow_action_based_on_a_stale_version_is_refused(app):
     """What an approve button carrying the version it was shown gets after an edit."""
-    order = make_order(make_customer(), (make_product(), 1))
+    order = OrderFactory(customer=CustomerFactory(), lines=[(ProductFactory(), 1)])
     shown = order.version
     order.coupon_code = "SPRING"
     db.session.commit()

@@ -99,11 +99,8 @@ def test_client_address_behind_a_trusted_proxy(app):
     assert direct.get_data(as_text=True) == "127.0.0.1"  # not trusted by default
 
 
-def test_proxy_count_trusts_the_load_balancer(database_url):
-    from console import create_app
-    from tests.conftest import test_config
-
-    app = create_app(test_config(database_url, PROXY_COUNT=1))
+@pytest.mark.settings(PROXY_COUNT=1)
+def test_proxy_count_trusts_the_load_balancer(app):
 
     @app.get("/_whoami")
     def whoami():
@@ -113,10 +110,6 @@ def test_proxy_count_trusts_the_load_balancer(database_url):
 
     response = app.test_client().get("/_whoami", headers={"X-Forwarded-For": "203.0.113.7"})
     assert response.get_data(as_text=True) == "203.0.113.7"
-    from console.database import db
-
-    with app.app_context():
-        db.engine.dispose()
 
 
 # --- typed settings: derived values, bad values, documentation -----------------------
@@ -174,17 +167,13 @@ def test_an_override_replaces_the_environment_before_derivation(bare_environment
     assert load("development", {"MAIL_SERVER": None})["OUTBOX_IN_PROCESS"] is False
 
 
-def test_create_app_takes_the_environment_from_the_overrides(bare_environment, database_url):
-    from tests.conftest import test_config
-
-    app = create_app(test_config(database_url, REDIS_URL="redis://cache.test:6379/1"))
+def test_create_app_takes_the_environment_from_the_overrides(
+    bare_environment, database_url, make_app
+):
+    app = make_app(database_url, REDIS_URL="redis://cache.test:6379/1")
     assert app.config["ENV_NAME"] == "testing"
     assert app.config["RATELIMIT_STORAGE_URI"] == "redis://cache.test:6379/1"
     assert app.config["OUTBOX_IN_PROCESS"] is False
-    from console.database import db
-
-    with app.app_context():
-        db.engine.dispose()
 
 
 def test_bad_integer_message_names_the_variable_and_the_value(bare_environment):

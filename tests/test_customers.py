@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from console.database import db
 from console.models import Customer
+from tests.factories import CustomerFactory
 from tests.helpers import count_rows, flashed_errors, form_token, submit
 
 VALID = {
@@ -22,13 +23,6 @@ VALID = {
 @pytest.fixture
 def manager(auth):
     return auth.login_as("manager")
-
-
-def make_customer(**overrides) -> Customer:
-    customer = Customer(**{**VALID, **overrides})
-    db.session.add(customer)
-    db.session.commit()
-    return customer
 
 
 def test_create_list_search_details(client, manager):
@@ -53,7 +47,7 @@ def test_email_is_trimmed_and_lower_cased(client, manager):
 
 
 def test_edit(client, manager):
-    customer = make_customer()
+    customer = CustomerFactory(**VALID)
     url = f"/admin/customer/edit/?id={customer.id}"
     response = submit(client, url, {**VALID, "phone": "+44 1", "notes": ""})
     assert response.status_code == 302
@@ -64,7 +58,7 @@ def test_edit(client, manager):
 
 
 def test_delete(client, manager):
-    customer = make_customer()
+    customer = CustomerFactory(**VALID)
     # The delete button is a small form on the list page, with the page's CSRF token.
     token = form_token(client, "/admin/customer/")
     response = client.post("/admin/customer/delete/", data={"id": customer.id, "csrf_token": token})
@@ -73,7 +67,7 @@ def test_delete(client, manager):
 
 
 def test_delete_without_csrf_token_changes_nothing(client, manager):
-    customer = make_customer()
+    customer = CustomerFactory(**VALID)
     client.post("/admin/customer/delete/", data={"id": customer.id})
     assert count_rows(Customer) == 1
 
@@ -99,7 +93,7 @@ def test_bad_input_is_refused_with_a_message(client, manager, field, value, mess
 
 
 def test_duplicate_email_is_refused(client, manager):
-    make_customer()
+    CustomerFactory(**VALID)
     response = submit(client, "/admin/customer/new/", {**VALID, "email": "ADA@example.com"})
     assert response.status_code == 200
     assert "Already exists" in " ".join(flashed_errors(response.get_data(as_text=True)))
@@ -107,8 +101,8 @@ def test_duplicate_email_is_refused(client, manager):
 
 
 def test_duplicate_email_on_edit_is_refused_and_changes_nothing(client, manager):
-    make_customer()
-    other = make_customer(email="grace@example.com", first_name="Grace")
+    CustomerFactory(**VALID)
+    other = CustomerFactory(**VALID | {"email": "grace@example.com", "first_name": "Grace"})
     response = submit(client, f"/admin/customer/edit/?id={other.id}", {**VALID})
     assert response.status_code == 200
     db.session.expire_all()

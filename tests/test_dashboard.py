@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
 from decimal import Decimal
 
 import pytest
@@ -12,6 +11,8 @@ from console.database import db
 from console.models import Customer, Order, OrderLine, OrderStatus, Product
 from console.models.base import utcnow
 from console.services import dashboard
+from tests.factories import StaffFactory
+from tests.helpers import parse
 
 TODAY = dt.date(2026, 11, 24)
 
@@ -75,7 +76,8 @@ def test_low_stock_lists_active_products_under_the_threshold(history):
 def test_dashboard_for_a_manager(client, auth, history):
     auth.login_as("manager")
     html = client.get("/admin/").get_data(as_text=True)
-    widgets = set(re.findall(r'id="(widget-[a-z-]+)"', html))
+    page = parse(html)
+    widgets = {element["id"] for element in page.select('[id^="widget-"]')}
     assert widgets == {
         "widget-pending",
         "widget-sales",
@@ -83,7 +85,7 @@ def test_dashboard_for_a_manager(client, auth, history):
         "widget-my-orders",
         "widget-my-activity",
     }
-    pending = re.search(r'id="widget-pending".*?display-4 mb-1">(\d+)<', html, re.S).group(1)
+    pending = page.select_one("#widget-pending .display-4").get_text(strip=True)
     assert pending == "2"
     assert "KET-1" in html and "MUG-1" not in html
     assert "Review pending orders" in html
@@ -105,9 +107,8 @@ def test_the_chart_is_drawn_on_the_server(client, auth, app, history):
 
 
 def test_a_person_without_roles_gets_the_403_page(client, auth, app):
-    from tests.helpers import create_staff
 
-    create_staff("nobody@example.com", None)
+    StaffFactory(email="nobody@example.com", role=None)
     auth.login("nobody@example.com")
     response = client.get("/admin/")
     assert response.status_code == 403

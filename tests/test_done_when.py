@@ -7,7 +7,6 @@ holds when the mail server is down at the moment of approval.
 
 from __future__ import annotations
 
-import re
 from html import unescape
 
 import pytest
@@ -16,22 +15,16 @@ from sqlalchemy import select
 from console.database import db
 from console.models import Order, Product
 from console.notify.dispatcher import deliver_due
-from tests.helpers import form_token, make_catalogue
+from tests.factories import catalogue
+from tests.fixtures.servers import mail_relay
+from tests.helpers import form_token, hidden_inputs
 
-
-@pytest.fixture
-def app_config(smtp_server) -> dict:
-    return {
-        "MAIL_SERVER": smtp_server.host,
-        "MAIL_PORT": smtp_server.port,
-        "MAIL_SUPPRESS_SEND": False,
-        "OUTBOX_RETRY_BASE_SECONDS": 0,
-    }
+pytestmark = pytest.mark.settings(**mail_relay(), OUTBOX_RETRY_BASE_SECONDS=0)
 
 
 @pytest.mark.parametrize("smtp_down_at_approval", [False, True])
 def test_clerk_order_to_customer_inbox(client, auth, app, smtp_server, smtp_down_at_approval):
-    customer, products = make_catalogue({"A": 10, "B": 4}, price="12.50")
+    customer, products = catalogue({"A": 10, "B": 4}, price="12.50")
 
     auth.login_as("clerk")
     token = form_token(client, "/admin/order/new/")
@@ -63,7 +56,7 @@ def test_clerk_order_to_customer_inbox(client, auth, app, smtp_server, smtp_down
     assert order.number in pending
     details = client.get(f"/admin/pending/details/?id={order.id}").get_data(as_text=True)
     assert 'id="transition-approve"' in details
-    version = re.search(r'name="version" value="(\d+)"', details).group(1)
+    version = hidden_inputs(details)["version"]
     token = form_token(client, f"/admin/pending/details/?id={order.id}")
 
     if smtp_down_at_approval:

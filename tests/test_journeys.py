@@ -17,7 +17,11 @@ from sqlalchemy import select
 
 from console.database import db
 from console.models import Customer, Order, OrderStatus, Product
-from tests.helpers import ROLES, STAFF_PASSWORD, create_staff, make_catalogue, make_order
+from tests.factories import OrderFactory, StaffFactory, catalogue
+from tests.helpers import ROLES, STAFF_PASSWORD
+
+# One backend is enough to drive the pages; the browser is the slow part.
+pytestmark = pytest.mark.postgres
 
 MENU = {
     "admin": {"Orders", "Pending approval", "Customers", "Products", "Notifications",
@@ -33,7 +37,7 @@ ALL_ENTRIES = set().union(*MENU.values())
 @pytest.fixture
 def people(app):
     """One staff member per role."""
-    return {role: create_staff(f"{role}@staff.test", role) for role in ROLES}
+    return {role: StaffFactory(email=f"{role}@staff.test", role=role) for role in ROLES}
 
 
 @pytest.fixture
@@ -83,7 +87,7 @@ def test_each_role_sees_its_menu_and_dashboard(app, people, open_page, screensho
 
 
 def test_clerk_takes_an_order_and_manager_approves_it(app, people, open_page, screenshot):
-    _, products = make_catalogue({"KET-1": 10, "LAMP-1": 4}, price="12.50")
+    _, products = catalogue({"KET-1": 10, "LAMP-1": 4}, price="12.50")
 
     # The clerk records a new customer...
     clerk = open_page()
@@ -138,8 +142,8 @@ def test_clerk_takes_an_order_and_manager_approves_it(app, people, open_page, sc
 
 
 def test_viewer_exports_orders_as_csv(app, people, open_page, screenshot):
-    customer, products = make_catalogue({"KET-1": 10})
-    order = make_order(customer, {products["KET-1"]: 2}, people["clerk"])
+    customer, products = catalogue({"KET-1": 10})
+    order = OrderFactory(customer=customer, lines={products["KET-1"]: 2}, actor=people["clerk"])
     viewer = open_page()
     sign_in(viewer, "viewer")
     viewer.click("nav >> text=Orders")

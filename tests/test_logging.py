@@ -7,9 +7,11 @@ import json
 import logging
 import logging.config
 
+import pytest
 from flask import current_app
 
 from console.logs import REQUEST_ID_HEADER, logging_config
+from tests.fixtures.apps import from_fixture
 
 
 def test_each_response_carries_a_request_id(client):
@@ -26,8 +28,8 @@ def test_a_proxy_request_id_is_kept_but_junk_is_replaced(client):
     assert junk.headers[REQUEST_ID_HEADER].isalnum()
 
 
+@pytest.mark.settings(LOG_FORMAT="json")
 def test_json_log_lines_carry_the_request_id(app):
-    app.config["LOG_FORMAT"] = "json"
     config = logging_config(app)
     stream = io.StringIO()
     config["handlers"]["stream"]["stream"] = stream
@@ -47,8 +49,13 @@ def test_json_log_lines_carry_the_request_id(app):
     assert record["level"] == "WARNING"
 
 
-def test_rotating_file_is_added_when_configured(app, tmp_path):
-    app.config["LOG_FILE"] = str(tmp_path / "console.log")
+@pytest.fixture
+def log_file(tmp_path) -> str:
+    return str(tmp_path / "console.log")
+
+
+@pytest.mark.settings(LOG_FILE=from_fixture("log_file"))
+def test_rotating_file_is_added_when_configured(app, log_file):
     config = logging_config(app)
     assert config["handlers"]["file"]["class"] == "logging.handlers.RotatingFileHandler"
     assert set(config["root"]["handlers"]) == {"stream", "file"}

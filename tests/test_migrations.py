@@ -10,12 +10,11 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect, select
 
-from console import create_app
 from console.database import db
 from console.models import Role
 from console.permissions import ROLE_PERMISSIONS
 from console.schema import downgrade, upgrade
-from tests.conftest import BACKENDS, fresh_postgres_database, test_config
+from tests.fixtures.databases import BACKENDS, fresh_postgres_database
 
 
 @pytest.fixture(params=BACKENDS)
@@ -28,12 +27,8 @@ def empty_database_url(request, tmp_path):
 
 
 @pytest.fixture
-def empty_app(empty_database_url):
-    app = create_app(test_config(empty_database_url))
-    yield app
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
+def empty_app(empty_database_url, make_app):
+    return make_app(empty_database_url)
 
 
 def _tables(app) -> set[str]:
@@ -74,7 +69,19 @@ def test_downgrade_to_base_and_upgrade_again(empty_app):
     assert _schema_diff(empty_app) == []
 
 
-def test_alembic_command_line_uses_database_url(tmp_path, monkeypatch):
+def test_audit_revision_downgrades_and_upgrades_cleanly(empty_app):
+    """The audit trail's revision removes its table going down and brings back its indexes."""
+    upgrade(empty_app)
+    downgrade(empty_app, "0002")  # the revision before the audit trail
+    assert "audit_event" not in _tables(empty_app)
+    upgrade(empty_app)
+    with empty_app.app_context():
+        indexes = {ix["name"] for ix in inspect(db.engine).get_indexes("audit_event")}
+    assert {"ix_audit_event_at", "ix_audit_event_record", "ix_audit_event_parent"} <= indexes
+    assert _schema_diff(empty_app) == []
+
+
+def test_alembic_command_line_uses_database_url(tmp_path, make_app):
     """``alembic upgrade head`` from the repository root builds the configured database."""
     import subprocess
     import sys
@@ -87,10 +94,7 @@ def test_alembic_command_line_uses_database_url(tmp_path, monkeypatch):
         [alembic, "upgrade", "head"], cwd=root, env=env, capture_output=True, text=True
     )
     assert result.returncode == 0, result.stderr
-    app = create_app(test_config(f"sqlite:///{target}"))
-    assert _tables(app) == set(db.metadata.tables)
-    with app.app_context():
-        db.engine.dispose()
+    assert _tables(make_app(f"sqlite:///{target}")) == set(db.metadata.tables)
 
 
 def test_each_revision_downgrades_one_step_and_upgrades(empty_app):

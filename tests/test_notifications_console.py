@@ -9,13 +9,18 @@ from sqlalchemy import select, update
 
 from console.database import db
 from console.models import OutboxMessage
-from tests.helpers import create_staff, form_token, make_catalogue, make_order
+from tests.factories import OrderFactory, StaffFactory, catalogue
+from tests.helpers import form_token
 
 
 @pytest.fixture
 def message(app):
-    customer, products = make_catalogue({"A": 10})
-    order = make_order(customer, {products["A"]: 2}, create_staff("taker@staff.test", "clerk"))
+    customer, products = catalogue({"A": 10})
+    order = OrderFactory(
+        customer=customer,
+        lines={products["A"]: 2},
+        actor=StaffFactory(email="taker@staff.test", role="clerk"),
+    )
     return db.session.scalar(select(OutboxMessage).where(OutboxMessage.order_id == order.id))
 
 

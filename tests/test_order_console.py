@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from html import unescape
 
 import pytest
@@ -11,14 +10,15 @@ from sqlalchemy import select
 from console.database import db
 from console.models import Order, OutboxMessage, Product
 from console.services import workflow
-from tests.helpers import create_staff, form_token, make_catalogue, make_order
+from tests.factories import OrderFactory, StaffFactory, catalogue
+from tests.helpers import form_token, parse
 
 
 @pytest.fixture
 def shop(app):
-    clerk = create_staff("taker@staff.test", "clerk")
-    customer, products = make_catalogue({"A": 10, "B": 1})
-    order = make_order(customer, {products["A"]: 3}, clerk)
+    clerk = StaffFactory(email="taker@staff.test", role="clerk")
+    customer, products = catalogue({"A": 10, "B": 1})
+    order = OrderFactory(customer=customer, lines={products["A"]: 3}, actor=clerk)
     return {"clerk": clerk, "customer": customer, "products": products, "order": order}
 
 
@@ -43,7 +43,8 @@ def state(order_id: int) -> tuple:
 
 
 def buttons(html: str) -> set[str]:
-    return set(re.findall(r'id="transition-(\w+)"', html))
+    found = parse(html).select('[id^="transition-"]')
+    return {element["id"].removeprefix("transition-") for element in found}
 
 
 @pytest.mark.parametrize(
@@ -63,7 +64,9 @@ def test_buttons_of_a_pending_order_follow_permissions(client, auth, shop, role,
 
 
 def test_clerk_gets_ship_on_an_approved_order(client, auth, shop, app):
-    workflow.approve(db.session, shop["order"], create_staff("boss@staff.test", "manager"))
+    workflow.approve(
+        db.session, shop["order"], StaffFactory(email="boss@staff.test", role="manager")
+    )
     auth.login_as("clerk")
     assert buttons(client.get(details_url(shop["order"].id)).get_data(as_text=True)) == {"ship"}
 
@@ -171,7 +174,9 @@ def test_reject_and_ship_through_the_page(client, auth, shop):
     db.session.expire_all()
     assert db.session.get(Order, order_id).rejection_reason == "Out of delivery area"
 
-    second = make_order(shop["customer"], {shop["products"]["A"]: 1}, shop["clerk"])
+    second = OrderFactory(
+        customer=shop["customer"], lines={shop["products"]["A"]: 1}, actor=shop["clerk"]
+    )
     transition(client, second.id, "approve", token)
     transition(client, second.id, "ship", token, tracking="TRACK-9")
     transition(client, second.id, "deliver", token)
@@ -190,7 +195,9 @@ def bulk(client, action: str, ids: list[int], token: str, **data):
 
 def test_bulk_approve_reports_each_order(client, auth, shop):
     auth.login_as("manager")
-    short = make_order(shop["customer"], {shop["products"]["B"]: 5}, shop["clerk"])
+    short = OrderFactory(
+        customer=shop["customer"], lines={shop["products"]["B"]: 5}, actor=shop["clerk"]
+    )
     good = shop["order"]
     token = form_token(client, "/admin/order/")
     html = unescape(bulk(client, "approve", [good.id, short.id], token).get_data(as_text=True))
@@ -223,9 +230,15 @@ def test_bulk_action_forged_by_a_clerk_does_nothing(client, auth, shop):
 
 
 def test_pending_list_is_oldest_first_and_for_deciders_only(client, auth, shop, app):
-    newer = make_order(shop["customer"], {shop["products"]["A"]: 1}, shop["clerk"])
-    decided = make_order(shop["customer"], {shop["products"]["A"]: 1}, shop["clerk"])
-    workflow.reject(db.session, decided, create_staff("boss@staff.test", "manager"), "dup")
+    newer = OrderFactory(
+        customer=shop["customer"], lines={shop["products"]["A"]: 1}, actor=shop["clerk"]
+    )
+    decided = OrderFactory(
+        customer=shop["customer"], lines={shop["products"]["A"]: 1}, actor=shop["clerk"]
+    )
+    workflow.reject(
+        db.session, decided, StaffFactory(email="boss@staff.test", role="manager"), "dup"
+    )
     auth.login_as("manager")
     page = client.get("/admin/pending/")
     assert page.status_code == 200
@@ -241,13 +254,17 @@ def test_pending_list_is_oldest_first_and_for_deciders_only(client, auth, shop, 
 
 
 def test_edit_page_of_a_decided_order_says_it_cannot_change(client, auth, shop):
-    workflow.approve(db.session, shop["order"], create_staff("boss@staff.test", "manager"))
+    workflow.approve(
+        db.session, shop["order"], StaffFactory(email="boss@staff.test", role="manager")
+    )
     auth.login_as("clerk")
     page = client.get(f"/admin/order/edit/?id={shop['order'].id}")
     html = page.get_data(as_text=True)
     assert page.status_code == 200
     assert "can only be\n      changed while it is pending" in html
     assert 'name="lines-0-quantity"' not in html
-    pending = make_order(shop["customer"], {shop["products"]["A"]: 1}, shop["clerk"])
+    pending = OrderFactory(
+        customer=shop["customer"], lines={shop["products"]["A"]: 1}, actor=shop["clerk"]
+    )
     html = client.get(f"/admin/order/edit/?id={pending.id}").get_data(as_text=True)
     assert 'id="not-editable"' not in html and "lines-0-quantity" in html

@@ -12,7 +12,7 @@ from console.admin.registry import find_view
 from console.database import db
 from console.models import Customer, Order, OrderLine, OrderStatus, Product
 from console.services.orders import prepare_order
-from tests.helpers import count_rows, csrf_token_from, flashed_errors, submit
+from tests.helpers import count_rows, csrf_token_from, flashed_errors, submit, table_rows
 
 
 @pytest.fixture
@@ -260,7 +260,9 @@ def test_pages_of_the_order_list_neither_overlap_nor_skip(client, auth):
     seen = []
     for page in range(3):
         html = client.get(f"/admin/order/?page={page}&page_size=25").get_data(as_text=True)
-        seen += list(dict.fromkeys(re.findall(r"BULK-\d{7}", html)))
+        rows = table_rows(html)
+        assert len(rows) == (25 if page < 2 else 10), page
+        seen += [cell for row in rows for cell in row if re.fullmatch(r"BULK-\d{7}", cell)]
     assert seen == expected
 
 

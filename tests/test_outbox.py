@@ -15,41 +15,33 @@ from console.models.base import utcnow
 from console.notify.dispatcher import deliver_due
 from console.services import notifications, workflow
 from console.services.errors import DomainError
-from tests.helpers import create_staff, make_catalogue, make_order
+from tests.factories import OrderFactory, StaffFactory, catalogue
+from tests.fixtures.apps import from_fixture
+from tests.fixtures.servers import mail_relay
 
-
-@pytest.fixture
-def overrides() -> dict:
-    """Per-test settings on top of this module's relay settings."""
-    return {}
-
-
-@pytest.fixture
-def app_config(smtp_server, overrides) -> dict:
-    return {
-        "MAIL_SERVER": smtp_server.host,
-        "MAIL_PORT": smtp_server.port,
-        # Flask-Mail suppresses sending under TESTING unless told otherwise.
-        "MAIL_SUPPRESS_SEND": False,
-        "MAIL_DEFAULT_SENDER": "Shop <shop@example.com>",
-        "OUTBOX_RETRY_BASE_SECONDS": 0,
-        "OUTBOX_MAX_ATTEMPTS": 3,
-    } | overrides
+pytestmark = pytest.mark.settings(
+    **mail_relay(),
+    MAIL_DEFAULT_SENDER="Shop <shop@example.com>",
+    OUTBOX_RETRY_BASE_SECONDS=0,
+    OUTBOX_MAX_ATTEMPTS=3,
+)
 
 
 @pytest.fixture
 def staff(app):
     return {
-        "clerk": create_staff("clerk@staff.test", "clerk"),
-        "manager": create_staff("manager@staff.test", "manager"),
-        "viewer": create_staff("viewer@staff.test", "viewer"),
+        "clerk": StaffFactory(email="clerk@staff.test", role="clerk"),
+        "manager": StaffFactory(email="manager@staff.test", role="manager"),
+        "viewer": StaffFactory(email="viewer@staff.test", role="viewer"),
     }
 
 
 @pytest.fixture
 def order(app, staff):
-    customer, products = make_catalogue({"A": 10, "B": 5})
-    return make_order(customer, {products["A"]: 2, products["B"]: 1}, staff["clerk"])
+    customer, products = catalogue({"A": 10, "B": 5})
+    return OrderFactory(
+        customer=customer, lines={products["A"]: 2, products["B"]: 1}, actor=staff["clerk"]
+    )
 
 
 def received(smtp_server, subject_part: str) -> list:
@@ -123,10 +115,10 @@ def test_failed_after_max_attempts_then_resend(order, staff, smtp_server):
     assert len(smtp_server.messages) == 1
 
 
-@pytest.mark.parametrize("overrides", [{"OUTBOX_RETRY_BASE_SECONDS": 60, "OUTBOX_MAX_ATTEMPTS": 5}])
+@pytest.mark.settings(OUTBOX_RETRY_BASE_SECONDS=60, OUTBOX_MAX_ATTEMPTS=5)
 def test_backoff_waits_before_the_next_attempt(app, staff, smtp_server):
-    customer, products = make_catalogue({"A": 1})
-    make_order(customer, {products["A"]: 1}, staff["clerk"])
+    customer, products = catalogue({"A": 1})
+    OrderFactory(customer=customer, lines={products["A"]: 1}, actor=staff["clerk"])
     smtp_server.stop()
     before = utcnow()
     deliver_due()
@@ -144,9 +136,9 @@ def test_backoff_waits_before_the_next_attempt(app, staff, smtp_server):
 
 
 def test_concurrent_dispatchers_send_each_message_once(app, staff, smtp_server):
-    customer, products = make_catalogue({"A": 1000})
+    customer, products = catalogue({"A": 1000})
     for _ in range(30):
-        make_order(customer, {products["A"]: 1}, staff["clerk"])
+        OrderFactory(customer=customer, lines={products["A"]: 1}, actor=staff["clerk"])
     app_obj = app
     sent: list[list[int]] = []
     errors: list[BaseException] = []
@@ -210,15 +202,15 @@ def test_cli_send_delivers_due_messages(order, runner, smtp_server):
     assert len(smtp_server.messages) == 1
 
 
-@pytest.mark.parametrize("overrides", [{"OUTBOX_IN_PROCESS": True, "OUTBOX_POLL_SECONDS": 3600}])
+@pytest.mark.settings(OUTBOX_IN_PROCESS=True, OUTBOX_POLL_SECONDS=3600)
 def test_in_process_thread_delivers_after_commit(app, staff, smtp_server, client):
     runtime = app.extensions["console_outbox"]
     assert runtime.thread is None  # not started by building the app (CLI, alembic)
     client.get("/status")  # the first request starts it
     assert runtime.thread.is_alive()
     try:
-        customer, products = make_catalogue({"A": 3})
-        order = make_order(customer, {products["A"]: 1}, staff["clerk"])
+        customer, products = catalogue({"A": 3})
+        order = OrderFactory(customer=customer, lines={products["A"]: 1}, actor=staff["clerk"])
         deadline = time.monotonic() + 10
         while not smtp_server.messages and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -279,10 +271,8 @@ def silent_relay():
     listener.close()
 
 
+@pytest.mark.settings(MAIL_PORT=from_fixture("silent_relay"), MAIL_TIMEOUT=1)
 def test_a_silent_relay_times_out_and_the_message_waits(app, order, silent_relay):
-    # Flask-Mail reads its relay settings once, when the app is built.
-    app.extensions["mail"].port = silent_relay
-    app.config["MAIL_TIMEOUT"] = 1
     started = time.monotonic()
     report = deliver_due()
     assert time.monotonic() - started < 10

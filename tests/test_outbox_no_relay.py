@@ -7,15 +7,19 @@ from sqlalchemy import select
 from console.database import db
 from console.models import OutboxMessage
 from console.notify.dispatcher import deliver_due
-from tests.helpers import create_staff, make_catalogue, make_order
+from tests.factories import OrderFactory, StaffFactory, catalogue
 
 
 def test_messages_stay_in_the_outbox(app, runner, client):
     assert app.config["OUTBOX_IN_PROCESS"] is False  # nothing to deliver to
     client.get("/status")
     assert app.extensions["console_outbox"].thread is None
-    customer, products = make_catalogue({"A": 3})
-    make_order(customer, {products["A"]: 1}, create_staff("clerk@staff.test", "clerk"))
+    customer, products = catalogue({"A": 3})
+    OrderFactory(
+        customer=customer,
+        lines={products["A"]: 1},
+        actor=StaffFactory(email="clerk@staff.test", role="clerk"),
+    )
     assert deliver_due().attempted == 0
     result = runner.invoke(args=["outbox", "send"])
     assert result.exit_code == 0

@@ -10,25 +10,22 @@ from console.models import OutboxMessage
 from console.notify.runtime import queue
 from console.notify.worker import run_worker
 from console.services import workflow
-from tests.helpers import create_staff, make_catalogue, make_order
+from tests.factories import OrderFactory, StaffFactory, catalogue
+from tests.fixtures.apps import from_fixture
+from tests.fixtures.servers import mail_relay
 
-
-@pytest.fixture
-def app_config(smtp_server, redis_server) -> dict:
-    return {
-        "MAIL_SERVER": smtp_server.host,
-        "MAIL_PORT": smtp_server.port,
-        "MAIL_SUPPRESS_SEND": False,
-        "REDIS_URL": redis_server.url,
-        "OUTBOX_RETRY_BASE_SECONDS": 0,
-    }
+pytestmark = pytest.mark.settings(
+    **mail_relay(),
+    REDIS_URL=from_fixture("redis_server", "url"),
+    OUTBOX_RETRY_BASE_SECONDS=0,
+)
 
 
 @pytest.fixture
 def staff(app):
     return {
-        "clerk": create_staff("clerk@staff.test", "clerk"),
-        "manager": create_staff("manager@staff.test", "manager"),
+        "clerk": StaffFactory(email="clerk@staff.test", role="clerk"),
+        "manager": StaffFactory(email="manager@staff.test", role="manager"),
     }
 
 
@@ -45,8 +42,8 @@ def test_commit_queues_a_job_that_a_worker_delivers(app, staff, smtp_server, cli
     assert app.config["OUTBOX_IN_PROCESS"] is False  # RQ, not a thread, delivers
     client.get("/status")
     assert app.extensions["console_outbox"].thread is None
-    customer, products = make_catalogue({"A": 5})
-    order = make_order(customer, {products["A"]: 2}, staff["clerk"])
+    customer, products = catalogue({"A": 5})
+    order = OrderFactory(customer=customer, lines={products["A"]: 2}, actor=staff["clerk"])
     assert queue(app).count == 1
     assert smtp_server.messages == []  # the web process itself sends nothing
 
@@ -58,8 +55,8 @@ def test_commit_queues_a_job_that_a_worker_delivers(app, staff, smtp_server, cli
 
 
 def test_redis_down_while_approving_loses_nothing(app, staff, smtp_server, redis_server):
-    customer, products = make_catalogue({"A": 5})
-    order = make_order(customer, {products["A"]: 2}, staff["clerk"])
+    customer, products = catalogue({"A": 5})
+    order = OrderFactory(customer=customer, lines={products["A"]: 2}, actor=staff["clerk"])
     run_worker(app, burst=True, echo=lambda _: None)
 
     redis_server.stop()
@@ -81,8 +78,8 @@ def test_redis_down_while_approving_loses_nothing(app, staff, smtp_server, redis
 
 
 def test_duplicate_jobs_do_not_duplicate_mail(app, staff, smtp_server):
-    customer, products = make_catalogue({"A": 5})
-    make_order(customer, {products["A"]: 1}, staff["clerk"])
+    customer, products = catalogue({"A": 5})
+    OrderFactory(customer=customer, lines={products["A"]: 1}, actor=staff["clerk"])
     q = queue(app)
     q.enqueue("console.notify.jobs.deliver_due_job")
     q.enqueue("console.notify.jobs.deliver_due_job")

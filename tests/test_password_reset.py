@@ -11,7 +11,11 @@ from sqlalchemy import select
 
 from console.database import db
 from console.models import User
-from tests.helpers import create_staff, csrf_token_from
+from tests.factories import StaffFactory
+from tests.fixtures.servers import mail_relay
+from tests.helpers import csrf_token_from
+
+pytestmark = pytest.mark.settings(**mail_relay("smtp"))
 
 NEW_PASSWORD = "a brand new passphrase for the console"
 OTHER_PASSWORD = "yet another passphrase nobody knows"
@@ -19,14 +23,9 @@ OTHER_PASSWORD = "yet another passphrase nobody knows"
 
 @pytest.fixture
 def smtp(module_smtp_server):
+    """The module's SMTP server, emptied for this test."""
+    module_smtp_server.messages.clear()
     return module_smtp_server
-
-
-@pytest.fixture
-def app_config(smtp):
-    smtp.messages.clear()
-    # Flask-Mail suppresses sending under TESTING unless told otherwise.
-    return {"MAIL_SERVER": "127.0.0.1", "MAIL_PORT": smtp.port, "MAIL_SUPPRESS_SEND": False}
 
 
 def mail_text(message) -> str:
@@ -70,7 +69,7 @@ def choose_password(client, path: str, password: str):
 
 
 def test_reset_mail_link_works_once(client, auth, smtp):
-    create_staff("clerk@staff.test", "clerk")
+    StaffFactory(email="clerk@staff.test", role="clerk")
     request_reset(client, "clerk@staff.test")
     request_reset(client, "nobody@staff.test")
     wait_for(smtp, 1)
@@ -95,7 +94,7 @@ def test_reset_mail_link_works_once(client, auth, smtp):
 
 
 def test_weak_password_is_refused_on_reset(client, smtp):
-    create_staff("clerk@staff.test", "clerk")
+    StaffFactory(email="clerk@staff.test", role="clerk")
     request_reset(client, "clerk@staff.test")
     wait_for(smtp, 1)
     path = urlsplit(reset_link(smtp.received[0])).path
@@ -104,12 +103,12 @@ def test_weak_password_is_refused_on_reset(client, smtp):
     assert not account("clerk@staff.test").verify_and_update_password("password1234")
 
 
+@pytest.mark.settings(MAIL_SERVER=None)
 def test_reset_mail_waits_in_the_outbox_with_its_link_hidden_from_readers(app, client, auth):
     """Without a relay the reset mail waits in the outbox; managers cannot read its link."""
     from console.models import OutboxMessage
 
-    app.config["MAIL_SERVER"] = None
-    create_staff("forgetful@staff.test", "clerk")
+    StaffFactory(email="forgetful@staff.test", role="clerk")
     page = client.get("/reset").get_data(as_text=True)
     client.post(
         "/reset", data={"email": "forgetful@staff.test", "csrf_token": csrf_token_from(page)}

@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from console.database import db
 from console.models import Product
+from tests.factories import ProductFactory
 from tests.helpers import count_rows, flashed_errors, form_token, submit
 
 VALID = {
@@ -26,18 +27,13 @@ def manager(auth):
     return auth.login_as("manager")
 
 
-def make_product(**overrides) -> Product:
-    values = {
-        "sku": "KET-001",
-        "name": "Classic Kettle",
-        "unit_price": Decimal("39.90"),
-        "stock": 12,
-        "active": True,
-    }
-    product = Product(**{**values, **overrides})
-    db.session.add(product)
-    db.session.commit()
-    return product
+KETTLE = {
+    "sku": "KET-001",
+    "name": "Classic Kettle",
+    "unit_price": Decimal("39.90"),
+    "stock": 12,
+    "active": True,
+}
 
 
 def test_create_list_search_details(client, manager):
@@ -54,7 +50,7 @@ def test_create_list_search_details(client, manager):
 
 
 def test_edit_price_and_stock(client, manager):
-    product = make_product()
+    product = ProductFactory(**KETTLE)
     response = submit(
         client,
         f"/admin/product/edit/?id={product.id}",
@@ -66,7 +62,7 @@ def test_edit_price_and_stock(client, manager):
 
 
 def test_delete_needs_products_delete(client, auth):
-    product = make_product()
+    product = ProductFactory(**KETTLE)
     auth.login_as("admin")
     token = form_token(client, "/admin/product/")
     response = client.post("/admin/product/delete/", data={"id": product.id, "csrf_token": token})
@@ -96,7 +92,7 @@ def test_bad_input_is_refused_with_a_message(client, manager, field, value, mess
 
 
 def test_duplicate_sku_is_refused(client, manager):
-    make_product()
+    ProductFactory(**KETTLE)
     response = submit(client, "/admin/product/new/", {**VALID, "name": "Another"})
     assert response.status_code == 200
     assert "Already exists" in " ".join(flashed_errors(response.get_data(as_text=True)))
@@ -104,7 +100,7 @@ def test_duplicate_sku_is_refused(client, manager):
 
 
 def test_negative_stock_on_edit_changes_nothing(client, manager):
-    product = make_product()
+    product = ProductFactory(**KETTLE)
     response = submit(client, f"/admin/product/edit/?id={product.id}", {**VALID, "stock": "-1"})
     assert response.status_code == 200
     db.session.expire_all()

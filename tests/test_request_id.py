@@ -7,14 +7,15 @@ import logging
 import pytest
 
 from console.logs import REQUEST_ID_HEADER, RequestIdFilter
-from tests.audit_support import events, make_customer, open_form, signed_in
+from tests.audit_support import events, open_form, signed_in
+from tests.factories import CustomerFactory
 
 PROXY_ID = "lb-" + "0123456789" * 10  # 103 characters, the shape a load balancer sends
 
 
 @pytest.mark.parametrize("sent", [None, PROXY_ID], ids=["made-here", "from-proxy"])
 def test_an_audited_change_carries_the_id_of_its_response_and_its_log_lines(app, caplog, sent):
-    customer = make_customer()
+    customer = CustomerFactory()
     url = f"/admin/customer/edit/?id={customer.id}"
     clerk = signed_in(app, "clerk")
     form = open_form(clerk, url)
@@ -38,7 +39,7 @@ def test_an_audited_change_carries_the_id_of_its_response_and_its_log_lines(app,
 
 
 def test_each_request_has_its_own_id_in_the_trail(app):
-    customer = make_customer()
+    customer = CustomerFactory()
     url = f"/admin/customer/edit/?id={customer.id}"
     clerk = signed_in(app, "clerk")
     answered = []
@@ -51,6 +52,6 @@ def test_each_request_has_its_own_id_in_the_trail(app):
 
 
 def test_outside_a_request_events_have_no_request_id(app):
-    make_customer()
+    CustomerFactory()
     [event] = events(record_type="customer")
     assert event.request_id is None and event.client_addr is None

@@ -11,11 +11,9 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from console import create_app
 from console.database import db
 from console.models import Customer, Order, Product
 from console.schema import upgrade
-from tests.conftest import IsolatedClient, test_config
 from tests.helpers import Auth, csrf_token_from, require
 from tests.services import ServiceUnavailable, start_postgres
 
@@ -42,11 +40,10 @@ def _wait_for(client, status: int, seconds: float = 20.0) -> bool:
     return False
 
 
-def test_database_restart_under_load(own_postgres):
+def test_database_restart_under_load(own_postgres, make_app):
     name = f"r_{uuid.uuid4().hex[:12]}"
     own_postgres.execute(f'CREATE DATABASE "{name}"')
-    app = create_app(test_config(own_postgres.database_url(name)))
-    app.test_client_class = IsolatedClient
+    app = make_app(own_postgres.database_url(name))
     upgrade(app)
     with app.app_context():
         customer = Customer(first_name="Ada", last_name="Lovelace", email="ada@example.com")

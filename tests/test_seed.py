@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+import pytest
 from flask_security import verify_password
 from sqlalchemy import select
 
@@ -69,8 +70,13 @@ def test_seed_keeps_an_admins_edit_of_a_role(app):
     assert db.session.scalar(select(Role).filter_by(name="viewer")).permissions == ["orders.read"]
 
 
-def test_seed_refuses_production_unless_forced(app, monkeypatch):
-    app.config["ENV_NAME"] = "production"
+@pytest.mark.settings(
+    ENV_NAME="production",
+    SECRET_KEY="k" * 48,
+    SECURITY_PASSWORD_SALT="s" * 48,
+    SECURITY_TOTP_SECRETS={"1": "t" * 48},
+)
+def test_seed_refuses_production_unless_forced(app):
     runner = app.test_cli_runner()
     refused = runner.invoke(args=["seed"])
     assert refused.exit_code != 0

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import time
-from html import unescape
 from urllib.parse import parse_qs, urlsplit
 
 import pyotp
@@ -13,18 +13,29 @@ from sqlalchemy import select
 
 from console.database import db
 from console.models import Customer, User
-from tests.helpers import STAFF_PASSWORD, Auth, count_rows, create_staff, csrf_token_from, require
-from tests.services import ServiceUnavailable, start_redis
+from tests.factories import StaffFactory
+from tests.helpers import STAFF_PASSWORD, Auth, count_rows, csrf_token_from, parse, text_of
 
 NEW_PASSWORD = "a brand new passphrase for the console"
+
+# Short windows, so that a limit is reached and recovers within a test.
+pytestmark = pytest.mark.settings(
+    CONSOLE_LOGIN_LIMIT_PER_ACCOUNT="3 per 3 seconds",
+    CONSOLE_LOGIN_LIMIT_PER_ADDRESS="5 per 3 seconds",
+)
 
 
 def messages(html: str) -> list[str]:
     """The flashed and form error messages of a page, as a person reads them."""
-    found = re.findall(r'class="fs-error-msg"[^>]*>\s*([^<]+?)\s*<', html)
-    found += re.findall(r"<li[^>]*class=\"[^\"]*(?:error|info|success)[^\"]*\"[^>]*>([^<]+)<", html)
-    found += re.findall(r'<ul class="flashes">(.*?)</ul>', html, re.S)
-    return [unescape(re.sub(r"\s+", " ", text)).strip() for text in found if text.strip()]
+    soup = parse(html)
+    found = soup.select(".fs-error-msg")
+    found += [
+        item
+        for item in soup.find_all("li", class_=True)
+        if any(kind in name for name in item["class"] for kind in ("error", "info", "success"))
+    ]
+    found += soup.select("ul.flashes")
+    return [text for text in map(text_of, found) if text]
 
 
 def user(email: str) -> User:
@@ -36,7 +47,7 @@ def user(email: str) -> User:
 
 
 def test_anonymous_is_sent_to_login_and_back(client, auth):
-    create_staff("clerk@staff.test", "clerk")
+    StaffFactory(email="clerk@staff.test", role="clerk")
     response = client.get("/admin/customer/?sort=1")
     assert response.status_code == 302
     location = urlsplit(response.headers["Location"])
@@ -60,7 +71,7 @@ def test_anonymous_is_sent_to_login_and_back(client, auth):
     "next_url", ["https://evil.example/steal", "//evil.example/steal", "http://evil.example"]
 )
 def test_login_never_redirects_to_another_site(client, next_url):
-    create_staff("clerk@staff.test", "clerk")
+    StaffFactory(email="clerk@staff.test", role="clerk")
     token = csrf_token_from(client.get("/login").get_data(as_text=True))
     response = client.post(
         "/login",
@@ -82,7 +93,7 @@ def test_signed_in_without_permission_gets_friendly_403(client, auth):
 
 
 def test_account_without_role_sees_nothing(client, auth):
-    create_staff("nobody@staff.test", None)
+    StaffFactory(email="nobody@staff.test", role=None)
     auth.login("nobody@staff.test")
     assert client.get("/admin/").status_code == 403
     assert client.get("/admin/customer/").status_code == 403
@@ -92,7 +103,7 @@ def test_account_without_role_sees_nothing(client, auth):
 
 
 def test_unknown_account_and_wrong_password_look_the_same(client, auth):
-    create_staff("clerk@staff.test", "clerk")
+    StaffFactory(email="clerk@staff.test", role="clerk")
     unknown = auth.login("nobody@staff.test", "whatever password")
     wrong = auth.login("clerk@staff.test", "wrong password")
     assert unknown.status_code == wrong.status_code == 200
@@ -102,7 +113,7 @@ def test_unknown_account_and_wrong_password_look_the_same(client, auth):
 
 
 def test_reset_request_does_not_tell_who_has_an_account(client):
-    create_staff("clerk@staff.test", "clerk")
+    StaffFactory(email="clerk@staff.test", role="clerk")
 
     def ask(email: str) -> list[str]:
         token = csrf_token_from(client.get("/reset").get_data(as_text=True))
@@ -118,7 +129,7 @@ def test_reset_request_does_not_tell_who_has_an_account(client):
 
 
 def test_disabled_account_cannot_sign_in(client, auth):
-    account = create_staff("gone@staff.test", "clerk")
+    account = StaffFactory(email="gone@staff.test", role="clerk")
     account.active = False
     db.session.commit()
     response = auth.login("gone@staff.test")
@@ -130,7 +141,7 @@ def test_disabled_account_cannot_sign_in(client, auth):
 
 
 def test_passwords_are_stored_as_bcrypt_hashes(app):
-    create_staff("clerk@staff.test", "clerk")
+    StaffFactory(email="clerk@staff.test", role="clerk")
     with db.engine.connect() as conn:
         stored = conn.exec_driver_sql(
             "SELECT password FROM staff_user WHERE email = 'clerk@staff.test'"
@@ -192,7 +203,7 @@ def test_sign_in_is_tracked(client, auth):
 
 
 def test_session_cookie_flags(client, auth):
-    create_staff("clerk@staff.test", "clerk")
+    StaffFactory(email="clerk@staff.test", role="clerk")
     response = auth.login("clerk@staff.test")
     cookie = next(
         value for value in response.headers.getlist("Set-Cookie") if value.startswith("session=")
@@ -222,14 +233,8 @@ def test_production_cookies_are_secure_and_require_2fa_for_admins(monkeypatch):
         config.load("production")
 
 
-@pytest.fixture
-def short_idle(app):
-    import datetime as dt
-
-    app.config["CONSOLE_IDLE_TIMEOUT"] = dt.timedelta(seconds=1.5)
-
-
-def test_idle_session_signs_out(client, auth, short_idle):
+@pytest.mark.settings(CONSOLE_IDLE_TIMEOUT=dt.timedelta(seconds=1.5))
+def test_idle_session_signs_out(client, auth):
     auth.login_as("clerk")
     for _ in range(3):  # activity keeps the session alive past the timeout
         time.sleep(0.6)
@@ -280,7 +285,7 @@ def test_form_without_valid_csrf_token_changes_nothing(client, auth, token):
 
 
 def test_login_form_needs_csrf_token(client):
-    create_staff("clerk@staff.test", "clerk")
+    StaffFactory(email="clerk@staff.test", role="clerk")
     response = client.post("/login", data={"email": "clerk@staff.test", "password": STAFF_PASSWORD})
     assert response.status_code == 400
     assert client.get("/admin/").status_code == 302
@@ -291,8 +296,10 @@ def test_list_actions_carry_csrf_tokens(client, auth):
     db.session.commit()
     auth.login_as("manager")
     html = client.get("/admin/customer/").get_data(as_text=True)
-    for form in re.findall(r"<form[^>]*method=\"POST\"[^>]*>.*?</form>", html, re.S | re.I):
-        assert 'name="csrf_token"' in form, form[:200]
+    forms = [f for f in parse(html).find_all("form") if f.get("method", "").upper() == "POST"]
+    assert forms
+    for form in forms:
+        assert form.find("input", attrs={"name": "csrf_token"}), str(form)[:200]
 
 
 # --- headers ---------------------------------------------------------------------------
@@ -313,25 +320,18 @@ def test_security_headers_and_csp_nonce(client, auth):
         assert headers["X-Content-Type-Options"] == "nosniff"
         assert headers["Referrer-Policy"] == "strict-origin-when-cross-origin"
         nonce = re.search(r"'nonce-([^']+)'", csp).group(1)
-        html = response.get_data(as_text=True)
-        for tag in re.findall(r"<script\b[^>]*>", html):
-            assert f'nonce="{nonce}"' in tag, (path, tag)
-        assert "https://" not in " ".join(re.findall(r'(?:src|href)="([^"]+)"', html))
+        page = parse(response.get_data(as_text=True))
+        for script in page.find_all("script"):
+            assert script.get("nonce") == nonce, (path, str(script)[:200])
+        links = [tag.get(a) for tag in page.find_all(True) for a in ("src", "href") if tag.get(a)]
+        assert not [link for link in links if link.startswith("https://")], (path, links)
 
 
 # --- rate limits ------------------------------------------------------------------------
 
 
-@pytest.fixture
-def app_config():
-    return {
-        "CONSOLE_LOGIN_LIMIT_PER_ACCOUNT": "3 per 3 seconds",
-        "CONSOLE_LOGIN_LIMIT_PER_ADDRESS": "5 per 3 seconds",
-    }
-
-
 def test_failed_logins_are_limited_per_account_then_recover(client, auth):
-    create_staff("clerk@staff.test", "clerk")
+    StaffFactory(email="clerk@staff.test", role="clerk")
     for _ in range(3):
         assert auth.login("clerk@staff.test", "wrong password").status_code == 200
     blocked = auth.login("clerk@staff.test")  # even the right password waits
@@ -347,49 +347,29 @@ def test_failed_logins_are_limited_per_account_then_recover(client, auth):
 
 
 def test_failed_logins_are_limited_per_address(client, auth):
-    create_staff("clerk@staff.test", "clerk")
+    StaffFactory(email="clerk@staff.test", role="clerk")
     for i in range(5):
         assert auth.login(f"guess{i}@staff.test", "wrong password").status_code == 200
     assert auth.login("clerk@staff.test").status_code == 429
 
 
 def test_successful_logins_do_not_use_up_the_limit(client, auth):
-    create_staff("clerk@staff.test", "clerk")
+    StaffFactory(email="clerk@staff.test", role="clerk")
     for _ in range(4):
         assert auth.login("clerk@staff.test").status_code == 302
         auth.logout()
 
 
-@pytest.fixture(scope="module")
-def redis_url():
-    try:
-        server = start_redis()
-    except ServiceUnavailable as exc:
-        require(f"Redis cannot run here: {exc}")
-    try:
-        yield server.url
-    finally:
-        server.close()
-
-
-def test_limits_are_kept_in_redis_when_configured(database_url, redis_url):
+def test_limits_are_kept_in_redis_when_configured(database_url, redis_server, make_app):
     """With REDIS_URL every host shares the counters: a second app sees the first's."""
     import redis
 
-    from console import create_app
-    from tests.conftest import RequestContextClient, test_config
-
-    config = test_config(
-        database_url,
-        REDIS_URL=redis_url,
-        CONSOLE_LOGIN_LIMIT_PER_ACCOUNT="2 per 30 seconds",
-    )
-    redis.Redis.from_url(redis_url).flushall()
-    first = create_app(config)
-    first.test_client_class = RequestContextClient
+    redis_url = redis_server.url
+    settings = {"REDIS_URL": redis_url, "CONSOLE_LOGIN_LIMIT_PER_ACCOUNT": "2 per 30 seconds"}
+    first = make_app(database_url, **settings)
     assert first.config["RATELIMIT_STORAGE_URI"] == redis_url
     with first.app_context():
-        create_staff("clerk@staff.test", "clerk")
+        StaffFactory(email="clerk@staff.test", role="clerk")
         client = first.test_client()
         for _ in range(2):
             assert Auth(client).login("clerk@staff.test", "wrong").status_code == 200
@@ -398,28 +378,33 @@ def test_limits_are_kept_in_redis_when_configured(database_url, redis_url):
     keys = redis.Redis.from_url(redis_url).keys("*")
     assert any(b"login-account" in key or b"LIMITER" in key for key in keys), keys
 
-    second = create_app(config)
-    second.test_client_class = RequestContextClient
+    second = make_app(database_url, **settings)
     with second.app_context():
         assert Auth(second.test_client()).login("clerk@staff.test").status_code == 429
-        db.session.remove()
-        db.engine.dispose()
 
 
 # --- two-factor sign-in -------------------------------------------------------------------
 
 
 def _verify_form_action(html: str) -> str:
-    match = re.search(
-        r'<form action="([^"]+)" method="post" name="two_factor_verify_code_form"', html
-    )
-    assert match, "no code form on the page"
-    return unescape(match.group(1))
+    form = parse(html).find("form", attrs={"name": "two_factor_verify_code_form"})
+    assert form is not None, "no code form on the page"
+    return form["action"]
+
+
+def _totp_secret(html: str) -> str:
+    """The authenticator secret the set-up page shows (base32, grouped with dashes)."""
+    [secret] = [
+        text
+        for div in parse(html).find_all("div")
+        if not div.find() and re.fullmatch(r"[A-Z2-7-]{16,}", text := div.get_text(strip=True))
+    ]
+    return secret.replace("-", "")
 
 
 def current_email(client) -> str:
     html = client.get("/admin/").get_data(as_text=True)
-    return re.search(r'title="Signed in">([^<]+)<', html).group(1)
+    return parse(html).find(attrs={"title": "Signed in"}).get_text(strip=True)
 
 
 def _set_up_authenticator(client) -> str:
@@ -431,7 +416,7 @@ def _set_up_authenticator(client) -> str:
     html = chosen.get_data(as_text=True)
     assert chosen.status_code == 200, html[:300]
     assert 'src="data:image' in html  # the QR code, inline, no external service
-    secret = re.search(r"<div>([A-Z2-7-]{16,})</div>", html).group(1).replace("-", "")
+    secret = _totp_secret(html)
     action = _verify_form_action(html)
     client.post(action, data={"code": "000000", "csrf_token": token})
     assert user(current_email(client)).tf_primary_method is None  # a wrong code sets nothing
@@ -476,11 +461,11 @@ def test_two_factor_codes_are_rate_limited(client, auth):
     assert statuses == [200, 200, 200, 429]
 
 
+@pytest.mark.settings(CONSOLE_REQUIRE_2FA_PERMISSIONS=["staff.manage"])
 def test_two_factor_required_for_permission_holders(app, client, auth):
     """Under CONSOLE_REQUIRE_2FA_PERMISSIONS (production: staff.manage), an admin
     must set up an authenticator before reaching the console; a clerk need not."""
-    app.config["CONSOLE_REQUIRE_2FA_PERMISSIONS"] = ["staff.manage"]
-    create_staff("admin@staff.test", "admin")
+    StaffFactory(email="admin@staff.test", role="admin")
     response = auth.login("admin@staff.test")
     assert response.status_code == 302
     assert urlsplit(response.headers["Location"]).path == "/tf-setup"
@@ -490,7 +475,7 @@ def test_two_factor_required_for_permission_holders(app, client, auth):
     token = csrf_token_from(page.get_data(as_text=True))
     chosen = client.post("/tf-setup", data={"setup": "authenticator", "csrf_token": token})
     html = chosen.get_data(as_text=True)
-    secret = re.search(r"<div>([A-Z2-7-]{16,})</div>", html).group(1).replace("-", "")
+    secret = _totp_secret(html)
     done = client.post(
         _verify_form_action(html),
         data={"code": pyotp.TOTP(secret).now(), "csrf_token": token},
@@ -499,6 +484,6 @@ def test_two_factor_required_for_permission_holders(app, client, auth):
     assert client.get("/admin/").status_code == 200
     auth.logout()
 
-    create_staff("clerk@staff.test", "clerk")
+    StaffFactory(email="clerk@staff.test", role="clerk")
     response = auth.login("clerk@staff.test")
     assert urlsplit(response.headers["Location"]).path == "/admin/"

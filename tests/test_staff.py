@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import time
 from urllib.parse import parse_qs, urlsplit
 
@@ -14,26 +13,27 @@ from console.models import Customer, Role, User
 from console.permissions import CUSTOMERS_DELETE, ROLE_PERMISSIONS, STAFF_MANAGE
 from console.services import staff as staff_service
 from console.services.errors import DomainError
+from tests.factories import StaffFactory
+from tests.fixtures.servers import mail_relay
 from tests.helpers import (
     STAFF_PASSWORD,
     count_rows,
-    create_staff,
     csrf_token_from,
     form_token,
+    parse,
+    text_of,
 )
+
+pytestmark = pytest.mark.settings(**mail_relay("smtp"))
 
 INITIAL_PASSWORD = "initial passphrase for a new clerk"
 
 
 @pytest.fixture
 def smtp(module_smtp_server):
+    """The module's SMTP server, emptied for this test."""
+    module_smtp_server.messages.clear()
     return module_smtp_server
-
-
-@pytest.fixture
-def app_config(smtp):
-    smtp.messages.clear()
-    return {"MAIL_SERVER": "127.0.0.1", "MAIL_PORT": smtp.port, "MAIL_SUPPRESS_SEND": False}
 
 
 def role_id(name: str) -> int:
@@ -47,9 +47,8 @@ def account(email: str) -> User:
 
 def flashes(html: str) -> str:
     """Flashed messages and field errors: what the page tells the person."""
-    found = re.findall(r'class="alert[^"]*"[^>]*>(.*?)</div>', html, re.S)
-    found += re.findall(r'class="invalid-feedback"[^>]*>(.*?)</div>', html, re.S)
-    return " ".join(re.sub(r"<[^>]+>|\s+", " ", text) for text in found)
+    found = parse(html).select(".alert, .invalid-feedback")
+    return " ".join(text_of(element) for element in found)
 
 
 # --- accounts --------------------------------------------------------------------------
@@ -130,7 +129,7 @@ def test_deactivating_an_account_signs_it_out(app, client, auth):
 
 
 def test_admin_assigns_roles(client, auth):
-    create_staff("someone@staff.test", "viewer")
+    StaffFactory(email="someone@staff.test", role="viewer")
     auth.login_as("admin")
     edit_account(client, account("someone@staff.test"), active=True, roles=["clerk", "viewer"])
     assert sorted(r.name for r in account("someone@staff.test").roles) == ["clerk", "viewer"]
@@ -138,7 +137,7 @@ def test_admin_assigns_roles(client, auth):
 
 def test_admin_cannot_remove_own_admin_role(client, auth):
     auth.login_as("admin")
-    create_staff("second-admin@staff.test", "admin")
+    StaffFactory(email="second-admin@staff.test", role="admin")
     me = account("admin@staff.test")
     response = edit_account(client, me, active=True, roles=["manager"])
     assert "your own administrator rights" in flashes(response.get_data(as_text=True))
@@ -161,8 +160,8 @@ def test_last_active_admin_cannot_be_deactivated_or_stripped(app, client, auth):
 
 def test_guards_hold_in_the_service_too(app):
     """The rules live in the service, whatever calls it (views, scripts)."""
-    admin = create_staff("admin@staff.test", "admin")
-    clerk = create_staff("clerk@staff.test", "clerk")
+    admin = StaffFactory(email="admin@staff.test", role="admin")
+    clerk = StaffFactory(email="clerk@staff.test", role="clerk")
     with pytest.raises(DomainError, match="own administrator rights"):
         staff_service.update_staff(db.session, admin, admin, active=False, roles=admin.roles)
     with pytest.raises(DomainError, match="Only an administrator"):
@@ -174,7 +173,7 @@ def test_guards_hold_in_the_service_too(app):
     with pytest.raises(DomainError, match="Unknown permission"):
         staff_service.set_role_permissions(db.session, admin, admin_role, ["everything"])
     # With a second admin the first may step down, and the rule still keeps one.
-    second = create_staff("second@staff.test", "admin")
+    second = StaffFactory(email="second@staff.test", role="admin")
     staff_service.update_staff(db.session, second, admin, active=False, roles=[admin_role])
     assert account("admin@staff.test").active is False
     with pytest.raises(DomainError):
@@ -296,7 +295,7 @@ def test_staff_changes_need_a_recent_sign_in(app, client, auth):
 
 
 def test_stale_staff_action_asks_for_password_and_changes_nothing(app, client, auth):
-    create_staff("clerk@staff.test", "clerk")
+    StaffFactory(email="clerk@staff.test", role="clerk")
     auth.login_as("admin")
     token = csrf_token_from(client.get("/admin/staff_user/").get_data(as_text=True))
     with client.session_transaction() as session:
@@ -315,7 +314,7 @@ def test_stale_staff_action_asks_for_password_and_changes_nothing(app, client, a
 
 
 def test_reset_two_factor_for_a_lost_phone(app, client, auth):
-    person = create_staff("clerk@staff.test", "clerk")
+    person = StaffFactory(email="clerk@staff.test", role="clerk")
     person.tf_primary_method = "authenticator"
     person.tf_totp_secret = "stored-secret"
     db.session.commit()

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from console import create_app
 from console.database import db
-from tests.conftest import test_config
+from tests.fixtures.apps import from_fixture
 from tests.services import free_port
 
 
@@ -23,18 +22,15 @@ def test_status_ok_when_database_answers(client):
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
-def test_status_503_when_database_is_unreachable(tmp_path, backend):
+def test_status_503_when_database_is_unreachable(tmp_path, backend, make_app):
     if backend == "sqlite":
         # A directory where the database file should be: SQLite cannot open it.
         url = f"sqlite:///{tmp_path}"
     else:
         url = f"postgresql+psycopg://nobody@127.0.0.1:{free_port()}/console?connect_timeout=2"
-    app = create_app(test_config(url))
-    response = app.test_client().get("/status")
+    response = make_app(url).test_client().get("/status")
     assert response.status_code == 503
     assert response.get_json()["status"] != "ok"
-    with app.app_context():
-        db.engine.dispose()
 
 
 def test_admin_pages_send_anonymous_visitors_to_login(client):
@@ -59,14 +55,14 @@ def test_status_reports_the_outbox_backlog(client, app):
     assert "redis" not in body  # not configured: not reported
 
 
-def test_status_reports_redis_when_configured(app, client, redis_server):
-    app.config["REDIS_URL"] = redis_server.url
+@pytest.mark.settings(REDIS_URL=from_fixture("redis_server", "url"))
+def test_status_reports_redis_when_configured(client):
     body = client.get("/status").get_json()
     assert (body["status"], body["redis"]) == ("ok", "ok")
 
 
-def test_a_redis_outage_is_reported_but_keeps_the_host_in_service(app, client):
-    app.config["REDIS_URL"] = f"redis://127.0.0.1:{free_port()}/0"
+@pytest.mark.settings(REDIS_URL=f"redis://127.0.0.1:{free_port()}/0")
+def test_a_redis_outage_is_reported_but_keeps_the_host_in_service(client):
     response = client.get("/status")
     assert response.status_code == 200
     assert response.get_json()["redis"] == "unreachable"

@@ -14,20 +14,21 @@ from console.database import db
 from console.models import Order, OrderLine, Product, StockMovement
 from console.services import workflow
 from console.services.errors import DomainError
-from tests.helpers import create_staff, make_catalogue, make_order
+from tests.factories import OrderFactory, StaffFactory, catalogue
 
 THREADS = 8
 ORDERS = 24
 
 
 def test_concurrent_approvals_never_oversell(app):
-    clerk = create_staff("clerk@staff.test", "clerk")
-    managers = [create_staff(f"m{i}@staff.test", "manager") for i in range(THREADS)]
+    clerk = StaffFactory(email="clerk@staff.test", role="clerk")
+    managers = [StaffFactory(email=f"m{i}@staff.test", role="manager") for i in range(THREADS)]
     # 24 orders of 2 x A + 1 x B would need 48 A and 24 B; there are 25 A and 30 B,
     # so about half must be refused, and refused ones must reserve nothing.
-    customer, products = make_catalogue({"A": 25, "B": 30})
+    customer, products = catalogue({"A": 25, "B": 30})
     orders = [
-        make_order(customer, {products["A"]: 2, products["B"]: 1}, clerk) for _ in range(ORDERS)
+        OrderFactory(customer=customer, lines={products["A"]: 2, products["B"]: 1}, actor=clerk)
+        for _ in range(ORDERS)
     ]
     order_ids = [o.id for o in orders]
     manager_ids = [m.id for m in managers]
@@ -91,10 +92,10 @@ def test_concurrent_approvals_never_oversell(app):
 
 
 def test_concurrent_approvals_of_one_order_succeed_once(app):
-    clerk = create_staff("clerk@staff.test", "clerk")
-    managers = [create_staff(f"m{i}@staff.test", "manager") for i in range(4)]
-    customer, products = make_catalogue({"A": 100})
-    order = make_order(customer, {products["A"]: 5}, clerk)
+    clerk = StaffFactory(email="clerk@staff.test", role="clerk")
+    managers = [StaffFactory(email=f"m{i}@staff.test", role="manager") for i in range(4)]
+    customer, products = catalogue({"A": 100})
+    order = OrderFactory(customer=customer, lines={products["A"]: 5}, actor=clerk)
     order_id, manager_ids = order.id, [m.id for m in managers]
     results: list[str] = []
     errors: list[BaseException] = []

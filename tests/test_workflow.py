@@ -13,7 +13,7 @@ from console.database import db
 from console.models import Order, OrderStatus, OutboxMessage, Product, StockMovement
 from console.services import workflow
 from console.services.errors import DomainError
-from tests.helpers import create_staff, make_catalogue, make_order
+from tests.factories import OrderFactory, StaffFactory, catalogue
 
 
 def snapshot() -> dict:
@@ -44,15 +44,17 @@ def snapshot() -> dict:
 @pytest.fixture
 def staff(app):
     return {
-        role: create_staff(f"{role}@staff.test", role)
+        role: StaffFactory(email=f"{role}@staff.test", role=role)
         for role in ("admin", "manager", "clerk", "viewer")
-    } | {"manager2": create_staff("manager2@staff.test", "manager")}
+    } | {"manager2": StaffFactory(email="manager2@staff.test", role="manager")}
 
 
 @pytest.fixture
 def shop(app, staff):
-    customer, products = make_catalogue({"A": 10, "B": 3})
-    order = make_order(customer, {products["A"]: 4, products["B"]: 2}, staff["clerk"])
+    customer, products = catalogue({"A": 10, "B": 3})
+    order = OrderFactory(
+        customer=customer, lines={products["A"]: 4, products["B"]: 2}, actor=staff["clerk"]
+    )
     return customer, products, order
 
 
@@ -78,9 +80,9 @@ def test_creation_queues_order_received(shop):
 
 
 def test_viewer_cannot_create_an_order(app, staff):
-    customer, products = make_catalogue({"A": 1})
+    customer, products = catalogue({"A": 1})
     with pytest.raises(DomainError, match="does not allow"):
-        make_order(customer, {products["A"]: 1}, staff["viewer"])
+        OrderFactory(customer=customer, lines={products["A"]: 1}, actor=staff["viewer"])
 
 
 def test_full_happy_path(shop, staff):
@@ -175,8 +177,8 @@ def test_refused_transitions_change_nothing(shop, staff, setup, name, role, valu
 
 
 def test_four_eyes_rule(app, staff):
-    customer, products = make_catalogue({"A": 5})
-    order = make_order(customer, {products["A"]: 1}, staff["manager"])
+    customer, products = catalogue({"A": 5})
+    order = OrderFactory(customer=customer, lines={products["A"]: 1}, actor=staff["manager"])
     before = snapshot()
     with pytest.raises(DomainError, match="four-eyes"):
         workflow.approve(db.session, order, staff["manager"])
@@ -185,19 +187,21 @@ def test_four_eyes_rule(app, staff):
     assert snapshot()["stock"] == {"A": 4}
 
 
-@pytest.mark.parametrize("app_config", [{"ORDERS_FOUR_EYES": False}])
+@pytest.mark.settings(ORDERS_FOUR_EYES=False)
 def test_four_eyes_rule_can_be_switched_off(app, staff):
-    customer, products = make_catalogue({"A": 5})
-    order = make_order(customer, {products["A"]: 1}, staff["manager"])
+    customer, products = catalogue({"A": 5})
+    order = OrderFactory(customer=customer, lines={products["A"]: 1}, actor=staff["manager"])
     workflow.approve(db.session, order, staff["manager"])
     db.session.refresh(order)
     assert order.status == "approved"
 
 
 def test_short_stock_refuses_all_lines_and_names_them(app, staff):
-    customer, products = make_catalogue({"A": 10, "B": 1, "C": 0})
-    order = make_order(
-        customer, {products["A"]: 2, products["B"]: 3, products["C"]: 1}, staff["clerk"]
+    customer, products = catalogue({"A": 10, "B": 1, "C": 0})
+    order = OrderFactory(
+        customer=customer,
+        lines={products["A"]: 2, products["B"]: 3, products["C"]: 1},
+        actor=staff["clerk"],
     )
     before = snapshot()
     with pytest.raises(DomainError) as refused:
@@ -210,8 +214,8 @@ def test_short_stock_refuses_all_lines_and_names_them(app, staff):
 
 
 def test_order_without_lines_cannot_be_approved(app, staff):
-    customer, products = make_catalogue({"A": 10})
-    order = make_order(customer, {products["A"]: 2}, staff["clerk"])
+    customer, products = catalogue({"A": 10})
+    order = OrderFactory(customer=customer, lines={products["A"]: 2}, actor=staff["clerk"])
     # Lines can vanish only behind the service's back (a direct SQL delete).
     db.session.execute(
         db.delete(type(order.lines[0])).where(type(order.lines[0]).order_id == order.id)

@@ -11,7 +11,11 @@ from sqlalchemy import select
 
 from console.database import db
 from console.models import Order, Product
-from tests.helpers import STAFF_PASSWORD, create_staff, make_catalogue, make_order
+from tests.factories import OrderFactory, StaffFactory, catalogue
+from tests.helpers import STAFF_PASSWORD
+
+# One backend is enough to drive the pages; the browser is the slow part.
+pytestmark = pytest.mark.postgres
 
 
 @pytest.fixture
@@ -32,11 +36,11 @@ def sign_in(page, email: str) -> None:
 
 
 def test_manager_approves_and_bulk_rejects_in_the_browser(app, page):
-    clerk = create_staff("taker@staff.test", "clerk")
-    create_staff("boss@staff.example.com", "manager")
-    customer, products = make_catalogue({"A": 10})
-    first = make_order(customer, {products["A"]: 4}, clerk)
-    second = make_order(customer, {products["A"]: 1}, clerk)
+    clerk = StaffFactory(email="taker@staff.test", role="clerk")
+    StaffFactory(email="boss@staff.example.com", role="manager")
+    customer, products = catalogue({"A": 10})
+    first = OrderFactory(customer=customer, lines={products["A"]: 4}, actor=clerk)
+    second = OrderFactory(customer=customer, lines={products["A"]: 1}, actor=clerk)
     first_id, second_id, first_number = first.id, second.id, first.number
 
     sign_in(page, "boss@staff.example.com")
