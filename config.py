@@ -144,6 +144,8 @@ class BaseConfig:
         # A claim older than this belongs to a dispatcher that died mid-send; the
         # message becomes claimable again.
         self.OUTBOX_CLAIM_TIMEOUT_SECONDS = _env_int("OUTBOX_CLAIM_TIMEOUT_SECONDS", 300)
+        # /status flags delivery as stalled when a due message has waited this long.
+        self.OUTBOX_STALLED_SECONDS = _env_int("OUTBOX_STALLED_SECONDS", 900)
         # In-process delivery thread: None decides by itself (on when MAIL_SERVER is
         # set, REDIS_URL is not, and the app is not under test).
         self.OUTBOX_IN_PROCESS: bool | None = None
