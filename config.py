@@ -191,9 +191,12 @@ class OutboxSettings(_FromEnvironment):
     claim_timeout_seconds: PositiveInt = 300
     """A claim older than this belongs to a dispatcher that died mid-send."""
     rq_queue: str = "outbox"
+    stalled_seconds: PositiveInt = 900
+    """/status flags delivery as stalled when a due message waited longer than this."""
 
     def flask(self) -> dict[str, Any]:
         return {
+            "OUTBOX_STALLED_SECONDS": self.stalled_seconds,
             "OUTBOX_MAX_ATTEMPTS": self.max_attempts,
             "OUTBOX_RETRY_BASE_SECONDS": self.retry_base_seconds,
             "OUTBOX_RETRY_MAX_SECONDS": self.retry_max_seconds,

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import math
+
 import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
 from console.database import db
-from console.notify.dispatcher import count_due, deliver_due, mail_configured
+from console.models.base import utcnow
+from console.notify.dispatcher import count_due, deliver_due, mail_configured, waiting_for_retry
 from console.notify.worker import run_worker
 from console.services.audit_retention import export_and_prune
 from console.services.errors import DomainError
@@ -63,10 +67,29 @@ def outbox_group() -> None:
 
 
 def _echo_report(report) -> None:
-    click.echo(
+    """One line: what this run did, then what is left waiting for a retry and when."""
+    summary = (
         f"Sent {len(report.sent)}, to retry later {len(report.retried)}, "
         f"failed for good {len(report.failed)}."
     )
+    backlog = waiting_for_retry()
+    if backlog.count and backlog.next_due is not None:
+        waits = "1 message waits" if backlog.count == 1 else f"{backlog.count} messages wait"
+        summary += (
+            f" {waits} for a retry; the next is due at {backlog.next_due:%Y-%m-%d %H:%M} UTC "
+            f"({_in_how_long(backlog.next_due - utcnow())})."
+        )
+    click.echo(summary)
+
+
+def _in_how_long(delta: dt.timedelta) -> str:
+    """``in 40 s``, ``in 4 min``, ``in 3 h``: rounded up, so "now" never reads as past."""
+    seconds = max(math.ceil(delta.total_seconds()), 0)
+    if seconds < 60:
+        return f"in {seconds} s"
+    if seconds < 90 * 60:
+        return f"in {math.ceil(seconds / 60)} min"
+    return f"in {math.ceil(seconds / 3600)} h"
 
 
 @outbox_group.command("send")

@@ -12,6 +12,7 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from console.database import db
 from console.extensions import csrf
 from console.models import OutboxMessage, OutboxStatus
+from console.models.base import utcnow
 from console.security.limits import seconds_until_retry
 
 bp = Blueprint("web", __name__)
@@ -34,8 +35,10 @@ def favicon():
 def status():
     """Health check for load balancers: 200 when the database answers, 503 when not.
 
-    It also reports the e-mail backlog and, when configured, Redis. A Redis outage
-    does not make the host unhealthy: messages wait safely in the outbox meanwhile.
+    It also reports the e-mail backlog and, when configured, Redis. Neither a Redis
+    outage nor stalled delivery makes the host unhealthy: messages wait safely in the
+    outbox meanwhile, and taking web hosts out of service would not deliver them; the
+    ``outbox.stalled`` flag is for monitoring to alert on.
     """
     try:
         db.session.execute(text("SELECT 1"))
@@ -50,8 +53,16 @@ def status():
     return jsonify(body), 200
 
 
-def outbox_backlog() -> dict[str, int]:
-    """Messages waiting to be sent, and those that failed for good."""
+def outbox_backlog() -> dict[str, int | bool]:
+    """Messages waiting to be sent and those that failed for good; is delivery stalled?
+
+    ``oldest_waiting_seconds`` is how long the longest-overdue message has been due
+    (since its first attempt was due, or since its retry backoff ended; 0 when nothing
+    is due). A message waiting out its backoff is not overdue, so a high value means
+    nothing is picking up due mail (a dead worker), not that the relay refuses it.
+    ``stalled`` is true when that exceeds ``OUTBOX_STALLED_SECONDS`` while an SMTP
+    relay is configured (without one, mail waits in the outbox by design).
+    """
     counts = dict(
         db.session.execute(
             select(OutboxMessage.status, func.count())
@@ -61,9 +72,20 @@ def outbox_backlog() -> dict[str, int]:
             .group_by(OutboxMessage.status)
         ).all()
     )
+    now = utcnow()
+    oldest_due = db.session.scalar(
+        select(func.min(OutboxMessage.next_attempt_at)).where(
+            OutboxMessage.status == OutboxStatus.PENDING.value,
+            OutboxMessage.next_attempt_at <= now,
+        )
+    )
+    overdue = max(int((now - oldest_due).total_seconds()), 0) if oldest_due else 0
     return {
         "waiting": counts.get(OutboxStatus.PENDING.value, 0),
         "failed": counts.get(OutboxStatus.FAILED.value, 0),
+        "oldest_waiting_seconds": overdue,
+        "stalled": bool(current_app.config.get("MAIL_SERVER"))
+        and overdue > current_app.config["OUTBOX_STALLED_SECONDS"],
     }
 
 

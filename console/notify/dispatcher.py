@@ -204,3 +204,23 @@ def count_due() -> int:
     return db.session.scalar(
         select(func.count()).select_from(OutboxMessage).where(_due_condition(utcnow()))
     )
+
+
+@dataclass
+class RetryBacklog:
+    """Pending messages that are not due yet: they wait out a retry backoff."""
+
+    count: int
+    next_due: dt.datetime | None
+    """When the first of them becomes due (naive UTC), or None when there are none."""
+
+
+def waiting_for_retry() -> RetryBacklog:
+    """How many pending messages wait for a later attempt, and when the next is due."""
+    count, next_due = db.session.execute(
+        select(func.count(), func.min(OutboxMessage.next_attempt_at)).where(
+            OutboxMessage.status == OutboxStatus.PENDING.value,
+            OutboxMessage.next_attempt_at > utcnow(),
+        )
+    ).one()
+    return RetryBacklog(count=count, next_due=next_due)

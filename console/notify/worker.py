@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 import signal
 import threading
 from collections.abc import Callable
 
 from flask import Flask
+from redis.exceptions import RedisError
 from rq import SimpleWorker
+from rq.exceptions import StopRequested
 
+from console.database import db
 from console.notify.dispatcher import count_due, deliver_due
 from console.notify.runtime import enqueue_job, queue
+
+log = logging.getLogger(__name__)
 
 
 def run_worker(app: Flask, *, burst: bool = False, echo: Callable[[str], None] = print) -> None:
@@ -61,6 +67,23 @@ def sweep(app: Flask) -> bool:
     return enqueue_job(app)
 
 
+class _OutboxWorker(SimpleWorker):
+    """RQ's in-process worker, remembering whether it was asked to stop.
+
+    ``Worker.work()`` returns both when it is told to stop (SIGTERM/SIGINT) and when it
+    meets an error it does not handle, such as Redis going away while a job runs: RQ
+    retries only the wait for the next job, and a failed heartbeat or result write
+    ends the loop ("found an unhandled exception, quitting..."), after which its own
+    clean-up raises the same connection error. The flag tells the two apart.
+    """
+
+    stop_requested = False
+
+    def handle_warm_shutdown_request(self) -> None:
+        self.stop_requested = True
+        super().handle_warm_shutdown_request()
+
+
 def _run_rq_worker(app: Flask, *, burst: bool, echo: Callable[[str], None]) -> None:
     q = queue(app)
     stop = threading.Event()
@@ -73,22 +96,81 @@ def _run_rq_worker(app: Flask, *, burst: bool, echo: Callable[[str], None]) -> N
                 app.logger.warning("outbox sweep failed: %s", exc)
 
     echo(f"RQ worker on queue {q.name!r} at {app.config['REDIS_URL']}.")
-    sweep(app)
+    try:
+        sweep(app)
+    except (RedisError, OSError) as exc:
+        if burst:
+            raise
+        log.warning("outbox sweep failed: %s", exc)
     if not burst:
         threading.Thread(target=sweeper, name="outbox-sweeper", daemon=True).start()
     # RQ installs its own SIGINT/SIGTERM handlers and leaves them in place; give the
     # process its own back when the worker ends (a burst run inside another program).
+    in_main_thread = threading.current_thread() is threading.main_thread()
     saved = (
         {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
-        if threading.current_thread() is threading.main_thread()
+        if in_main_thread
         else {}
     )
     try:
         # SimpleWorker runs jobs in this process, inside this app context (a forking
         # worker would share the database pool with its children).
         with app.app_context():
-            SimpleWorker([q], connection=q.connection).work(burst=burst)
+            while True:
+                worker = None
+                try:
+                    worker = _OutboxWorker([q], connection=q.connection)
+                    worker.work(burst=burst)
+                except (RedisError, OSError) as exc:
+                    if burst:
+                        raise
+                    log.warning("the RQ worker lost Redis: %s", exc)
+                if burst or (worker is not None and worker.stop_requested):
+                    return
+                # The worker quit on an error: start a fresh one (RQ's own loop is
+                # over) once Redis answers again. A job cut short loses nothing:
+                # its messages are still due in the outbox and the sweep re-queues them.
+                if worker is not None:
+                    _drop_subscription(worker)
+                db.session.remove()
+                if not _wait_for_redis(app, q.connection, stop, in_main_thread):
+                    return
+                log.warning("Redis answers again; the RQ worker starts anew")
+    except StopRequested:  # RQ's signal handler, called between two workers
+        pass
     finally:
         stop.set()
         for sig, handler in saved.items():
             signal.signal(sig, handler)
+
+
+def _drop_subscription(worker: SimpleWorker) -> None:
+    """Stop the pub/sub thread of a worker whose clean-up failed without Redis."""
+    thread = getattr(worker, "pubsub_thread", None)
+    if thread is not None and thread.is_alive():
+        thread.stop()
+        thread.join(timeout=1)
+        worker.pubsub.close()
+
+
+def _wait_for_redis(app: Flask, connection, stop: threading.Event, handle_signals: bool) -> bool:
+    """Ping Redis every ``OUTBOX_POLL_SECONDS`` until it answers; False when told to stop.
+
+    SIGTERM/SIGINT meanwhile stop the wait (RQ's handlers, still installed, would
+    ask the dead connection for the worker's state).
+    """
+    if handle_signals:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: stop.set())
+    log.warning(
+        "outbox worker waiting for Redis at %s (checking every %s s)",
+        app.config["REDIS_URL"],
+        app.config["OUTBOX_POLL_SECONDS"],
+    )
+    while not stop.is_set():
+        try:
+            connection.ping()
+            return True
+        except (RedisError, OSError):
+            stop.wait(app.config["OUTBOX_POLL_SECONDS"])
+    return False
