@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from decimal import Decimal
 from pathlib import Path
 
@@ -69,7 +70,10 @@ def pick(page, field_id: str, search: str) -> None:
     """Choose a record in a Select2 look-up (Flask-Admin's ajax picker) as a person does."""
     page.click(f"#s2id_{field_id} a.select2-choice")
     page.fill("#select2-drop input.select2-input", search)
-    page.click("#select2-drop .select2-result-selectable >> nth=0")
+    # Wait for the answer to this search: results of an earlier (empty) search may
+    # still be listed while the look-up for ``search`` is on its way.
+    results = page.locator("#select2-drop .select2-result-selectable")
+    results.filter(has_text=re.compile(re.escape(search), re.IGNORECASE)).first.click()
 
 
 def menu_entries(page) -> set[str]:
