@@ -8,6 +8,7 @@ from redis import Redis
 from redis.exceptions import RedisError
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from werkzeug.exceptions import BadRequest
 
 from console.database import db
 from console.extensions import csrf
@@ -97,6 +98,14 @@ def register_error_pages(app: Flask) -> None:
             "in another session, or sent from another site). Nothing was changed; "
             "reload the page and try again.",
         )
+
+    @app.errorhandler(400)
+    def bad_request(error):
+        # Refusals raised with ``abort(400, "why")`` say why; Werkzeug's own text does not.
+        description = getattr(error, "description", None)
+        if not description or description == BadRequest.description:
+            description = "Part of the request was not valid. Nothing was changed."
+        return _page(400, "The request could not be accepted", description)
 
     @app.errorhandler(403)
     def forbidden(_error):
