@@ -406,3 +406,12 @@ def test_nul_bytes_in_forms_are_refused_and_change_nothing(client, auth, shop):
     db.session.expire_all()
     assert db.session.get(Customer, customer.id).last_name == "Lovelace"
     assert db.session.scalar(select(Role).filter_by(name="auditor")) is None
+
+
+def test_nul_bytes_are_refused_on_the_sign_in_pages_too(client):
+    token = form_token(client, "/login")
+    response = client.post(
+        "/login", data={"email": "a\x00@example.com", "password": "x", "csrf_token": token}
+    )
+    assert response.status_code == 400
+    assert "NUL character" in response.get_data(as_text=True)

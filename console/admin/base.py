@@ -8,9 +8,9 @@ actions) asks the same declarations, so the menu and buttons show exactly what t
 endpoints answer.
 
 Every request to an admin view is screened before its endpoint runs
-(``screen_request``): a NUL character anywhere in its parameters is refused with 400
-(PostgreSQL cannot store one in text), and a return URL (``url=``) that is not a path
-of this site is dropped, so that Flask-Admin falls back to the view's list page.
+(``screen_request``): a return URL (``url=``) that is not a path of this site is
+dropped, so that Flask-Admin falls back to the view's list page. (NUL characters are
+refused for the whole app, before any view: ``console.web.refuse_nul_characters``.)
 List actions, look-ups, filters and decimal fields refuse what the database cannot
 hold with a 400 or a message on the form, never a 500.
 """
@@ -62,11 +62,6 @@ RETURN_URL_PARAMETER = "url"
 
 MAX_RETURN_URL_LENGTH = 2000
 
-NUL_REFUSED = (
-    "The request contains a NUL character (\\x00), which no field can hold. "
-    "Nothing was changed; remove it and try again."
-)
-
 
 def is_own_path(target: str | None) -> bool:
     """True when ``target`` is a path of this site, such as ``/admin/order/?page=2``.
@@ -104,7 +99,7 @@ def _own_paths_only(values: MultiDict, key: str) -> ImmutableMultiDict:
 
 
 def screen_request() -> None:
-    """Refuse NUL characters and drop off-site return URLs, before any admin endpoint.
+    """Drop off-site return URLs, before any admin endpoint runs.
 
     Runs before every request of every admin view (see ``create_blueprint``).
     Flask-Admin reads the return URL (``url=``, in the query or in a form) in many
@@ -113,10 +108,6 @@ def screen_request() -> None:
     view's list URL. Werkzeug caches ``args``, ``form`` and ``values`` on the request:
     the cleaned copies replace the cached ones, and ``values`` is recomputed.
     """
-    for values in (request.args, request.form):
-        for name, value in values.items(multi=True):
-            if "\x00" in name or "\x00" in value:
-                abort(400, NUL_REFUSED)
     changed = False
     for source in ("args", "form"):
         values = getattr(request, source)
