@@ -1,13 +1,28 @@
-"""The console's own pages outside Flask-Admin: home redirect, health check, errors."""
+"""The console's own pages outside Flask-Admin: home redirect, health check, errors.
+
+Also the app-wide refusal of NUL characters in request parameters.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, current_app, jsonify, make_response, redirect, url_for
+from flask import (
+    Blueprint,
+    Flask,
+    abort,
+    current_app,
+    jsonify,
+    make_response,
+    redirect,
+    request,
+    url_for,
+)
 from flask_wtf.csrf import CSRFError
 from redis import Redis
 from redis.exceptions import RedisError
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from werkzeug.datastructures import ImmutableMultiDict
+from werkzeug.exceptions import BadRequest
 
 from console.database import db
 from console.extensions import csrf
@@ -16,6 +31,32 @@ from console.models.base import utcnow
 from console.security.limits import seconds_until_retry
 
 bp = Blueprint("web", __name__)
+
+NUL_REFUSED = (
+    "The request contains a NUL character (\\x00), which no field can hold. "
+    "Nothing was changed; remove it and try again."
+)
+
+
+@bp.before_app_request
+def refuse_nul_characters() -> None:
+    """Refuse (400) a request with a NUL character in any query or form parameter.
+
+    PostgreSQL cannot store NUL in text and refuses any statement carrying one
+    (``DataError``); a search, a filter, a form field or a sign-in e-mail with one
+    would otherwise answer 500. Checked once here, for every page of the app.
+
+    The refused request's parameters are then emptied, so that no later hook (the
+    audit trail's record of refused sign-ins runs after every response) carries the
+    refused value into SQL.
+    """
+    for values in (request.args, request.form):
+        for name, value in values.items(multi=True):
+            if "\x00" in name or "\x00" in value:
+                refused = request._get_current_object()
+                refused.args = refused.form = ImmutableMultiDict()
+                vars(refused).pop("values", None)
+                abort(400, NUL_REFUSED)
 
 
 @bp.get("/")
@@ -119,6 +160,14 @@ def register_error_pages(app: Flask) -> None:
             "in another session, or sent from another site). Nothing was changed; "
             "reload the page and try again.",
         )
+
+    @app.errorhandler(400)
+    def bad_request(error):
+        # Refusals raised with ``abort(400, "why")`` say why; Werkzeug's own text does not.
+        description = getattr(error, "description", None)
+        if not description or description == BadRequest.description:
+            description = "Part of the request was not valid. Nothing was changed."
+        return _page(400, "The request could not be accepted", description)
 
     @app.errorhandler(403)
     def forbidden(_error):

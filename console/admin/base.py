@@ -6,14 +6,23 @@ permissions it needs (``permission_for``), ``is_accessible`` checks them before 
 endpoint runs, and each operation flag (create, edit, delete, details, export, list
 actions) asks the same declarations, so the menu and buttons show exactly what the
 endpoints answer.
+
+Every request to an admin view is screened before its endpoint runs
+(``screen_request``): a return URL (``url=``) that is not a path of this site is
+dropped, so that Flask-Admin falls back to the view's list page. (NUL characters are
+refused for the whole app, before any view: ``console.web.refuse_nul_characters``.)
+List actions, look-ups, filters and decimal fields refuse what the database cannot
+hold with a 400 or a message on the form, never a 500.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from flask import (
+    Blueprint,
     abort,
     current_app,
     flash,
@@ -25,23 +34,88 @@ from flask import (
 )
 from flask_admin import AdminIndexView, BaseView, expose
 from flask_admin.contrib.sqla import ModelView
+from flask_admin.contrib.sqla.form import AdminModelConverter
 from flask_admin.model import typefmt
+from flask_admin.model.form import converts
 from flask_login import current_user
 from flask_security import check_and_update_authn_fresh
 from sqlalchemy.exc import IntegrityError, OperationalError, StatementError
 from sqlalchemy.orm.exc import StaleDataError
+from werkzeug.datastructures import ImmutableMultiDict, MultiDict
 from wtforms.validators import ValidationError
 
 from console.admin.concurrency import OptimisticConcurrencyMixin
 from console.admin.export import StreamingExportMixin
+from console.admin.fields import FiniteDecimalField
+from console.admin.filters import BoundedFilterConverter
 from console.admin.history import HistoryLinkMixin
-from console.admin.lookups import as_int_id
+from console.admin.lookups import MAX_OFFSET, as_int_id
 from console.admin.registry import find_view
 from console.permissions import EXPORT, Requirement, UndeclaredPermission, satisfies
 from console.services.errors import DomainError
 
 MAX_PAGE = 1_000_000
 """Pages beyond this are past any real data (a million pages of up to 100 rows)."""
+
+RETURN_URL_PARAMETER = "url"
+"""Where Flask-Admin's pages carry the address to come back to."""
+
+MAX_RETURN_URL_LENGTH = 2000
+
+
+def is_own_path(target: str | None) -> bool:
+    """True when ``target`` is a path of this site, such as ``/admin/order/?page=2``.
+
+    Only a relative path starting with a single "/" passes: no scheme (``http:evil``,
+    ``javascript:``), no host (``//evil``), no backslash or encoded slash that a
+    browser would read as a host (``/\\evil``, ``/%2F%2Fevil``, ``/%5Cevil``), and no
+    space or control character (browsers drop tabs and newlines: ``/\t/evil``).
+
+    Flask-Admin's own check (``flask_admin.helpers.is_safe_url``) resolves the target
+    against this site's address with ``urljoin``, which reads ``http:evil.example``
+    as a path of this site, where a browser goes to the host ``evil.example``.
+    """
+    if not target or len(target) > MAX_RETURN_URL_LENGTH:
+        return False
+    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in target):
+        return False
+    path = target.split("?", 1)[0].split("#", 1)[0]
+    for seen in (path, unquote(path), unquote(unquote(path))):
+        if not seen.startswith("/") or seen.startswith("//") or "\\" in seen:
+            return False
+    parts = urlsplit(target)
+    return not parts.scheme and not parts.netloc
+
+
+def _own_paths_only(values: MultiDict, key: str) -> ImmutableMultiDict:
+    """A copy of ``values`` keeping only the own-site values of ``key``."""
+    return ImmutableMultiDict(
+        [
+            (name, value)
+            for name, value in values.items(multi=True)
+            if name != key or is_own_path(value)
+        ]
+    )
+
+
+def screen_request() -> None:
+    """Drop off-site return URLs, before any admin endpoint runs.
+
+    Runs before every request of every admin view (see ``create_blueprint``).
+    Flask-Admin reads the return URL (``url=``, in the query or in a form) in many
+    places through its module-level ``get_redirect_target``, which no view can
+    override; dropping an unsafe value here makes every one of them fall back to the
+    view's list URL. Werkzeug caches ``args``, ``form`` and ``values`` on the request:
+    the cleaned copies replace the cached ones, and ``values`` is recomputed.
+    """
+    changed = False
+    for source in ("args", "form"):
+        values = getattr(request, source)
+        if not all(map(is_own_path, values.getlist(RETURN_URL_PARAMETER))):
+            setattr(request, source, _own_paths_only(values, RETURN_URL_PARAMETER))
+            changed = True
+    if changed:
+        vars(request._get_current_object()).pop("values", None)
 
 
 def _minutes(view: Any, value: dt.datetime, name: str) -> str:
@@ -112,6 +186,12 @@ class SecuredViewMixin:
     landing_endpoint = "index"
     """The endpoint the menu entry opens (its requirement decides the menu)."""
 
+    def create_blueprint(self, admin: Any) -> Blueprint:
+        """Flask-Admin's blueprint of the view, screening every request first."""
+        blueprint = super().create_blueprint(admin)
+        blueprint.before_request(screen_request)
+        return blueprint
+
     def inaccessible_callback(self, name: str, **kwargs: Any):
         if not current_user.is_authenticated:
             return redirect(url_for("security.login", next=_here()))
@@ -145,6 +225,16 @@ class SecuredIndexView(SecuredViewMixin, AdminIndexView):
 
     def is_accessible(self) -> bool:
         return super().is_accessible() and bool(current_user.roles)
+
+
+class FiniteDecimalConverter(AdminModelConverter):
+    """Flask-Admin's form converter, with decimal columns as ``FiniteDecimalField``."""
+
+    @converts("Numeric")
+    def handle_decimal_types(self, column: Any, field_args: dict, **extra: Any):
+        # As Flask-Admin's own: the column's scale unless the view gives ``places``.
+        field_args.setdefault("places", None)
+        return FiniteDecimalField(**field_args)
 
 
 class SecuredModelView(
@@ -187,6 +277,11 @@ class SecuredModelView(
     # their two places. Exports keep full precision.
     column_type_formatters = {**typefmt.BASE_FORMATTERS, dt.datetime: _minutes}
     column_type_formatters_detail = {**typefmt.DETAIL_FORMATTERS, dt.datetime: _minutes}
+
+    # Integer and decimal list filters refuse values past what the columns hold; decimal
+    # form fields refuse NaN and Infinity.
+    filter_converter = BoundedFilterConverter()
+    model_form_converter = FiniteDecimalConverter
 
     can_set_page_size = True
     page_size = 25
@@ -260,7 +355,23 @@ class SecuredModelView(
         name = request.form.get("action", "")
         if name not in self._actions_data or not self.is_action_allowed(name):
             abort(403)
+        for row in request.form.getlist("rowid"):
+            if as_int_id(row) is None:
+                abort(400, f"{row[:40]!r} is not a record of this list; nothing was done.")
         return super().action_view()
+
+    @expose("/ajax/lookup/")
+    def ajax_lookup(self):
+        """A page of a form's record picker, refusing an offset or size SQL cannot take.
+
+        Flask-Admin hands the request's ``offset`` and ``limit`` to the database as
+        given (a negative offset is an SQL error); the pickers only ask from 0 upwards.
+        """
+        for name, highest in (("offset", MAX_OFFSET), ("limit", 100)):
+            raw = request.args.get(name)
+            if raw is not None and not (raw.isdigit() and int(raw) <= highest):
+                abort(400, f"The look-up {name} must be a whole number from 0 to {highest}.")
+        return super().ajax_lookup()
 
     def _allows(self, name: str) -> bool:
         """True when the current person may use endpoint ``name``.

@@ -1,15 +1,18 @@
-"""List filters of the order view that stay on indexes at any table size.
+"""List filters: order filters that stay on indexes, and range-checked number filters.
 
 Flask-Admin's text filters on a joined column offer "contains" (``ILIKE '%x%'``), which
-reads every order of a large table. These match exactly, through a subquery on the
-indexed column, so a filtered page of a million orders costs the same as of a thousand.
+reads every order of a large table. The order filters match exactly, through a subquery
+on the indexed column, so a filtered page of a million orders costs the same as of a
+thousand. ``BoundedFilterConverter`` gives every model view integer and decimal filters
+that refuse values their columns cannot hold.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
-from flask_admin.contrib.sqla.filters import BaseSQLAFilter
+from flask_admin.contrib.sqla.filters import BaseSQLAFilter, FilterConverter, FilterEmpty
 from sqlalchemy import select
 
 from console.models import Customer, Order, OrderLine, Product, User
@@ -56,3 +59,56 @@ class TakenByFilter(_OrdersWhere):
 
     def ids_for(self, value: str):
         return select(User.id).where(User.email == value.lower())
+
+
+# --- filters that keep to what the columns hold ------------------------------------------
+
+INT_RANGE = (-(2**31), 2**31 - 1)
+"""Values an ``integer`` column holds; a filter value outside it is refused."""
+
+MAX_AMOUNT = 10**15
+"""Beyond any ``Numeric(12, 2)`` amount; larger filter values are refused."""
+
+
+class _Bounded:
+    """A Flask-Admin list filter whose ``clean`` refuses values past the column's range.
+
+    Flask-Admin validates a filter's value by calling ``clean`` and treating a
+    ``ValueError`` as "invalid value" (a message, no filter); without this, ``2**63``
+    reached SQLite and ``2**31`` PostgreSQL, and ``nan`` or ``inf`` a decimal column.
+    """
+
+    def clean(self, value: str) -> Any:
+        cleaned = super().clean(value)  # type: ignore[misc]
+        for number in cleaned if isinstance(cleaned, list) else [cleaned]:
+            if not self.holds(number):
+                raise ValueError(f"{value!r} is out of range")
+        return cleaned
+
+    def holds(self, number: Any) -> bool:  # pragma: no cover - each kind says how
+        raise NotImplementedError
+
+
+class _IntBounded(_Bounded):
+    def holds(self, number: int) -> bool:
+        return INT_RANGE[0] <= number <= INT_RANGE[1]
+
+
+class _AmountBounded(_Bounded):
+    def holds(self, number: float) -> bool:
+        return math.isfinite(number) and abs(number) <= MAX_AMOUNT
+
+
+def _bounded(filters: tuple[type, ...], bound: type) -> tuple[type, ...]:
+    """``filters`` with each value-taking filter class given ``bound``'s range check."""
+    return tuple(
+        flt if flt is FilterEmpty else type(f"Bounded{flt.__name__}", (bound, flt), {})
+        for flt in filters
+    )
+
+
+class BoundedFilterConverter(FilterConverter):
+    """Flask-Admin's filter converter, with integer and decimal filters range-checked."""
+
+    int_filters = _bounded(FilterConverter.int_filters, _IntBounded)
+    float_filters = _bounded(FilterConverter.float_filters, _AmountBounded)

@@ -12,18 +12,15 @@ from typing import Any
 from flask_admin.contrib.sqla.ajax import QueryAjaxModelLoader
 
 from console.database import db
+from console.services.ids import MAX_ID, row_id
 
-MAX_ID = 2**31 - 1
-"""Ids are 32-bit integers: a larger number would make PostgreSQL refuse the query."""
+__all__ = ["MAX_ID", "MAX_OFFSET", "RecordLookup", "as_int_id"]
 
+as_int_id = row_id
+"""``value`` as a row id, or None when it cannot be one (``console.services.ids``)."""
 
-def as_int_id(value: Any) -> int | None:
-    """``value`` as a row id, or None when it cannot be one."""
-    try:
-        number = int(str(value).strip())
-    except (TypeError, ValueError):
-        return None
-    return number if 0 < number <= MAX_ID else None
+MAX_OFFSET = MAX_ID
+"""Look-up pages start at most this far in: past every row, and within what SQL takes."""
 
 
 class RecordLookup(QueryAjaxModelLoader):
@@ -33,6 +30,17 @@ class RecordLookup(QueryAjaxModelLoader):
         options.setdefault("page_size", 10)
         options.setdefault("minimum_input_length", 0)
         super().__init__(name, db, model, **options)
+
+    def get_list(self, term: str, offset: int = 0, limit: int | None = None) -> list:
+        """One page of matches: never more than ``page_size``, never before the first row.
+
+        Flask-Admin passes the request's ``offset`` and ``limit`` as given; a negative or
+        huge number would reach the database as such.
+        """
+        page_size = self.options["page_size"]
+        offset = min(max(offset or 0, 0), MAX_OFFSET)
+        limit = min(max(limit or page_size, 1), page_size)
+        return super().get_list(term or "", offset, limit)
 
     def get_one(self, pk: Any) -> Any:
         number = as_int_id(pk)

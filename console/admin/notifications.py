@@ -109,10 +109,8 @@ class NotificationAdmin(SecuredModelView):
     @action("resend", "Resend", "Send the selected messages again?")
     def action_resend(self, ids: list[str]) -> None:
         try:
-            queued = notifications.resend(
-                db.session, [int(i) for i in ids], current_user._get_current_object()
-            )
-        except (DomainError, ValueError) as refused:
+            queued = notifications.resend(db.session, ids, current_user._get_current_object())
+        except DomainError as refused:
             flash(str(refused), "error")
             return
         skipped = len(ids) - queued

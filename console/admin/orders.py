@@ -228,7 +228,7 @@ class OrderAdmin(SecuredModelView):
         checks it again with the rules, and its refusal becomes the flash message.
         """
         transition = workflow.TRANSITIONS.get(transition_name)
-        if transition is None:
+        if transition is None or as_int_id(order_id) is None:
             abort(404)
         if not can(transition.permission):
             abort(403)
@@ -277,11 +277,9 @@ class OrderAdmin(SecuredModelView):
         refused: list[str] = []
         for raw in ids:
             try:
-                order = workflow.perform(db.session, name, int(raw), actor, **values)
+                order = workflow.perform(db.session, name, raw, actor, **values)
             except DomainError as exc:
                 refused.append(exc.message)
-            except ValueError:
-                refused.append(f"{raw!r} is not an order.")
             else:
                 done.append(order.number)
         if done:

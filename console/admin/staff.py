@@ -18,8 +18,9 @@ from wtforms import PasswordField, SelectMultipleField, widgets
 from wtforms.validators import InputRequired
 
 from console.admin.base import SecuredModelView
-from console.admin.fields import lower, strip
+from console.admin.fields import known_choices, lower, strip
 from console.admin.formatters import datetime_formatter
+from console.admin.lookups import as_int_id
 from console.database import db
 from console.models import Role, User
 from console.permissions import ALL_PERMISSIONS, STAFF_MANAGE
@@ -115,7 +116,11 @@ class StaffUserAdmin(SecuredModelView):
             description="At least 12 characters, hard to guess. The person should change it.",
         )
     }
-    form_args = {"email": {"filters": [strip, lower]}}
+    form_args = {
+        "email": {"filters": [strip, lower]},
+        # An id no role has is an error on the field, not a silent "no role".
+        "roles": {"validators": [known_choices]},
+    }
 
     def get_edit_form(self):
         """Editing changes roles and the active flag; e-mail and password stay."""
@@ -174,7 +179,8 @@ class StaffUserAdmin(SecuredModelView):
         """
         done = 0
         for user_id in ids:
-            user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
+            number = as_int_id(user_id)
+            user = None if number is None else db.session.get(User, number)
             if user is None:
                 continue
             try:

@@ -23,6 +23,7 @@ from console.models import Order, OutboxMessage, OutboxStatus, User
 from console.models.base import utcnow
 from console.permissions import NOTIFICATIONS_READ
 from console.services.errors import DomainError
+from console.services.ids import row_id
 
 OUTBOX_DIRTY = "console_outbox_enqueued"
 """``Session.info`` key set when a message was added; delivery is woken after commit."""
@@ -125,12 +126,15 @@ def resend(session: Session, message_ids: Iterable[int], actor: User) -> int:
     """Put messages back in the queue for one more round of attempts.
 
     Used for a failed message once its cause is fixed, or for a customer who lost the
-    mail. A message being sent right now is left alone (it would go out twice).
-    Commits; returns how many messages were queued again.
+    mail. A message being sent right now is left alone (it would go out twice), and
+    so is an id no message can have. Commits; returns how many messages were queued
+    again.
     """
     if not actor.has_permission(NOTIFICATIONS_READ):
         raise DomainError("Your role does not allow resending e-mails.")
-    ids = [int(i) for i in message_ids]
+    ids = [number for number in map(row_id, message_ids) if number is not None]
+    if not ids:
+        return 0
     try:
         # One conditional UPDATE: a message a dispatcher claims at this very moment
         # keeps its claim instead of being reset under it.

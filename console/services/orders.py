@@ -44,7 +44,9 @@ def prepare_order(session: Session, order: Order, actor: User | None, *, created
     """Check an order's lines and set its prices, total, number and author.
 
     Unit prices are copied from the product when a line is added (or its product is
-    changed), so later catalogue changes do not alter an order already taken. Raises
+    changed), so later catalogue changes do not alter an order already taken. Only
+    active products can be put on a line; a line kept from before its product was
+    retired still saves. Raises
     ``DomainError`` when the order cannot be saved; the caller rolls back.
 
     A new order also gets its "order received" e-mail in the outbox, in the same
@@ -72,6 +74,16 @@ def prepare_order(session: Session, order: Order, actor: User | None, *, created
                 raise DomainError(
                     f"The quantity of {line.product.sku} must be a whole number above zero."
                 )
+        retired = sorted(
+            line.product.sku
+            for line in lines
+            if not line.product.active and _line_is_new_or_changed_product(line)
+        )
+        if retired:
+            raise DomainError(
+                "No longer sold (the product is inactive), so it cannot be added to an "
+                f"order: {', '.join(retired)}. Choose an active product."
+            )
         repeated = [sku for sku, n in Counter(line.product.sku for line in lines).items() if n > 1]
         if repeated:
             raise DomainError(

@@ -35,6 +35,7 @@ from console.models import Order, OrderStatus, Product, StockMovement, StockReas
 from console.models.base import utcnow
 from console.permissions import ORDERS_APPROVE, ORDERS_CANCEL, ORDERS_FULFIL
 from console.services.errors import DomainError
+from console.services.ids import row_id
 from console.services.notifications import enqueue_order_email
 
 MAX_REASON_LENGTH = 2000
@@ -108,10 +109,15 @@ def _load_for(
             f"Your role does not allow you to {transition.name} orders "
             f"(it needs the permission {transition.permission})."
         )
-    order_id = order.id if isinstance(order, Order) else int(order)
+    # An id no integer column can hold names no order (and must not reach the query).
+    order_id = order.id if isinstance(order, Order) else row_id(order)
     # populate_existing: decide on the row as the database has it now, not on what
     # this session read earlier in the request.
-    loaded = session.get(Order, order_id, with_for_update=True, populate_existing=True)
+    loaded = (
+        None
+        if order_id is None
+        else session.get(Order, order_id, with_for_update=True, populate_existing=True)
+    )
     if loaded is None:
         raise DomainError("This order does not exist (any more).")
     if loaded.status not in transition.sources:
