@@ -21,7 +21,8 @@ from werkzeug.routing import Rule
 from console.admin.registry import find_view, registered_views
 from console.database import db
 from console.models import AuditEvent, OutboxMessage, Role
-from tests.helpers import create_staff, csrf_token_from, make_catalogue, make_order
+from tests.factories import OrderFactory, StaffFactory, catalogue
+from tests.helpers import csrf_token_from
 
 NUMBERS = [str(2**31), str(2**63), str(10**30), "-1", "-2147483649", "0"]
 DECIMALS = ["NaN", "Infinity", "-Infinity", "sNaN", "1e999"]
@@ -64,10 +65,10 @@ def form_fields(html: str) -> dict[str, str]:
 @pytest.fixture
 def samples(app) -> dict:
     """A record of every kind, and their ids by admin endpoint."""
-    clerk = create_staff("taker@staff.test", "clerk")
-    target = create_staff("target@staff.test", "viewer")
-    customer, products = make_catalogue({"A": 10, "B": 5})
-    order = make_order(customer, {products["A"]: 2}, clerk)
+    clerk = StaffFactory(email="taker@staff.test", role="clerk")
+    target = StaffFactory(email="target@staff.test", role="viewer")
+    customer, products = catalogue({"A": 10, "B": 5})
+    order = OrderFactory(customer=customer, lines={products["A"]: 2}, actor=clerk)
     message = db.session.query(OutboxMessage).first()
     event = db.session.query(AuditEvent).first()
     viewer = db.session.query(Role).filter_by(name="viewer").one()

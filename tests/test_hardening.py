@@ -17,14 +17,12 @@ from sqlalchemy import select
 from console.database import db
 from console.models import Customer, Order, OrderStatus, OutboxMessage, Product, Role, User
 from console.services import workflow
+from tests.factories import OrderFactory, StaffFactory, catalogue
 from tests.helpers import (
     count_rows,
-    create_staff,
     flashed_errors,
     form_token,
     hidden_inputs,
-    make_catalogue,
-    make_order,
     submit,
 )
 
@@ -64,9 +62,9 @@ def messages(response) -> str:
 
 @pytest.fixture
 def shop(app):
-    clerk = create_staff("taker@staff.test", "clerk")
-    customer, products = make_catalogue({"A": 10, "B": 5})
-    order = make_order(customer, {products["A"]: 2}, clerk)
+    clerk = StaffFactory(email="taker@staff.test", role="clerk")
+    customer, products = catalogue({"A": 10, "B": 5})
+    order = OrderFactory(customer=customer, lines={products["A"]: 2}, actor=clerk)
     return {"clerk": clerk, "customer": customer, "products": products, "order": order}
 
 
@@ -136,7 +134,7 @@ def test_a_return_url_of_this_site_is_kept(client, auth):
 
 def test_unknown_role_ids_are_an_error_and_change_nothing(client, auth):
     auth.login_as("admin")
-    someone = create_staff("someone@staff.test", "viewer")
+    someone = StaffFactory(email="someone@staff.test", role="viewer")
     clerk = str(db.session.scalar(select(Role.id).filter_by(name="clerk")))
     url = f"/admin/staff_user/edit/?id={someone.id}"
     for roles in (["999"], ["abc"], [str(2**31)], [str(2**63)], [clerk, "999"]):
@@ -252,7 +250,7 @@ def test_services_refuse_impossible_ids(app, shop):
     from console.services import notifications
     from console.services.errors import DomainError
 
-    manager = create_staff("boss@staff.test", "manager")
+    manager = StaffFactory(email="boss@staff.test", role="manager")
     for bad in (2**31, 2**63, 10**30, -1):
         with pytest.raises(DomainError, match="does not exist"):
             workflow.cancel(db.session, bad, manager)
