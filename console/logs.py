@@ -89,6 +89,7 @@ def configure_sentry(app: Flask) -> None:
     if not dsn:
         return
     try:
+        # Imported only when configured: sentry-sdk is an optional extra.
         import sentry_sdk
     except ImportError:
         logging.getLogger("console").warning(
