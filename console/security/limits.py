@@ -120,6 +120,9 @@ def _locked_out(view: Callable[..., Any], account_of: Callable[[], str | None]):
 def register_rate_limits(app: Flask) -> None:
     """Bind the limiter and put the sign-in limits on Flask-Security's views."""
     limiter.init_app(app)
+    # The limiter is one object bound to each app in turn; a storage outage it met
+    # under an earlier app (the test suite builds many) says nothing about this one's.
+    limiter._storage_dead = False
     lockout.init_app()
     for endpoint, limits in LIMITED_ENDPOINTS.items():
         view = app.view_functions.get(endpoint)
