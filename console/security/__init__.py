@@ -24,7 +24,7 @@ from flask_security import Security, SQLAlchemyUserDatastore
 
 from console.database import db
 from console.models import Role, User
-from console.security.forms import ConsoleLoginForm
+from console.security.forms import ConsoleChangePasswordForm, ConsoleLoginForm
 from console.security.headers import register_security_headers
 from console.security.limits import register_rate_limits
 from console.security.mail import ConsoleMailUtil
@@ -43,6 +43,7 @@ def init_security(app: Flask) -> Security:
         SQLAlchemyUserDatastore(db, User, Role),
         mail_util_cls=ConsoleMailUtil,
         login_form=ConsoleLoginForm,
+        change_password_form=ConsoleChangePasswordForm,
     )
 
 
