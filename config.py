@@ -225,6 +225,9 @@ class SecuritySettings(_FromEnvironment):
     """Flask-Limiter rate: failed sign-ins from one client address."""
     ratelimit_storage_uri: str | None = Field(None, validation_alias="RATELIMIT_STORAGE_URI")
     """Where the counters live; unset: derived from ``REDIS_URL`` (see ``derive``)."""
+    web_concurrency: PositiveInt = Field(1, validation_alias="WEB_CONCURRENCY")
+    """Worker processes serving the app on this host; gunicorn.conf.py sets it for its
+    workers. Production refuses per-process limiter storage with more than one."""
 
     idle_timeout_minutes: PositiveInt = Field(30, validation_alias="CONSOLE_IDLE_TIMEOUT_MINUTES")
     """A signed-in session ends this long after its last request."""
@@ -252,6 +255,7 @@ class SecuritySettings(_FromEnvironment):
             "CONSOLE_LOGIN_LIMIT_PER_ACCOUNT": self.login_limit_per_account,
             "CONSOLE_LOGIN_LIMIT_PER_ADDRESS": self.login_limit_per_address,
             "RATELIMIT_STORAGE_URI": self.ratelimit_storage_uri,
+            "WEB_CONCURRENCY": self.web_concurrency,
             "CONSOLE_IDLE_TIMEOUT": dt.timedelta(minutes=self.idle_timeout_minutes),
             "CONSOLE_STAFF_FRESHNESS": dt.timedelta(minutes=self.staff_freshness_minutes),
             "PROXY_COUNT": self.proxy_count,
@@ -438,6 +442,11 @@ RATE_LIMITS: Final[Mapping[str, Any]] = {
     # A moving window: a burst straddling a window boundary gets no extra tries.
     "RATELIMIT_STRATEGY": "moving-window",
     "RATELIMIT_HEADERS_ENABLED": True,
+    # Redis down must not stop sign-in: the limits go on in process memory (logged by
+    # Flask-Limiter as "Rate limit storage unreachable") and the per-account lockout,
+    # kept in the database, is unaffected. Redis is checked again now and then.
+    "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+    "RATELIMIT_SWALLOW_ERRORS": True,
 }
 
 TWO_FACTOR: Final[Mapping[str, Any]] = {
@@ -555,7 +564,8 @@ def derive(config: dict[str, Any]) -> None:
 
 
 def check_production_secrets(config: Mapping[str, Any]) -> None:
-    """Refuse to run production with missing or development-only secrets."""
+    """Refuse to run production with missing or development-only secrets, or with
+    per-process rate-limit counters under several worker processes."""
     problems = []
     if config.get("SECRET_KEY") in (None, "", DEV_SECRET_KEY):
         problems.append("SECRET_KEY")
@@ -563,6 +573,14 @@ def check_production_secrets(config: Mapping[str, Any]) -> None:
         problems.append("SECURITY_PASSWORD_SALT")
     if (config.get("SECURITY_TOTP_SECRETS") or {}).get("1") in (None, "", DEV_TOTP_SECRET):
         problems.append("SECURITY_TOTP_SECRET")
+    storage = str(config.get("RATELIMIT_STORAGE_URI") or "")
+    if storage.startswith("memory://") and int(config.get("WEB_CONCURRENCY") or 1) > 1:
+        raise ConfigurationError(
+            "Production configuration refuses to start: the rate limits' storage is "
+            f"per process (memory://) but WEB_CONCURRENCY={config['WEB_CONCURRENCY']} "
+            "worker processes would each keep their own counters. Set REDIS_URL (or "
+            "RATELIMIT_STORAGE_URI) to a shared storage, or run one worker per host."
+        )
     if problems:
         names = ", ".join(problems)
         raise ConfigurationError(

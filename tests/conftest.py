@@ -6,6 +6,7 @@
   ``runner``, ``auth``, ``make_app``.
 - ``tests/fixtures/servers.py``: real SMTP and Redis servers on loopback.
 - ``tests/fixtures/browser.py``: Chromium through Playwright, ``live_server``, ``screenshot``.
+- ``tests/fixtures/clock.py``: ``clock``, a stopped wall clock the test moves on itself.
 
 Records are made with the factories of ``tests/factories.py``; pages are read with the
 helpers of ``tests/helpers.py``.
@@ -16,4 +17,5 @@ pytest_plugins = [
     "tests.fixtures.apps",
     "tests.fixtures.servers",
     "tests.fixtures.browser",
+    "tests.fixtures.clock",
 ]

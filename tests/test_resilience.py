@@ -40,6 +40,16 @@ def _wait_for(client, status: int, seconds: float = 20.0) -> bool:
     return False
 
 
+def _until(condition, seconds: float = 20.0) -> bool:
+    """Wait (bounded) for ``condition()`` to hold, rather than guess how long it takes."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return False
+
+
 def test_database_restart_under_load(own_postgres, make_app):
     name = f"r_{uuid.uuid4().hex[:12]}"
     own_postgres.execute(f'CREATE DATABASE "{name}"')
@@ -80,13 +90,14 @@ def test_database_restart_under_load(own_postgres, make_app):
     thread.start()
     monitor = app.test_client()
     try:
-        time.sleep(1.0)
+        assert _until(lambda: 302 in answers), "no order was taken before the outage"
         own_postgres.pause()
         assert _wait_for(monitor, 503), "/status kept answering 200 with the database down"
-        time.sleep(1.0)
+        assert _until(lambda: 503 in answers), "the clerk never met the outage"
         own_postgres.resume()
         assert _wait_for(monitor, 200), "the console did not recover after the database came back"
-        time.sleep(1.0)
+        since = len(answers)
+        assert _until(lambda: 302 in answers[since:]), "no order was taken after the outage"
     finally:
         stop.set()
         thread.join(timeout=30)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import time
 from urllib.parse import parse_qs, urlsplit
 
 import pyotp
@@ -233,13 +232,13 @@ def test_production_cookies_are_secure_and_require_2fa_for_admins(monkeypatch):
         config.load("production")
 
 
-@pytest.mark.settings(CONSOLE_IDLE_TIMEOUT=dt.timedelta(seconds=1.5))
-def test_idle_session_signs_out(client, auth):
+@pytest.mark.settings(CONSOLE_IDLE_TIMEOUT=dt.timedelta(seconds=90))
+def test_idle_session_signs_out(client, auth, clock):
     auth.login_as("clerk")
     for _ in range(3):  # activity keeps the session alive past the timeout
-        time.sleep(0.6)
+        clock.shift(60)
         assert client.get("/admin/").status_code == 200
-    time.sleep(2)
+    clock.shift(91)
     response = client.get("/admin/")
     assert response.status_code == 302
     assert urlsplit(response.headers["Location"]).path == "/login"
@@ -330,7 +329,7 @@ def test_security_headers_and_csp_nonce(client, auth):
 # --- rate limits ------------------------------------------------------------------------
 
 
-def test_failed_logins_are_limited_per_account_then_recover(client, auth):
+def test_failed_logins_are_limited_per_account_then_recover(client, auth, clock):
     StaffFactory(email="clerk@staff.test", role="clerk")
     for _ in range(3):
         assert auth.login("clerk@staff.test", "wrong password").status_code == 200
@@ -341,7 +340,9 @@ def test_failed_logins_are_limited_per_account_then_recover(client, auth):
     assert 1 <= wait <= 4
     assert client.get("/admin/").status_code == 302  # not signed in
 
-    time.sleep(wait + 0.5)
+    clock.shift(1)  # within the window: still refused
+    assert auth.login("clerk@staff.test").status_code == 429
+    clock.shift(wait)
     assert auth.login("clerk@staff.test").status_code == 302
     assert client.get("/admin/").status_code == 200
 

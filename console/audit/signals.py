@@ -149,13 +149,15 @@ def record_refused_login(response: Response) -> Response:
         return response
     if current_actor() is not SYSTEM:
         return response
-    # Flask-Security matches e-mails case-insensitively; so does this look-up.
-    user = db.session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
-    if user is None:
-        note = f"Sign-in refused: no staff account {_shown_identity(email)}."
-    else:
-        note = "Sign-in refused: the account is disabled or locked, or the form had expired."
     try:
+        # Flask-Security matches e-mails case-insensitively; so does this look-up.
+        user = db.session.scalar(
+            select(User).where(func.lower(User.email) == email.strip().lower())
+        )
+        if user is None:
+            note = f"Sign-in refused: no staff account {_shown_identity(email)}."
+        else:
+            note = "Sign-in refused: the account is disabled or locked, or the form had expired."
         record(db.session, ANONYMOUS, LOGIN_FAILED, user, note=note, record_type="staff_user")
         db.session.commit()
     except SQLAlchemyError:

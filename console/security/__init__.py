@@ -5,8 +5,10 @@ reset, two-factor, re-authentication). This package adds what it leaves to the a
 
 - ``mail``: ``ConsoleMailUtil``, the one place security e-mails (reset links, notices)
   leave the app, through the outbox like customer e-mails;
-- ``limits``: Flask-Limiter limits on the endpoints that take a secret or send mail,
-  per client address and per account named in the form;
+- ``lockout``: the per-account lockout of the steps that take a secret, kept in the
+  database so that it holds across workers and hosts; ``forms`` tells it what failed;
+- ``limits``: puts the lockout on those endpoints, and Flask-Limiter limits per client
+  address (and per account on reset requests, which send mail);
 - ``headers``: Content-Security-Policy with a per-request nonce that Flask-Admin puts
   on its script tags, frame-ancestors, nosniff, referrer policy, HSTS;
 - ``sessions``: the idle timeout of a signed-in session;
@@ -22,6 +24,7 @@ from flask_security import Security, SQLAlchemyUserDatastore
 
 from console.database import db
 from console.models import Role, User
+from console.security.forms import ConsoleChangePasswordForm, ConsoleLoginForm
 from console.security.headers import register_security_headers
 from console.security.limits import register_rate_limits
 from console.security.mail import ConsoleMailUtil
@@ -35,7 +38,13 @@ def init_security(app: Flask) -> Security:
     per-app objects (datastore, mail and password utilities), and the mail utility
     class is taken only by its constructor.
     """
-    return Security(app, SQLAlchemyUserDatastore(db, User, Role), mail_util_cls=ConsoleMailUtil)
+    return Security(
+        app,
+        SQLAlchemyUserDatastore(db, User, Role),
+        mail_util_cls=ConsoleMailUtil,
+        login_form=ConsoleLoginForm,
+        change_password_form=ConsoleChangePasswordForm,
+    )
 
 
 def accounts() -> Security:

@@ -1,42 +1,38 @@
 """Rate limits on the endpoints that take a secret (password, TOTP code) or send mail.
 
-Limits are Flask-Limiter's, keyed per client address and per account named in the
-form. Their storage (``RATELIMIT_STORAGE_URI``) is decided by the settings in
-``config.py``: Redis when ``REDIS_URL`` is set, else in-process memory.
+Two layers. Per account, the lockout of ``console.security.lockout``, kept in the
+database so that it holds across worker processes and hosts. Per client address (and
+per account for reset requests, which send mail), Flask-Limiter's limits; their storage
+(``RATELIMIT_STORAGE_URI``) is decided by the settings in ``config.py``: Redis when
+``REDIS_URL`` is set, else in-process memory.
 """
 
 from __future__ import annotations
 
+import functools
 import time
+from collections.abc import Callable
+from typing import Any
 
-from flask import Flask, current_app, request, session
+from flask import Flask, abort, current_app, g, request
 from flask_limiter.util import get_remote_address
-from flask_login import current_user
 
 from console.extensions import limiter
+from console.security import lockout
 
 
 def _account_key() -> str:
-    """The account a sign-in form names (case-insensitive), so that spreading guesses
-    for one account over many addresses still hits a limit."""
-    email = (request.form.get("email") or request.form.get("username") or "").strip()
-    return "account:" + email.casefold()
-
-
-def _second_factor_key() -> str:
-    """The half-signed-in account of a two-factor code or a re-authentication."""
-    if current_user.is_authenticated:
-        return "account:" + current_user.fs_uniquifier
-    return "pending-2fa:" + str(session.get("tf_user_id", ""))
+    """The account a reset form names, resolved as Flask-Security resolves it."""
+    return lockout.key_for_address(request.form.get("email") or "")
 
 
 def _failed(response) -> bool:
-    """A sign-in step failed when it re-renders its form instead of redirecting.
+    """Only a real authentication failure uses up the allowance (``console.security.lockout``).
 
-    A refused (429) attempt does not count again, so that the wait announced in
-    Retry-After holds.
+    A refused CSRF token, a form error, an outage (503) and a refusal by the limit
+    itself (429, so that the wait announced in Retry-After holds) count nothing.
     """
-    return response.status_code not in (302, 429)
+    return lockout.failed_authentication()
 
 
 def _not_refused(response) -> bool:
@@ -56,35 +52,14 @@ LIMIT_MESSAGE = "Too many sign-in attempts."
 
 # Built once: Flask-Limiter registers a decorated limit by the view's qualified name,
 # so re-using the same objects for every app keeps one set of limits per endpoint.
-_LOGIN_LIMITS = [
-    limiter.limit(
-        _per_account,
-        key_func=_account_key,
-        methods=["POST"],
-        deduct_when=_failed,
-        scope="login-account",
-        error_message=LIMIT_MESSAGE,
-    ),
-    limiter.limit(
-        _per_address,
-        key_func=get_remote_address,
-        methods=["POST"],
-        deduct_when=_failed,
-        scope="login-address",
-        error_message=LIMIT_MESSAGE,
-    ),
-]
-_SECOND_FACTOR_LIMITS = [
-    limiter.limit(
-        _per_account,
-        key_func=_second_factor_key,
-        methods=["POST"],
-        deduct_when=_failed,
-        scope="second-factor-account",
-        error_message=LIMIT_MESSAGE,
-    ),
-    _LOGIN_LIMITS[1],
-]
+_PER_ADDRESS = limiter.limit(
+    _per_address,
+    key_func=get_remote_address,
+    methods=["POST"],
+    deduct_when=_failed,
+    scope="login-address",
+    error_message=LIMIT_MESSAGE,
+)
 # Reset requests send mail: every request counts, per address and per account.
 _RESET_LIMITS = [
     limiter.limit(
@@ -105,21 +80,56 @@ _RESET_LIMITS = [
     ),
 ]
 
+LOCKED_ENDPOINTS: dict[str, Callable[[], str | None]] = {
+    "security.login": lockout.sign_in_account,
+    "security.two_factor_token_validation": lockout.second_factor_account,
+    "security.verify": lockout.second_factor_account,
+    "security.change_password": lockout.signed_in_account,
+}
+"""Endpoints that take a secret, and how each finds the account it is tried on."""
+
 LIMITED_ENDPOINTS = {
-    "security.login": _LOGIN_LIMITS,
-    "security.two_factor_token_validation": _SECOND_FACTOR_LIMITS,
-    "security.verify": _SECOND_FACTOR_LIMITS,
+    **{endpoint: [_PER_ADDRESS] for endpoint in LOCKED_ENDPOINTS},
     "security.forgot_password": _RESET_LIMITS,
 }
+
+
+def _locked_out(view: Callable[..., Any], account_of: Callable[[], str | None]):
+    """``view`` run as an attempt on the account ``account_of`` names (see ``lockout``)."""
+
+    @functools.wraps(view)
+    def attempt(*args: Any, **kwargs: Any) -> Any:
+        account = account_of() if request.method == "POST" else None
+        if account is None:
+            return view(*args, **kwargs)
+        started = lockout.begin(account)
+        if isinstance(started, lockout.Refused):
+            g.console_retry_after = started.retry_after
+            abort(429, description=LIMIT_MESSAGE)
+        try:
+            response = view(*args, **kwargs)
+        except BaseException:
+            lockout.finish(started, failed=lockout.failed_authentication())
+            raise
+        lockout.finish(started, failed=lockout.failed_authentication())
+        return response
+
+    return attempt
 
 
 def register_rate_limits(app: Flask) -> None:
     """Bind the limiter and put the sign-in limits on Flask-Security's views."""
     limiter.init_app(app)
+    # The limiter is one object bound to each app in turn; a storage outage it met
+    # under an earlier app (the test suite builds many) says nothing about this one's.
+    limiter._storage_dead = False
+    lockout.init_app()
     for endpoint, limits in LIMITED_ENDPOINTS.items():
         view = app.view_functions.get(endpoint)
         if view is None:
             continue
+        if endpoint in LOCKED_ENDPOINTS:
+            view = _locked_out(view, LOCKED_ENDPOINTS[endpoint])
         for limit in limits:
             view = limit(view)
         app.view_functions[endpoint] = view
@@ -127,6 +137,8 @@ def register_rate_limits(app: Flask) -> None:
 
 def seconds_until_retry() -> int | None:
     """Seconds until the limit the current request broke lets it through again."""
+    if g.get("console_retry_after"):
+        return g.console_retry_after
     current = limiter.current_limit
     if current is None:
         return None
