@@ -5,6 +5,7 @@ from console.models.customers import Customer
 from console.models.orders import Order, OrderLine, OrderStatus
 from console.models.outbox import OutboxMessage, OutboxStatus
 from console.models.products import Product
+from console.models.sessions import StaffSession
 from console.models.staff import Role, User
 from console.models.stock import StockMovement, StockReason
 
@@ -18,6 +19,7 @@ __all__ = [
     "OutboxStatus",
     "Product",
     "Role",
+    "StaffSession",
     "StockMovement",
     "StockReason",
     "User",
