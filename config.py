@@ -454,6 +454,9 @@ SIGN_IN: Final[Mapping[str, Any]] = {
     "SECURITY_TRACKABLE": True,
     "SECURITY_POST_LOGIN_VIEW": "/admin/",
     "SECURITY_POST_LOGOUT_VIEW": "/login",
+    # No "remember me" (the sign-in form has no such box): a remember cookie would
+    # restore a session without the second factor and past the idle timeout.
+    "SECURITY_DEFAULT_REMEMBER_ME": False,
     # No DNS look-up: back offices often have no route to the internet.
     "SECURITY_EMAIL_VALIDATOR_ARGS": {"check_deliverability": False},
     "SECURITY_SEND_REGISTER_EMAIL": False,

@@ -20,7 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask, current_app
-from flask_security import Security, SQLAlchemyUserDatastore
+from flask_security import LoginForm, Security, SQLAlchemyUserDatastore
 
 from console.database import db
 from console.models import Role, User
@@ -30,6 +30,18 @@ from console.security.mail import ConsoleMailUtil
 from console.security.sessions import register_idle_timeout, register_server_sessions
 
 
+class ConsoleLoginForm(LoginForm):
+    """Flask-Security's sign-in form without "remember me".
+
+    A remember-me cookie would restore a session on its own, without the second factor
+    and past the idle timeout; back-office sessions end with the browser, the idle
+    timeout or sign-out instead (docs/access.md). Without the field, Flask-Security
+    signs in with ``remember=None`` and sets no remember cookie.
+    """
+
+    remember = None  # type: ignore[assignment]
+
+
 def init_security(app: Flask) -> Security:
     """Build this app's Flask-Security-Too (a fresh one per app) on the staff tables.
 
@@ -37,7 +49,12 @@ def init_security(app: Flask) -> Security:
     per-app objects (datastore, mail and password utilities), and the mail utility
     class is taken only by its constructor.
     """
-    return Security(app, SQLAlchemyUserDatastore(db, User, Role), mail_util_cls=ConsoleMailUtil)
+    return Security(
+        app,
+        SQLAlchemyUserDatastore(db, User, Role),
+        mail_util_cls=ConsoleMailUtil,
+        login_form=ConsoleLoginForm,
+    )
 
 
 def accounts() -> Security:
