@@ -46,6 +46,9 @@ DEV_SECRET_KEY = "dev-only-secret-key-do-not-use-in-production"
 DEV_PASSWORD_SALT = "dev-only-password-salt-do-not-use-in-production"
 DEV_TOTP_SECRET = "dev-only-totp-secret-do-not-use-in-production"
 
+MIN_SECRET_LENGTH = 32
+"""Production refuses shorter secrets (``SECRET_KEY=x`` would sign guessable cookies)."""
+
 DEV_BASE_URL = "http://127.0.0.1:5000"
 """Where ``python run.py`` serves the console; the development default of CONSOLE_BASE_URL."""
 
@@ -618,19 +621,25 @@ def derive_hosts(config: dict[str, Any]) -> None:
 def check_production_secrets(config: Mapping[str, Any]) -> None:
     """Refuse to run production with missing or development-only secrets, or without
     the external address mail links are built from."""
-    problems = []
-    if config.get("SECRET_KEY") in (None, "", DEV_SECRET_KEY):
-        problems.append("SECRET_KEY")
-    if config.get("SECURITY_PASSWORD_SALT") in (None, "", DEV_PASSWORD_SALT):
-        problems.append("SECURITY_PASSWORD_SALT")
-    if (config.get("SECURITY_TOTP_SECRETS") or {}).get("1") in (None, "", DEV_TOTP_SECRET):
-        problems.append("SECURITY_TOTP_SECRET")
+    given = {
+        "SECRET_KEY": (config.get("SECRET_KEY"), DEV_SECRET_KEY),
+        "SECURITY_PASSWORD_SALT": (config.get("SECURITY_PASSWORD_SALT"), DEV_PASSWORD_SALT),
+        "SECURITY_TOTP_SECRET": (
+            (config.get("SECURITY_TOTP_SECRETS") or {}).get("1"),
+            DEV_TOTP_SECRET,
+        ),
+    }
+    problems = [
+        name
+        for name, (value, development) in given.items()
+        if not value or value == development or len(value) < MIN_SECRET_LENGTH
+    ]
     if problems:
         names = ", ".join(problems)
         raise ConfigurationError(
             f"Production configuration refuses to start: set {names} in the environment "
-            'to long random values (for example: python -c "import secrets; '
-            'print(secrets.token_urlsafe(48))").'
+            f"to long random values, at least {MIN_SECRET_LENGTH} characters (for example: "
+            'python -c "import secrets; print(secrets.token_urlsafe(48))").'
         )
     if not config.get("CONSOLE_BASE_URL"):
         raise ConfigurationError(

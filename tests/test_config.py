@@ -51,9 +51,9 @@ def test_bad_integer_is_refused_by_name(monkeypatch):
     ("secret_key", "salt", "missing"),
     [
         (None, None, "SECRET_KEY, SECURITY_PASSWORD_SALT"),
-        (DEV_SECRET_KEY, "a-real-salt-value", "SECRET_KEY"),
-        ("a-real-secret-key", DEV_PASSWORD_SALT, "SECURITY_PASSWORD_SALT"),
-        ("a-real-secret-key", None, "SECURITY_PASSWORD_SALT"),
+        (DEV_SECRET_KEY, "a-real-salt-value-" + "s" * 32, "SECRET_KEY"),
+        ("a-real-secret-key-" + "k" * 32, DEV_PASSWORD_SALT, "SECURITY_PASSWORD_SALT"),
+        ("a-real-secret-key-" + "k" * 32, None, "SECURITY_PASSWORD_SALT"),
     ],
 )
 def test_production_refuses_default_secrets(monkeypatch, tmp_path, secret_key, salt, missing):
