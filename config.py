@@ -26,6 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, Literal, get_type_hints
+from urllib.parse import urlsplit
 
 from pydantic import (
     Field,
@@ -45,6 +46,12 @@ DEV_SECRET_KEY = "dev-only-secret-key-do-not-use-in-production"
 DEV_PASSWORD_SALT = "dev-only-password-salt-do-not-use-in-production"
 DEV_TOTP_SECRET = "dev-only-totp-secret-do-not-use-in-production"
 
+MIN_SECRET_LENGTH = 32
+"""Production refuses shorter secrets (``SECRET_KEY=x`` would sign guessable cookies)."""
+
+DEV_BASE_URL = "http://127.0.0.1:5000"
+"""Where ``python run.py`` serves the console; the development default of CONSOLE_BASE_URL."""
+
 
 class ConfigurationError(RuntimeError):
     """The configuration cannot run: the message says which variable to fix and how."""
@@ -57,6 +64,21 @@ def default_database_url() -> str:
 
 def _secret(value: SecretStr | None) -> str | None:
     return value.get_secret_value() if value is not None else None
+
+
+def base_url_problem(url: str) -> str | None:
+    """What is wrong with ``url`` as the console's external address, or None."""
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "give the full address, such as https://console.shop.example"
+    if parts.query or parts.fragment or parts.username or parts.password:
+        return "give only the scheme, host, port and path, without query or credentials"
+    return None
+
+
+def host_list(text: str) -> list[str]:
+    """``"a.example, b.example"`` -> ``["a.example", "b.example"]`` (lower case)."""
+    return [name.strip().lower() for name in text.split(",") if name.strip()]
 
 
 # --- Environments -------------------------------------------------------------------
@@ -73,11 +95,16 @@ class Environment:
     """``CONSOLE_REQUIRE_2FA_PERMISSIONS`` when the variable is not set."""
     development_secrets: bool = True
     """Whether unset secrets fall back to the development-only values."""
+    base_url: str | None = DEV_BASE_URL
+    """``CONSOLE_BASE_URL`` when the variable is not set (None: it must be set)."""
+    trusted_hosts: str = ""
+    """``CONSOLE_TRUSTED_HOSTS`` when the variable is not set."""
 
 
 ENVIRONMENTS: Final[Mapping[str, Environment]] = {
     # The embedded default: SQLite, no SMTP relay, demo data.
-    "development": Environment("development", {"DEBUG": False}),
+    # The development server also answers as "localhost".
+    "development": Environment("development", {"DEBUG": False}, trusted_hosts="localhost"),
     # The test suite; each test passes its own database.
     "testing": Environment(
         "testing",
@@ -101,6 +128,7 @@ ENVIRONMENTS: Final[Mapping[str, Environment]] = {
         {"SESSION_COOKIE_SECURE": True, "REMEMBER_COOKIE_SECURE": True},
         require_2fa_permissions="staff.manage",
         development_secrets=False,
+        base_url=None,
     ),
 }
 
@@ -240,6 +268,19 @@ class SecuritySettings(_FromEnvironment):
     """Proxies (load balancers) in front of the app whose X-Forwarded-* headers are
     trusted; rate limits and session protection need the real client address."""
 
+    base_url: str | None = Field(None, validation_alias="CONSOLE_BASE_URL")
+    """The console's external address (``https://console.shop.example``): every link in
+    a mail is built from it, never from the request's Host header."""
+    trusted_hosts: str | None = Field(None, validation_alias="CONSOLE_TRUSTED_HOSTS")
+    """Comma-separated host names the console answers besides ``base_url``'s."""
+
+    @field_validator("base_url", mode="before")
+    @classmethod
+    def _absolute_url(cls, value: object) -> object:
+        if isinstance(value, str) and (problem := base_url_problem(value)):
+            raise ValueError(problem)
+        return value
+
     def flask(self, environment: Environment) -> dict[str, Any]:
         secret_key = _secret(self.secret_key)
         salt = _secret(self.password_salt)
@@ -259,6 +300,10 @@ class SecuritySettings(_FromEnvironment):
             "CONSOLE_IDLE_TIMEOUT": dt.timedelta(minutes=self.idle_timeout_minutes),
             "CONSOLE_STAFF_FRESHNESS": dt.timedelta(minutes=self.staff_freshness_minutes),
             "PROXY_COUNT": self.proxy_count,
+            "CONSOLE_BASE_URL": self.base_url or environment.base_url,
+            "CONSOLE_TRUSTED_HOSTS": host_list(
+                self.trusted_hosts if self.trusted_hosts is not None else environment.trusted_hosts
+            ),
         }
 
 
@@ -419,6 +464,9 @@ SIGN_IN: Final[Mapping[str, Any]] = {
     "SECURITY_TRACKABLE": True,
     "SECURITY_POST_LOGIN_VIEW": "/admin/",
     "SECURITY_POST_LOGOUT_VIEW": "/login",
+    # No "remember me" (the sign-in form has no such box): a remember cookie would
+    # restore a session without the second factor and past the idle timeout.
+    "SECURITY_DEFAULT_REMEMBER_ME": False,
     # No DNS look-up: back offices often have no route to the internet.
     "SECURITY_EMAIL_VALIDATOR_ARGS": {"check_deliverability": False},
     "SECURITY_SEND_REGISTER_EMAIL": False,
@@ -553,6 +601,7 @@ def delivers_in_process(*, mail_server: str | None, redis_url: str | None, testi
 
 def derive(config: dict[str, Any]) -> None:
     """Fill in the settings that follow from others, unless set explicitly."""
+    derive_hosts(config)
     if not config.get("RATELIMIT_STORAGE_URI"):
         config["RATELIMIT_STORAGE_URI"] = rate_limit_storage(config.get("REDIS_URL"))
     if config.get("OUTBOX_IN_PROCESS") is None:
@@ -563,16 +612,54 @@ def derive(config: dict[str, Any]) -> None:
         )
 
 
+def derive_hosts(config: dict[str, Any]) -> None:
+    """The external address without a trailing slash, and the hosts requests may name.
+
+    Flask refuses (400) a request whose Host (or trusted ``X-Forwarded-Host``) is not in
+    ``TRUSTED_HOSTS``: the external address's host plus ``CONSOLE_TRUSTED_HOSTS``.
+    """
+    base_url = config.get("CONSOLE_BASE_URL")
+    if not base_url:
+        return
+    if problem := base_url_problem(base_url):
+        raise ConfigurationError(f"CONSOLE_BASE_URL={base_url!r}: {problem}")
+    config["CONSOLE_BASE_URL"] = base_url.strip().rstrip("/")
+    if config.get("TRUSTED_HOSTS") is None:
+        host = urlsplit(base_url.strip()).hostname or ""
+        extra = config.get("CONSOLE_TRUSTED_HOSTS") or []
+        config["TRUSTED_HOSTS"] = list(dict.fromkeys([host, *extra]))
+
+
 def check_production_secrets(config: Mapping[str, Any]) -> None:
-    """Refuse to run production with missing or development-only secrets, or with
-    per-process rate-limit counters under several worker processes."""
-    problems = []
-    if config.get("SECRET_KEY") in (None, "", DEV_SECRET_KEY):
-        problems.append("SECRET_KEY")
-    if config.get("SECURITY_PASSWORD_SALT") in (None, "", DEV_PASSWORD_SALT):
-        problems.append("SECURITY_PASSWORD_SALT")
-    if (config.get("SECURITY_TOTP_SECRETS") or {}).get("1") in (None, "", DEV_TOTP_SECRET):
-        problems.append("SECURITY_TOTP_SECRET")
+    """Refuse to run production with missing, short or development-only secrets, without
+    the external address mail links are built from, or with per-process rate-limit
+    counters under several worker processes."""
+    given = {
+        "SECRET_KEY": (config.get("SECRET_KEY"), DEV_SECRET_KEY),
+        "SECURITY_PASSWORD_SALT": (config.get("SECURITY_PASSWORD_SALT"), DEV_PASSWORD_SALT),
+        "SECURITY_TOTP_SECRET": (
+            (config.get("SECURITY_TOTP_SECRETS") or {}).get("1"),
+            DEV_TOTP_SECRET,
+        ),
+    }
+    problems = [
+        name
+        for name, (value, development) in given.items()
+        if not value or value == development or len(value) < MIN_SECRET_LENGTH
+    ]
+    if problems:
+        names = ", ".join(problems)
+        raise ConfigurationError(
+            f"Production configuration refuses to start: set {names} in the environment "
+            f"to long random values, at least {MIN_SECRET_LENGTH} characters (for example: "
+            'python -c "import secrets; print(secrets.token_urlsafe(48))").'
+        )
+    if not config.get("CONSOLE_BASE_URL"):
+        raise ConfigurationError(
+            "Production configuration refuses to start: set CONSOLE_BASE_URL to the "
+            "console's external address (for example https://console.shop.example); "
+            "links in e-mails are built from it."
+        )
     storage = str(config.get("RATELIMIT_STORAGE_URI") or "")
     if storage.startswith("memory://") and int(config.get("WEB_CONCURRENCY") or 1) > 1:
         raise ConfigurationError(
@@ -580,11 +667,4 @@ def check_production_secrets(config: Mapping[str, Any]) -> None:
             f"per process (memory://) but WEB_CONCURRENCY={config['WEB_CONCURRENCY']} "
             "worker processes would each keep their own counters. Set REDIS_URL (or "
             "RATELIMIT_STORAGE_URI) to a shared storage, or run one worker per host."
-        )
-    if problems:
-        names = ", ".join(problems)
-        raise ConfigurationError(
-            f"Production configuration refuses to start: set {names} in the environment "
-            'to long random values (for example: python -c "import secrets; '
-            'print(secrets.token_urlsafe(48))").'
         )

@@ -19,6 +19,7 @@ from console.database import db, init_database
 from console.extensions import csrf, mail
 from console.logs import configure_logging, configure_sentry
 from console.security import init_security, register_hardening
+from console.security.links import ConsoleFlask
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -27,7 +28,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     ``config`` uses Flask's keys (``CONSOLE_CONFIG`` among them picks the environment);
     the settings derived from others follow it (see ``config.load``).
     """
-    app = Flask(__name__, template_folder="../templates", instance_relative_config=False)
+    app = ConsoleFlask(__name__, template_folder="../templates", instance_relative_config=False)
     app.config.update(settings.load(overrides=config))
 
     register_proxy(app)

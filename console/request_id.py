@@ -3,8 +3,10 @@
 Every log record of a request (``console.logs``), its audit events (``console.audit``)
 and the response's ``X-Request-ID`` header carry the same id, so that an operator can
 go from a response to its log lines and to the changes it made. An incoming
-``X-Request-ID`` (set by a load balancer) is kept when it looks like an id; anything
-else is replaced by a fresh one, so arbitrary text never reaches the logs.
+``X-Request-ID`` is kept only behind trusted proxies (``PROXY_COUNT`` > 0: the load
+balancer sets it) and only when it looks like an id; otherwise the console makes a
+fresh one, so that a client can neither choose the id its changes are recorded under
+nor send arbitrary text to the logs.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import re
 import uuid
 
-from flask import has_request_context, request
+from flask import current_app, has_request_context, request
 
 REQUEST_ID_HEADER = "X-Request-ID"
 
@@ -35,6 +37,7 @@ def request_id() -> str | None:
     current = environ.get(_ENVIRON_KEY)
     if current is None:
         incoming = request.headers.get(REQUEST_ID_HEADER, "")
-        current = incoming if VALID_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        trusted = current_app.config.get("PROXY_COUNT", 0) > 0
+        current = incoming if trusted and VALID_REQUEST_ID.match(incoming) else uuid.uuid4().hex
         environ[_ENVIRON_KEY] = current
     return current

@@ -51,9 +51,9 @@ def test_bad_integer_is_refused_by_name(monkeypatch):
     ("secret_key", "salt", "missing"),
     [
         (None, None, "SECRET_KEY, SECURITY_PASSWORD_SALT"),
-        (DEV_SECRET_KEY, "a-real-salt-value", "SECRET_KEY"),
-        ("a-real-secret-key", DEV_PASSWORD_SALT, "SECURITY_PASSWORD_SALT"),
-        ("a-real-secret-key", None, "SECURITY_PASSWORD_SALT"),
+        (DEV_SECRET_KEY, "a-real-salt-value-" + "s" * 32, "SECRET_KEY"),
+        ("a-real-secret-key-" + "k" * 32, DEV_PASSWORD_SALT, "SECURITY_PASSWORD_SALT"),
+        ("a-real-secret-key-" + "k" * 32, None, "SECURITY_PASSWORD_SALT"),
     ],
 )
 def test_production_refuses_default_secrets(monkeypatch, tmp_path, secret_key, salt, missing):
@@ -82,6 +82,7 @@ def test_production_starts_with_real_secrets(monkeypatch, tmp_path):
     monkeypatch.setenv("SECURITY_TOTP_SECRET", "t" * 48)
     monkeypatch.setenv("SECRET_KEY", "k" * 48)
     monkeypatch.setenv("SECURITY_PASSWORD_SALT", "s" * 48)
+    monkeypatch.setenv("CONSOLE_BASE_URL", "https://console.shop.test")
     app = create_app({"CONSOLE_CONFIG": "production"})
     assert app.config["SESSION_COOKIE_SECURE"] is True
     assert app.config["SECRET_KEY"] == "k" * 48
@@ -158,6 +159,7 @@ def test_explicit_rate_limit_storage_wins(bare_environment):
 def test_in_process_delivery_follows_the_overrides(bare_environment, name, overrides, in_process):
     for secret in ("SECRET_KEY", "SECURITY_PASSWORD_SALT", "SECURITY_TOTP_SECRET"):
         bare_environment.setenv(secret, "r" * 48)
+    bare_environment.setenv("CONSOLE_BASE_URL", "https://console.shop.test")
     assert load(name, overrides)["OUTBOX_IN_PROCESS"] is in_process
 
 
@@ -215,6 +217,7 @@ def test_empty_variables_count_as_unset(bare_environment):
 def test_an_empty_two_factor_list_requires_nobody(bare_environment):
     for secret in ("SECRET_KEY", "SECURITY_PASSWORD_SALT", "SECURITY_TOTP_SECRET"):
         bare_environment.setenv(secret, "r" * 48)
+    bare_environment.setenv("CONSOLE_BASE_URL", "https://console.shop.test")
     assert load("production")["CONSOLE_REQUIRE_2FA_PERMISSIONS"] == ["staff.manage"]
     bare_environment.setenv("CONSOLE_REQUIRE_2FA_PERMISSIONS", "")
     assert load("production")["CONSOLE_REQUIRE_2FA_PERMISSIONS"] == []

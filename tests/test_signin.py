@@ -220,6 +220,7 @@ def test_production_cookies_are_secure_and_require_2fa_for_admins(monkeypatch):
     monkeypatch.setenv("SECRET_KEY", "x" * 40)
     monkeypatch.setenv("SECURITY_PASSWORD_SALT", "y" * 40)
     monkeypatch.setenv("SECURITY_TOTP_SECRET", "z" * 40)
+    monkeypatch.setenv("CONSOLE_BASE_URL", "https://console.shop.test")
     production = config.load("production")
     assert production["SESSION_COOKIE_SECURE"] is True
     assert production["REMEMBER_COOKIE_SECURE"] is True

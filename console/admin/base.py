@@ -329,7 +329,28 @@ class SecuredModelView(
             return None
         if isinstance(needed, str):
             needed = (needed,)
+        if name == "ajax_lookup":
+            lookup = self._lookup_permission()
+            if lookup is None:
+                return None
+            needed = (*needed, *lookup)
         return (*read, *needed)
+
+    def _lookup_permission(self) -> tuple[str, ...] | None:
+        """What the requested form look-up lists needs besides the form itself.
+
+        A look-up lists other records (every customer's name and e-mail), so it also
+        needs the permission to read them: the ``permission`` of its ``RecordLookup``.
+        A look-up that declares none is refused. Outside a request, or for a name the
+        view does not have (Flask-Admin answers 400), nothing more.
+        """
+        if not has_request_context():
+            return ()
+        loader = self._form_ajax_refs.get(request.args.get("name", ""))
+        if loader is None:
+            return ()
+        permission = getattr(loader, "permission", None)
+        return (permission,) if permission else None
 
     def action_permission(self, name: str) -> Requirement:
         """The permissions list action ``name`` asks for."""

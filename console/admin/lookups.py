@@ -24,9 +24,12 @@ MAX_OFFSET = MAX_ID
 
 
 class RecordLookup(QueryAjaxModelLoader):
-    """A bounded, searchable lookup of ``model`` rows by the given ``fields``."""
+    """A bounded, searchable lookup of ``model`` rows by the given ``fields``, open to
+    holders of ``permission`` (the right to read those records) only."""
 
-    def __init__(self, name: str, model: type, **options: Any) -> None:
+    def __init__(self, name: str, model: type, *, permission: str, **options: Any) -> None:
+        self.permission = permission
+        """The permission to read ``model``'s records, which the look-up lists."""
         options.setdefault("page_size", 10)
         options.setdefault("minimum_input_length", 0)
         super().__init__(name, db, model, **options)

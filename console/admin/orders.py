@@ -32,7 +32,14 @@ from console.admin.formatters import (
 from console.admin.lookups import RecordLookup, as_int_id
 from console.database import db
 from console.models import Customer, Order, OrderLine, OrderStatus, Product
-from console.permissions import ORDERS_APPROVE, ORDERS_READ, ORDERS_WRITE, can
+from console.permissions import (
+    CUSTOMERS_READ,
+    ORDERS_APPROVE,
+    ORDERS_READ,
+    ORDERS_WRITE,
+    PRODUCTS_READ,
+    can,
+)
 from console.services import orders as order_service
 from console.services import workflow
 from console.services.errors import DomainError
@@ -69,6 +76,7 @@ class OrderLineInline(InlineFormAdmin):
         "product": RecordLookup(
             "product",
             Product,
+            permission=PRODUCTS_READ,
             fields=["sku", "name"],
             order_by="sku",
             placeholder="Search an active product by SKU or name",
@@ -145,6 +153,7 @@ class OrderAdmin(SecuredModelView):
         "customer": RecordLookup(
             "customer",
             Customer,
+            permission=CUSTOMERS_READ,
             fields=["email", "last_name", "first_name"],
             order_by="email",
             placeholder="Search a customer by e-mail or name",

@@ -15,6 +15,7 @@ from console.admin.notifications import NotificationAdmin
 from console.admin.orders import OrderAdmin, PendingOrderAdmin
 from console.admin.products import ProductAdmin
 from console.admin.registry import ADMIN_EXTENSION, VIEWS_EXTENSION, register_view
+from console.admin.sessions import SessionsView
 from console.admin.staff import RoleAdmin, StaffUserAdmin
 from console.database import db
 from console.models import AuditEvent, Customer, Order, OutboxMessage, Product, Role, User
@@ -73,4 +74,5 @@ def init_admin(app: Flask) -> Admin:
                 category=entry.category,
             ),
         )
+    register_view(app, SessionsView(name="Your sessions", endpoint="sessions", url="sessions"))
     return admin

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import flash
+from flask import abort, flash, redirect, request
+from flask_admin import expose
 from flask_admin.actions import action
 from flask_login import current_user
 from markupsafe import Markup
@@ -21,9 +22,12 @@ from console.admin.base import SecuredModelView
 from console.admin.fields import known_choices, lower, strip
 from console.admin.formatters import datetime_formatter
 from console.admin.lookups import as_int_id
+from console.admin.sessions import session_rows
 from console.database import db
 from console.models import Role, User
 from console.permissions import ALL_PERMISSIONS, STAFF_MANAGE
+from console.security.sessions import current_session_key
+from console.services import sessions as sessions_service
 from console.services import staff as staff_service
 from console.services.errors import DomainError
 
@@ -63,7 +67,9 @@ class StaffUserAdmin(SecuredModelView):
     delete_permission = None  # accounts are deactivated, never deleted (orders name them)
     export_permission = None
     action_permissions = {"force_password_reset": STAFF_MANAGE, "reset_two_factor": STAFF_MANAGE}
+    endpoint_permissions = {"end_sessions": STAFF_MANAGE}
     fresh_endpoints = STAFF_CHANGES
+    details_template = "admin/staff_user/details.html"
 
     column_list = [
         "email",
@@ -142,10 +148,35 @@ class StaffUserAdmin(SecuredModelView):
             flash(exc.message, "error")
             return False
 
+    def render(self, template, **kwargs):
+        """The account page also lists the person's active sessions."""
+        if template == self.details_template and kwargs.get("model") is not None:
+            kwargs["sessions"] = session_rows(kwargs["model"])
+        return super().render(template, **kwargs)
+
+    @expose("/sessions/end/", methods=("POST",))
+    def end_sessions(self):
+        """Sign the account out everywhere (every one of its sessions ends)."""
+        user = self.get_one(request.args.get("id", ""))
+        if user is None:
+            abort(404)
+        try:
+            ended = sessions_service.sign_out_everywhere(db.session, _actor(), user, keep=None)
+        except DomainError as exc:
+            flash(exc.message, "error")
+        else:
+            flash(f"{user.email}: {ended} session(s) ended.", "success")
+        return redirect(self.get_url(".details_view", id=user.id))
+
     def update_model(self, form, model: User) -> bool:
         try:
             staff_service.update_staff(
-                db.session, _actor(), model, active=form.active.data, roles=form.roles.data
+                db.session,
+                _actor(),
+                model,
+                active=form.active.data,
+                roles=form.roles.data,
+                keep_session=current_session_key(),
             )
         except DomainError as exc:
             flash(exc.message, "error")

@@ -6,6 +6,7 @@ from console.models.orders import Order, OrderLine, OrderStatus
 from console.models.outbox import OutboxMessage, OutboxStatus
 from console.models.products import Product
 from console.models.security import SignInAttempt
+from console.models.sessions import StaffSession
 from console.models.staff import Role, User
 from console.models.stock import StockMovement, StockReason
 
@@ -20,6 +21,7 @@ __all__ = [
     "Product",
     "Role",
     "SignInAttempt",
+    "StaffSession",
     "StockMovement",
     "StockReason",
     "User",

@@ -11,7 +11,9 @@ reset, two-factor, re-authentication). This package adds what it leaves to the a
   address (and per account on reset requests, which send mail);
 - ``headers``: Content-Security-Policy with a per-request nonce that Flask-Admin puts
   on its script tags, frame-ancestors, nosniff, referrer policy, HSTS;
-- ``sessions``: the idle timeout of a signed-in session;
+- ``sessions``: server-side sessions (one row per sign-in, checked on every request,
+  ended by sign-out) and the idle timeout;
+- ``links``: absolute links (in mails) built from ``CONSOLE_BASE_URL``;
 - here: building the app's ``Security`` and the admin look of its pages.
 """
 
@@ -28,7 +30,7 @@ from console.security.forms import ConsoleChangePasswordForm, ConsoleLoginForm
 from console.security.headers import register_security_headers
 from console.security.limits import register_rate_limits
 from console.security.mail import ConsoleMailUtil
-from console.security.sessions import register_idle_timeout
+from console.security.sessions import register_idle_timeout, register_server_sessions
 
 
 def init_security(app: Flask) -> Security:
@@ -56,6 +58,7 @@ def register_hardening(app: Flask) -> None:
     """Sign-in rate limits, idle timeout, security headers and the admin look."""
     register_rate_limits(app)
     register_idle_timeout(app)
+    register_server_sessions(app)
     register_security_headers(app)
     register_security_context(app)
 

@@ -14,12 +14,20 @@ from console.security.lockout import note_failed_authentication
 
 
 class ConsoleLoginForm(LoginForm):
-    """Flask-Security's login form; a sign-in naming no account counts as a failure.
+    """Flask-Security's login form without "remember me"; a sign-in naming no account
+    counts as a failure.
+
+    A remember-me cookie would restore a session on its own, without the second factor
+    and past the idle timeout; back-office sessions end with the browser, the idle
+    timeout or sign-out instead (docs/access.md). Without the field, Flask-Security
+    signs in with ``remember=None`` and sets no remember cookie.
 
     Flask-Security sends ``user_failed_authn`` only for a known account; guessing at
     addresses must use up the allowance too. A form that never got as far as looking
     the account up (a malformed address, an empty field) counts nothing.
     """
+
+    remember = None  # type: ignore[assignment]
 
     def validate(self, **kwargs: Any) -> bool:
         valid = super().validate(**kwargs)

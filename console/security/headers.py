@@ -10,7 +10,7 @@ import base64
 import hashlib
 import secrets
 
-from flask import Flask, g
+from flask import Flask, g, request
 from flask_admin.model.fields import InlineFieldList
 from wtforms.fields.core import UnboundField
 
@@ -91,6 +91,14 @@ def inline_handler_hashes(app: Flask) -> tuple[str, ...]:
     return cached
 
 
+def _private(endpoint: str | None) -> bool:
+    """Whether the page at ``endpoint`` shows data or account pages (everything but
+    static files and the public status check)."""
+    if endpoint is None:
+        return False
+    return endpoint not in ("static", "admin.static", "security.static", "web.status")
+
+
 def register_security_headers(app: Flask) -> None:
     """Add the hardening headers to every response."""
 
@@ -103,6 +111,9 @@ def register_security_headers(app: Flask) -> None:
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+        if _private(request.endpoint):
+            # Records and exports must not stay in a browser's or a proxy's cache.
+            response.headers["Cache-Control"] = "no-store"
         if app.config.get("SESSION_COOKIE_SECURE"):
             response.headers.setdefault(
                 "Strict-Transport-Security", "max-age=31536000; includeSubDomains"

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from console.models import Role, User
 from console.permissions import ALL_PERMISSIONS, STAFF_MANAGE
 from console.services.errors import DomainError
+from console.services.sessions import end_sessions
 
 _T = TypeVar("_T")
 
@@ -131,15 +132,30 @@ def create_staff(
 
 
 def update_staff(
-    session: Session, actor: User, user: User, *, active: bool, roles: Iterable[Role]
+    session: Session,
+    actor: User,
+    user: User,
+    *,
+    active: bool,
+    roles: Iterable[Role],
+    keep_session: str | None = None,
 ) -> None:
-    """Activate or deactivate ``user`` and set their roles."""
+    """Activate or deactivate ``user`` and set their roles.
+
+    Deactivation ends every session of the person; a change of roles ends them too, so
+    that the person signs in again (with a second factor, if the new roles need one).
+    ``keep_session``: the key of the acting administrator's own session, kept when they
+    change their own roles.
+    """
     roles = _known_roles(session, roles)
 
     def change() -> None:
         if user.active and not active:
             # Signs the person out of every session at once.
             _accounts().datastore.set_uniquifier(user)
+            end_sessions(session, user)
+        elif {role.id for role in user.roles} != {role.id for role in roles}:
+            end_sessions(session, user, keep=keep_session if user.id == actor.id else None)
         user.active = bool(active)
         user.roles = roles
 
@@ -156,6 +172,7 @@ def force_password_reset(session: Session, actor: User, user: User) -> None:
     def change() -> None:
         user.password = hash_password(secrets.token_urlsafe(32))
         _accounts().datastore.set_uniquifier(user)
+        end_sessions(session, user)
 
     _run(session, actor, change)
     send_reset_password_instructions(user)
@@ -172,6 +189,7 @@ def reset_two_factor(session: Session, actor: User, user: User) -> None:
         user.tf_primary_method = None
         user.tf_totp_secret = None
         _accounts().datastore.set_uniquifier(user)
+        end_sessions(session, user)
 
     _run(session, actor, change)
 
