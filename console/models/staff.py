@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from flask import current_app
 from flask_security.models import sqla as fsqla
+from sqlalchemy import BigInteger
 from sqlalchemy.orm import Mapped, mapped_column
 
 from console.database import Model
@@ -36,6 +37,10 @@ class User(fsqla.FsUserMixin, Model):
     address), and two sign-ins at once must not fail; only changes a person makes to
     the account move the version that edit forms are checked against.
     """
+
+    tf_totp_last_counter: Mapped[int | None] = mapped_column(BigInteger)
+    """Time step of the last authenticator code accepted: a code works once
+    (``console.security.totp``)."""
 
     # The columns come from Flask-Security-Too's mixin. Secrets are masked; the
     # uniquifier, the WebAuthn handle and the sign-in tracking columns are not recorded.

@@ -31,6 +31,7 @@ from console.security.headers import register_security_headers
 from console.security.limits import register_rate_limits
 from console.security.mail import ConsoleMailUtil
 from console.security.sessions import register_idle_timeout, register_server_sessions
+from console.security.totp import ConsoleTotp
 
 
 def init_security(app: Flask) -> Security:
@@ -46,6 +47,7 @@ def init_security(app: Flask) -> Security:
         mail_util_cls=ConsoleMailUtil,
         login_form=ConsoleLoginForm,
         change_password_form=ConsoleChangePasswordForm,
+        totp_cls=ConsoleTotp,
     )
 
 
