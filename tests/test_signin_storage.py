@@ -22,6 +22,7 @@ PRODUCTION_SECRETS = {
     "SECRET_KEY": "k" * 48,
     "SECURITY_PASSWORD_SALT": "s" * 48,
     "SECURITY_TOTP_SECRET": "t" * 48,
+    "CONSOLE_BASE_URL": "https://console.example.org",
 }
 
 
