@@ -49,8 +49,8 @@ def test_list_and_details_show_the_message(client, auth, message):
     )
     assert "2 x Product A (A)" in details  # the text part
     assert '<iframe sandbox=""' in details  # the HTML part, sandboxed
-    assert client.get("/admin/notification/new/").status_code in (302, 403)
-    assert client.get(f"/admin/notification/edit/?id={message.id}").status_code in (302, 403)
+    assert client.get("/admin/notification/new/").status_code == 403
+    assert client.get(f"/admin/notification/edit/?id={message.id}").status_code == 403
 
 
 def test_resend_puts_a_failed_message_back_in_the_queue(client, auth, message):

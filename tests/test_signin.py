@@ -117,11 +117,11 @@ def test_reset_request_does_not_tell_who_has_an_account(client):
     def ask(email: str) -> list[str]:
         token = csrf_token_from(client.get("/reset").get_data(as_text=True))
         response = client.post("/reset", data={"email": email, "csrf_token": token})
-        assert response.status_code in (200, 302)
-        html = client.get("/reset").get_data(as_text=True) if response.status_code == 302 else ""
-        return messages(response.get_data(as_text=True) + html)
+        assert response.status_code == 200
+        return messages(response.get_data(as_text=True))
 
     known, unknown = ask("clerk@staff.test"), ask("nobody@staff.test")
+    assert known, "the page should confirm the request"
     assert [m.replace("clerk@", "X@") for m in known] == [
         m.replace("nobody@", "X@") for m in unknown
     ]
@@ -162,7 +162,7 @@ def test_change_password_checks_strength_then_changes(client, auth):
         },
     )
     assert weak.status_code == 200
-    assert any("weak" in m.lower() or "password" in m.lower() for m in messages(weak.text))
+    assert set(messages(weak.text)) == {"This is a very common password."}
     assert user("clerk@staff.test").verify_and_update_password(STAFF_PASSWORD)
 
     short = client.post(
@@ -378,7 +378,7 @@ def test_limits_are_kept_in_redis_when_configured(database_url, redis_server, ma
         db.session.remove()
         db.engine.dispose()
     keys = redis.Redis.from_url(redis_url).keys("*")
-    assert any(b"login-account" in key or b"LIMITER" in key for key in keys), keys
+    assert any(b"login-account" in key for key in keys), keys
 
     second = make_app(database_url, **settings)
     with second.app_context():

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import abort, flash, redirect, request
+from flask import flash, redirect, request
 from flask_admin import expose
 from flask_admin.actions import action
 from flask_login import current_user
@@ -159,7 +159,8 @@ class StaffUserAdmin(SecuredModelView):
         """Sign the account out everywhere (every one of its sessions ends)."""
         user = self.get_one(request.args.get("id", ""))
         if user is None:
-            abort(404)
+            flash("That staff account does not exist; no session was ended.", "error")
+            return redirect(self.get_url(".index_view"))
         try:
             ended = sessions_service.sign_out_everywhere(db.session, _actor(), user, keep=None)
         except DomainError as exc:

@@ -1,0 +1,179 @@
+"""The access rules as DESIGN.md states them, written out literally for the tests.
+
+The console's own table (``console.permissions.ROLE_PERMISSIONS``) and each view's
+declared requirement are what is under test, so the expectations must not be derived
+from them: a wrong declaration would then be expected as well. This module keeps
+
+- ``DESIGN_TABLE``: DESIGN.md's "Roles and permissions" table, copied as it stands;
+- ``ENDPOINTS`` and ``ACTIONS``: which of those permissions each endpoint, workflow
+  transition and list action of the console asks for, in the design's own words
+  (create and edit need the ``.write`` permission, CSV needs ``export``, and so on).
+
+An endpoint or action missing here fails the access tests: adding one means stating
+here, by hand, who may use it.
+"""
+
+from __future__ import annotations
+
+DESIGN_TABLE = """
+| permission | admin | manager | clerk | viewer |
+| --- | :-: | :-: | :-: | :-: |
+| customers.read | x | x | x | x |
+| customers.write (create, edit) | x | x | x | |
+| customers.delete | x | x | | |
+| products.read | x | x | x | x |
+| products.write | x | x | | |
+| products.delete | x | | | |
+| orders.read | x | x | x | x |
+| orders.write (create, edit pending) | x | x | x | |
+| orders.approve (approve, reject) | x | x | | |
+| orders.fulfil (ship, deliver) | x | x | x | |
+| orders.cancel | x | x | | |
+| notifications.read (outbox, resend) | x | x | | |
+| audit.read | x | x | | x |
+| export (CSV) | x | x | | x |
+| staff.manage (users, roles, API tokens, webhooks, all jobs) | x | | | |
+| promotions.manage (codes, tax rates, shipping methods) | x | x | | |
+| stock.adjust (receipts, counts, damage) | x | x | | |
+| returns.manage (returns, back to stock) | x | x | x | |
+"""
+
+
+def parse_table(table: str) -> dict[str, frozenset[str]]:
+    """Role -> permissions, read from a Markdown table like ``DESIGN_TABLE``."""
+    rows = [
+        [cell.strip() for cell in line.strip().strip("|").split("|")]
+        for line in table.strip().splitlines()
+    ]
+    header, _rule, *body = rows
+    roles = header[1:]
+    granted: dict[str, set[str]] = {role: set() for role in roles}
+    for permission_cell, *marks in body:
+        assert len(marks) == len(roles), permission_cell
+        permission = permission_cell.split(" ", 1)[0]
+        for role, mark in zip(roles, marks, strict=True):
+            assert mark in {"x", ""}, (permission, role, mark)
+            if mark == "x":
+                granted[role].add(permission)
+    return {role: frozenset(permissions) for role, permissions in granted.items()}
+
+
+DESIGN_PERMISSIONS: dict[str, frozenset[str]] = parse_table(DESIGN_TABLE)
+"""Role -> the permissions DESIGN.md gives it."""
+
+NOT_BUILT_YET = frozenset({"promotions.manage", "stock.adjust", "returns.manage"})
+"""Permissions of the design whose features (promotions, stock adjustments, returns)
+the console does not have yet, so its table does not name them. When one is built,
+its permission must be granted exactly as the design's table says."""
+
+SIGNED_IN: tuple[str, ...] = ()
+"""Any signed-in person with a role."""
+
+NOBODY = None
+"""The operation is not offered: every signed-in person is refused."""
+
+Needs = tuple[str, ...] | None
+
+
+def _model_view(
+    read: str,
+    write: str | None,
+    delete: str | None,
+    export: bool,
+    endpoint: str,
+) -> dict[str, Needs]:
+    """The endpoints Flask-Admin gives a model view, and what each needs."""
+    needs_write = (read, write) if write else NOBODY
+    return {
+        f"{endpoint}.index_view": (read,),
+        f"{endpoint}.details_view": (read,),
+        f"{endpoint}.action_view": (read,),  # each action adds its own, see ACTIONS
+        f"{endpoint}.create_view": needs_write,
+        f"{endpoint}.edit_view": needs_write,
+        f"{endpoint}.ajax_update": needs_write,
+        f"{endpoint}.ajax_lookup": needs_write,
+        f"{endpoint}.delete_view": (read, delete) if delete else NOBODY,
+        f"{endpoint}.export": (read, "export") if export else NOBODY,
+    }
+
+
+ENDPOINTS: dict[str, Needs] = {
+    "admin.index": SIGNED_IN,
+    **_model_view("customers.read", "customers.write", "customers.delete", True, "customer"),
+    **_model_view("products.read", "products.write", "products.delete", True, "product"),
+    **_model_view("orders.read", "orders.write", None, True, "order"),
+    # The approval queue: for those who approve; orders are taken and edited under Orders.
+    **_model_view("orders.approve", None, None, True, "pending_order"),
+    # The outbox is read (and messages resent), never written.
+    **_model_view("notifications.read", None, None, False, "notification"),
+    # The audit trail is read and exported; it has no route that writes.
+    "audit.index_view": ("audit.read",),
+    "audit.details_view": ("audit.read",),
+    "audit.action_view": ("audit.read",),
+    "audit.ajax_lookup": NOBODY,
+    "audit.export": ("audit.read", "export"),
+    **_model_view("staff.manage", "staff.manage", None, False, "staff_user"),
+    **_model_view("staff.manage", "staff.manage", None, False, "role"),
+    # The transition buttons of an order page: see TRANSITIONS.
+    "order.transition_view": ("orders.read",),
+    "pending_order.transition_view": ("orders.approve",),
+    # Where a person is signed in: everyone sees and ends their own sessions; ending
+    # someone else's is staff management.
+    "sessions.index": SIGNED_IN,
+    "sessions.end_others": SIGNED_IN,
+    "staff_user.end_sessions": ("staff.manage",),
+}
+"""Endpoint -> the permissions it needs (all of them), ``SIGNED_IN`` or ``NOBODY``."""
+
+TRANSITIONS: dict[str, str] = {
+    "approve": "orders.approve",
+    "reject": "orders.approve",
+    "ship": "orders.fulfil",
+    "deliver": "orders.fulfil",
+    "cancel": "orders.cancel",
+}
+"""Workflow transition -> the permission DESIGN.md names for it."""
+
+ACTIONS: dict[str, dict[str, Needs]] = {
+    "customer": {"delete": ("customers.delete",)},
+    "product": {"delete": ("products.delete",)},
+    "order": {
+        "approve": (TRANSITIONS["approve"],),
+        "reject": (TRANSITIONS["reject"],),
+        "deliver": (TRANSITIONS["deliver"],),
+        "cancel": (TRANSITIONS["cancel"],),
+        "delete": NOBODY,
+    },
+    "pending_order": {
+        "approve": (TRANSITIONS["approve"],),
+        "reject": (TRANSITIONS["reject"],),
+        "deliver": (TRANSITIONS["deliver"],),
+        "cancel": (TRANSITIONS["cancel"],),
+        "delete": NOBODY,
+    },
+    "notification": {"resend": ("notifications.read",), "delete": NOBODY},
+    "audit": {"delete": NOBODY},
+    "staff_user": {
+        "force_password_reset": ("staff.manage",),
+        "reset_two_factor": ("staff.manage",),
+        "delete": NOBODY,
+    },
+    "role": {"delete": NOBODY},
+}
+"""View endpoint -> list action -> the permissions it needs beyond the list's own."""
+
+
+def allowed(role: str | None, *needs: Needs) -> bool:
+    """Whether DESIGN.md lets ``role`` (None: anonymous) do what needs all of ``needs``."""
+    if role is None or any(need is NOBODY for need in needs):
+        return False
+    wanted = {permission for need in needs for permission in need}
+    return wanted <= DESIGN_PERMISSIONS[role]
+
+
+PUBLIC_BLUEPRINTS = frozenset({"security"})
+"""Flask-Security-Too's pages (sign-in, reset, two-factor): they ask for sign-in
+themselves where they need it."""
+
+PUBLIC_ENDPOINTS = frozenset({"static", "admin.static", "web.home", "web.status", "web.favicon"})
+"""Endpoints anyone may open: static files, ``/`` (a redirect), the health check."""
