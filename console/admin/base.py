@@ -34,6 +34,7 @@ from wtforms.validators import ValidationError
 
 from console.admin.concurrency import OptimisticConcurrencyMixin
 from console.admin.export import StreamingExportMixin
+from console.admin.fields import TrimmingModelConverter
 from console.admin.history import HistoryLinkMixin
 from console.admin.lookups import as_int_id
 from console.admin.registry import find_view
@@ -182,6 +183,9 @@ class SecuredModelView(
     """Permission of each extra exposed endpoint a subclass adds (``None``: nobody)."""
 
     landing_endpoint = "index_view"
+
+    model_form_converter = TrimmingModelConverter
+    """Text fields trimmed; a required one must hold more than spaces."""
 
     # Times everywhere as "YYYY-MM-DD HH:MM", in UTC like every stored time; Decimals keep
     # their two places. Exports keep full precision.
