@@ -39,6 +39,7 @@ from console.admin.fields import TrimmingModelConverter
 from console.admin.history import HistoryLinkMixin
 from console.admin.lookups import as_int_id
 from console.admin.registry import find_view
+from console.admin.submissions import OneTimeCreateMixin
 from console.permissions import EXPORT, Requirement, UndeclaredPermission, satisfies
 from console.services.errors import DomainError
 
@@ -151,6 +152,7 @@ class SecuredIndexView(SecuredViewMixin, AdminIndexView):
 
 class SecuredModelView(
     SecuredViewMixin,
+    OneTimeCreateMixin,
     OptimisticConcurrencyMixin,
     HistoryLinkMixin,
     StreamingExportMixin,
@@ -163,7 +165,8 @@ class SecuredModelView(
     ``read_permission``; ``None`` means the view offers no such operation. List
     actions declare theirs in ``action_permissions``; an action without one is refused.
 
-    Edits are refused when based on a stale version (``OptimisticConcurrencyMixin``);
+    A create form submitted twice creates one record (``OneTimeCreateMixin``); edits
+    are refused when based on a stale version (``OptimisticConcurrencyMixin``);
     audited records link to their history (``HistoryLinkMixin``); CSV exports stream
     with formula cells neutralised (``StreamingExportMixin``).
     """

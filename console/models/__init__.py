@@ -7,10 +7,12 @@ from console.models.outbox import OutboxMessage, OutboxStatus
 from console.models.products import Product
 from console.models.staff import Role, User
 from console.models.stock import StockMovement, StockReason
+from console.models.submissions import FormSubmission
 
 __all__ = [
     "AuditEvent",
     "Customer",
+    "FormSubmission",
     "Order",
     "OrderLine",
     "OrderStatus",
