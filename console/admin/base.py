@@ -34,8 +34,8 @@ from flask import (
     url_for,
 )
 from flask_admin import AdminIndexView, BaseView, expose
+from flask_admin.actions import action
 from flask_admin.contrib.sqla import ModelView
-from flask_admin.contrib.sqla.form import AdminModelConverter
 from flask_admin.model import typefmt
 from flask_admin.model.form import converts
 from flask_login import current_user
@@ -47,11 +47,12 @@ from wtforms.validators import ValidationError
 
 from console.admin.concurrency import OptimisticConcurrencyMixin
 from console.admin.export import StreamingExportMixin
-from console.admin.fields import FiniteDecimalField
+from console.admin.fields import FiniteDecimalField, TrimmingModelConverter
 from console.admin.filters import BoundedFilterConverter
 from console.admin.history import HistoryLinkMixin
 from console.admin.lookups import MAX_OFFSET, as_int_id
 from console.admin.registry import find_view
+from console.admin.submissions import OneTimeCreateMixin
 from console.permissions import EXPORT, Requirement, UndeclaredPermission, satisfies
 from console.services.errors import DomainError
 
@@ -239,8 +240,9 @@ class SecuredIndexView(SecuredViewMixin, AdminIndexView):
         return super().is_accessible() and bool(current_user.roles)
 
 
-class FiniteDecimalConverter(AdminModelConverter):
-    """Flask-Admin's form converter, with decimal columns as ``FiniteDecimalField``."""
+class FiniteDecimalConverter(TrimmingModelConverter):
+    """The console's form converter: text trimmed (``TrimmingModelConverter``), decimal
+    columns as ``FiniteDecimalField``."""
 
     @converts("Numeric")
     def handle_decimal_types(self, column: Any, field_args: dict, **extra: Any):
@@ -251,6 +253,7 @@ class FiniteDecimalConverter(AdminModelConverter):
 
 class SecuredModelView(
     SecuredViewMixin,
+    OneTimeCreateMixin,
     OptimisticConcurrencyMixin,
     HistoryLinkMixin,
     StreamingExportMixin,
@@ -263,7 +266,8 @@ class SecuredModelView(
     ``read_permission``; ``None`` means the view offers no such operation. List
     actions declare theirs in ``action_permissions``; an action without one is refused.
 
-    Edits are refused when based on a stale version (``OptimisticConcurrencyMixin``);
+    A create form submitted twice creates one record (``OneTimeCreateMixin``); edits
+    are refused when based on a stale version (``OptimisticConcurrencyMixin``);
     audited records link to their history (``HistoryLinkMixin``); CSV exports stream
     with formula cells neutralised (``StreamingExportMixin``).
     """
@@ -290,8 +294,9 @@ class SecuredModelView(
     column_type_formatters = {**typefmt.BASE_FORMATTERS, dt.datetime: _minutes}
     column_type_formatters_detail = {**typefmt.DETAIL_FORMATTERS, dt.datetime: _minutes}
 
-    # Integer and decimal list filters refuse values past what the columns hold; decimal
-    # form fields refuse NaN and Infinity.
+    # Integer and decimal list filters refuse values past what the columns hold; text form
+    # fields are trimmed (a required one must hold more than spaces); decimal form fields
+    # refuse NaN and Infinity.
     filter_converter = BoundedFilterConverter()
     model_form_converter = FiniteDecimalConverter
 
@@ -405,6 +410,16 @@ class SecuredModelView(
             if raw is not None and not (raw.isdigit() and int(raw) <= highest):
                 abort(400, f"The look-up {name} must be a whole number from 0 to {highest}.")
         return super().ajax_lookup()
+
+    @action("delete", "Delete", "Are you sure you want to delete selected records?")
+    def action_delete(self, ids: list[str]) -> None:
+        """Flask-Admin's bulk delete, given the selected ids as integers.
+
+        Flask-Admin compares the integer key with the posted strings, which PostgreSQL
+        refuses (``integer = character varying``); ids that are no number select nothing.
+        """
+        numbers = [number for number in map(as_int_id, ids) if number is not None]
+        return super().action_delete(numbers)
 
     def _allows(self, name: str) -> bool:
         """True when the current person may use endpoint ``name``.

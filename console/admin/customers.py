@@ -7,6 +7,7 @@ from wtforms.validators import Email, Length, Optional
 from console.admin.base import SecuredModelView
 from console.admin.fields import lower, strip
 from console.admin.filters import CustomerEmailFilter
+from console.database import db
 from console.models import Customer
 from console.permissions import (
     CUSTOMERS_DELETE,
@@ -15,6 +16,7 @@ from console.permissions import (
     ORDERS_READ,
     can,
 )
+from console.services import customers as customer_service
 
 
 class CustomerAdmin(SecuredModelView):
@@ -50,6 +52,10 @@ class CustomerAdmin(SecuredModelView):
         "notes": {"validators": [Optional(), Length(max=5000)]},
     }
     form_widget_args = {"notes": {"rows": 4}, "address": {"rows": 2}}
+
+    def on_model_delete(self, model: Customer) -> None:
+        """Refuse, with the reason, to delete a customer who has orders."""
+        customer_service.ensure_deletable(db.session, model)
 
     def related_links(self, model: Customer) -> list[tuple[str, str]]:
         if model is None or not can(ORDERS_READ):

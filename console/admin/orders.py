@@ -95,6 +95,7 @@ class OrderAdmin(SecuredModelView):
         "number": "Order",
         "created_at": "Created (UTC)",
         "created_by": "Taken by",
+        "placed_at": "Placed (UTC)",
         "customer.email": "Customer e-mail",
         "customer.last_name": "Customer last name",
     }
@@ -128,6 +129,7 @@ class OrderAdmin(SecuredModelView):
         "total",
         "created_by",
         "created_at",
+        "placed_at",
         "decided_by",
         "decided_at",
         "rejection_reason",
@@ -214,8 +216,26 @@ class OrderAdmin(SecuredModelView):
         return query, count_query, joins, count_joins
 
     def on_model_change(self, form, model: Order, is_created: bool) -> None:
-        """Let the order service check the lines and set prices, total and number."""
-        order_service.prepare_order(db.session, model, current_user, created=is_created)
+        """Let the order service check the lines and set prices, total and number.
+
+        "Save and Continue Editing" keeps the order a draft; any other save places it,
+        which tells the customer (once) that the order was received.
+        """
+        order_service.prepare_order(
+            db.session,
+            model,
+            current_user,
+            created=is_created,
+            place="_continue_editing" not in request.form,
+        )
+
+    def after_model_change(self, form, model: Order, is_created: bool) -> None:
+        if model.placed_at is None:
+            flash(
+                f"Order {model.number} is saved as a draft; the customer is told once you "
+                "press Save.",
+                "info",
+            )
 
     # --- status transitions ---------------------------------------------------------
 

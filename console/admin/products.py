@@ -2,14 +2,38 @@
 
 from __future__ import annotations
 
-from wtforms.validators import Length, NumberRange, Optional
+from typing import Any
+
+from sqlalchemy import func, select
+from wtforms.validators import Length, NumberRange, Optional, ValidationError
 
 from console.admin.base import SecuredModelView
 from console.admin.fields import strip
 from console.admin.filters import ProductSkuFilter
 from console.admin.formatters import money_formatter
+from console.database import db
 from console.models import Product
 from console.permissions import ORDERS_READ, PRODUCTS_DELETE, PRODUCTS_READ, PRODUCTS_WRITE, can
+
+
+def sku_is_free(form: Any, field: Any) -> None:
+    """Refuse a SKU another product already has, whatever the case of either.
+
+    The database holds the same rule (a unique index on ``lower(sku)``); this check puts
+    the message on the field and names the product that has the SKU.
+    """
+    if not field.data:
+        return
+    query = select(Product).where(func.lower(Product.sku) == field.data.lower())
+    current = getattr(form, "_obj", None)
+    if current is not None and current.id is not None:
+        query = query.where(Product.id != current.id)
+    other = db.session.scalars(query.limit(1)).first()
+    if other is not None:
+        raise ValidationError(
+            f"Already exists: {other.sku} ({other.name}) has this SKU; "
+            "SKUs are unique regardless of upper or lower case."
+        )
 
 
 class ProductAdmin(SecuredModelView):
@@ -36,7 +60,7 @@ class ProductAdmin(SecuredModelView):
     ]
     form_columns = ["sku", "name", "description", "unit_price", "stock", "active"]
     form_args = {
-        "sku": {"filters": [strip]},
+        "sku": {"filters": [strip], "validators": [sku_is_free]},
         "name": {"filters": [strip]},
         "description": {"validators": [Optional(), Length(max=5000)]},
         "unit_price": {

@@ -9,10 +9,12 @@ from console.models.security import SignInAttempt
 from console.models.sessions import StaffSession
 from console.models.staff import Role, User
 from console.models.stock import StockMovement, StockReason
+from console.models.submissions import FormSubmission
 
 __all__ = [
     "AuditEvent",
     "Customer",
+    "FormSubmission",
     "Order",
     "OrderLine",
     "OrderStatus",

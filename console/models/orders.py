@@ -61,6 +61,8 @@ class Order(TimestampMixin, VersionedMixin, Model):
 
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
+    placed_at: Mapped[dt.datetime | None] = mapped_column()
+    """When the clerk finished taking the order and the customer was told; None: a draft."""
     decided_at: Mapped[dt.datetime | None] = mapped_column()
     rejection_reason: Mapped[str | None] = mapped_column(Text)
     tracking_number: Mapped[str | None] = mapped_column(String(100))
@@ -82,6 +84,7 @@ class Order(TimestampMixin, VersionedMixin, Model):
             "status",
             "coupon_code",
             "total",
+            "placed_at",
             "decided_at",
             "rejection_reason",
             "tracking_number",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from sqlalchemy import CheckConstraint, Numeric, String, Text, true
+from sqlalchemy import CheckConstraint, Index, Numeric, String, Text, func, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from console.database import Model
@@ -20,10 +20,12 @@ class Product(TimestampMixin, VersionedMixin, Model):
         CheckConstraint("unit_price >= 0", name="unit_price_not_negative"),
         CheckConstraint("stock >= 0", name="stock_not_negative"),
         CheckConstraint("sku <> ''", name="sku_not_empty"),
+        # "sku-0001" and "SKU-0001" are the same product code: unique regardless of case.
+        Index("uq_product_sku_lower", func.lower("sku"), unique=True),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    sku: Mapped[str] = mapped_column(String(40), unique=True)
+    sku: Mapped[str] = mapped_column(String(40))
     name: Mapped[str] = mapped_column(String(200), index=True)
     description: Mapped[str | None] = mapped_column(Text)
     unit_price: Mapped[Decimal] = mapped_column(MONEY)

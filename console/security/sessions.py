@@ -26,7 +26,15 @@ from console.database import commit_at_end_of_request, db
 from console.models.base import utcnow
 from console.services import sessions as sessions_service
 
-IDLE_MESSAGE = "You were signed out after {minutes} minutes without activity. Sign in again."
+IDLE_MESSAGE = "You were signed out after {minutes} without activity. Sign in again."
+
+
+def idle_message(timeout_seconds: float) -> str:
+    """The sign-out notice, the timeout in whole minutes ("1 minute", "30 minutes")."""
+    minutes = max(1, round(timeout_seconds / 60))
+    return IDLE_MESSAGE.format(minutes=f"{minutes} minute{'' if minutes == 1 else 's'}")
+
+
 ENDED_MESSAGE = "Your session has ended. Sign in again."
 
 SESSION_KEY = "console_sid"
@@ -67,7 +75,7 @@ def register_idle_timeout(app: Flask) -> None:
         if last_seen is not None and now - float(last_seen) > timeout:
             logout_user()
             session.pop("console_seen", None)
-            flash(IDLE_MESSAGE.format(minutes=max(1, round(timeout / 60))), "info")
+            flash(idle_message(timeout), "info")
             return
         session["console_seen"] = now
 

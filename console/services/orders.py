@@ -15,6 +15,7 @@ from sqlalchemy import ColumnElement, SQLColumnExpression, and_, inspect, or_, s
 from sqlalchemy.orm import Session
 
 from console.models import Customer, Order, OrderLine, OrderStatus, User
+from console.models.base import utcnow
 from console.permissions import ORDERS_WRITE
 from console.services.errors import DomainError
 from console.services.notifications import enqueue_order_email
@@ -40,7 +41,9 @@ def _line_is_new_or_changed_product(line: OrderLine) -> bool:
     return state.attrs.product.history.has_changes()
 
 
-def prepare_order(session: Session, order: Order, actor: User | None, *, created: bool) -> None:
+def prepare_order(
+    session: Session, order: Order, actor: User | None, *, created: bool, place: bool = True
+) -> None:
     """Check an order's lines and set its prices, total, number and author.
 
     Unit prices are copied from the product when a line is added (or its product is
@@ -49,8 +52,11 @@ def prepare_order(session: Session, order: Order, actor: User | None, *, created
     retired still saves. Raises
     ``DomainError`` when the order cannot be saved; the caller rolls back.
 
-    A new order also gets its "order received" e-mail in the outbox, in the same
-    transaction. ``actor`` None is the system itself (seed, imports).
+    ``place`` says the person has finished taking the order: the first save that places
+    it sets ``placed_at`` and queues the "order received" e-mail, with the lines and
+    total as placed, in the same transaction. A save with ``place=False`` ("Save and
+    Continue Editing") keeps a draft and tells the customer nothing; later saves of a
+    placed order send nothing again. ``actor`` None is the system itself (seed, imports).
     """
     with session.no_autoflush:
         if actor is not None and not actor.has_permission(ORDERS_WRITE):
@@ -102,6 +108,12 @@ def prepare_order(session: Session, order: Order, actor: User | None, *, created
     if created:
         session.flush()
         order.number = order_number(order.id)
+    if place and order.placed_at is None:
+        order.placed_at = utcnow()
+        # The e-mail shows the order as stored: lines removed in this save are gone
+        # only once flushed.
+        session.flush()
+        session.expire(order, ["lines"])
         enqueue_order_email(session, order, "order_received")
 
 

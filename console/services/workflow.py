@@ -126,6 +126,11 @@ def _load_for(
             f"Order {loaded.number} is {loaded.status}; only {allowed} orders can be "
             f"{transition.target.value}."
         )
+    if transition.name in {"approve", "reject"} and loaded.placed_at is None:
+        raise DomainError(
+            f'Order {loaded.number} is still being taken (its clerk saved it with "Save '
+            'and Continue Editing"); it can be decided once the clerk places it with Save.'
+        )
     if expected_version is not None and loaded.version != expected_version:
         raise DomainError(
             f"Order {loaded.number} was changed by someone else since you opened it; "
