@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
 from wtforms.validators import InputRequired, NumberRange
 
+from console.admin import timeline
 from console.admin.base import SecuredModelView
 from console.admin.fields import strip
 from console.admin.filters import CustomerEmailFilter, ProductSkuFilter, TakenByFilter
@@ -207,6 +208,13 @@ class OrderAdmin(SecuredModelView):
     def on_model_change(self, form, model: Order, is_created: bool) -> None:
         """Let the order service check the lines and set prices, total and number."""
         order_service.prepare_order(db.session, model, current_user, created=is_created)
+
+    def timeline_for(self, order: Order) -> list[timeline.TimelineEntry]:
+        """Who took, changed and decided ``order``, from the audit trail (its pages)."""
+        return timeline.order_timeline(order)
+
+    def editors_in(self, entries: list[timeline.TimelineEntry]) -> list[str]:
+        return timeline.changed_by(entries)
 
     # --- status transitions ---------------------------------------------------------
 
