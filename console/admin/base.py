@@ -225,7 +225,9 @@ class SecuredModelView(
         return (*read, *needed)
 
     def action_permission(self, name: str) -> Requirement:
-        """The permissions list action ``name`` asks for."""
+        """The permissions list action ``name`` asks for (``None`` when the view bars it)."""
+        if name in self.action_disallowed_list:
+            return None
         if name == "delete":
             return self.permission_for("delete_view")
         if name not in self.action_permissions:

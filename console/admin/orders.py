@@ -226,6 +226,14 @@ class OrderAdmin(SecuredModelView):
             if order.status in t.sources and can(t.permission)
         ]
 
+    def approval_refusal(self, order: Order) -> str | None:
+        """Why the current person may not approve ``order`` (four-eyes rule), or None.
+
+        The page shows the Approve button disabled with this reason rather than
+        letting the person find out by clicking; the service still decides.
+        """
+        return workflow.four_eyes_refusal(order, current_user._get_current_object())
+
     @expose("/<int:order_id>/do/<transition_name>/", methods=("POST",))
     def transition_view(self, order_id: int, transition_name: str):
         """One transition of one order (the buttons of the details page).
@@ -346,6 +354,8 @@ class PendingOrderAdmin(OrderAdmin):
 
     column_default_sort = [("created_at", False), ("id", False)]
     column_filters = ["created_at", "total", CustomerEmailFilter(), ProductSkuFilter()]
+    # Every order listed here is pending: "Mark delivered" could never apply.
+    action_disallowed_list = ["deliver"]
 
     def get_query(self):
         return super().get_query().filter(Order.status == OrderStatus.PENDING.value)
