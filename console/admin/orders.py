@@ -30,9 +30,9 @@ from console.admin.formatters import (
     order_lines_formatter,
     order_lines_text,
 )
-from console.admin.lookups import RecordLookup, as_int_id
+from console.admin.lookups import CustomerLookup, RecordLookup, as_int_id
 from console.database import db
-from console.models import Customer, Order, OrderLine, OrderStatus, Product
+from console.models import Order, OrderLine, OrderStatus, Product
 from console.permissions import ORDERS_APPROVE, ORDERS_READ, ORDERS_WRITE, can
 from console.services import orders as order_service
 from console.services import workflow
@@ -142,15 +142,7 @@ class OrderAdmin(SecuredModelView):
 
     form_columns = ["customer", "coupon_code", "lines"]
     form_args = {"coupon_code": {"filters": [strip]}}
-    form_ajax_refs = {
-        "customer": RecordLookup(
-            "customer",
-            Customer,
-            fields=["email", "last_name", "first_name"],
-            order_by="email",
-            placeholder="Search a customer by e-mail or name",
-        )
-    }
+    form_ajax_refs = {"customer": CustomerLookup(placeholder="Search a customer by name or e-mail")}
     inline_models = [OrderLineInline(OrderLine)]
 
     details_template = "admin/order/details.html"
