@@ -88,6 +88,11 @@ class OrderAdmin(SecuredModelView):
         "number": "Order",
         "created_at": "Created (UTC)",
         "created_by": "Taken by",
+        "decided_at": "Decided (UTC)",
+        "shipped_at": "Shipped (UTC)",
+        "delivered_at": "Delivered (UTC)",
+        "cancelled_at": "Cancelled (UTC)",
+        "updated_at": "Updated (UTC)",
         "customer.email": "Customer e-mail",
         "customer.last_name": "Customer last name",
     }
@@ -156,8 +161,7 @@ class OrderAdmin(SecuredModelView):
             return None
         return db.session.get(Order, number, options=_whole_order())
 
-    def search_placeholder(self) -> str:
-        return "Order number, customer e-mail or name"
+    search_hint = "Search by order number, customer e-mail or name"
 
     def export_query_options(self) -> list:
         return _whole_order()
