@@ -20,6 +20,7 @@ from sqlalchemy import func, insert, select, text
 from console.database import db
 from console.models import Customer, Order, OrderLine, OrderStatus, Product, User
 from console.models.base import utcnow
+from console.models.customers import search_words
 
 BULK_PREFIX = "BULK-"
 BATCH = 20_000
@@ -58,6 +59,10 @@ def _ensure_customers(wanted: int, report: BulkReport) -> list[int]:
                 "last_name": f"Last{i % 5000:04d}",
                 "email": f"bulk{i:07d}@example.com",
                 "phone": f"+1 555 {i:07d}",
+                # A bulk INSERT bypasses the model, which keeps this column otherwise.
+                "search_text": " ".join(
+                    search_words(f"First{i} Last{i % 5000:04d} bulk{i:07d}@example.com")
+                ),
                 "created_at": now,
                 "updated_at": now,
                 "version": 1,

@@ -208,7 +208,7 @@ def test_every_model_view_gets_the_check_staff_accounts_included(app):
     refused = second.post(url, data=second_form)
     message = flashes(refused)
     assert "Someone else changed this staff user" in message
-    assert "active: True → False" in message
+    assert "active: Yes → No" in message
 
     db.session.expire_all()
     stored = db.session.get(User, target.id)

@@ -27,6 +27,7 @@ from sqlalchemy import and_, or_
 from console import audit
 from console.admin.base import SecuredModelView
 from console.admin.lookups import as_int_id
+from console.audit import display
 from console.models import AuditEvent
 from console.permissions import AUDIT_READ
 
@@ -63,6 +64,7 @@ class RecordFilter(BaseSQLAFilter):
 
 
 def _shown(value: Any) -> str:
+    """A stored value as the CSV export keeps it (exact, ids and full times included)."""
     if value is None or value == "" or value == []:
         return "(empty)"
     if isinstance(value, list):
@@ -88,7 +90,7 @@ def changes_formatter(view: Any, context: Any, model: AuditEvent, name: str) -> 
             "<tr><th class='font-weight-normal text-muted pr-2'>{}</th>"
             "<td><del class='text-danger'>{}</del></td><td>→</td>"
             "<td><ins class='text-success'>{}</ins></td></tr>"
-        ).format(field.replace("_", " "), _shown(before), _shown(after))
+        ).format(display.field_name(field), display.shown(before), display.shown(after))
         for field, (before, after) in changes.items()
     )
     return Markup(
@@ -153,6 +155,7 @@ class AuditEventAdmin(SecuredModelView):
     column_default_sort = [("at", True), ("id", True)]
     column_sortable_list = ["at", "actor_email", "action", "record_type", "record_id"]
     column_searchable_list = ["actor_email", "record_label", "action", "note", "client_addr"]
+    search_hint = "Search by person, record, action, note or address"
     column_filters = [
         RecordFilter(AuditEvent.record_type, "Record"),
         FilterEqual(AuditEvent.actor_email, "Person"),

@@ -25,8 +25,13 @@ class CustomerAdmin(SecuredModelView):
     delete_permission = CUSTOMERS_DELETE
 
     column_list = ["last_name", "first_name", "email", "phone", "created_at"]
-    column_labels = {"created_at": "Created (UTC)", "updated_at": "Updated (UTC)"}
+    column_labels = {
+        "email": "E-mail",
+        "created_at": "Created (UTC)",
+        "updated_at": "Updated (UTC)",
+    }
     column_searchable_list = ["email", "last_name", "first_name", "phone"]
+    search_hint = "Search by name, e-mail or phone"
     column_filters = ["last_name", "email", "created_at"]
     column_default_sort = [("last_name", False), ("first_name", False)]
     column_details_list = [

@@ -71,6 +71,7 @@ class NotificationAdmin(SecuredModelView):
         "body_html": "HTML part",
     }
     column_searchable_list = ["recipient"]
+    search_hint = "Search by recipient e-mail"
     column_filters = [
         FilterEqual(OutboxMessage.status, "Status", options=STATUS_CHOICES),
         "recipient",

@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
 from wtforms.validators import InputRequired, NumberRange
 
+from console.admin import timeline
 from console.admin.base import SecuredModelView
 from console.admin.fields import strip
 from console.admin.filters import CustomerEmailFilter, ProductSkuFilter, TakenByFilter
@@ -29,11 +30,10 @@ from console.admin.formatters import (
     order_lines_formatter,
     order_lines_text,
 )
-from console.admin.lookups import RecordLookup, as_int_id
+from console.admin.lookups import CustomerLookup, RecordLookup, as_int_id
 from console.database import db
-from console.models import Customer, Order, OrderLine, OrderStatus, Product
+from console.models import Order, OrderLine, OrderStatus, Product
 from console.permissions import (
-    CUSTOMERS_READ,
     ORDERS_APPROVE,
     ORDERS_READ,
     ORDERS_WRITE,
@@ -96,6 +96,11 @@ class OrderAdmin(SecuredModelView):
         "created_at": "Created (UTC)",
         "created_by": "Taken by",
         "placed_at": "Placed (UTC)",
+        "decided_at": "Decided (UTC)",
+        "shipped_at": "Shipped (UTC)",
+        "delivered_at": "Delivered (UTC)",
+        "cancelled_at": "Cancelled (UTC)",
+        "updated_at": "Updated (UTC)",
         "customer.email": "Customer e-mail",
         "customer.last_name": "Customer last name",
     }
@@ -151,16 +156,7 @@ class OrderAdmin(SecuredModelView):
 
     form_columns = ["customer", "coupon_code", "lines"]
     form_args = {"coupon_code": {"filters": [strip]}}
-    form_ajax_refs = {
-        "customer": RecordLookup(
-            "customer",
-            Customer,
-            permission=CUSTOMERS_READ,
-            fields=["email", "last_name", "first_name"],
-            order_by="email",
-            placeholder="Search a customer by e-mail or name",
-        )
-    }
+    form_ajax_refs = {"customer": CustomerLookup(placeholder="Search a customer by name or e-mail")}
     inline_models = [OrderLineInline(OrderLine)]
 
     details_template = "admin/order/details.html"
@@ -174,8 +170,7 @@ class OrderAdmin(SecuredModelView):
             return None
         return db.session.get(Order, number, options=_whole_order())
 
-    def search_placeholder(self) -> str:
-        return "Order number, customer e-mail or name"
+    search_hint = "Search by order number, customer e-mail or name"
 
     def export_query_options(self) -> list:
         return _whole_order()
@@ -237,6 +232,13 @@ class OrderAdmin(SecuredModelView):
                 "info",
             )
 
+    def timeline_for(self, order: Order) -> list[timeline.TimelineEntry]:
+        """Who took, changed and decided ``order``, from the audit trail (its pages)."""
+        return timeline.order_timeline(order)
+
+    def editors_in(self, entries: list[timeline.TimelineEntry]) -> list[str]:
+        return timeline.changed_by(entries)
+
     # --- status transitions ---------------------------------------------------------
 
     def transitions_for(self, order: Order) -> list[workflow.Transition]:
@@ -246,6 +248,14 @@ class OrderAdmin(SecuredModelView):
             for t in workflow.TRANSITIONS.values()
             if order.status in t.sources and can(t.permission)
         ]
+
+    def approval_refusal(self, order: Order) -> str | None:
+        """Why the current person may not approve ``order`` (four-eyes rule), or None.
+
+        The page shows the Approve button disabled with this reason rather than
+        letting the person find out by clicking; the service still decides.
+        """
+        return workflow.four_eyes_refusal(order, current_user._get_current_object())
 
     @expose("/<int:order_id>/do/<transition_name>/", methods=("POST",))
     def transition_view(self, order_id: int, transition_name: str):
@@ -365,6 +375,8 @@ class PendingOrderAdmin(OrderAdmin):
 
     column_default_sort = [("created_at", False), ("id", False)]
     column_filters = ["created_at", "total", CustomerEmailFilter(), ProductSkuFilter()]
+    # Every order listed here is pending: "Mark delivered" could never apply.
+    action_disallowed_list = ["deliver"]
 
     def get_query(self):
         return super().get_query().filter(Order.status == OrderStatus.PENDING.value)

@@ -46,6 +46,7 @@ class ProductAdmin(SecuredModelView):
     column_formatters_detail = {"unit_price": money_formatter}
     column_labels = {"sku": "SKU", "unit_price": "Unit price", "stock": "Stock on hand"}
     column_searchable_list = ["sku", "name"]
+    search_hint = "Search by SKU or name"
     column_filters = ["active", "stock", "unit_price", "name"]
     column_default_sort = "sku"
     column_details_list = [

@@ -94,6 +94,7 @@ class StaffUserAdmin(SecuredModelView):
         "update_datetime",
     ]
     column_labels = {
+        "email": "E-mail",
         "tf_primary_method": "Two-factor",
         "last_login_at": "Previous sign-in (UTC)",
         "last_login_ip": "Previous sign-in address",
@@ -111,6 +112,7 @@ class StaffUserAdmin(SecuredModelView):
     }
     column_formatters_detail = column_formatters
     column_searchable_list = ["email"]
+    search_hint = "Search by e-mail"
     column_filters = ["active"]
     column_default_sort = "email"
 

@@ -35,7 +35,7 @@ from console.audit.actions import (
 )
 from console.audit.capture import REDACTED, record
 from console.audit.context import ANONYMOUS, SYSTEM, Actor, EventContext
-from console.audit.queries import deletion_of
+from console.audit.queries import deletion_of, events_of
 from console.audit.spec import (
     RECORD_TYPES,
     SECRET_NAME,
@@ -73,6 +73,7 @@ __all__ = [
     "EventContext",
     "check_specs",
     "deletion_of",
+    "events_of",
     "record",
     "record_type_of",
     "spec_for",

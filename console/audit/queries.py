@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session, scoped_session
 
 from console.audit.actions import DELETE
@@ -30,3 +30,25 @@ def deletion_of(
         .limit(1)
     )
     return session.scalar(query)
+
+
+def events_of(
+    session: Session | scoped_session[Any], record_type: str, record_id: Any, limit: int = 200
+) -> list[AuditEvent]:
+    """A record's events and its parts' (an order's lines), oldest first, at most ``limit``.
+
+    When there are more, the newest ``limit`` are returned.
+    """
+    try:
+        record_id = int(record_id)
+    except (TypeError, ValueError):
+        return []
+    own = and_(AuditEvent.record_type == record_type, AuditEvent.record_id == record_id)
+    parts = and_(AuditEvent.parent_type == record_type, AuditEvent.parent_id == record_id)
+    query = (
+        select(AuditEvent)
+        .where(or_(own, parts))
+        .order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
+        .limit(limit)
+    )
+    return list(reversed(session.scalars(query).all()))

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from typing import TYPE_CHECKING
 
-from sqlalchemy import CheckConstraint, String, Text
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import CheckConstraint, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from console.database import Model
 from console.models.audit_spec import AuditSpec
@@ -15,9 +17,34 @@ if TYPE_CHECKING:
     from console.models.orders import Order
 
 
+_NOT_DECOMPOSED = str.maketrans({"ø": "o", "æ": "ae", "œ": "oe", "ł": "l", "đ": "d", "ð": "d"})
+_WORD_BREAK = re.compile(r"[^\w.+]+")
+SEARCH_TEXT_LENGTH = 600
+
+
+def search_words(text: str | None) -> list[str]:
+    """``text`` as the words a search matches: lower-case, without accents.
+
+    "Müller" and "Muller" give ``["muller"]``; "Curie-Sklodowska" gives
+    ``["curie", "sklodowska"]``; "ada@example.com" gives ``["ada", "example.com"]``.
+    """
+    folded = unicodedata.normalize("NFKD", (text or "").casefold().translate(_NOT_DECOMPOSED))
+    plain = "".join(char for char in folded if not unicodedata.combining(char))
+    return [word for word in _WORD_BREAK.split(plain) if word]
+
+
 class Customer(TimestampMixin, VersionedMixin, Model):
     __tablename__ = "customer"
-    __table_args__ = (CheckConstraint("email <> ''", name="email_not_empty"),)
+    __table_args__ = (
+        CheckConstraint("email <> ''", name="email_not_empty"),
+        # Prefix matches of the customer picker (``LIKE 'word%'``) on PostgreSQL too,
+        # whatever the database's collation.
+        Index(
+            "ix_customer_search_text",
+            "search_text",
+            postgresql_ops={"search_text": "varchar_pattern_ops"},
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     first_name: Mapped[str] = mapped_column(String(80))
@@ -26,12 +53,31 @@ class Customer(TimestampMixin, VersionedMixin, Model):
     phone: Mapped[str | None] = mapped_column(String(40))
     address: Mapped[str | None] = mapped_column(String(500))
     notes: Mapped[str | None] = mapped_column(Text)
+    search_text: Mapped[str] = mapped_column(
+        String(SEARCH_TEXT_LENGTH), default="", server_default=""
+    )
+    """"first last email" without accents, lower-cased: what the customer picker matches.
+
+    Kept by the model whenever a name or the e-mail is set (``_keep_search_text``).
+    """
 
     orders: Mapped[list[Order]] = relationship(back_populates="customer")
 
     __audit__ = AuditSpec(
         "customer", fields=("first_name", "last_name", "email", "phone", "address", "notes")
     )
+
+    @validates("first_name", "last_name", "email")
+    def _keep_search_text(self, key: str, value: str | None) -> str | None:
+        parts: dict[str, str | None] = {
+            "first_name": self.first_name,
+            "last_name": self.last_name,
+            "email": self.email,
+        }
+        parts[key] = value
+        words = search_words(" ".join(part or "" for part in parts.values()))
+        self.search_text = " ".join(words)[:SEARCH_TEXT_LENGTH]
+        return value
 
     @property
     def full_name(self) -> str:

@@ -12,7 +12,7 @@ import enum
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
+from sqlalchemy import CheckConstraint, Column, ForeignKey, Index, String, Table, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from console.database import Model
@@ -35,6 +35,21 @@ class OrderStatus(enum.StrEnum):
 
 
 _STATUS_VALUES = ", ".join(f"'{s.value}'" for s in OrderStatus)
+
+order_editor = Table(
+    "order_editor",
+    Model.metadata,
+    Column("order_id", ForeignKey("sales_order.id", ondelete="CASCADE"), primary_key=True),
+    Column(
+        "user_id", ForeignKey("staff_user.id", ondelete="CASCADE"), primary_key=True, index=True
+    ),
+)
+"""Who changed a pending order's customer, lines or total after it was taken.
+
+The four-eyes rule reads it: none of them may approve the order. Kept beside the
+order rather than read from the audit trail, whose old events may be archived away
+while an order still waits.
+"""
 
 
 class Order(TimestampMixin, VersionedMixin, Model):
@@ -76,6 +91,8 @@ class Order(TimestampMixin, VersionedMixin, Model):
     )
     created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])
     decided_by: Mapped[User | None] = relationship(foreign_keys=[decided_by_id])
+    edited_by: Mapped[list[User]] = relationship(secondary=order_editor, order_by="User.id")
+    """Staff who changed the customer, lines or total after the order was taken."""
 
     __audit__ = AuditSpec(
         "order",

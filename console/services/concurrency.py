@@ -20,6 +20,7 @@ from sqlalchemy import and_, inspect, or_, select
 from sqlalchemy.orm import Session
 
 from console import audit
+from console.audit import display
 from console.models import AuditEvent
 from console.models.base import utcnow
 from console.services.errors import DomainError
@@ -59,11 +60,7 @@ def events_since(session: Session, record: Any, version: int) -> list[AuditEvent
 
 
 def _value(value: Any) -> str:
-    if value is None or value == "" or value == []:
-        return "(empty)"
-    if isinstance(value, list):
-        return ", ".join(str(v) for v in value)
-    text = str(value)
+    text = display.shown(value)
     return text if len(text) <= 60 else text[:57] + "..."
 
 

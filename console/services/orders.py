@@ -41,6 +41,39 @@ def _line_is_new_or_changed_product(line: OrderLine) -> bool:
     return state.attrs.product.history.has_changes()
 
 
+def _content_changed(session: Session, order: Order) -> bool:
+    """True when this save changes ``order``'s customer, lines or total.
+
+    Read from the attributes' history before the flush: a value set back to what it
+    was counts as no change, a coupon code alone does not change what is approved.
+    """
+    state = inspect(order)
+    for name in ("customer", "customer_id", "total"):
+        if state.attrs[name].history.has_changes():
+            return True
+    history = state.attrs.lines.history
+    if history.added or history.deleted:
+        return True
+    for line in order.lines:
+        if line in session.deleted:
+            return True
+        line_state = inspect(line)
+        if line_state.transient or line_state.pending:
+            return True
+        if any(
+            line_state.attrs[name].history.has_changes()
+            for name in ("product", "product_id", "quantity")
+        ):
+            return True
+    return False
+
+
+def note_editor(order: Order, actor: User) -> None:
+    """Remember that ``actor`` changed ``order`` after it was taken (four-eyes rule)."""
+    if actor.id != order.created_by_id and actor not in order.edited_by:
+        order.edited_by.append(actor)
+
+
 def prepare_order(
     session: Session, order: Order, actor: User | None, *, created: bool, place: bool = True
 ) -> None:
@@ -100,6 +133,8 @@ def prepare_order(
             if line.unit_price is None or _line_is_new_or_changed_product(line):
                 line.unit_price = line.product.unit_price
         order.total = compute_total(lines)
+        if not created and actor is not None and _content_changed(session, order):
+            note_editor(order, actor)
         if created:
             order.status = OrderStatus.PENDING.value
             order.created_by = actor

@@ -194,6 +194,30 @@ def _change_stock(
     return short
 
 
+def four_eyes_refusal(order: Order, actor: User) -> str | None:
+    """Why ``actor`` may not approve ``order`` under the four-eyes rule, or None.
+
+    Whoever took the order, and whoever changed its customer, lines or total since
+    (``Order.edited_by``), needs another person to approve it; otherwise a manager
+    could rewrite a clerk's order and approve the result alone. With
+    ``ORDERS_FOUR_EYES`` off nobody is refused here (editors are still recorded, so
+    switching the rule back on applies it to orders changed meanwhile).
+    """
+    if not current_app.config.get("ORDERS_FOUR_EYES", True):
+        return None
+    if order.created_by_id is not None and order.created_by_id == actor.id:
+        return (
+            f"Order {order.number} was taken by you; under the four-eyes rule another "
+            "manager must approve it."
+        )
+    if any(editor.id == actor.id for editor in order.edited_by):
+        return (
+            f"You changed order {order.number}'s customer, lines or total; under the "
+            "four-eyes rule another manager must approve it."
+        )
+    return None
+
+
 def approve(
     session: Session, order: Order | int, actor: User, *, expected_version: int | None = None
 ) -> Order:
@@ -202,11 +226,9 @@ def approve(
 
     def change() -> Order:
         loaded = _load_for(session, order, actor, transition, expected_version)
-        if current_app.config.get("ORDERS_FOUR_EYES", True) and loaded.created_by_id == actor.id:
-            raise DomainError(
-                f"Order {loaded.number} was taken by you; under the four-eyes rule another "
-                "manager must approve it."
-            )
+        refusal = four_eyes_refusal(loaded, actor)
+        if refusal:
+            raise DomainError(refusal)
         if not loaded.lines:
             raise DomainError(f"Order {loaded.number} has no lines; there is nothing to approve.")
         loaded.status = transition.target.value
