@@ -91,8 +91,9 @@ def test_booleans_read_yes_or_no(app, client, admin):
     assert active["gone@staff.test"] == "No" and active[admin.email] == "Yes"
     details = parse(client.get(f"/admin/staff_user/details/?id={admin.id}").get_data(as_text=True))
     values = {
-        text_of(row.find("td")): text_of(row.find_all("td")[1])
+        text_of(cells[0]): text_of(cells[1])
         for row in details.select("table tr")
+        if len(cells := row.find_all("td")) >= 2
     }
     assert values["Active"] == "Yes"
 
