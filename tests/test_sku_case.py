@@ -93,8 +93,8 @@ def test_migration_names_clashing_skus_and_changes_nothing(app):
     # Once a person has merged the clashing products, the upgrade goes through.
     with db.engine.begin() as connection:
         connection.execute(text("DELETE FROM product WHERE sku <> upper(sku)"))
-    upgrade(app)
-    assert _revision(app) == "0013"  # head
+    upgrade(app, "0009")
+    assert _revision(app) == "0009"
     with pytest.raises(IntegrityError), db.engine.begin() as connection:
         connection.execute(
             text("INSERT INTO product (sku, name, unit_price, stock) VALUES ('ef-3', 'x', 1, 0)")
