@@ -43,6 +43,7 @@ PRODUCTION_SECRETS = {
     "SECRET_KEY": "k" * 48,
     "SECURITY_PASSWORD_SALT": "s" * 48,
     "SECURITY_TOTP_SECRET": "t" * 48,
+    "CONSOLE_BASE_URL": "https://console.test",
 }
 
 
@@ -213,6 +214,10 @@ def load_gunicorn_settings(monkeypatch, **variables: str) -> dict:
         "GUNICORN_MAX_REQUESTS", "FORWARDED_ALLOW_IPS",
     ]:  # fmt: skip
         monkeypatch.delenv(name, raising=False)
+    # The file exports WEB_CONCURRENCY for the app: set it first so that monkeypatch
+    # takes it back after the test (it only restores what it has seen).
+    monkeypatch.setenv("WEB_CONCURRENCY", "1")
+    monkeypatch.delenv("WEB_CONCURRENCY")
     for name, value in variables.items():
         monkeypatch.setenv(name, value)
     return runpy.run_path(str(ROOT / "gunicorn.conf.py"))
@@ -257,6 +262,8 @@ def test_gunicorn_serves_the_console_under_production_settings(tmp_path, databas
         GUNICORN_BIND=f"127.0.0.1:{port}",
         GUNICORN_WORKERS="1",
         GUNICORN_THREADS="2",
+        # Reached here by its loopback address, besides the external one.
+        CONSOLE_TRUSTED_HOSTS="127.0.0.1",
         **PRODUCTION_SECRETS,
     )
     args = [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", "console:create_app()"]
