@@ -22,7 +22,7 @@ from redis.exceptions import RedisError
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from werkzeug.datastructures import ImmutableMultiDict
-from werkzeug.exceptions import BadRequest
+from werkzeug.exceptions import BadRequest, SecurityError
 
 from console.database import db
 from console.extensions import csrf
@@ -160,6 +160,16 @@ def register_error_pages(app: Flask) -> None:
             "in another session, or sent from another site). Nothing was changed; "
             "reload the page and try again.",
         )
+
+    @app.errorhandler(SecurityError)
+    def untrusted_host(_error):
+        # A request for a host the console does not serve (TRUSTED_HOSTS) has no URL
+        # adapter, so the page cannot link anywhere: a plain answer, nothing built.
+        response = make_response(
+            "400 Bad Request: this console is not served at the address asked for.\n", 400
+        )
+        response.mimetype = "text/plain"
+        return response
 
     @app.errorhandler(400)
     def bad_request(error):

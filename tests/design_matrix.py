@@ -147,7 +147,8 @@ ACTIONS: dict[str, dict[str, Needs]] = {
     "pending_order": {
         "approve": (TRANSITIONS["approve"],),
         "reject": (TRANSITIONS["reject"],),
-        "deliver": (TRANSITIONS["deliver"],),
+        # Pending orders are never shipped, so never delivered: the queue has no such action.
+        "deliver": NOBODY,
         "cancel": (TRANSITIONS["cancel"],),
         "delete": NOBODY,
     },
