@@ -8,27 +8,12 @@ import time
 import uuid
 from decimal import Decimal
 
-import pytest
 from sqlalchemy import select
 
 from console.database import db
 from console.models import Customer, Order, Product
 from console.schema import upgrade
-from tests.helpers import Auth, csrf_token_from, require
-from tests.services import ServiceUnavailable, start_postgres
-
-
-@pytest.fixture
-def own_postgres():
-    """A PostgreSQL server of this test's own, since the test stops and starts it."""
-    try:
-        server = start_postgres()
-    except ServiceUnavailable as exc:
-        require(f"PostgreSQL cannot run here: {exc}")
-    try:
-        yield server
-    finally:
-        server.close()
+from tests.helpers import Auth, csrf_token_from
 
 
 def _wait_for(client, status: int, seconds: float = 20.0) -> bool:

@@ -19,8 +19,7 @@ import pytest
 from console.database import db
 from console.schema import upgrade
 from tests.factories import StaffFactory
-from tests.helpers import STAFF_PASSWORD, Auth, csrf_token_from, require
-from tests.services import ServiceUnavailable, start_postgres
+from tests.helpers import STAFF_PASSWORD, Auth, csrf_token_from
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -64,19 +63,6 @@ def test_form_errors_and_bad_tokens_do_not_count(client, auth):
         )
         assert empty.status_code == 200
     assert auth.login("clerk@staff.test").status_code == 302
-
-
-@pytest.fixture
-def own_postgres():
-    """A PostgreSQL server of this test's own, since the test stops and starts it."""
-    try:
-        server = start_postgres()
-    except ServiceUnavailable as exc:
-        require(f"PostgreSQL cannot run here: {exc}")
-    try:
-        yield server
-    finally:
-        server.close()
 
 
 def test_a_database_outage_answers_503_and_locks_nobody_out(own_postgres, make_app):
