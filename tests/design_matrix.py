@@ -122,6 +122,9 @@ ENDPOINTS: dict[str, Needs] = {
     "sessions.index": SIGNED_IN,
     "sessions.end_others": SIGNED_IN,
     "staff_user.end_sessions": ("staff.manage",),
+    # How long the session has left (GET) and keeping it alive while typing (POST):
+    # everyone signed in, for their own session.
+    "keepalive.index": SIGNED_IN,
 }
 """Endpoint -> the permissions it needs (all of them), ``SIGNED_IN`` or ``NOBODY``."""
 
@@ -171,6 +174,10 @@ def allowed(role: str | None, *needs: Needs) -> bool:
     wanted = {permission for need in needs for permission in need}
     return wanted <= DESIGN_PERMISSIONS[role]
 
+
+SCRIPT_ENDPOINTS = frozenset({"keepalive.index"})
+"""Endpoints asked by the pages' scripts: a visitor not signed in gets 401 JSON there,
+never the sign-in page."""
 
 PUBLIC_BLUEPRINTS = frozenset({"security"})
 """Flask-Security-Too's pages (sign-in, reset, two-factor): they ask for sign-in

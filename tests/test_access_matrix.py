@@ -35,6 +35,7 @@ from tests.design_matrix import (
     NOT_BUILT_YET,
     PUBLIC_BLUEPRINTS,
     PUBLIC_ENDPOINTS,
+    SCRIPT_ENDPOINTS,
     TRANSITIONS,
     allowed,
 )
@@ -209,6 +210,15 @@ def assert_login_redirect(response, path: str) -> None:
     assert parse_qs(location.query)["next"][0].split("?")[0] == path
 
 
+def assert_anonymous_refused(response, endpoint: str, path: str) -> None:
+    """The sign-in page for a page, 401 JSON for what the pages' scripts ask."""
+    if endpoint in SCRIPT_ENDPOINTS:
+        assert response.status_code == 401, (path, response.status_code)
+        assert response.is_json and response.get_json()["signed_in"] is False, path
+    else:
+        assert_login_redirect(response, path)
+
+
 def assert_served(response, view, missing: bool, context) -> None:
     """An allowed POST is served by the view itself, never refused or sent to sign in.
 
@@ -284,7 +294,7 @@ def test_permission_matrix(app, client, auth, principal):
         if "GET" in rule.methods:
             response = client.get(path, query_string=query)
             if role is None:
-                assert_login_redirect(response, path)
+                assert_anonymous_refused(response, rule.endpoint, path)
             elif may and missing:
                 assert response.status_code == 404, (principal, "GET", path)
             elif may:
@@ -304,7 +314,7 @@ def test_permission_matrix(app, client, auth, principal):
                 before = snapshot()
                 response = client.post(path, query_string=query, data={**form, "csrf_token": token})
                 if role is None:
-                    assert_login_redirect(response, path)
+                    assert_anonymous_refused(response, rule.endpoint, path)
                     assert snapshot() == before, (principal, "POST", path, "changed data")
                 elif allowed(role, *form_needs):
                     assert_served(response, view, missing, (principal, path, form))

@@ -46,6 +46,7 @@ from werkzeug.datastructures import ImmutableMultiDict, MultiDict
 from wtforms.validators import ValidationError
 
 from console.admin.concurrency import OptimisticConcurrencyMixin
+from console.admin.drafts import FormDraftMixin
 from console.admin.export import StreamingExportMixin
 from console.admin.fields import FiniteDecimalField, TrimmingModelConverter
 from console.admin.filters import BoundedFilterConverter
@@ -276,6 +277,7 @@ class FiniteDecimalConverter(TrimmingModelConverter):
 
 
 class SecuredModelView(
+    FormDraftMixin,
     SecuredViewMixin,
     OneTimeCreateMixin,
     OptimisticConcurrencyMixin,
@@ -290,7 +292,9 @@ class SecuredModelView(
     ``read_permission``; ``None`` means the view offers no such operation. List
     actions declare theirs in ``action_permissions``; an action without one is refused.
 
-    A create form submitted twice creates one record (``OneTimeCreateMixin``); edits
+    A form posted after the session ended comes back filled in after sign-in
+    (``FormDraftMixin``); a create form submitted twice creates one record
+    (``OneTimeCreateMixin``); edits
     are refused when based on a stale version (``OptimisticConcurrencyMixin``);
     audited records link to their history (``HistoryLinkMixin``); CSV exports stream
     with formula cells neutralised (``StreamingExportMixin``).

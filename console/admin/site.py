@@ -11,6 +11,7 @@ from flask_admin.theme import Bootstrap4Theme
 from console.admin.audit import AuditEventAdmin
 from console.admin.customers import CustomerAdmin
 from console.admin.dashboard import DashboardView
+from console.admin.keepalive import KeepAliveView
 from console.admin.notifications import NotificationAdmin
 from console.admin.orders import OrderAdmin, PendingOrderAdmin
 from console.admin.products import ProductAdmin
@@ -75,4 +76,5 @@ def init_admin(app: Flask) -> Admin:
             ),
         )
     register_view(app, SessionsView(name="Your sessions", endpoint="sessions", url="sessions"))
+    register_view(app, KeepAliveView(name="Keep-alive", endpoint="keepalive", url="keepalive"))
     return admin

@@ -2,6 +2,7 @@
 
 from console.models.audit import AuditEvent
 from console.models.customers import Customer
+from console.models.drafts import FormDraft
 from console.models.orders import Order, OrderLine, OrderStatus
 from console.models.outbox import OutboxMessage, OutboxStatus
 from console.models.products import Product
@@ -14,6 +15,7 @@ from console.models.submissions import FormSubmission
 __all__ = [
     "AuditEvent",
     "Customer",
+    "FormDraft",
     "FormSubmission",
     "Order",
     "OrderLine",
