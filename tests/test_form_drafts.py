@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from console.admin.drafts import RESTORED_MESSAGE
 from console.database import db
-from console.models import Customer, FormDraft, Order, StaffSession
+from console.models import Customer, FormDraft, Order, Role, StaffSession
 from tests.audit_support import open_form, signed_in
 from tests.factories import STAFF_PASSWORD, OrderFactory, StaffFactory, catalogue
 from tests.helpers import (
@@ -293,3 +293,23 @@ def test_a_draft_is_for_its_own_form_only(client, clerk, shop, clock):
     assert draft_count() == 1
     assert db.session.scalar(select(func.count()).select_from(FormDraft)) == 1
     assert parse(html).find(id="session-notice") is not None
+
+
+def test_a_restored_role_form_shows_the_permissions_ticked_not_the_stored_ones(app, clock):
+    admin = StaffFactory(email="admin@staff.test", role="admin")
+    role = db.session.scalar(select(Role).filter_by(name="viewer"))
+    url = f"/admin/role/edit/?id={role.id}"
+    client = app.test_client()
+    sign_in_at(client, "/login", admin.email)
+    opened = open_form(client, url)
+    clock.shift(PAST_THE_TIMEOUT)
+    typed = {**opened, "description": "Auditors", "permissions": ["customers.read"]}
+    login_url, next_url = sent_to_sign_in(client.post(url, data=typed))
+
+    sign_in_at(client, login_url, admin.email)
+    html = client.get(next_url).get_data(as_text=True)
+    assert RESTORED_MESSAGE in alerts(html)
+    ticked = [box["value"] for box in parse(html).select("input[name=permissions][checked]")]
+    assert ticked == ["customers.read"]
+    db.session.expire_all()
+    assert "export" in db.session.get(Role, role.id).get_permissions()

@@ -88,6 +88,15 @@ class FormDraftMixin:
             return super().edit_form(obj)  # type: ignore[misc]
         return self._edit_form_class(restored, obj=obj)  # type: ignore[attr-defined]
 
+    def restoring_draft(self) -> bool:
+        """True while this request shows a form filled in from a draft.
+
+        A view whose ``on_form_prefill`` sets fields from the record must leave them
+        alone then: Flask-Admin calls it after building the form, and the person's
+        entries are what the form must show.
+        """
+        return self._restored_fields() is not None
+
     def _restored_fields(self) -> ImmutableMultiDict | None:
         """The draft this page's address names, taken back once, as form data.
 

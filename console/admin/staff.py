@@ -255,7 +255,8 @@ class RoleAdmin(SecuredModelView):
         return form_class
 
     def on_form_prefill(self, form, id) -> None:
-        form.permissions.data = sorted(self.get_one(id).get_permissions())
+        if not self.restoring_draft():  # a restored form shows what was typed
+            form.permissions.data = sorted(self.get_one(id).get_permissions())
 
     def create_model(self, form):
         try:
