@@ -381,3 +381,25 @@ def test_a_forged_use_my_entries_post_is_harmless(app):
     assert viewer.post(url, data=forged | {"csrf_token": token}).status_code == 403
     db.session.expire_all()
     assert db.session.get(Customer, customer.id).phone == "+33 6 00"
+
+
+def test_forged_lines_in_use_my_entries_get_no_500(app):
+    order = OrderFactory(customer=CustomerFactory(), lines=[(ProductFactory(), 1)])
+    url = f"/admin/order/edit/?id={order.id}"
+    clerk = signed_in(app, "clerk")
+    form = open_form(clerk, url)
+    for product, quantity in (("abc", "1"), ("99999999999999999999", "x"), ("", "-5")):
+        forged = {
+            "csrf_token": form["csrf_token"],
+            "_use_my_entries": "1",
+            "_take_mine": ["lines", "customer"],
+            "customer": "nope",
+            "lines-0-product": product,
+            "lines-0-quantity": quantity,
+            "version": form["version"],
+        }
+        answer = clerk.post(url, data=forged)
+        assert answer.status_code == 200, (product, quantity)
+    db.session.expire_all()
+    stored = db.session.get(Order, order.id)
+    assert [line.quantity for line in stored.lines] == [1]
