@@ -172,6 +172,8 @@ class StaffUserAdmin(SecuredModelView):
         return redirect(self.get_url(".details_view", id=user.id))
 
     def update_model(self, form, model: User) -> bool:
+        if not self.accept_version(form, model):
+            return False
         try:
             staff_service.update_staff(
                 db.session,

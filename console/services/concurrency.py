@@ -78,7 +78,12 @@ def describe_event(event_: AuditEvent) -> str:
     return f"{line}: {diffs}" if diffs else line
 
 
-def stale_message(record: Any, events: list[AuditEvent]) -> str:
+RELOAD_ADVICE = "Reload the record to see the current values, then apply your change again."
+"""What a refused workflow button tells the person to do (an edit page says more)."""
+
+
+def stale_message(record: Any, events: list[AuditEvent], advice: str = RELOAD_ADVICE) -> str:
+    """Why a change of ``record`` was refused: who changed what since, then ``advice``."""
     kind = audit.record_type_of(record).replace("_", " ")
     head = (
         f"Someone else changed this {kind} ({record}) after you opened it, so your "
@@ -90,15 +95,18 @@ def stale_message(record: Any, events: list[AuditEvent]) -> str:
         if more:
             shown.insert(0, f"{more} earlier change(s) not shown")
         head += " Their change: " + " | ".join(shown) + "."
-    return head + " Reload the record to see the current values, then apply your change again."
+    return f"{head} {advice}"
 
 
-def ensure_current(session: Session, record: Any, loaded_version: Any) -> None:
+def ensure_current(
+    session: Session, record: Any, loaded_version: Any, *, advice: str = RELOAD_ADVICE
+) -> None:
     """Raise ``StaleRecordError`` unless ``record`` still has ``loaded_version``.
 
     ``loaded_version`` is the version the person's form (or workflow button) was built
     from; a missing or malformed one is refused too, since it cannot be vouched for.
-    Call it before changing ``record``: on refusal nothing has been touched.
+    Call it before changing ``record``: on refusal nothing has been touched. ``advice``
+    ends the message: what the person can do next where they are.
     """
     current = getattr(record, "version", None)
     if current is None:
@@ -107,14 +115,30 @@ def ensure_current(session: Session, record: Any, loaded_version: Any) -> None:
     if loaded is None:
         raise StaleRecordError(
             "This form does not say which version of the record it was opened on, so "
-            "saving it could overwrite someone else's change. Nothing was saved; reload "
-            "the record and apply your change again.",
+            f"saving it could overwrite someone else's change. Nothing was saved. {advice}",
             [],
         )
     if loaded == current:
         return
     events = events_since(session, record, loaded) if loaded < current else []
-    raise StaleRecordError(stale_message(record, events), events)
+    raise StaleRecordError(stale_message(record, events, advice), events)
+
+
+def fields_changed_by(record: Any, events: list[AuditEvent]) -> set[str]:
+    """The names of ``record``'s attributes that ``events`` changed.
+
+    A change of one of its parts (an order line) counts as a change of the collection
+    that owns the parts (the order's ``lines``).
+    """
+    record_type = audit.record_type_of(record)
+    spec = audit.spec_for(record)
+    changed: set[str] = set()
+    for event_ in events:
+        if event_.record_type == record_type:
+            changed.update(event_.changes or {})
+        elif event_.parent_type == record_type and spec is not None:
+            changed.update(spec.owned_collections)
+    return changed
 
 
 # --- owners' versions ---------------------------------------------------------------
