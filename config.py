@@ -263,6 +263,8 @@ class SecuritySettings(_FromEnvironment):
         15, validation_alias="CONSOLE_STAFF_FRESHNESS_MINUTES"
     )
     """A sign-in older than this asks for the password again before staff changes."""
+    invitation_days: PositiveInt = Field(7, validation_alias="CONSOLE_INVITATION_DAYS")
+    """An invitation link to a new staff account works this many days after sending."""
 
     proxy_count: NonNegativeInt = Field(0, validation_alias="PROXY_COUNT")
     """Proxies (load balancers) in front of the app whose X-Forwarded-* headers are
@@ -299,6 +301,7 @@ class SecuritySettings(_FromEnvironment):
             "WEB_CONCURRENCY": self.web_concurrency,
             "CONSOLE_IDLE_TIMEOUT": dt.timedelta(minutes=self.idle_timeout_minutes),
             "CONSOLE_STAFF_FRESHNESS": dt.timedelta(minutes=self.staff_freshness_minutes),
+            "CONSOLE_INVITATION_VALIDITY": dt.timedelta(days=self.invitation_days),
             "PROXY_COUNT": self.proxy_count,
             "CONSOLE_BASE_URL": self.base_url or environment.base_url,
             "CONSOLE_TRUSTED_HOSTS": host_list(

@@ -19,6 +19,7 @@ from console.database import db, init_database
 from console.extensions import csrf, mail
 from console.logs import configure_logging, configure_sentry
 from console.security import init_security, register_hardening
+from console.security import invitations as invitation_pages
 from console.security.links import ConsoleFlask
 
 
@@ -90,8 +91,9 @@ def register_security(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    """Mount the console's own pages (home redirect, health check)."""
+    """Mount the console's own pages (home redirect, health check, invitations)."""
     app.register_blueprint(web.bp)
+    app.register_blueprint(invitation_pages.bp)
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -80,7 +80,8 @@ PUBLIC = "public"
 # Endpoints outside Flask-Admin, by blueprint (or exact endpoint): they do their own
 # checks (Flask-Security's pages ask for sign-in where they need it).
 PUBLIC_BLUEPRINTS = frozenset({"security", "web"})
-PUBLIC_ENDPOINTS = frozenset({"static", "admin.static"})
+# The invitation page is admitted by its signed link, like the password reset page.
+PUBLIC_ENDPOINTS = frozenset({"static", "admin.static", "invitations.accept"})
 
 
 class UndeclaredPermission(LookupError):

@@ -160,6 +160,8 @@ ACTIONS: dict[str, dict[str, Needs]] = {
     "staff_user": {
         "force_password_reset": ("staff.manage",),
         "reset_two_factor": ("staff.manage",),
+        "resend_invitation": ("staff.manage",),
+        "revoke_invitation": ("staff.manage",),
         "delete": NOBODY,
     },
     "role": {"delete": NOBODY},
@@ -183,5 +185,9 @@ PUBLIC_BLUEPRINTS = frozenset({"security"})
 """Flask-Security-Too's pages (sign-in, reset, two-factor): they ask for sign-in
 themselves where they need it."""
 
-PUBLIC_ENDPOINTS = frozenset({"static", "admin.static", "web.home", "web.status", "web.favicon"})
-"""Endpoints anyone may open: static files, ``/`` (a redirect), the health check."""
+PUBLIC_ENDPOINTS = frozenset(
+    {"static", "admin.static", "web.home", "web.status", "web.favicon", "invitations.accept"}
+)
+"""Endpoints anyone may open: static files, ``/`` (a redirect), the health check, and the
+invitation page (its signed, one-time link admits the new staff member, as a reset link
+does)."""

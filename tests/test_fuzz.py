@@ -92,7 +92,14 @@ def fuzzed_rules(app: Flask) -> list[Rule]:
         blueprint = rule.endpoint.rpartition(".")[0] or rule.endpoint
         if rule.endpoint in SKIPPED_ENDPOINTS:
             continue
-        if blueprint in admin or blueprint in {"security", "web", "home", "status", "favicon"}:
+        if blueprint in admin or blueprint in {
+            "security",
+            "web",
+            "invitations",
+            "home",
+            "status",
+            "favicon",
+        }:
             rules.append(rule)
     return sorted(rules, key=lambda rule: rule.rule)
 

@@ -27,8 +27,6 @@ from tests.helpers import (
 
 pytestmark = pytest.mark.settings(**mail_relay("smtp"))
 
-INITIAL_PASSWORD = "initial passphrase for a new clerk"
-
 
 @pytest.fixture
 def smtp(module_smtp_server):
@@ -55,50 +53,43 @@ def flashes(html: str) -> str:
 # --- accounts --------------------------------------------------------------------------
 
 
-def test_admin_creates_account_with_hashed_initial_password(client, auth):
+def test_admin_creates_account_by_invitation(client, auth):
+    """No password is typed: the account waits for its person (tests/test_invitations.py)."""
     auth.login_as("admin")
     token = form_token(client, "/admin/staff_user/new/")
     response = client.post(
         "/admin/staff_user/new/",
         data={
             "email": " New.Clerk@Staff.test ",
-            "password": INITIAL_PASSWORD,
             "roles": [str(role_id("clerk"))],
-            "active": "y",
             "csrf_token": token,
         },
         follow_redirects=True,
     )
-    html = response.get_data(as_text=True)
     assert response.status_code == 200
-    assert INITIAL_PASSWORD not in html
+    assert "Invitation e-mailed to new.clerk@staff.test" in flashes(response.get_data(as_text=True))
     created = account("new.clerk@staff.test")
-    assert created is not None and created.active
+    assert created is not None and not created.active and created.password is None
     assert [role.name for role in created.roles] == ["clerk"]
-    assert created.password.startswith("$2b$")
-    assert INITIAL_PASSWORD not in created.password
-    assert created.verify_and_update_password(INITIAL_PASSWORD)
-    # the list never shows a password or its hash
     listing = client.get("/admin/staff_user/").get_data(as_text=True)
-    assert "$2b$" not in listing and "new.clerk@staff.test" in listing
+    assert "new.clerk@staff.test" in listing and "Invited (sent " in listing
 
 
 @pytest.mark.parametrize(
-    ("email", "password", "message"),
+    ("email", "roles", "message"),
     [
-        ("weak@staff.test", "password1234", "common password"),
-        ("short@staff.test", "Tr0ub4d&r", "at least 12 characters"),
-        ("not-an-email", INITIAL_PASSWORD, "valid e-mail"),
-        ("admin@staff.test", INITIAL_PASSWORD, "already exists"),
+        ("not-an-email", ["clerk"], "valid e-mail"),
+        ("admin@staff.test", ["clerk"], "already exists"),
+        ("no-role@staff.test", [], "at least one role"),
     ],
 )
-def test_bad_account_input_is_explained_and_changes_nothing(client, auth, email, password, message):
+def test_bad_account_input_is_explained_and_changes_nothing(client, auth, email, roles, message):
     auth.login_as("admin")
     before = count_rows(User)
     token = form_token(client, "/admin/staff_user/new/")
     response = client.post(
         "/admin/staff_user/new/",
-        data={"email": email, "password": password, "active": "y", "csrf_token": token},
+        data={"email": email, "roles": [role_id(r) for r in roles], "csrf_token": token},
     )
     assert response.status_code == 200
     shown = flashes(response.get_data(as_text=True))

@@ -2,6 +2,8 @@
 
 The views collect input; every change goes through ``console.services.staff``, which
 enforces the rules (last active admin, one's own admin rights) in one transaction.
+A new account is invited: the administrator gives its e-mail and roles, and the person
+chooses their own password from the invitation e-mail (``console.services.invitations``).
 Changes need a recent sign-in: after ``CONSOLE_STAFF_FRESHNESS`` the console asks for
 the password again before showing a staff form or running a staff action.
 """
@@ -15,8 +17,8 @@ from flask_admin import expose
 from flask_admin.actions import action
 from flask_login import current_user
 from markupsafe import Markup
-from wtforms import PasswordField, SelectMultipleField, widgets
-from wtforms.validators import InputRequired
+from sqlalchemy.orm import selectinload
+from wtforms import SelectMultipleField, widgets
 
 from console.admin.base import SecuredModelView
 from console.admin.fields import known_choices, lower, strip
@@ -25,6 +27,7 @@ from console.admin.lookups import as_int_id
 from console.admin.sessions import session_rows
 from console.database import db
 from console.models import Role, User
+from console.models.base import utcnow
 from console.permissions import ALL_PERMISSIONS, STAFF_MANAGE
 from console.security.sessions import current_session_key
 from console.services import sessions as sessions_service
@@ -52,6 +55,51 @@ def two_factor_formatter(view: Any, context: Any, model: User, name: str) -> str
     return "on" if model.tf_primary_method else "off"
 
 
+def _when(value) -> str:
+    return f"{value:%Y-%m-%d %H:%M}"
+
+
+def invitation_state(model: User) -> str | None:
+    """Where the account's invitation stands, in words; None once it was accepted."""
+    invitation = model.invitation
+    if invitation is None or invitation.accepted_at is not None:
+        return None
+    sent = _when(invitation.sent_at)
+    if not invitation.is_pending:
+        return f"Invitation revoked (sent {sent})"
+    if invitation.is_expired(utcnow()):
+        return f"Invitation expired (sent {sent}, expired {_when(invitation.expires_at)})"
+    return f"Invited (sent {sent}, expires {_when(invitation.expires_at)})"
+
+
+def invitation_formatter(view: Any, context: Any, model: User, name: str) -> str:
+    """The invitation's state while it waits to be accepted; empty otherwise."""
+    return invitation_state(model) or ""
+
+
+def _invitation_form(form_class: type) -> type:
+    """The create form: no active flag (accepting the invitation activates the
+    account), and at least one role, said on the field.
+
+    Flask-Admin makes the roles field ``Optional``, which ends its validation when
+    nothing is chosen, before any validator of the field could object; hence the check
+    after the fields' own.
+    """
+
+    class InvitationForm(form_class):  # type: ignore[valid-type, misc]
+        active = None  # a field set to None in a subclass is removed (WTForms)
+
+        def validate(self, extra_validators=None) -> bool:
+            valid = super().validate(extra_validators=extra_validators)
+            if not self.roles.errors and not self.roles.data:
+                self.roles.errors.append(staff_service.NO_ROLE)
+                return False
+            return valid
+
+    InvitationForm.__name__ = form_class.__name__
+    return InvitationForm
+
+
 class CheckboxListField(SelectMultipleField):
     """Permissions as a list of check boxes."""
 
@@ -60,13 +108,18 @@ class CheckboxListField(SelectMultipleField):
 
 
 class StaffUserAdmin(SecuredModelView):
-    """Staff accounts: create with an initial password, (de)activate, roles, reset."""
+    """Staff accounts: invite, (de)activate, roles, reset; resend or revoke invitations."""
 
     read_permission = STAFF_MANAGE
     write_permission = STAFF_MANAGE
     delete_permission = None  # accounts are deactivated, never deleted (orders name them)
     export_permission = None
-    action_permissions = {"force_password_reset": STAFF_MANAGE, "reset_two_factor": STAFF_MANAGE}
+    action_permissions = {
+        "force_password_reset": STAFF_MANAGE,
+        "reset_two_factor": STAFF_MANAGE,
+        "resend_invitation": STAFF_MANAGE,
+        "revoke_invitation": STAFF_MANAGE,
+    }
     endpoint_permissions = {"end_sessions": STAFF_MANAGE}
     fresh_endpoints = STAFF_CHANGES
     details_template = "admin/staff_user/details.html"
@@ -74,6 +127,7 @@ class StaffUserAdmin(SecuredModelView):
     column_list = [
         "email",
         "active",
+        "invitation_status",
         "roles",
         "tf_primary_method",
         "last_login_at",
@@ -83,6 +137,7 @@ class StaffUserAdmin(SecuredModelView):
     column_details_list = [
         "email",
         "active",
+        "invitation_status",
         "roles",
         "tf_primary_method",
         "current_login_at",
@@ -95,6 +150,7 @@ class StaffUserAdmin(SecuredModelView):
     ]
     column_labels = {
         "email": "E-mail",
+        "invitation_status": "Invitation",
         "tf_primary_method": "Two-factor",
         "last_login_at": "Previous sign-in (UTC)",
         "last_login_ip": "Previous sign-in address",
@@ -105,6 +161,7 @@ class StaffUserAdmin(SecuredModelView):
         "update_datetime": "Updated (UTC)",
     }
     column_formatters = {
+        "invitation_status": invitation_formatter,
         "roles": roles_formatter,
         "tf_primary_method": two_factor_formatter,
         "last_login_at": datetime_formatter,
@@ -116,44 +173,51 @@ class StaffUserAdmin(SecuredModelView):
     column_filters = ["active"]
     column_default_sort = "email"
 
-    form_columns = ["email", "password", "roles", "active"]
-    form_extra_fields = {
-        "password": PasswordField(
-            "Initial password",
-            validators=[InputRequired(message="Enter an initial password.")],
-            description="At least 12 characters, hard to guess. The person should change it.",
-        )
-    }
+    form_columns = ["email", "roles", "active"]
     form_args = {
         "email": {"filters": [strip, lower]},
         # An id no role has is an error on the field, not a silent "no role".
         "roles": {"validators": [known_choices]},
     }
 
+    def get_query(self):
+        """The list loads every shown account's invitation in one more query."""
+        return super().get_query().options(selectinload(User.invitation))
+
+    def get_create_form(self):
+        """E-mail and at least one role: the account opens when the person accepts."""
+        return _invitation_form(super().get_create_form())
+
     def get_edit_form(self):
-        """Editing changes roles and the active flag; e-mail and password stay."""
+        """Editing changes roles and the active flag; the e-mail stays."""
         form_class = super().get_edit_form()
-        # A field set to None in a subclass is removed from the form (WTForms).
-        return type(form_class.__name__, (form_class,), {"password": None, "email": None})
+        return type(form_class.__name__, (form_class,), {"email": None})
 
     def create_model(self, form):
+        """Invite the person (once per opened form: ``OneTimeCreateMixin``)."""
+        return self.create_once(form, self._invite)
+
+    def _invite(self, form):
         try:
-            return staff_service.create_staff(
-                db.session,
-                _actor(),
-                email=form.email.data,
-                password=form.password.data,
-                roles=form.roles.data,
-                active=form.active.data,
+            user = staff_service.create_staff(
+                db.session, _actor(), email=form.email.data, roles=form.roles.data
             )
         except DomainError as exc:
             flash(exc.message, "error")
             return False
+        flash(
+            f"Invitation e-mailed to {user.email}. The account becomes active when they "
+            f"choose their password; the link works until {_when(user.invitation.expires_at)} "
+            "UTC.",
+            "success",
+        )
+        return user
 
     def render(self, template, **kwargs):
-        """The account page also lists the person's active sessions."""
+        """The account page also lists the person's active sessions and invitation."""
         if template == self.details_template and kwargs.get("model") is not None:
             kwargs["sessions"] = session_rows(kwargs["model"])
+            kwargs["invitation_state"] = invitation_state(kwargs["model"])
         return super().render(template, **kwargs)
 
     @expose("/sessions/end/", methods=("POST",))
@@ -208,6 +272,32 @@ class StaffUserAdmin(SecuredModelView):
         if done:
             flash(f"Two-factor sign-in reset for {done} account(s).", "success")
 
+    @action(
+        "resend_invitation",
+        "Resend invitation",
+        "They receive a new invitation link; links sent before stop working. Continue?",
+    )
+    def action_resend_invitation(self, ids: list[str]) -> None:
+        done = self._for_each_account(ids, staff_service.resend_invitation)
+        if done:
+            flash(
+                f"Invitation sent again to {done} account(s); earlier links no longer work.",
+                "success",
+            )
+
+    @action(
+        "revoke_invitation",
+        "Revoke invitation",
+        "Their invitation link stops working and the account stays unusable until an "
+        "invitation is sent again. Continue?",
+    )
+    def action_revoke_invitation(self, ids: list[str]) -> None:
+        done = self._for_each_account(ids, staff_service.revoke_invitation)
+        if done:
+            flash(
+                f"Invitation revoked for {done} account(s); their links no longer work.", "success"
+            )
+
     def _for_each_account(self, ids: list[str], change) -> int:
         """Apply ``change(session, actor, user)`` to each selected account; how many took.
 
@@ -261,6 +351,10 @@ class RoleAdmin(SecuredModelView):
             form.permissions.data = sorted(self.get_one(id).get_permissions())
 
     def create_model(self, form):
+        """Create the role (once per opened form: ``OneTimeCreateMixin``)."""
+        return self.create_once(form, self._create_role)
+
+    def _create_role(self, form):
         try:
             return staff_service.create_role(
                 db.session,

@@ -11,6 +11,7 @@ one that counts.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import flash, redirect, request
@@ -92,9 +93,18 @@ class OneTimeCreateMixin:
 
     def create_model(self, form):
         """Record the form's token with the new record, in the same transaction."""
+        return self.create_once(form, super().create_model)
+
+    def create_once(self, form, create: Callable[[Any], Any]):
+        """``create(form)`` with the form's token claimed in its transaction.
+
+        For views that create through a service instead of Flask-Admin's
+        ``create_model`` (staff accounts, roles): their ``create_model`` passes the
+        service call here, so that their forms are one-time forms too.
+        """
         token = self._posted_token()
         if token is None:
-            return super().create_model(form)
+            return create(form)
         session = db.session()
         claimed = submissions.claim(session, token, self.endpoint)
         created: list[Any] = []
@@ -111,7 +121,7 @@ class OneTimeCreateMixin:
         event.listen(session, "after_flush", collect)
         event.listen(session, "before_commit", note_record)
         try:
-            return super().create_model(form)
+            return create(form)
         finally:
             event.remove(session, "after_flush", collect)
             event.remove(session, "before_commit", note_record)

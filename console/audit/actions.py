@@ -10,6 +10,11 @@ PASSWORD_CHANGED, PASSWORD_RESET, TWO_FACTOR_CHANGED = (
     "password_reset",
     "2fa_changed",
 )
+INVITED, INVITATION_REVOKED, INVITATION_ACCEPTED = (
+    "invited",
+    "invitation_revoked",
+    "invitation_accepted",
+)
 
 KNOWN_ACTIONS: tuple[str, ...] = (
     CREATE,
@@ -26,5 +31,8 @@ KNOWN_ACTIONS: tuple[str, ...] = (
     PASSWORD_CHANGED,
     PASSWORD_RESET,
     TWO_FACTOR_CHANGED,
+    INVITED,
+    INVITATION_REVOKED,
+    INVITATION_ACCEPTED,
 )
 """Offered by the audit view's action filter, in this order."""

@@ -3,6 +3,7 @@
 from console.models.audit import AuditEvent
 from console.models.customers import Customer
 from console.models.drafts import FormDraft
+from console.models.invitations import StaffInvitation
 from console.models.orders import Order, OrderLine, OrderStatus
 from console.models.outbox import OutboxMessage, OutboxStatus
 from console.models.products import Product
@@ -25,6 +26,7 @@ __all__ = [
     "Product",
     "Role",
     "SignInAttempt",
+    "StaffInvitation",
     "StaffSession",
     "StockMovement",
     "StockReason",

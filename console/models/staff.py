@@ -6,13 +6,18 @@ a role's ``permissions`` list decides what its holders may do (``console.permiss
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from flask import current_app
 from flask_security.models import sqla as fsqla
 from sqlalchemy import BigInteger
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from console.database import Model
 from console.models.audit_spec import AuditSpec
+
+if TYPE_CHECKING:
+    from console.models.invitations import StaffInvitation
 
 fsqla.FsModels.set_db_info(base_model=Model, user_table_name="staff_user", role_table_name="role")
 
@@ -41,6 +46,12 @@ class User(fsqla.FsUserMixin, Model):
     tf_totp_last_counter: Mapped[int | None] = mapped_column(BigInteger)
     """Time step of the last authenticator code accepted: a code works once
     (``console.security.totp``)."""
+
+    invitation: Mapped[StaffInvitation | None] = relationship(
+        back_populates="user", cascade="all, delete-orphan", passive_deletes=True
+    )
+    """The account's invitation, when it was created by invitation
+    (``console.services.invitations``); loaded only when asked for."""
 
     # The columns come from Flask-Security-Too's mixin. Secrets are masked; the
     # uniquifier, the WebAuthn handle and the sign-in tracking columns are not recorded.

@@ -80,6 +80,18 @@ _RESET_LIMITS = [
     ),
 ]
 
+# Choosing a password from an invitation link: every request counts per client
+# address, as reset requests do (each one checks a password's strength and hashes it).
+INVITATION_LIMIT = limiter.limit(
+    _per_address,
+    key_func=get_remote_address,
+    methods=["POST"],
+    deduct_when=_not_refused,
+    scope="invitation-address",
+    error_message="Too many attempts to set a password from an invitation.",
+)
+"""Applied to ``console.security.invitations.accept`` where it is defined."""
+
 LOCKED_ENDPOINTS: dict[str, Callable[[], str | None]] = {
     "security.login": lockout.sign_in_account,
     "security.two_factor_token_validation": lockout.second_factor_account,

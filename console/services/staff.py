@@ -24,8 +24,9 @@ from flask_security.recoverable import send_reset_password_instructions
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from console.models import Role, User
+from console.models import Role, StaffInvitation, User
 from console.permissions import ALL_PERMISSIONS, STAFF_MANAGE
+from console.services import invitations
 from console.services.errors import DomainError
 from console.services.sessions import end_sessions
 
@@ -77,18 +78,6 @@ def _run(session: Session, actor: User, change: Callable[[], _T]) -> _T:
     return result
 
 
-def validate_password(password: str | None, email: str) -> str:
-    """The password, normalised, when it passes the configured length and strength."""
-    if not password:
-        raise DomainError("Enter an initial password.")
-    messages, normalized = _accounts().password_util.validate(
-        password, is_register=True, email=email
-    )
-    if messages:
-        raise DomainError(" ".join(str(message) for message in messages))
-    return normalized
-
-
 def _known_roles(session: Session, roles: Iterable[Role]) -> list[Role]:
     roles = list(roles or [])
     for role in roles:
@@ -97,16 +86,22 @@ def _known_roles(session: Session, roles: Iterable[Role]) -> list[Role]:
     return roles
 
 
+NO_ROLE = "Choose at least one role: an account without one can open nothing."
+
+
 def create_staff(
     session: Session,
     actor: User,
     *,
     email: str,
-    password: str,
     roles: Iterable[Role],
-    active: bool = True,
 ) -> User:
-    """A new staff account with an initial password (stored as a bcrypt hash only)."""
+    """A new staff account, invited by e-mail to choose its own password.
+
+    The account has no password and stays inactive until its person opens the
+    invitation link and chooses one (``console.services.invitations``); it holds at
+    least one role. The invitation e-mail joins the outbox in the same transaction.
+    """
     _require_manager(actor)
     try:
         email = _accounts().mail_util.validate((email or "").strip())
@@ -114,21 +109,52 @@ def create_staff(
         raise DomainError(f"Enter a valid e-mail address ({exc}).") from exc
     if _accounts().datastore.find_user(email=email) is not None:
         raise DomainError(f"A staff account for {email} already exists.")
-    normalized = validate_password(password, email)
+    roles = _known_roles(session, roles)
+    if not roles:
+        raise DomainError(NO_ROLE)
 
     def change() -> User:
         # The datastore is typed with Flask-Security's mixins; it was built on ``User``.
-        return cast(
+        user = cast(
             User,
             _accounts().datastore.create_user(
-                email=email,
-                password=hash_password(normalized),
-                active=bool(active),
-                roles=_known_roles(session, roles),
+                email=email, password=None, active=False, roles=roles
             ),
         )
+        invitations.issue(session, actor, user)
+        return user
 
     return _run(session, actor, change)
+
+
+def resend_invitation(session: Session, actor: User, user: User) -> StaffInvitation:
+    """Send ``user`` a new invitation link; the earlier one stops working.
+
+    Also after a revocation or an expiry; refused once the person chose a password.
+    """
+    if not invitations.is_awaited(user):
+        raise DomainError(
+            f"{user.email} was not invited or has already chosen a password; "
+            "there is no invitation to send."
+        )
+    return _run(session, actor, lambda: invitations.issue(session, actor, user))
+
+
+def revoke_invitation(session: Session, actor: User, user: User) -> None:
+    """Make ``user``'s invitation link stop working; the account stays unusable.
+
+    The invitation can be sent again later (``resend_invitation``).
+    """
+    _run(session, actor, lambda: invitations.withdraw(session, actor, user))
+
+
+def _refuse_while_invited(user: User, what: str) -> None:
+    if invitations.is_awaited(user):
+        raise DomainError(
+            f"{user.email} has not accepted the invitation yet, so {what}: the account "
+            "becomes active when they choose their password. Resend the invitation if "
+            "they need a new link."
+        )
 
 
 def update_staff(
@@ -147,7 +173,10 @@ def update_staff(
     ``keep_session``: the key of the acting administrator's own session, kept when they
     change their own roles.
     """
+    _require_manager(actor)
     roles = _known_roles(session, roles)
+    if active and not user.active:
+        _refuse_while_invited(user, "it cannot be activated")
 
     def change() -> None:
         if user.active and not active:
@@ -168,6 +197,8 @@ def force_password_reset(session: Session, actor: User, user: User) -> None:
     The password becomes a random one nobody knows, every session of the person ends,
     and they receive the reset e-mail to choose their own.
     """
+    _require_manager(actor)
+    _refuse_while_invited(user, "it has no password to reset")
 
     def change() -> None:
         user.password = hash_password(secrets.token_urlsafe(32))
