@@ -1,5 +1,6 @@
 """SQLAlchemy models of the console, one module per concern."""
 
+from console.models.addresses import CustomerAddress, PostalAddress
 from console.models.audit import AuditEvent
 from console.models.customers import Customer
 from console.models.orders import Order, OrderLine, OrderStatus
@@ -14,12 +15,14 @@ from console.models.submissions import FormSubmission
 __all__ = [
     "AuditEvent",
     "Customer",
+    "CustomerAddress",
     "FormSubmission",
     "Order",
     "OrderLine",
     "OrderStatus",
     "OutboxMessage",
     "OutboxStatus",
+    "PostalAddress",
     "Product",
     "Role",
     "SignInAttempt",
