@@ -109,3 +109,45 @@ def test_choosing_the_customer_fills_the_address_pickers(app, browser, live_serv
     )
     assert problems == [], problems
     context.close()
+
+
+def test_clerk_adds_an_address_on_the_customers_page(app, browser, live_server, screenshot):
+    """The address book's "Add Address" button works under the console's CSP."""
+    StaffFactory(email="clerk@staff.test", role="clerk")
+    customer = CustomerFactory(address="12 St James's Square, London")
+    customer_id = customer.id
+
+    context = browser.new_context(base_url=live_server)
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    problems: list[str] = []
+    page.on("pageerror", lambda exc: problems.append(str(exc)))
+    page.on(
+        "console",
+        lambda msg: problems.append(msg.text) if "Content Security Policy" in msg.text else None,
+    )
+    page.goto("/login")
+    page.fill("input[name=email]", "clerk@staff.test")
+    page.fill("input[name=password]", STAFF_PASSWORD)
+    page.click("[type=submit]")
+    page.wait_for_url("**/admin/")
+
+    page.goto(f"/admin/customer/edit/?id={customer_id}")
+    assert "12 St James's Square, London" in page.inner_text("#legacy-address")
+    page.click("#addresses-button")
+    page.fill("#addresses-0-name", "Ada Lovelace")
+    page.fill("#addresses-0-line1", "12 St James's Square")
+    page.fill("#addresses-0-postal_code", "SW1Y 4JH")
+    page.fill("#addresses-0-city", "London")
+    page.select_option("#addresses-0-country", "GB")
+    page.check("#addresses-0-is_default_shipping")
+    screenshot(page, "customer-address-book")
+    page.click("input[type=submit][value='Save']")
+    page.wait_for_selector("text=Record was successfully saved.")
+
+    db.session.expire_all()
+    (address,) = db.session.scalars(select(CustomerAddress)).all()
+    assert (address.city, address.country) == ("London", "GB")
+    assert (address.is_default_billing, address.is_default_shipping) == (False, True)
+    assert problems == [], problems
+    context.close()
