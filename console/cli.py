@@ -44,7 +44,8 @@ def seed_command(force: bool, bulk_orders: int) -> None:
     if report.created_anything:
         click.echo(
             f"Created {report.roles} roles, {report.staff} staff accounts, "
-            f"{report.customers} customers, {report.products} products, "
+            f"{report.customers} customers, {report.addresses} addresses, "
+            f"{report.products} products, "
             f"{report.orders} orders."
         )
     else:

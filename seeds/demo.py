@@ -17,7 +17,17 @@ from flask_security import hash_password
 from sqlalchemy import func, select
 
 from console.database import db
-from console.models import Customer, Order, OrderLine, OrderStatus, Product, Role, User
+from console.models import (
+    Customer,
+    CustomerAddress,
+    Order,
+    OrderLine,
+    OrderStatus,
+    Product,
+    Role,
+    User,
+)
+from console.models.addresses import ADDRESS_KINDS
 from console.models.base import utcnow
 from console.permissions import ROLE_DESCRIPTIONS, ROLE_PERMISSIONS
 from console.services.orders import compute_total
@@ -93,6 +103,17 @@ LAST_NAMES = [
 ]
 STREETS = ["Market St", "Harbour Rd", "Linden Ave", "Mill Lane", "Station Sq", "Oak Row"]
 CITIES = ["Lyon", "Porto", "Ghent", "Graz", "Turku", "Bergen", "Cork", "Brno"]
+# Each demo city's country and a postal code of it.
+CITY_POSTAL = {
+    "Lyon": ("69002", "FR"),
+    "Porto": ("4050-001", "PT"),
+    "Ghent": ("9000", "BE"),
+    "Graz": ("8010", "AT"),
+    "Turku": ("20100", "FI"),
+    "Bergen": ("5003", "NO"),
+    "Cork": ("T12 X70A", "IE"),
+    "Brno": ("602 00", "CZ"),
+}
 ADJECTIVES = ["Classic", "Compact", "Deluxe", "Eco", "Heavy-duty", "Mini", "Pro", "Smart"]
 NOUNS = [
     "Kettle",
@@ -125,12 +146,15 @@ class SeedReport:
     roles: int = 0
     staff: int = 0
     customers: int = 0
+    addresses: int = 0
     products: int = 0
     orders: int = 0
 
     @property
     def created_anything(self) -> bool:
-        return any((self.roles, self.staff, self.customers, self.products, self.orders))
+        return any(
+            (self.roles, self.staff, self.customers, self.addresses, self.products, self.orders)
+        )
 
 
 def seed_roles(report: SeedReport) -> dict[str, Role]:
@@ -164,20 +188,39 @@ def seed_staff(report: SeedReport, roles: dict[str, Role]) -> dict[str, User]:
 
 
 def seed_customers(report: SeedReport, rng: random.Random) -> list[Customer]:
+    """50 customers, each with an address book: one address, the default of both kinds.
+
+    A demo customer found without any address (seeded before the address book) gets
+    one; one who has addresses keeps them as they are.
+    """
     customers = []
     existing = {c.email: c for c in db.session.scalars(select(Customer))}
     for i in range(1, N_CUSTOMERS + 1):
         first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
         email = f"customer{i:03d}@example.com"
         phone = f"+33 6 {rng.randint(10, 99)} {rng.randint(10, 99)} {rng.randint(10, 99)} {i:02d}"
-        address = f"{rng.randint(1, 200)} {rng.choice(STREETS)}, {rng.choice(CITIES)}"
+        street = f"{rng.randint(1, 200)} {rng.choice(STREETS)}"
+        city = rng.choice(CITIES)
         customer = existing.get(email)
         if customer is None:
-            customer = Customer(
-                first_name=first, last_name=last, email=email, phone=phone, address=address
-            )
+            customer = Customer(first_name=first, last_name=last, email=email, phone=phone)
             db.session.add(customer)
             report.customers += 1
+        if not customer.addresses:
+            postal_code, country = CITY_POSTAL[city]
+            customer.addresses.append(
+                CustomerAddress(
+                    name=customer.full_name,
+                    line1=street,
+                    postal_code=postal_code,
+                    city=city,
+                    country=country,
+                    phone=customer.phone,
+                    is_default_billing=True,
+                    is_default_shipping=True,
+                )
+            )
+            report.addresses += 1
         customers.append(customer)
     return customers
 
@@ -251,6 +294,9 @@ def seed_orders(
             created_at=created_at,
             updated_at=created_at,
         )
+        for kind in ADDRESS_KINDS:
+            default = customer.default_address(kind)
+            order.keep_address(kind, default.postal() if default is not None else None)
         _apply_history(order, status, manager, created_at, i)
         db.session.add(order)
         report.orders += 1

@@ -114,6 +114,9 @@ ENDPOINTS: dict[str, Needs] = {
     "audit.export": ("audit.read", "export"),
     **_model_view("staff.manage", "staff.manage", None, False, "staff_user"),
     **_model_view("staff.manage", "staff.manage", None, False, "role"),
+    # A customer's address book as JSON, for the order form's address pickers: those
+    # who take orders (it lists customer data, so reading customers as well).
+    "customer.addresses_view": ("customers.read", "orders.write"),
     # The transition buttons of an order page: see TRANSITIONS.
     "order.transition_view": ("orders.read",),
     "pending_order.transition_view": ("orders.approve",),

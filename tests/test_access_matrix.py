@@ -20,7 +20,7 @@ from sqlalchemy import select
 
 from console.admin.registry import endpoint_requirement, register_view, registered_views
 from console.database import db
-from console.models import Order, Product, Role, User
+from console.models import Customer, Order, Product, Role, User
 from console.permissions import (
     ALL_PERMISSIONS,
     PUBLIC,
@@ -104,6 +104,8 @@ def url_values(rule) -> list[dict]:
             choices[argument] = ["csv"]
         elif argument == "order_id":
             choices[argument] = [db.session.scalar(select(Order.id).limit(1))]
+        elif argument == "customer_id":
+            choices[argument] = [db.session.scalar(select(Customer.id).limit(1))]
         elif argument == "transition_name":
             choices[argument] = list(TRANSITIONS)
         else:

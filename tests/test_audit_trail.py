@@ -268,6 +268,7 @@ def test_every_spec_is_declared_on_its_model():
         assert vars(model)["__audit__"] is spec
     assert audit.RECORD_TYPES == (
         "customer",
+        "customer_address",
         "order",
         "order_line",
         "product",

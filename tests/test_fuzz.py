@@ -82,7 +82,7 @@ def samples(app) -> dict:
         "staff_user": target.id,
         "role": viewer.id,
     }
-    return {"ids": ids, "order_id": order.id}
+    return {"ids": ids, "order_id": order.id, "customer_id": customer.id}
 
 
 def fuzzed_rules(app: Flask) -> list[Rule]:
@@ -108,6 +108,7 @@ def url_values(rule: Rule, samples: dict, rng: random.Random) -> list[dict]:
     """Values for the rule's converters: a sample first, then hostile ones."""
     choices = {
         "order_id": [samples["order_id"], 2**31, 10**30],
+        "customer_id": [samples["customer_id"], 2**31, 10**30],
         "transition_name": ["approve", "reject", "ship", "deliver", "cancel", "x"],
         "export_type": ["csv", "xls"],
         "token": ["x", "a" * 300],

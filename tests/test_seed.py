@@ -9,14 +9,24 @@ from flask_security import verify_password
 from sqlalchemy import select
 
 from console.database import db
-from console.models import Customer, Order, OrderLine, OrderStatus, Product, Role, User
+from console.models import (
+    Customer,
+    CustomerAddress,
+    Order,
+    OrderLine,
+    OrderStatus,
+    Product,
+    Role,
+    User,
+)
 from console.services.orders import compute_total
 from seeds.demo import DEMO_ACCOUNTS, load_demo_data
 from tests.helpers import count_rows
 
 
 def _counts():
-    return {m.__name__: count_rows(m) for m in (Role, User, Customer, Product, Order, OrderLine)}
+    models = (Role, User, Customer, CustomerAddress, Product, Order, OrderLine)
+    return {m.__name__: count_rows(m) for m in models}
 
 
 def test_seed_loads_the_demo_shop(runner):
@@ -26,10 +36,32 @@ def test_seed_loads_the_demo_shop(runner):
     counts = _counts()
     assert counts["User"] == 4
     assert counts["Customer"] == 50
+    assert counts["CustomerAddress"] == 50
     assert counts["Product"] == 40
     assert counts["Order"] == 200
     statuses = Counter(db.session.scalars(select(Order.status)))
     assert set(statuses) == {s.value for s in OrderStatus}
+
+
+def test_demo_customers_have_an_address_book_and_orders_a_copy(app):
+    load_demo_data()
+    for customer in db.session.scalars(select(Customer)):
+        (address,) = customer.addresses
+        assert address.is_default_billing and address.is_default_shipping
+        assert address.postal().problems() == {}
+    for order in db.session.scalars(select(Order)):
+        default = order.customer.default_address("shipping")
+        assert order.shipping_address == order.billing_address == default.postal()
+
+
+def test_seed_gives_customers_seeded_before_the_address_book_an_address(app):
+    load_demo_data()
+    db.session.execute(CustomerAddress.__table__.delete())
+    db.session.commit()
+    report = load_demo_data()
+    assert report.addresses == 50 and report.customers == 0 and report.orders == 0
+    assert count_rows(CustomerAddress) == 50
+    assert load_demo_data().created_anything is False
 
 
 def test_demo_accounts_have_their_role_and_bcrypt_password(app):

@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
+from flask import abort, jsonify
+from flask_admin import expose
+from sqlalchemy.orm import selectinload
 from wtforms.validators import Email, Length, Optional
 
+from console.admin.addresses import CustomerAddressInline, address_book_formatter
 from console.admin.base import SecuredModelView
 from console.admin.fields import lower, strip
 from console.admin.filters import CustomerEmailFilter
+from console.admin.lookups import as_int_id
 from console.database import db
-from console.models import Customer
+from console.models import Customer, CustomerAddress
 from console.permissions import (
     CUSTOMERS_DELETE,
     CUSTOMERS_READ,
     CUSTOMERS_WRITE,
     ORDERS_READ,
+    ORDERS_WRITE,
     can,
 )
+from console.services import addresses as address_service
 from console.services import customers as customer_service
 
 
@@ -27,6 +34,8 @@ class CustomerAdmin(SecuredModelView):
     column_list = ["last_name", "first_name", "email", "phone", "created_at"]
     column_labels = {
         "email": "E-mail",
+        "addresses": "Address book",
+        "address": "Address (free text, from before the address book)",
         "created_at": "Created (UTC)",
         "updated_at": "Updated (UTC)",
     }
@@ -39,12 +48,18 @@ class CustomerAdmin(SecuredModelView):
         "last_name",
         "email",
         "phone",
+        "addresses",
         "address",
         "notes",
         "created_at",
         "updated_at",
     ]
-    form_columns = ["first_name", "last_name", "email", "phone", "address", "notes"]
+    column_formatters_detail = {"addresses": address_book_formatter}
+    # The old free-text address is no longer edited: it is shown read-only (details
+    # page, and above the form in admin/customer/edit.html) until copied into the book.
+    form_columns = ["first_name", "last_name", "email", "phone", "notes", "addresses"]
+    inline_models = [CustomerAddressInline(CustomerAddress)]
+    edit_template = "admin/customer/edit.html"
     form_args = {
         "first_name": {"filters": [strip]},
         "last_name": {"filters": [strip]},
@@ -53,10 +68,37 @@ class CustomerAdmin(SecuredModelView):
             "validators": [Email(message="Enter a valid e-mail address, like name@example.com.")],
         },
         "phone": {"filters": [strip]},
-        "address": {"filters": [strip]},
         "notes": {"validators": [Optional(), Length(max=5000)]},
     }
-    form_widget_args = {"notes": {"rows": 4}, "address": {"rows": 2}}
+    form_widget_args = {"notes": {"rows": 4}}
+
+    # The order form's address pickers read a customer's address book here: it serves
+    # those who take orders (and lists customer data, so needs customers.read too).
+    endpoint_permissions = {"addresses_view": ORDERS_WRITE}
+
+    def get_one(self, id):
+        """The customer with the address book loaded in the same round trip."""
+        number = as_int_id(id)
+        if number is None:
+            return None
+        return db.session.get(Customer, number, options=[selectinload(Customer.addresses)])
+
+    def on_model_change(self, form, model: Customer, is_created: bool) -> None:
+        """Keep one default billing and one default shipping address."""
+        address_service.settle_defaults(db.session, model)
+
+    @expose("/<int:customer_id>/addresses/")
+    def addresses_view(self, customer_id: int):
+        """The customer's address book as JSON, for the order form's address pickers."""
+        number = as_int_id(customer_id)
+        customer = (
+            db.session.get(Customer, number, options=[selectinload(Customer.addresses)])
+            if number is not None
+            else None
+        )
+        if customer is None:
+            abort(404)
+        return jsonify(address_service.address_book(customer))
 
     def on_model_delete(self, model: Customer) -> None:
         """Refuse, with the reason, to delete a customer who has orders."""

@@ -20,6 +20,13 @@ from sqlalchemy.orm import joinedload, selectinload
 from wtforms.validators import InputRequired, NumberRange
 
 from console.admin import timeline
+from console.admin.addresses import (
+    OrderAddressFormMixin,
+    order_address_form_args,
+    order_address_form_columns,
+    order_address_formatter,
+    order_address_text,
+)
 from console.admin.base import SecuredModelView
 from console.admin.fields import strip
 from console.admin.filters import CustomerEmailFilter, ProductSkuFilter, TakenByFilter
@@ -86,7 +93,7 @@ class OrderLineInline(InlineFormAdmin):
     }
 
 
-class OrderAdmin(SecuredModelView):
+class OrderAdmin(OrderAddressFormMixin, SecuredModelView):
     read_permission = ORDERS_READ
     write_permission = ORDERS_WRITE
 
@@ -128,6 +135,8 @@ class OrderAdmin(SecuredModelView):
     column_details_list = [
         "number",
         "customer",
+        "billing_address",
+        "shipping_address",
         "status",
         "coupon_code",
         "lines",
@@ -146,16 +155,23 @@ class OrderAdmin(SecuredModelView):
     ]
     column_formatters_detail = {
         "customer": customer_link_formatter,
+        "billing_address": order_address_formatter,
+        "shipping_address": order_address_formatter,
         "lines": order_lines_formatter,
         "total": money_formatter,
     }
 
     # The export carries what the order's page shows, its lines as one text cell.
     column_export_list = [name for name in column_details_list if name != "updated_at"]
-    column_formatters_export = {"lines": order_lines_text}
+    column_formatters_export = {
+        "lines": order_lines_text,
+        "billing_address": order_address_text,
+        "shipping_address": order_address_text,
+    }
 
-    form_columns = ["customer", "coupon_code", "lines"]
-    form_args = {"coupon_code": {"filters": [strip]}}
+    # The address pickers and one-off fields: console.admin.addresses.
+    form_columns = ["customer", *order_address_form_columns(), "coupon_code", "lines"]
+    form_args = {"coupon_code": {"filters": [strip]}, **order_address_form_args()}
     form_ajax_refs = {"customer": CustomerLookup(placeholder="Search a customer by name or e-mail")}
     inline_models = [OrderLineInline(OrderLine)]
 
@@ -211,11 +227,13 @@ class OrderAdmin(SecuredModelView):
         return query, count_query, joins, count_joins
 
     def on_model_change(self, form, model: Order, is_created: bool) -> None:
-        """Let the order service check the lines and set prices, total and number.
+        """Copy the chosen addresses, then let the order service check the lines and
+        set prices, total and number.
 
         "Save and Continue Editing" keeps the order a draft; any other save places it,
         which tells the customer (once) that the order was received.
         """
+        self.keep_chosen_addresses(form, model, is_created)
         order_service.prepare_order(
             db.session,
             model,

@@ -1,5 +1,6 @@
 """SQLAlchemy models of the console, one module per concern."""
 
+from console.models.addresses import CustomerAddress, PostalAddress
 from console.models.audit import AuditEvent
 from console.models.customers import Customer
 from console.models.drafts import FormDraft
@@ -17,12 +18,14 @@ __all__ = [
     "AuditEvent",
     "Customer",
     "FormDraft",
+    "CustomerAddress",
     "FormSubmission",
     "Order",
     "OrderLine",
     "OrderStatus",
     "OutboxMessage",
     "OutboxStatus",
+    "PostalAddress",
     "Product",
     "Role",
     "SignInAttempt",

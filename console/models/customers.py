@@ -14,6 +14,7 @@ from console.models.audit_spec import AuditSpec
 from console.models.base import TimestampMixin, VersionedMixin
 
 if TYPE_CHECKING:
+    from console.models.addresses import CustomerAddress
     from console.models.orders import Order
 
 
@@ -52,6 +53,12 @@ class Customer(TimestampMixin, VersionedMixin, Model):
     email: Mapped[str] = mapped_column(String(254), unique=True)
     phone: Mapped[str | None] = mapped_column(String(40))
     address: Mapped[str | None] = mapped_column(String(500))
+    """Free text typed before the address book existed; kept as it was, shown read-only.
+
+    Orders never use it: their addresses come from ``addresses``. The migration that
+    brought the address book could not know the country of this text, so it left it
+    for a person to copy into a structured address.
+    """
     notes: Mapped[str | None] = mapped_column(Text)
     search_text: Mapped[str] = mapped_column(
         String(SEARCH_TEXT_LENGTH), default="", server_default=""
@@ -62,10 +69,24 @@ class Customer(TimestampMixin, VersionedMixin, Model):
     """
 
     orders: Mapped[list[Order]] = relationship(back_populates="customer")
+    addresses: Mapped[list[CustomerAddress]] = relationship(
+        back_populates="customer",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        order_by="CustomerAddress.id",
+    )
+    """The address book, oldest first (the database deletes it with the customer)."""
 
     __audit__ = AuditSpec(
-        "customer", fields=("first_name", "last_name", "email", "phone", "address", "notes")
+        "customer",
+        fields=("first_name", "last_name", "email", "phone", "address", "notes"),
+        # A change of the address book is a change of the customer: it moves the version.
+        owned_collections=("addresses",),
     )
+
+    def default_address(self, kind: str) -> CustomerAddress | None:
+        """The default ``kind`` ("billing" or "shipping") address, or None."""
+        return next((a for a in self.addresses if a.is_default(kind)), None)
 
     @validates("first_name", "last_name", "email")
     def _keep_search_text(self, key: str, value: str | None) -> str | None:

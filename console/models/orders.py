@@ -16,6 +16,7 @@ from sqlalchemy import CheckConstraint, Column, ForeignKey, Index, String, Table
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from console.database import Model
+from console.models.addresses import ORDER_ADDRESS_COLUMNS, OrderAddressesMixin
 from console.models.audit_spec import AuditSpec
 from console.models.base import TimestampMixin, VersionedMixin
 from console.models.products import MONEY, Product
@@ -44,7 +45,7 @@ order_editor = Table(
         "user_id", ForeignKey("staff_user.id", ondelete="CASCADE"), primary_key=True, index=True
     ),
 )
-"""Who changed a pending order's customer, lines or total after it was taken.
+"""Who changed a pending order's customer, addresses, lines or total after it was taken.
 
 The four-eyes rule reads it: none of them may approve the order. Kept beside the
 order rather than read from the audit trail, whose old events may be archived away
@@ -52,7 +53,7 @@ while an order still waits.
 """
 
 
-class Order(TimestampMixin, VersionedMixin, Model):
+class Order(OrderAddressesMixin, TimestampMixin, VersionedMixin, Model):
     __tablename__ = "sales_order"
     __table_args__ = (
         CheckConstraint(f"status IN ({_STATUS_VALUES})", name="status_known"),
@@ -92,7 +93,7 @@ class Order(TimestampMixin, VersionedMixin, Model):
     created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])
     decided_by: Mapped[User | None] = relationship(foreign_keys=[decided_by_id])
     edited_by: Mapped[list[User]] = relationship(secondary=order_editor, order_by="User.id")
-    """Staff who changed the customer, lines or total after the order was taken."""
+    """Staff who changed the customer, addresses, lines or total after the order was taken."""
 
     __audit__ = AuditSpec(
         "order",
@@ -108,6 +109,7 @@ class Order(TimestampMixin, VersionedMixin, Model):
             "shipped_at",
             "delivered_at",
             "cancelled_at",
+            *ORDER_ADDRESS_COLUMNS,
         ),
         references={
             "customer_id": "customer",

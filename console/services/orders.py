@@ -15,8 +15,10 @@ from sqlalchemy import ColumnElement, SQLColumnExpression, and_, inspect, or_, s
 from sqlalchemy.orm import Session
 
 from console.models import Customer, Order, OrderLine, OrderStatus, User
+from console.models.addresses import ORDER_ADDRESS_COLUMNS
 from console.models.base import utcnow
 from console.permissions import ORDERS_WRITE
+from console.services.addresses import fill_missing_addresses
 from console.services.errors import DomainError
 from console.services.notifications import enqueue_order_email
 
@@ -42,13 +44,13 @@ def _line_is_new_or_changed_product(line: OrderLine) -> bool:
 
 
 def _content_changed(session: Session, order: Order) -> bool:
-    """True when this save changes ``order``'s customer, lines or total.
+    """True when this save changes ``order``'s customer, addresses, lines or total.
 
     Read from the attributes' history before the flush: a value set back to what it
     was counts as no change, a coupon code alone does not change what is approved.
     """
     state = inspect(order)
-    for name in ("customer", "customer_id", "total"):
+    for name in ("customer", "customer_id", "total", *ORDER_ADDRESS_COLUMNS):
         if state.attrs[name].history.has_changes():
             return True
     history = state.attrs.lines.history
@@ -132,6 +134,9 @@ def prepare_order(
         for line in lines:
             if line.unit_price is None or _line_is_new_or_changed_product(line):
                 line.unit_price = line.product.unit_price
+        # No address chosen: the customer's defaults (copied, so later edits of the
+        # address book leave the order as it was taken).
+        fill_missing_addresses(order)
         order.total = compute_total(lines)
         if not created and actor is not None and _content_changed(session, order):
             note_editor(order, actor)

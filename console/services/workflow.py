@@ -197,8 +197,8 @@ def _change_stock(
 def four_eyes_refusal(order: Order, actor: User) -> str | None:
     """Why ``actor`` may not approve ``order`` under the four-eyes rule, or None.
 
-    Whoever took the order, and whoever changed its customer, lines or total since
-    (``Order.edited_by``), needs another person to approve it; otherwise a manager
+    Whoever took the order, and whoever changed its customer, addresses, lines or
+    total since (``Order.edited_by``), needs another person to approve it; otherwise a manager
     could rewrite a clerk's order and approve the result alone. With
     ``ORDERS_FOUR_EYES`` off nobody is refused here (editors are still recorded, so
     switching the rule back on applies it to orders changed meanwhile).
@@ -212,8 +212,8 @@ def four_eyes_refusal(order: Order, actor: User) -> str | None:
         )
     if any(editor.id == actor.id for editor in order.edited_by):
         return (
-            f"You changed order {order.number}'s customer, lines or total; under the "
-            "four-eyes rule another manager must approve it."
+            f"You changed order {order.number}'s customer, addresses, lines or total; "
+            "under the four-eyes rule another manager must approve it."
         )
     return None
 
