@@ -2,6 +2,7 @@
 
 from console.models.audit import AuditEvent
 from console.models.customers import Customer
+from console.models.notes import OrderNote
 from console.models.orders import Order, OrderLine, OrderStatus
 from console.models.outbox import OutboxMessage, OutboxStatus
 from console.models.products import Product
@@ -17,6 +18,7 @@ __all__ = [
     "FormSubmission",
     "Order",
     "OrderLine",
+    "OrderNote",
     "OrderStatus",
     "OutboxMessage",
     "OutboxStatus",
