@@ -120,6 +120,9 @@ ENDPOINTS: dict[str, Needs] = {
     # The transition buttons of an order page: see TRANSITIONS.
     "order.transition_view": ("orders.read",),
     "pending_order.transition_view": ("orders.approve",),
+    # Internal notes on an order's page: staff who write orders, on any status.
+    "order.note_view": ("orders.read", "orders.write"),
+    "pending_order.note_view": ("orders.approve", "orders.write"),
     # Where a person is signed in: everyone sees and ends their own sessions; ending
     # someone else's is staff management.
     "sessions.index": SIGNED_IN,

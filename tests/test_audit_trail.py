@@ -271,6 +271,7 @@ def test_every_spec_is_declared_on_its_model():
         "customer_address",
         "order",
         "order_line",
+        "order_note",
         "product",
         "role",
         "staff_user",

@@ -156,7 +156,7 @@ def test_order_page_shows_who_took_and_who_changed_it(client, auth, people, good
         assert section is not None, url
         entries = [
             (text_of(li.select_one(".timeline-actor")), text_of(li.select_one(".timeline-what")))
-            for li in section.select("li.timeline-entry")
+            for li in section.select("li.timeline-entry.timeline-change")
         ]
         assert entries == [
             ("clerk@staff.test", "took the order; added line 2 × PUMP-1"),

@@ -65,3 +65,25 @@ def order_lines_text(view: Any, context: Any, model: Any, name: str) -> str:
     return "; ".join(
         f"{line.product.sku} × {line.quantity} @ {line.unit_price}" for line in model.lines
     )
+
+
+def status_badge(status: str | None) -> Markup:
+    """An order's status as a coloured badge with its word (colours in console.css)."""
+    if not status:
+        return Markup("")
+    return Markup('<span class="badge status-badge status-{}">{}</span>').format(
+        status, status.capitalize()
+    )
+
+
+def status_badge_formatter(view: Any, context: Any, model: Any, name: str) -> Markup:
+    return status_badge(getattr(model, name))
+
+
+def delivery_badge(state: str | None) -> Markup:
+    """An e-mail's delivery state (queued, sending, sent, retrying, failed) as a badge."""
+    if not state:
+        return Markup("")
+    return Markup('<span class="badge delivery-badge delivery-{}">{}</span>').format(
+        state, state.capitalize()
+    )

@@ -6,6 +6,7 @@ the form carries only the customer, the coupon code and each line's product and 
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from flask import abort, flash, has_request_context, redirect, request, url_for
@@ -15,6 +16,7 @@ from flask_admin.contrib.sqla.filters import FilterEqual
 from flask_admin.helpers import get_redirect_target
 from flask_admin.model.form import InlineFormAdmin
 from flask_login import current_user
+from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
 from wtforms.validators import InputRequired, NumberRange
@@ -33,14 +35,20 @@ from console.admin.filters import CustomerEmailFilter, ProductSkuFilter, TakenBy
 from console.admin.formatters import (
     customer_link_formatter,
     datetime_formatter,
+    delivery_badge,
+    format_money,
     money_formatter,
     order_lines_formatter,
     order_lines_text,
+    status_badge,
+    status_badge_formatter,
 )
 from console.admin.lookups import CustomerLookup, RecordLookup, as_int_id
+from console.admin.order_notes import OrderNotesMixin
 from console.database import db
 from console.models import Order, OrderLine, OrderStatus, Product
 from console.permissions import (
+    NOTIFICATIONS_READ,
     ORDERS_APPROVE,
     ORDERS_READ,
     ORDERS_WRITE,
@@ -93,7 +101,7 @@ class OrderLineInline(InlineFormAdmin):
     }
 
 
-class OrderAdmin(OrderAddressFormMixin, SecuredModelView):
+class OrderAdmin(OrderNotesMixin, OrderAddressFormMixin, SecuredModelView):
     read_permission = ORDERS_READ
     write_permission = ORDERS_WRITE
 
@@ -129,6 +137,7 @@ class OrderAdmin(OrderAddressFormMixin, SecuredModelView):
     column_default_sort = [("created_at", True), ("id", True)]
     column_formatters = {
         "customer": customer_link_formatter,
+        "status": status_badge_formatter,
         "total": money_formatter,
         "created_at": datetime_formatter,
     }
@@ -157,6 +166,7 @@ class OrderAdmin(OrderAddressFormMixin, SecuredModelView):
         "customer": customer_link_formatter,
         "billing_address": order_address_formatter,
         "shipping_address": order_address_formatter,
+        "status": status_badge_formatter,
         "lines": order_lines_formatter,
         "total": money_formatter,
     }
@@ -251,8 +261,25 @@ class OrderAdmin(OrderAddressFormMixin, SecuredModelView):
             )
 
     def timeline_for(self, order: Order) -> list[timeline.TimelineEntry]:
-        """Who took, changed and decided ``order``, from the audit trail (its pages)."""
+        """The story of ``order`` for its pages: changes, decisions, e-mails, notes."""
         return timeline.order_timeline(order)
+
+    # --- what the order's header and timeline ask ---------------------------------
+
+    def status_badge(self, status: str | None) -> Markup:
+        return status_badge(status)
+
+    def money(self, value: Decimal | None) -> str:
+        return format_money(value)
+
+    def delivery_badge(self, state: str | None) -> Markup:
+        return delivery_badge(state)
+
+    def notification_url(self, message_id: int) -> str | None:
+        """The outbox page of an e-mail, for those who may read the outbox."""
+        if not can(NOTIFICATIONS_READ):
+            return None
+        return url_for("notification.details_view", id=message_id)
 
     def editors_in(self, entries: list[timeline.TimelineEntry]) -> list[str]:
         return timeline.changed_by(entries)
@@ -313,7 +340,8 @@ class OrderAdmin(OrderAddressFormMixin, SecuredModelView):
     }
     # The transition buttons: reading orders, plus the permission of the transition
     # named in the URL (``permission_for``).
-    endpoint_permissions = {"transition_view": ORDERS_READ}
+    # Internal notes: writing orders (``note_view``, ``OrderNotesMixin``), on any status.
+    endpoint_permissions = {"transition_view": ORDERS_READ, "note_view": ORDERS_WRITE}
 
     def permission_for(self, name: str):
         requirement = super().permission_for(name)

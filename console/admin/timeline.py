@@ -1,18 +1,33 @@
-"""An order's timeline: who took it, who changed it and who decided, from the audit trail.
+"""An order's timeline: the whole story of the order, in time order.
 
-Shown on the order's details and edit pages to everyone who may read the order. It
-says who did what and when, naming the fields changed but not their values; the
-values are in the audit trail (the History link, for people who may read it).
+Shown on the order's details and edit pages to everyone who may read the order:
+
+- from the audit trail, who took the order, who changed it (with the values before
+  and after, as a person reads them) and who moved it through the workflow (with the
+  reason, tracking number or stock note the transition recorded);
+- from the outbox, every e-mail to the customer about the order and how its delivery
+  stands (queued, sending, sent, retrying, failed);
+- the internal notes staff added (``console.services.order_notes``).
+
+The values shown are the order's own (customer, lines, total, coupon code), which the
+same people read on the page anyway; the History link leads audit readers to the
+full trail.
 """
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from console import audit
+from console.admin.formatters import format_money
+from console.audit.display import field_name, shown
 from console.database import db
-from console.models import AuditEvent, Order
+from console.models import AuditEvent, Order, OrderNote, OutboxMessage
+from console.services import notifications, order_notes
 
 ORDER_VERBS = {
     audit.CREATE: "took the order",
@@ -32,6 +47,20 @@ LINE_PREFIXES = tuple(LINE_VERBS.values())
 FIELD_NAMES = {"customer": "customer", "total": "total", "coupon_code": "coupon code"}
 """The fields a change names first, in this order; any other follows by name."""
 
+PLACED = "placed the order"
+"""A draft saved with "Save": from then on the customer knows of the order."""
+
+TRANSITION_NOTES = {audit.REJECT: "Reason: {}"}
+"""How a transition's recorded note reads; others read as recorded."""
+
+MONEY_FIELDS = frozenset({"total", "unit_price"})
+
+# Kinds of entry, each drawn its own way by templates/admin/order/_timeline.html.
+CHANGE, TRANSITION, EMAIL, NOTE = "change", "transition", "email", "note"
+
+_RANK = {CHANGE: 0, TRANSITION: 0, EMAIL: 1, NOTE: 2}
+"""Between entries of the same instant: the change first, then the e-mail it queued."""
+
 
 def _field_order(name: str) -> tuple[int, str]:
     order = list(FIELD_NAMES)
@@ -39,13 +68,35 @@ def _field_order(name: str) -> tuple[int, str]:
 
 
 @dataclass
+class TimelinePart:
+    """One thing done within an entry: a sentence, the values it changed, a note."""
+
+    text: str
+    changes: list[str] = field(default_factory=list)
+    note: str | None = None
+
+
+@dataclass
 class TimelineEntry:
-    """What one person did to the order in one request."""
+    """One line of the story: what one person did in one request, an e-mail or a note."""
 
     at: dt.datetime
     actor: str
-    what: list[str] = field(default_factory=list)
+    parts: list[TimelinePart] = field(default_factory=list)
     request_id: str | None = None
+    kind: str = CHANGE
+    state: str | None = None
+    """An e-mail's delivery state (``notifications.DELIVERY_STATES``)."""
+    delivery: str | None = None
+    """An e-mail's delivery in words ("sent 2026-05-01 10:02")."""
+    body: str | None = None
+    """A note's text."""
+    record_id: int | None = None
+    """The e-mail's or the note's id."""
+
+    @property
+    def what(self) -> list[str]:
+        return [part.text for part in self.parts]
 
     @property
     def when(self) -> str:
@@ -55,33 +106,97 @@ class TimelineEntry:
     def text(self) -> str:
         return "; ".join(self.what)
 
+    @property
+    def changes(self) -> list[str]:
+        return [change for part in self.parts for change in part.changes]
 
-def _describe(event_: AuditEvent) -> str | None:
+    @property
+    def notes(self) -> list[str]:
+        return [part.note for part in self.parts if part.note]
+
+    def _key(self) -> tuple[dt.datetime, int]:
+        return (self.at, _RANK[self.kind])
+
+
+# --- the audit trail ----------------------------------------------------------------
+
+
+def _value(name: str, value: Any) -> str:
+    if name in MONEY_FIELDS and value not in (None, ""):
+        try:
+            return format_money(value)
+        except ArithmeticError:
+            return shown(value)
+    return shown(value)
+
+
+def _diff(changes: dict[str, Any], names: Iterable[str]) -> list[str]:
+    """``["customer: Ada <ada@…> → Eve <eve@…>", ...]`` for ``names`` of ``changes``."""
+    lines = []
+    for name in names:
+        before, after = changes[name]
+        label = FIELD_NAMES.get(name, field_name(name))
+        lines.append(f"{label}: {_value(name, before)} → {_value(name, after)}")
+    return lines
+
+
+def _order_update(event_: AuditEvent) -> list[TimelinePart]:
+    changes = event_.changes or {}
+    fields = sorted((n for n in changes if n != "placed_at"), key=_field_order)
+    parts = []
+    if fields:
+        names = [FIELD_NAMES.get(n, field_name(n)) for n in fields]
+        parts.append(TimelinePart(f"changed {', '.join(names)}", _diff(changes, fields)))
+    if "placed_at" in changes and changes["placed_at"][0] is None:
+        parts.append(TimelinePart(PLACED))
+    return parts
+
+
+def _describe(event_: AuditEvent) -> list[TimelinePart]:
+    """What ``event_`` says, as parts of an entry (none: not part of the story)."""
     if event_.record_type == "order":
         if event_.action == audit.UPDATE:
-            fields = sorted(event_.changes or {}, key=_field_order)
-            names = [FIELD_NAMES.get(n, n.replace("_", " ")) for n in fields]
-            return f"changed {', '.join(names)}" if names else None
-        return ORDER_VERBS.get(event_.action, event_.action.replace("_", " "))
+            return _order_update(event_)
+        verb = ORDER_VERBS.get(event_.action, event_.action.replace("_", " "))
+        note = event_.note
+        if note and event_.action in TRANSITION_NOTES:
+            note = TRANSITION_NOTES[event_.action].format(note)
+        return [TimelinePart(verb, note=note)]
     if event_.record_type == "order_line":
         verb = LINE_VERBS.get(event_.action, event_.action)
-        return f"{verb} {event_.record_label}" if event_.record_label else verb
-    return None
+        text = f"{verb} {event_.record_label}" if event_.record_label else verb
+        changes = event_.changes or {}
+        diff = _diff(changes, sorted(changes)) if event_.action == audit.UPDATE else []
+        return [TimelinePart(text, diff)]
+    return []
 
 
-def order_timeline(order: Order) -> list[TimelineEntry]:
-    """The order's events, oldest first, one entry per person and request."""
+TRANSITION_ACTIONS = frozenset(
+    {audit.APPROVE, audit.REJECT, audit.SHIP, audit.DELIVER, audit.CANCEL}
+)
+
+
+def _kind(event_: AuditEvent) -> str:
+    is_transition = event_.record_type == "order" and event_.action in TRANSITION_ACTIONS
+    return TRANSITION if is_transition else CHANGE
+
+
+def _from_trail(events: list[AuditEvent]) -> list[TimelineEntry]:
+    """The order's events, oldest first, one entry per person and request (or commit)."""
     entries: list[TimelineEntry] = []
-    for event_ in audit.events_of(db.session, "order", order.id):
-        what = _describe(event_)
-        if what is None:
+    for event_ in events:
+        parts = _describe(event_)
+        if not parts:
             continue
         last = entries[-1] if entries else None
         same_request = (
             last is not None
-            and event_.request_id is not None
-            and last.request_id == event_.request_id
             and last.actor == event_.actor_email
+            and (
+                (event_.request_id is not None and last.request_id == event_.request_id)
+                # Outside a request (seed, imports, commands): the same commit.
+                or (event_.request_id is None and last.request_id is None and last.at == event_.at)
+            )
         )
         if same_request and last is not None:
             if event_.record_type == "order":
@@ -89,14 +204,104 @@ def order_timeline(order: Order) -> list[TimelineEntry]:
                 # order in which the flush wrote them.
                 position = next(
                     (i for i, w in enumerate(last.what) if w.startswith(LINE_PREFIXES)),
-                    len(last.what),
+                    len(last.parts),
                 )
-                last.what.insert(position, what)
+                last.parts[position:position] = parts
+                if _kind(event_) == TRANSITION:
+                    last.kind = TRANSITION
             else:
-                last.what.append(what)
+                last.parts.extend(parts)
         else:
-            entries.append(TimelineEntry(event_.at, event_.actor_email, [what], event_.request_id))
+            entries.append(
+                TimelineEntry(
+                    event_.at,
+                    event_.actor_email,
+                    parts,
+                    event_.request_id,
+                    kind=_kind(event_),
+                )
+            )
     return entries
+
+
+# --- e-mails and notes --------------------------------------------------------------
+
+
+def _delivery(message: OutboxMessage, state: str) -> str:
+    """How ``message``'s delivery stands, in words."""
+    if state == "sent" and message.sent_at is not None:
+        return f"sent {message.sent_at:%Y-%m-%d %H:%M}"
+    if state == "retrying":
+        return (
+            f"attempt {message.attempts} failed; next attempt "
+            f"{message.next_attempt_at:%Y-%m-%d %H:%M}"
+        )
+    if state == "failed":
+        return f"gave up after {message.attempts} attempt(s); it can be resent"
+    if state == "sending":
+        return "being sent now"
+    return "waiting to be sent"
+
+
+def _from_outbox(messages: list[OutboxMessage]) -> list[TimelineEntry]:
+    entries = []
+    for message in messages:
+        state = notifications.delivery_state(message)
+        entries.append(
+            TimelineEntry(
+                message.created_at,
+                message.recipient,
+                [TimelinePart(message.subject)],
+                kind=EMAIL,
+                state=state,
+                delivery=_delivery(message, state),
+                record_id=message.id,
+            )
+        )
+    return entries
+
+
+def _from_notes(notes: list[OrderNote]) -> list[TimelineEntry]:
+    return [
+        TimelineEntry(
+            note.created_at,
+            note.author.email,
+            [TimelinePart("added an internal note")],
+            kind=NOTE,
+            body=note.body,
+            record_id=note.id,
+        )
+        for note in notes
+    ]
+
+
+def _anchor(emails: list[TimelineEntry], events: list[AuditEvent]) -> None:
+    """Place each e-mail with the change that queued it, at that change's time.
+
+    A service queues the e-mail inside the transaction of its change, and the trail
+    stamps that change when the transaction commits, a moment later: the e-mail
+    belongs with the first event recorded at or after it was queued, and exists for
+    the dispatchers from that commit on.
+    """
+    times = [event_.at for event_ in events]
+    for entry in emails:
+        position = bisect.bisect_left(times, entry.at)
+        if position < len(times):
+            entry.at = times[position]
+
+
+def order_timeline(order: Order) -> list[TimelineEntry]:
+    """The order's story, oldest first: changes, transitions, e-mails and notes."""
+    events = audit.events_of(db.session, "order", order.id)
+    emails = _from_outbox(notifications.messages_of_order(db.session, order.id))
+    _anchor(emails, sorted(events, key=lambda e: e.at))
+    entries = [
+        *_from_trail(events),
+        *emails,
+        *_from_notes(order_notes.notes_of(db.session, order.id)),
+    ]
+    # A stable sort: entries of the same instant keep the trail's order.
+    return sorted(entries, key=TimelineEntry._key)
 
 
 def changed_by(entries: list[TimelineEntry]) -> list[str]:
@@ -104,6 +309,8 @@ def changed_by(entries: list[TimelineEntry]) -> list[str]:
     taker = next((e.actor for e in entries if "took the order" in e.what), None)
     people: list[str] = []
     for entry in entries:
+        if entry.kind != CHANGE:
+            continue
         edits = [w for w in entry.what if w.startswith(("changed", "added", "removed"))]
         if edits and entry.actor != taker and entry.actor not in people:
             people.append(entry.actor)

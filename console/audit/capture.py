@@ -451,7 +451,9 @@ def before_commit(session: Session) -> None:
     if not buffer:
         return
     entries = _absorb(buffer)
-    rows = [_row(session, entry) for entry in entries]
+    # One instant for the whole transaction: its events were committed together.
+    at = utcnow()
+    rows = [_row(session, entry, at) for entry in entries]
     buffer.clear()
     if rows:
         session.connection().execute(insert(AuditEvent), rows)
@@ -478,7 +480,7 @@ def _absorb(buffer: _Buffer) -> list[_Entry]:
     ]
 
 
-def _row(session: Session, entry: _Entry) -> dict[str, Any]:
+def _row(session: Session, entry: _Entry, at: dt.datetime) -> dict[str, Any]:
     obj = entry.obj
     spec = spec_for(obj) if obj is not None else None
     record_id, label, version = entry.record_id, entry.label, None
@@ -501,7 +503,7 @@ def _row(session: Session, entry: _Entry) -> dict[str, Any]:
             entry.changes = _snapshot(obj, spec, deleted=False, load=True)
     parent_type, parent_id = entry.parent or (None, None)
     return {
-        "at": utcnow(),
+        "at": at,
         "actor_id": entry.actor.id,
         "actor_email": entry.actor.email[:255],
         "client_addr": entry.context.client_addr,

@@ -5,6 +5,7 @@ from console.models.audit import AuditEvent
 from console.models.customers import Customer
 from console.models.drafts import FormDraft
 from console.models.invitations import StaffInvitation
+from console.models.notes import OrderNote
 from console.models.orders import Order, OrderLine, OrderStatus
 from console.models.outbox import OutboxMessage, OutboxStatus
 from console.models.products import Product
@@ -22,6 +23,7 @@ __all__ = [
     "FormSubmission",
     "Order",
     "OrderLine",
+    "OrderNote",
     "OrderStatus",
     "OutboxMessage",
     "OutboxStatus",

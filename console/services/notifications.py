@@ -15,7 +15,7 @@ from typing import Any
 
 from flask import current_app, render_template
 from jinja2 import TemplateNotFound
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from console.database import rowcount
@@ -161,3 +161,26 @@ def resend(session: Session, message_ids: Iterable[int], actor: User) -> int:
         session.rollback()
         raise
     return queued
+
+
+DELIVERY_STATES = ("queued", "sending", "sent", "retrying", "failed")
+"""How a message's delivery reads on an order's page, in the order it goes through."""
+
+
+def delivery_state(message: OutboxMessage) -> str:
+    """``queued`` (no attempt yet), ``sending``, ``sent``, ``retrying`` (an attempt
+    failed, another is due) or ``failed`` (gave up; a person may resend it)."""
+    if message.status == OutboxStatus.PENDING.value:
+        return "retrying" if message.attempts else "queued"
+    return message.status
+
+
+def messages_of_order(session: Session, order_id: int, limit: int = 200) -> list[OutboxMessage]:
+    """The e-mails about order ``order_id``, oldest first (the newest ``limit``)."""
+    query = (
+        select(OutboxMessage)
+        .where(OutboxMessage.order_id == order_id)
+        .order_by(OutboxMessage.created_at.desc(), OutboxMessage.id.desc())
+        .limit(limit)
+    )
+    return list(reversed(session.scalars(query).all()))
