@@ -3,14 +3,26 @@
 from __future__ import annotations
 
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import text
 
 from console.database import db
 from console.models import Customer, Order
-from console.schema import downgrade, upgrade
+from console.schema import alembic_config, downgrade, upgrade
 from tests.helpers import parse, text_of
 
 LEGACY = "12 St James's Square, London"
+
+
+def _revision_before_address_book() -> str:
+    """The revision the address book's migration follows, found by the migration's name."""
+    script = ScriptDirectory.from_config(alembic_config())
+    (revision,) = [r for r in script.walk_revisions() if r.path.endswith("_addresses.py")]
+    assert isinstance(revision.down_revision, str)
+    return revision.down_revision
+
+
+BEFORE_ADDRESS_BOOK = _revision_before_address_book()
 
 
 def _revision() -> str | None:
@@ -19,7 +31,7 @@ def _revision() -> str | None:
 
 
 def _insert_pre_address_book_data() -> None:
-    """A customer with a free-text address and an order with a line, as 0013 stored them."""
+    """A free-text address and an order with a line, as stored before the address book."""
     statements = [
         "INSERT INTO customer (id, first_name, last_name, email, address, search_text) "
         "VALUES (7, 'Ada', 'Lovelace', 'ada@example.com', :legacy, 'ada lovelace')",
@@ -36,10 +48,10 @@ def _insert_pre_address_book_data() -> None:
 
 def test_upgrade_keeps_free_text_addresses_and_old_orders(app, client, auth):
     db.session.remove()
-    downgrade(app, "0013")
+    downgrade(app, BEFORE_ADDRESS_BOOK)
     _insert_pre_address_book_data()
     upgrade(app)
-    assert _revision() == "0014"
+    assert _revision() == ScriptDirectory.from_config(alembic_config()).get_current_head()
 
     customer = db.session.get(Customer, 7)
     assert customer.address == LEGACY
@@ -57,11 +69,11 @@ def test_upgrade_keeps_free_text_addresses_and_old_orders(app, client, auth):
 
 def test_downgrade_keeps_customers_and_orders(app):
     db.session.remove()
-    downgrade(app, "0013")
+    downgrade(app, BEFORE_ADDRESS_BOOK)
     _insert_pre_address_book_data()
     upgrade(app)
     db.session.remove()
-    downgrade(app, "0013")
+    downgrade(app, BEFORE_ADDRESS_BOOK)
     with db.engine.connect() as connection:
         assert connection.execute(text("SELECT address FROM customer")).scalar_one() == LEGACY
         assert connection.execute(text("SELECT count(*) FROM order_line")).scalar_one() == 1
