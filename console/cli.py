@@ -45,7 +45,8 @@ def seed_command(force: bool, bulk_orders: int) -> None:
         click.echo(
             f"Created {report.roles} roles, {report.staff} staff accounts, "
             f"{report.customers} customers, {report.products} products, "
-            f"{report.orders} orders."
+            f"{report.orders} orders, {report.pricing} tax rates, shipping methods and "
+            "promotion codes."
         )
     else:
         click.echo("Demo data already present; nothing changed.")

@@ -2,8 +2,15 @@
 
 from console.models.audit import AuditEvent
 from console.models.customers import Customer
-from console.models.orders import Order, OrderLine, OrderStatus
+from console.models.orders import Order, OrderLine, OrderStatus, OrderTaxLine
 from console.models.outbox import OutboxMessage, OutboxStatus
+from console.models.pricing import (
+    Promotion,
+    PromotionCustomerUse,
+    PromotionKind,
+    ShippingMethod,
+    TaxRate,
+)
 from console.models.products import Product
 from console.models.security import SignInAttempt
 from console.models.sessions import StaffSession
@@ -18,13 +25,19 @@ __all__ = [
     "Order",
     "OrderLine",
     "OrderStatus",
+    "OrderTaxLine",
     "OutboxMessage",
     "OutboxStatus",
     "Product",
+    "Promotion",
+    "PromotionCustomerUse",
+    "PromotionKind",
     "Role",
+    "ShippingMethod",
     "SignInAttempt",
     "StaffSession",
     "StockMovement",
     "StockReason",
+    "TaxRate",
     "User",
 ]
