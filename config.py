@@ -24,6 +24,7 @@ import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Final, Literal, get_type_hints
 from urllib.parse import urlsplit
@@ -378,6 +379,13 @@ class ShopSettings(_FromEnvironment):
     """Nobody approves an order they created."""
     low_stock_threshold: NonNegativeInt = Field(5, validation_alias="LOW_STOCK_THRESHOLD")
     """Products at or below this many units are listed on the dashboard."""
+    prices_include_tax: bool = Field(False, validation_alias="SHOP_PRICES_INCLUDE_TAX")
+    """Catalogue prices include tax (the tax is shown as included) rather than having
+    it added on top (docs/pricing.md)."""
+    shipping_tax_rate: Decimal = Field(
+        Decimal("0"), ge=0, le=100, decimal_places=2, validation_alias="SHOP_SHIPPING_TAX_RATE"
+    )
+    """Percent of tax on shipping charges (included in them when prices include tax)."""
 
     def flask(self) -> dict[str, Any]:
         return {
@@ -386,6 +394,8 @@ class ShopSettings(_FromEnvironment):
             "SHOP_NAME": self.shop_name,
             "ORDERS_FOUR_EYES": self.four_eyes,
             "LOW_STOCK_THRESHOLD": self.low_stock_threshold,
+            "SHOP_PRICES_INCLUDE_TAX": self.prices_include_tax,
+            "SHOP_SHIPPING_TAX_RATE": self.shipping_tax_rate,
         }
 
 

@@ -46,7 +46,8 @@ def seed_command(force: bool, bulk_orders: int) -> None:
             f"Created {report.roles} roles, {report.staff} staff accounts, "
             f"{report.customers} customers, {report.addresses} addresses, "
             f"{report.products} products, "
-            f"{report.orders} orders."
+            f"{report.orders} orders, {report.pricing} tax rates, shipping methods and "
+            "promotion codes."
         )
     else:
         click.echo("Demo data already present; nothing changed.")

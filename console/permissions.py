@@ -25,6 +25,7 @@ NOTIFICATIONS_READ = "notifications.read"
 AUDIT_READ = "audit.read"
 EXPORT = "export"
 STAFF_MANAGE = "staff.manage"
+PROMOTIONS_MANAGE = "promotions.manage"
 
 ALL_PERMISSIONS: tuple[str, ...] = (
     CUSTOMERS_READ,
@@ -42,6 +43,7 @@ ALL_PERMISSIONS: tuple[str, ...] = (
     AUDIT_READ,
     EXPORT,
     STAFF_MANAGE,
+    PROMOTIONS_MANAGE,
 )
 
 _MANAGER = frozenset(ALL_PERMISSIONS) - {PRODUCTS_DELETE, STAFF_MANAGE}

@@ -18,7 +18,16 @@ from decimal import Decimal
 from sqlalchemy import func, insert, select, text
 
 from console.database import db
-from console.models import Customer, Order, OrderLine, OrderStatus, Product, User
+from console.models import (
+    Customer,
+    Order,
+    OrderLine,
+    OrderStatus,
+    OrderTaxLine,
+    Product,
+    TaxRate,
+    User,
+)
 from console.models.base import utcnow
 from console.models.customers import search_words
 
@@ -77,9 +86,16 @@ def _ensure_customers(wanted: int, report: BulkReport) -> list[int]:
     )
 
 
-def _ensure_products(
-    wanted: int, report: BulkReport, rng: random.Random
-) -> list[tuple[int, Decimal]]:
+def _zero_rate() -> TaxRate:
+    """The 0 % rate bulk products are sold at (the migration creates it)."""
+    rate = db.session.scalar(select(TaxRate).where(TaxRate.rate == 0).order_by(TaxRate.id))
+    if rate is None:
+        raise RuntimeError("no 0 % tax rate: run the migrations first (alembic upgrade head)")
+    return rate
+
+
+def _ensure_products(wanted: int, report: BulkReport, rng: random.Random, rate: TaxRate) -> list:
+    """Bulk products as (id, unit price, SKU, name) rows."""
     existing = _count(Product, Product.sku.like("BULK-%"))
     now = utcnow()
     rows = [
@@ -89,6 +105,7 @@ def _ensure_products(
             "unit_price": Decimal(rng.randint(100, 50000)) / 100,
             "stock": rng.randint(0, 10_000),
             "active": True,
+            "tax_rate_id": rate.id,
             "created_at": now,
             "updated_at": now,
             "version": 1,
@@ -100,7 +117,11 @@ def _ensure_products(
         report.products += len(rows)
     db.session.commit()
     return list(
-        db.session.execute(select(Product.id, Product.unit_price).where(Product.sku.like("BULK-%")))
+        db.session.execute(
+            select(Product.id, Product.unit_price, Product.sku, Product.name).where(
+                Product.sku.like("BULK-%")
+            )
+        )
     )
 
 
@@ -125,21 +146,22 @@ def generate_orders(
     if n_products is None:
         n_products = max(40, min(5000, n_orders // 1000))
     customers = _ensure_customers(n_customers, report)
-    products = _ensure_products(n_products, report, rng)
+    rate = _zero_rate()
+    products = _ensure_products(n_products, report, rng, rate)
     existing = _count(Order, Order.number.like(f"{BULK_PREFIX}%"))
     next_id = (db.session.scalar(select(func.max(Order.id))) or 0) + 1
     # Orders spread over the last two years, oldest first, like a real shop's history.
     newest = utcnow().replace(microsecond=0)
     span = dt.timedelta(days=730).total_seconds()
     for start in range(existing, n_orders, BATCH):
-        orders, lines = [], []
+        orders, lines, taxes = [], [], []
         stop = min(start + BATCH, n_orders)
         for i in range(start, stop):
             order_id = next_id + (i - existing)
             created = newest - dt.timedelta(seconds=span * (1 - i / max(n_orders, 1)))
             chosen = rng.sample(products, k=rng.randint(1, 4))
             total = Decimal("0")
-            for product_id, price in chosen:
+            for product_id, price, sku, name in chosen:
                 quantity = rng.randint(1, 5)
                 total += price * quantity
                 lines.append(
@@ -148,14 +170,29 @@ def generate_orders(
                         "product_id": product_id,
                         "quantity": quantity,
                         "unit_price": price,
+                        "sku": sku,
+                        "name": name,
+                        "tax_rate": rate.rate,
+                        "tax_name": rate.name,
                     }
                 )
+            # Untaxed products, no discount, no shipping: the total is the subtotal.
+            taxes.append(
+                {
+                    "order_id": order_id,
+                    "rate": rate.rate,
+                    "name": rate.name,
+                    "base": total,
+                    "tax": 0,
+                }
+            )
             orders.append(
                 {
                     "id": order_id,
                     "number": f"{BULK_PREFIX}{i + 1:07d}",
                     "customer_id": rng.choice(customers),
                     "status": rng.choice(STATUS_CHOICES),
+                    "subtotal": total,
                     "total": total,
                     "created_by_id": creator,
                     "created_at": created,
@@ -165,6 +202,7 @@ def generate_orders(
             )
         db.session.execute(insert(Order), orders)
         db.session.execute(insert(OrderLine), lines)
+        db.session.execute(insert(OrderTaxLine), taxes)
         db.session.commit()
         report.orders += len(orders)
         report.lines += len(lines)

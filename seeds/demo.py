@@ -24,13 +24,17 @@ from console.models import (
     OrderLine,
     OrderStatus,
     Product,
+    Promotion,
+    PromotionKind,
     Role,
+    ShippingMethod,
+    TaxRate,
     User,
 )
 from console.models.addresses import ADDRESS_KINDS
 from console.models.base import utcnow
 from console.permissions import ROLE_DESCRIPTIONS, ROLE_PERMISSIONS
-from console.services.orders import compute_total
+from console.services.orders import price_order
 
 # Development-only credentials, documented in README.md. The seed refuses to run under
 # the production configuration unless forced.
@@ -128,6 +132,35 @@ NOUNS = [
     "Cutting Board",
 ]
 
+TAX_RATES = {"Standard": Decimal("20.00"), "Reduced": Decimal("5.50"), "Zero": Decimal("0.00")}
+"""Demo tax rates by name ("Zero" is also made by the migration that brought tax rates)."""
+
+SHIPPING_METHODS = {
+    "Standard delivery": (Decimal("4.90"), Decimal("50.00")),
+    "Express delivery": (Decimal("12.00"), None),
+}
+"""Demo shipping methods: name -> (price, free from this subtotal)."""
+
+PROMOTIONS = {
+    "WELCOME10": {
+        "kind": PromotionKind.PERCENTAGE,
+        "value": Decimal("10"),
+        "per_customer_limit": 1,
+    },
+    "FIVEOFF": {
+        "kind": PromotionKind.FIXED,
+        "value": Decimal("5.00"),
+        "minimum_subtotal": Decimal("30.00"),
+    },
+    "SUMMER2025": {
+        "kind": PromotionKind.PERCENTAGE,
+        "value": Decimal("15"),
+        "valid_from": dt.datetime(2025, 6, 1),
+        "valid_until": dt.datetime(2025, 8, 31, 23, 59, 59),
+    },
+}
+"""Demo promotion codes: a welcome code, a fixed amount off above 30, an expired one."""
+
 # How the 200 demo orders spread over the statuses: every status is represented.
 STATUS_WEIGHTS = {
     OrderStatus.PENDING: 50,
@@ -149,11 +182,21 @@ class SeedReport:
     addresses: int = 0
     products: int = 0
     orders: int = 0
+    pricing: int = 0
+    """Tax rates, shipping methods and promotion codes."""
 
     @property
     def created_anything(self) -> bool:
         return any(
-            (self.roles, self.staff, self.customers, self.addresses, self.products, self.orders)
+            (
+                self.roles,
+                self.staff,
+                self.customers,
+                self.addresses,
+                self.products,
+                self.orders,
+                self.pricing,
+            )
         )
 
 
@@ -225,7 +268,38 @@ def seed_customers(report: SeedReport, rng: random.Random) -> list[Customer]:
     return customers
 
 
-def seed_products(report: SeedReport, rng: random.Random) -> list[Product]:
+def seed_pricing(report: SeedReport) -> tuple[dict[str, TaxRate], list[ShippingMethod]]:
+    """Tax rates, shipping methods and promotion codes, found by name or code."""
+    rates = {rate.name: rate for rate in db.session.scalars(select(TaxRate))}
+    for name, rate in TAX_RATES.items():
+        if name not in rates:
+            rates[name] = TaxRate(name=name, rate=rate)
+            db.session.add(rates[name])
+            report.pricing += 1
+    methods = {method.name: method for method in db.session.scalars(select(ShippingMethod))}
+    for name, (price, free_above) in SHIPPING_METHODS.items():
+        if name not in methods:
+            methods[name] = ShippingMethod(name=name, price=price, free_above=free_above)
+            db.session.add(methods[name])
+            report.pricing += 1
+    codes = {code.lower() for code in db.session.scalars(select(Promotion.code))}
+    for code, terms in PROMOTIONS.items():
+        if code.lower() not in codes:
+            db.session.add(Promotion(code=code, **terms))
+            report.pricing += 1
+    return rates, [methods[name] for name in SHIPPING_METHODS]
+
+
+def _tax_rate_name(i: int) -> str:
+    """Most demo products at the standard rate, some reduced, a few untaxed."""
+    if i % 7 == 0:
+        return "Zero"
+    return "Reduced" if i % 5 == 0 else "Standard"
+
+
+def seed_products(
+    report: SeedReport, rng: random.Random, rates: dict[str, TaxRate]
+) -> list[Product]:
     products = []
     existing = {p.sku: p for p in db.session.scalars(select(Product))}
     for i in range(1, N_PRODUCTS + 1):
@@ -243,6 +317,7 @@ def seed_products(report: SeedReport, rng: random.Random) -> list[Product]:
                 unit_price=price,
                 stock=stock,
                 active=i % 13 != 0,
+                tax_rate=rates[_tax_rate_name(i)],
             )
             db.session.add(product)
             report.products += 1
@@ -263,8 +338,9 @@ def seed_orders(
     customers: list[Customer],
     products: list[Product],
     staff: dict[str, User],
+    shipping: list[ShippingMethod],
 ) -> None:
-    """200 orders over every status, each with lines whose totals add up."""
+    """200 orders over every status, priced as the console prices them."""
     existing = set(
         db.session.scalars(select(Order.number).where(Order.number.like(f"{DEMO_ORDER_PREFIX}%")))
     )
@@ -280,16 +356,14 @@ def seed_orders(
         created_at = now - dt.timedelta(days=rng.randint(0, 89), minutes=rng.randint(0, 1439))
         if number in existing:
             continue
-        lines = [
-            OrderLine(product=p, quantity=q, unit_price=p.unit_price)
-            for p, q in zip(chosen, quantities, strict=True)
-        ]
+        lines = [OrderLine(product=p, quantity=q) for p, q in zip(chosen, quantities, strict=True)]
         order = Order(
             number=number,
             customer=customer,
             status=status.value,
             lines=lines,
-            total=compute_total(lines),
+            # One order in five is collected in the shop: no shipping method.
+            shipping_method=shipping[i % 2] if i % 5 else None,
             created_by=clerk,
             created_at=created_at,
             updated_at=created_at,
@@ -297,6 +371,7 @@ def seed_orders(
         for kind in ADDRESS_KINDS:
             default = customer.default_address(kind)
             order.keep_address(kind, default.postal() if default is not None else None)
+        price_order(db.session, order, created=True)
         _apply_history(order, status, manager, created_at, i)
         db.session.add(order)
         report.orders += 1
@@ -329,9 +404,10 @@ def load_demo_data() -> SeedReport:
         roles = seed_roles(report)
         staff = seed_staff(report, roles)
         customers = seed_customers(report, rng)
-        products = seed_products(report, rng)
+        rates, shipping = seed_pricing(report)
+        products = seed_products(report, rng, rates)
         db.session.flush()
-        seed_orders(report, rng, customers, products, staff)
+        seed_orders(report, rng, customers, products, staff, shipping)
         db.session.commit()
     except Exception:
         db.session.rollback()

@@ -14,7 +14,14 @@ import pytest
 from sqlalchemy import select
 
 from console.database import db
-from console.models import AuditEvent, Order, OrderNote, OrderStatus, OutboxMessage
+from console.models import (
+    AuditEvent,
+    CustomerAddress,
+    Order,
+    OrderNote,
+    OrderStatus,
+    OutboxMessage,
+)
 from console.services import workflow
 from console.services.notifications import DELIVERY_STATES
 from tests.factories import CustomerFactory, OrderFactory, ProductFactory, StaffFactory
@@ -31,8 +38,18 @@ def shop(app):
         "boss": StaffFactory(email="boss@staff.test", role="manager"),
         "viewer": StaffFactory(email="viewer@staff.test", role="viewer"),
     }
-    customer = CustomerFactory(
-        first_name="Ada", last_name="Lovelace", email="ada@example.com", address="1 Loop Lane"
+    customer = CustomerFactory(first_name="Ada", last_name="Lovelace", email="ada@example.com")
+    db.session.add(
+        CustomerAddress(
+            customer=customer,
+            name="Ada Lovelace",
+            line1="1 Loop Lane",
+            postal_code="N1 7AA",
+            city="London",
+            country="GB",
+            is_default_billing=True,
+            is_default_shipping=True,
+        )
     )
     pump = ProductFactory(sku="PUMP-1", unit_price=Decimal("15.00"), stock=50)
     return {**people, "customer": customer, "pump": pump}
@@ -73,8 +90,10 @@ def test_header_shows_number_status_customer_and_total(client, auth, shop, page)
     taken = text_of(header.find(id="order-taken"))
     assert "clerk@staff.test" in taken and order.created_at.strftime("%Y-%m-%d %H:%M") in taken
     assert order.placed_at.strftime("%Y-%m-%d %H:%M") in text_of(header.find(id="order-placed"))
-    # The places the addresses and the totals breakdown fill.
-    assert "1 Loop Lane" in text_of(header.find(id="order-addresses"))
+    # The addresses and the totals kept with the order.
+    addresses = header.find(id="order-addresses")
+    assert "1 Loop Lane" in text_of(addresses.find(id="order-billing-address"))
+    assert "1 Loop Lane" in text_of(addresses.find(id="order-shipping-address"))
     assert header.find(id="order-totals") is not None
 
 

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from console.admin.registry import find_view
 from console.database import db
-from console.models import Customer, Order, OrderLine, OrderStatus, Product
+from console.models import Customer, Order, OrderLine, OrderStatus, Product, Promotion
 from console.services.orders import prepare_order
 from tests.helpers import count_rows, csrf_token_from, flashed_errors, submit, table_rows
 
@@ -22,7 +22,8 @@ def shop(app):
     kettle = Product(sku="KET-1", name="Kettle", unit_price=Decimal("39.90"), stock=10)
     lamp = Product(sku="LAMP-1", name="Desk Lamp", unit_price=Decimal("12.35"), stock=5)
     retired = Product(sku="OLD-1", name="Old Radio", unit_price=Decimal("5"), stock=3, active=False)
-    db.session.add_all([customer, kettle, lamp, retired])
+    winter = Promotion(code="WINTER", kind="percentage", value=Decimal("10"))
+    db.session.add_all([customer, kettle, lamp, retired, winter])
     db.session.commit()
     return {"customer": customer, "kettle": kettle, "lamp": lamp, "retired": retired}
 
@@ -57,7 +58,12 @@ def test_create_order_with_two_lines(client, clerk, shop):
         ("KET-1", 2, Decimal("39.90")),
         ("LAMP-1", 3, Decimal("12.35")),
     ]
-    assert order.total == Decimal("116.85")
+    # 10 % off 116.85 is 11.685, rounded half-up; the products are untaxed.
+    assert (order.subtotal, order.discount_total, order.total) == (
+        Decimal("116.85"),
+        Decimal("11.69"),
+        Decimal("105.16"),
+    )
 
 
 def test_total_and_prices_from_the_form_are_ignored(client, clerk, shop):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from decimal import Decimal
 
 import pytest
 from flask_security import verify_password
@@ -16,16 +17,31 @@ from console.models import (
     OrderLine,
     OrderStatus,
     Product,
+    Promotion,
     Role,
+    ShippingMethod,
+    TaxRate,
     User,
 )
+from console.models.base import utcnow
 from console.services.orders import compute_total
 from seeds.demo import DEMO_ACCOUNTS, load_demo_data
 from tests.helpers import count_rows
 
 
 def _counts():
-    models = (Role, User, Customer, CustomerAddress, Product, Order, OrderLine)
+    models = (
+        Role,
+        User,
+        Customer,
+        CustomerAddress,
+        Product,
+        Order,
+        OrderLine,
+        TaxRate,
+        ShippingMethod,
+        Promotion,
+    )
     return {m.__name__: count_rows(m) for m in models}
 
 
@@ -74,11 +90,36 @@ def test_demo_accounts_have_their_role_and_bcrypt_password(app):
 
 
 def test_every_demo_order_adds_up(app):
+    """Lines add up to the subtotal, the tax lines to the tax, and (prices without tax)
+    subtotal - discount + shipping + tax to the total."""
     load_demo_data()
+    taxed = 0
     for order in db.session.scalars(select(Order)):
         assert order.lines, order.number
-        assert order.total == compute_total(order.lines)
-        assert order.total == sum(line.unit_price * line.quantity for line in order.lines)
+        assert order.subtotal == compute_total(order.lines)
+        assert order.subtotal == sum(line.unit_price * line.quantity for line in order.lines)
+        assert order.total == (
+            order.subtotal - order.discount_total + order.shipping_total + order.tax_total
+        )
+        assert order.tax_total == sum(tax.tax for tax in order.tax_lines)
+        assert order.total == sum(tax.base + tax.tax for tax in order.tax_lines)
+        taxed += order.tax_total > 0
+    assert taxed > 100  # most demo products are taxed at the standard rate
+
+
+def test_seed_adds_the_pricing_data(app):
+    load_demo_data()
+    rates = dict(db.session.execute(select(TaxRate.name, TaxRate.rate)).all())
+    assert rates == {"Standard": Decimal("20.00"), "Reduced": Decimal("5.50"), "Zero": 0}
+    methods = {m.name: (m.price, m.free_above) for m in db.session.scalars(select(ShippingMethod))}
+    assert methods == {
+        "Standard delivery": (Decimal("4.90"), Decimal("50.00")),
+        "Express delivery": (Decimal("12.00"), None),
+    }
+    codes = {p.code: p for p in db.session.scalars(select(Promotion))}
+    assert set(codes) == {"WELCOME10", "FIVEOFF", "SUMMER2025"}
+    assert codes["FIVEOFF"].minimum_subtotal == Decimal("30.00")
+    assert codes["SUMMER2025"].valid_until < utcnow()
 
 
 def test_seed_twice_changes_nothing(runner):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from flask_admin.contrib.sqla.form import AdminModelConverter
@@ -83,3 +84,42 @@ class TrimmingModelConverter(AdminModelConverter):
     def conv_Text(self, field_args: dict[str, Any], **extra: Any) -> Any:
         self._trimmed(field_args)
         return super().conv_Text(field_args=field_args, **extra)
+
+
+def decimal_places(value: Decimal) -> int:
+    """The decimals ``value`` really has (``4.900`` has 1), read from its digits: no
+    arithmetic, which a number past the context's precision would refuse."""
+    _sign, digits, exponent = value.as_tuple()
+    places = -exponent if isinstance(exponent, int) else 0
+    trailing_zeros = len(digits) - len("".join(map(str, digits)).rstrip("0"))
+    return max(places - trailing_zeros, 0)
+
+
+def in_cents(form: Any, field: Any) -> None:
+    """Refuse an amount with more than two decimals (the database would round it)."""
+    if field.data is not None and field.data.is_finite() and decimal_places(field.data) > 2:
+        raise ValidationError("Use at most two decimals (cents), such as 4.90.")
+
+
+def unused_ignoring_case(model: Any, attribute: str, what: str) -> Any:
+    """A validator refusing a value another ``model`` record has in ``attribute``,
+    whatever the case of either; ``what`` names the value in the message."""
+
+    def check(form: Any, field: Any) -> None:
+        if not field.data:
+            return
+        from sqlalchemy import func, select
+
+        from console.database import db
+
+        column = getattr(model, attribute)
+        query = select(model).where(func.lower(column) == str(field.data).lower())
+        current = getattr(form, "_obj", None)
+        if current is not None and current.id is not None:
+            query = query.where(model.id != current.id)
+        if db.session.scalars(query.limit(1)).first() is not None:
+            raise ValidationError(
+                f"Already exists: another record has this {what} (upper or lower case alike)."
+            )
+
+    return check

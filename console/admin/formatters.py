@@ -34,36 +34,69 @@ def customer_link_formatter(view: Any, context: Any, model: Any, name: str) -> M
 
 
 def order_lines_formatter(view: Any, context: Any, model: Any, name: str) -> Markup:
-    """The order's lines as a small table with their totals."""
+    """The order's lines as a small table, as they were when added (their snapshots)."""
     rows = [
         Markup(
             "<tr><td>{}</td><td>{}</td><td class='text-right'>{}</td>"
-            "<td class='text-right'>{}</td><td class='text-right'>{}</td></tr>"
+            "<td class='text-right'>{}</td><td class='text-right'>{}</td>"
+            "<td class='text-right'>{}</td></tr>"
         ).format(
-            line.product.sku,
-            line.product.name,
+            line.sku,
+            line.name,
             line.quantity,
             format_money(line.unit_price),
+            f"{line.tax_rate:.2f} %",
             format_money(line.line_total),
         )
         for line in model.lines
     ]
     head = Markup(
-        "<table class='table table-sm mb-0'><thead><tr><th>SKU</th><th>Product</th>"
+        "<table class='table table-sm mb-0 order-lines'><thead><tr><th>SKU</th><th>Product</th>"
         "<th class='text-right'>Qty</th><th class='text-right'>Unit price</th>"
-        "<th class='text-right'>Line total</th></tr></thead><tbody>"
+        "<th class='text-right'>Tax rate</th><th class='text-right'>Line total</th></tr>"
+        "</thead><tbody>"
     )
     foot = Markup(
-        "</tbody><tfoot><tr><th colspan='4' class='text-right'>Total</th>"
+        "</tbody><tfoot><tr><th colspan='5' class='text-right'>Subtotal</th>"
         "<th class='text-right'>{}</th></tr></tfoot></table>"
-    ).format(format_money(model.total))
+    ).format(format_money(model.subtotal))
     return head + Markup("").join(rows) + foot
 
 
 def order_lines_text(view: Any, context: Any, model: Any, name: str) -> str:
     """The order's lines on one line of text: ``KET-1 × 2 @ 39.90; LAMP-1 × 1 @ 12.35``."""
+    return "; ".join(f"{line.sku} × {line.quantity} @ {line.unit_price}" for line in model.lines)
+
+
+def tax_label(order: Any, tax: Any) -> str:
+    """``Standard 20.00 %`` (``included`` when the order's prices included tax)."""
+    kind = " included" if order.prices_include_tax else ""
+    return f"{tax.name} {tax.rate:.2f} %{kind}"
+
+
+def tax_lines_formatter(view: Any, context: Any, model: Any, name: str) -> Markup:
+    """The order's tax by rate: the amount taxed (without tax) and the tax."""
+    if not model.tax_lines:
+        return Markup("")
+    rows = [
+        Markup(
+            "<tr><td>{}</td><td class='text-right'>{}</td><td class='text-right'>{}</td></tr>"
+        ).format(tax_label(model, tax), format_money(tax.base), format_money(tax.tax))
+        for tax in model.tax_lines
+    ]
+    head = Markup(
+        "<table class='table table-sm mb-0 order-taxes'><thead><tr><th>Rate</th>"
+        "<th class='text-right'>Taxed amount</th><th class='text-right'>Tax</th></tr>"
+        "</thead><tbody>"
+    )
+    return head + Markup("").join(rows) + Markup("</tbody></table>")
+
+
+def tax_lines_text(view: Any, context: Any, model: Any, name: str) -> str:
+    """The order's tax by rate on one line: ``20.00 % on 100.00: 20.00; 0.00 % on 4.90: 0.00``."""
+    included = " included" if model.prices_include_tax else ""
     return "; ".join(
-        f"{line.product.sku} × {line.quantity} @ {line.unit_price}" for line in model.lines
+        f"{tax.rate:.2f} % on {tax.base}: {tax.tax}{included}" for tax in model.tax_lines
     )
 
 

@@ -1,7 +1,9 @@
 """Orders: taken by clerks, approved by managers; lines edited inline.
 
 Totals, unit prices and numbers are set on the server by ``console.services.orders``;
-the form carries only the customer, the coupon code and each line's product and quantity.
+the form carries only the customer, the coupon code, the shipping method and each
+line's product and quantity. ``preview`` answers the form, as JSON, what a save would
+store (``console.services.orders.preview``: the same pricing as the save).
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from flask import abort, flash, has_request_context, redirect, request, url_for
+from flask import abort, flash, has_request_context, jsonify, redirect, request, url_for
 from flask_admin import expose
 from flask_admin.actions import action
 from flask_admin.contrib.sqla.filters import FilterEqual
@@ -24,13 +26,14 @@ from wtforms.validators import InputRequired, NumberRange
 from console.admin import timeline
 from console.admin.addresses import (
     OrderAddressFormMixin,
+    address_html,
     order_address_form_args,
     order_address_form_columns,
     order_address_formatter,
     order_address_text,
 )
 from console.admin.base import SecuredModelView
-from console.admin.fields import strip
+from console.admin.fields import known_choices, strip
 from console.admin.filters import CustomerEmailFilter, ProductSkuFilter, TakenByFilter
 from console.admin.formatters import (
     customer_link_formatter,
@@ -42,11 +45,13 @@ from console.admin.formatters import (
     order_lines_text,
     status_badge,
     status_badge_formatter,
+    tax_lines_formatter,
+    tax_lines_text,
 )
 from console.admin.lookups import CustomerLookup, RecordLookup, as_int_id
 from console.admin.order_notes import OrderNotesMixin
 from console.database import db
-from console.models import Order, OrderLine, OrderStatus, Product
+from console.models import Order, OrderLine, OrderStatus, Product, ShippingMethod
 from console.permissions import (
     NOTIFICATIONS_READ,
     ORDERS_APPROVE,
@@ -57,7 +62,8 @@ from console.permissions import (
 )
 from console.services import orders as order_service
 from console.services import workflow
-from console.services.errors import DomainError
+from console.services.errors import DomainError, PricingRefused
+from console.services.pricing import MAX_QUANTITY
 
 STATUS_CHOICES = [(status.value, status.value.title()) for status in OrderStatus]
 
@@ -83,7 +89,11 @@ class OrderLineInline(InlineFormAdmin):
         "quantity": {
             "validators": [
                 InputRequired(message="Enter a quantity."),
-                NumberRange(min=1, max=1_000_000, message="The quantity must be at least 1."),
+                NumberRange(
+                    min=1,
+                    max=MAX_QUANTITY,
+                    message=f"The quantity must be at least 1 and at most {MAX_QUANTITY:,}.",
+                ),
             ]
         },
     }
@@ -118,6 +128,11 @@ class OrderAdmin(OrderNotesMixin, OrderAddressFormMixin, SecuredModelView):
         "updated_at": "Updated (UTC)",
         "customer.email": "Customer e-mail",
         "customer.last_name": "Customer last name",
+        "shipping_method": "Shipping",
+        "discount_total": "Discount",
+        "shipping_total": "Shipping charge",
+        "tax_total": "Tax",
+        "tax_lines": "Tax by rate",
     }
     column_select_related_list = [Order.customer, Order.created_by]
     column_searchable_list = ["number", "customer.email", "customer.last_name"]
@@ -148,7 +163,13 @@ class OrderAdmin(OrderNotesMixin, OrderAddressFormMixin, SecuredModelView):
         "shipping_address",
         "status",
         "coupon_code",
+        "shipping_method",
         "lines",
+        "subtotal",
+        "discount_total",
+        "shipping_total",
+        "tax_total",
+        "tax_lines",
         "total",
         "created_by",
         "created_at",
@@ -168,20 +189,44 @@ class OrderAdmin(OrderNotesMixin, OrderAddressFormMixin, SecuredModelView):
         "shipping_address": order_address_formatter,
         "status": status_badge_formatter,
         "lines": order_lines_formatter,
+        "subtotal": money_formatter,
+        "discount_total": money_formatter,
+        "shipping_total": money_formatter,
+        "tax_total": money_formatter,
+        "tax_lines": tax_lines_formatter,
         "total": money_formatter,
     }
 
-    # The export carries what the order's page shows, its lines as one text cell.
+    # The export carries what the order's page shows, its lines and its tax by rate as
+    # one text cell each.
     column_export_list = [name for name in column_details_list if name != "updated_at"]
     column_formatters_export = {
         "lines": order_lines_text,
+        "tax_lines": tax_lines_text,
         "billing_address": order_address_text,
         "shipping_address": order_address_text,
     }
 
     # The address pickers and one-off fields: console.admin.addresses.
-    form_columns = ["customer", *order_address_form_columns(), "coupon_code", "lines"]
-    form_args = {"coupon_code": {"filters": [strip]}, **order_address_form_args()}
+    form_columns = [
+        "customer",
+        *order_address_form_columns(),
+        "coupon_code",
+        "shipping_method",
+        "lines",
+    ]
+    form_args = {
+        "coupon_code": {"filters": [strip]},
+        # Methods still offered; an order keeps an inactive one it has (``edit_form``).
+        "shipping_method": {
+            "query_factory": lambda: offered_shipping_methods(),
+            "allow_blank": True,
+            "blank_text": "No shipping (collected)",
+            # A method not offered would otherwise be read as "no shipping", silently.
+            "validators": [known_choices],
+        },
+        **order_address_form_args(),
+    }
     form_ajax_refs = {"customer": CustomerLookup(placeholder="Search a customer by name or e-mail")}
     inline_models = [OrderLineInline(OrderLine)]
 
@@ -236,21 +281,63 @@ class OrderAdmin(OrderNotesMixin, OrderAddressFormMixin, SecuredModelView):
                 count_query = count_query.filter(condition)
         return query, count_query, joins, count_joins
 
+    def edit_form(self, obj: Any = None) -> Any:
+        form = super().edit_form(obj)
+        method = getattr(obj, "shipping_method", None)
+        if method is not None and not method.active:
+            form.shipping_method.query_factory = lambda: offered_shipping_methods(also=method)
+        return form
+
     def on_model_change(self, form, model: Order, is_created: bool) -> None:
         """Copy the chosen addresses, then let the order service check the lines and
         set prices, total and number.
 
         "Save and Continue Editing" keeps the order a draft; any other save places it,
-        which tells the customer (once) that the order was received.
+        which tells the customer (once) that the order was received. What pricing
+        refuses (a coupon code used up, a shipping method withdrawn) is shown on its
+        field; the save is rolled back.
         """
         self.keep_chosen_addresses(form, model, is_created)
-        order_service.prepare_order(
-            db.session,
-            model,
-            current_user,
-            created=is_created,
-            place="_continue_editing" not in request.form,
-        )
+        try:
+            order_service.prepare_order(
+                db.session,
+                model,
+                current_user,
+                created=is_created,
+                place="_continue_editing" not in request.form,
+            )
+        except PricingRefused as refused:
+            for name, messages in refused.errors.items():
+                field = getattr(form, name, None)
+                if field is not None:
+                    field.errors = [*field.errors, *messages]
+            raise DomainError(f"Nothing was saved: {refused.message}") from None
+
+    @expose("/preview", methods=("POST",))
+    def preview(self):
+        """What saving the order form would store, as JSON, without saving anything.
+
+        Takes ``{"order_id"?, "customer_id", "coupon_code", "shipping_method_id",
+        "lines": [{"product_id", "quantity", "line_id"?}]}`` with the CSRF token in the
+        ``X-CSRFToken`` header, and answers the quote (``Quote.as_json``): 200 when it
+        could be saved as it is, 400 with ``errors`` by form field otherwise. An order
+        the person may not change answers 403, one that does not exist 404.
+        """
+        draft, order_id, problems = _read_draft(request.get_json(silent=True))
+        if problems:
+            return jsonify({"errors": problems}), 400
+        order = None
+        if order_id is not None:
+            order = self.get_one(order_id)
+            if order is None:
+                return jsonify({"errors": {"order_id": ["There is no such order."]}}), 404
+        try:
+            quote = order_service.preview(
+                db.session, draft, current_user._get_current_object(), order
+            )
+        except DomainError as refused:
+            return jsonify({"errors": {"order_id": [refused.message]}}), 403
+        return jsonify(quote.as_json()), 200 if quote.ok else 400
 
     def after_model_change(self, form, model: Order, is_created: bool) -> None:
         if model.placed_at is None:
@@ -271,6 +358,10 @@ class OrderAdmin(OrderNotesMixin, OrderAddressFormMixin, SecuredModelView):
 
     def money(self, value: Decimal | None) -> str:
         return format_money(value)
+
+    def order_address_html(self, order: Order, kind: str) -> Markup:
+        """The order's billing or shipping address as it keeps it (``_addresses.html``)."""
+        return address_html(order.address(kind))
 
     def delivery_badge(self, state: str | None) -> Markup:
         return delivery_badge(state)
@@ -341,7 +432,12 @@ class OrderAdmin(OrderNotesMixin, OrderAddressFormMixin, SecuredModelView):
     # The transition buttons: reading orders, plus the permission of the transition
     # named in the URL (``permission_for``).
     # Internal notes: writing orders (``note_view``, ``OrderNotesMixin``), on any status.
-    endpoint_permissions = {"transition_view": ORDERS_READ, "note_view": ORDERS_WRITE}
+    # The preview serves the order form: the form's own permission.
+    endpoint_permissions = {
+        "transition_view": ORDERS_READ,
+        "note_view": ORDERS_WRITE,
+        "preview": ORDERS_WRITE,
+    }
 
     def permission_for(self, name: str):
         requirement = super().permission_for(name)
@@ -397,13 +493,97 @@ class OrderAdmin(OrderNotesMixin, OrderAddressFormMixin, SecuredModelView):
 
 
 def _whole_order() -> list:
-    """Loader options for an order with its lines, their products and its people."""
+    """Loader options for an order with its lines, their products, its people, its
+    shipping method and its tax lines."""
     return [
         selectinload(Order.lines).joinedload(OrderLine.product),
+        selectinload(Order.tax_lines),
         joinedload(Order.customer),
         joinedload(Order.created_by),
         joinedload(Order.decided_by),
+        joinedload(Order.shipping_method),
     ]
+
+
+def offered_shipping_methods(also: ShippingMethod | None = None) -> list[ShippingMethod]:
+    """The shipping methods an order may pick: the active ones (and ``also``), by name."""
+    offered = ShippingMethod.active.is_(True)
+    if also is not None:
+        offered = offered | (ShippingMethod.id == also.id)
+    return list(db.session.scalars(select(ShippingMethod).where(offered).order_by("name")))
+
+
+MAX_PREVIEW_LINES = 500
+"""More lines than any order form holds: a bigger preview is refused, not computed."""
+
+
+def _id(value: Any) -> int | None:
+    """A record id from JSON: a whole number a database key can hold, else None."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        return None
+    return as_int_id(value)
+
+
+def _read_draft(
+    body: Any,
+) -> tuple[order_service.OrderDraft, int | None, dict[str, list[str]]]:
+    """The order form's JSON as a draft, the order's id, and what is malformed (by field)."""
+    problems: dict[str, list[str]] = {}
+    empty = order_service.OrderDraft(lines=())
+    if not isinstance(body, dict):
+        return empty, None, {"": ["Send the order form as a JSON object."]}
+
+    def optional_id(name: str) -> int | None:
+        value = body.get(name)
+        if value is None or value == "":
+            return None
+        number = _id(value)
+        if number is None:
+            problems[name] = ["Give a record id (a whole number)."]
+        return number
+
+    order_id = optional_id("order_id")
+    customer_id = optional_id("customer_id")
+    shipping_method_id = optional_id("shipping_method_id")
+    code = body.get("coupon_code")
+    if code is not None and not isinstance(code, str):
+        problems["coupon_code"] = ["Give the code as text."]
+        code = None
+    elif code is not None and len(code.strip()) > 40:
+        problems["coupon_code"] = ["A code is at most 40 characters long."]
+    raw_lines = body.get("lines", [])
+    lines: list[order_service.DraftLine] = []
+    if not isinstance(raw_lines, list) or len(raw_lines) > MAX_PREVIEW_LINES:
+        problems["lines"] = [f"Give the lines as a list of at most {MAX_PREVIEW_LINES}."]
+        raw_lines = []
+    for index, raw in enumerate(raw_lines):
+        if not isinstance(raw, dict):
+            problems[f"lines-{index}"] = ["Give each line as an object."]
+            continue
+        product_id = _id(raw.get("product_id"))
+        quantity = raw.get("quantity")
+        line_id = raw.get("line_id")
+        if product_id is None:
+            problems[f"lines-{index}-product"] = ["Choose a product."]
+        if isinstance(quantity, bool) or not isinstance(quantity, int):
+            problems[f"lines-{index}-quantity"] = ["Enter a quantity (a whole number)."]
+        elif not 1 <= quantity <= MAX_QUANTITY:
+            problems[f"lines-{index}-quantity"] = [
+                f"The quantity must be at least 1 and at most {MAX_QUANTITY:,}."
+            ]
+        if line_id is not None and _id(line_id) is None:
+            problems[f"lines-{index}-id"] = ["Give the line's id (a whole number)."]
+        if product_id is not None and isinstance(quantity, int):
+            lines.append(
+                order_service.DraftLine(product_id, quantity, _id(line_id) if line_id else None)
+            )
+    draft = order_service.OrderDraft(
+        lines=tuple(lines),
+        customer_id=customer_id,
+        coupon_code=code,
+        shipping_method_id=shipping_method_id,
+    )
+    return draft, order_id, problems
 
 
 def _requested_transition() -> workflow.Transition | None:
@@ -423,6 +603,8 @@ class PendingOrderAdmin(OrderAdmin):
     column_filters = ["created_at", "total", CustomerEmailFilter(), ProductSkuFilter()]
     # Every order listed here is pending: "Mark delivered" could never apply.
     action_disallowed_list = ["deliver"]
+    # Orders are previewed and saved under Orders.
+    endpoint_permissions = {**OrderAdmin.endpoint_permissions, "preview": None}
 
     def get_query(self):
         return super().get_query().filter(Order.status == OrderStatus.PENDING.value)

@@ -14,12 +14,24 @@ from console.admin.dashboard import DashboardView
 from console.admin.keepalive import KeepAliveView
 from console.admin.notifications import NotificationAdmin
 from console.admin.orders import OrderAdmin, PendingOrderAdmin
+from console.admin.pricing import PromotionAdmin, ShippingMethodAdmin, TaxRateAdmin
 from console.admin.products import ProductAdmin
 from console.admin.registry import ADMIN_EXTENSION, VIEWS_EXTENSION, register_view
 from console.admin.sessions import SessionsView
 from console.admin.staff import RoleAdmin, StaffUserAdmin
 from console.database import db
-from console.models import AuditEvent, Customer, Order, OutboxMessage, Product, Role, User
+from console.models import (
+    AuditEvent,
+    Customer,
+    Order,
+    OutboxMessage,
+    Product,
+    Promotion,
+    Role,
+    ShippingMethod,
+    TaxRate,
+    User,
+)
 from console.security.headers import csp_nonce
 
 
@@ -40,6 +52,15 @@ MODEL_VIEWS: tuple[ModelViewEntry, ...] = (
     ModelViewEntry(PendingOrderAdmin, Order, "Pending approval", "pending_order", url="pending"),
     ModelViewEntry(CustomerAdmin, Customer, "Customers", "customer"),
     ModelViewEntry(ProductAdmin, Product, "Products", "product"),
+    ModelViewEntry(PromotionAdmin, Promotion, "Promotion codes", "promotion", category="Pricing"),
+    ModelViewEntry(
+        ShippingMethodAdmin,
+        ShippingMethod,
+        "Shipping methods",
+        "shipping_method",
+        category="Pricing",
+    ),
+    ModelViewEntry(TaxRateAdmin, TaxRate, "Tax rates", "tax_rate", category="Pricing"),
     ModelViewEntry(NotificationAdmin, OutboxMessage, "Notifications", "notification"),
     ModelViewEntry(AuditEventAdmin, AuditEvent, "Audit trail", "audit"),
     ModelViewEntry(StaffUserAdmin, User, "Staff accounts", "staff_user", category="Staff"),

@@ -6,8 +6,15 @@ from console.models.customers import Customer
 from console.models.drafts import FormDraft
 from console.models.invitations import StaffInvitation
 from console.models.notes import OrderNote
-from console.models.orders import Order, OrderLine, OrderStatus
+from console.models.orders import Order, OrderLine, OrderStatus, OrderTaxLine
 from console.models.outbox import OutboxMessage, OutboxStatus
+from console.models.pricing import (
+    Promotion,
+    PromotionCustomerUse,
+    PromotionKind,
+    ShippingMethod,
+    TaxRate,
+)
 from console.models.products import Product
 from console.models.security import SignInAttempt
 from console.models.sessions import StaffSession
@@ -25,15 +32,21 @@ __all__ = [
     "OrderLine",
     "OrderNote",
     "OrderStatus",
+    "OrderTaxLine",
     "OutboxMessage",
     "OutboxStatus",
     "PostalAddress",
     "Product",
+    "Promotion",
+    "PromotionCustomerUse",
+    "PromotionKind",
     "Role",
+    "ShippingMethod",
     "SignInAttempt",
     "StaffInvitation",
     "StaffSession",
     "StockMovement",
     "StockReason",
+    "TaxRate",
     "User",
 ]

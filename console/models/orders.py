@@ -1,8 +1,8 @@
-"""Orders and their lines.
+"""Orders, their lines and their tax breakdown.
 
-Totals are computed on the server from the lines (``console.services.orders``); a
-line's unit price is copied from the product when the line is added, so later price
-changes do not alter orders already taken.
+Totals are computed on the server from the lines (``console.services.pricing``); a
+line's SKU, name, unit price and tax rate are copied from the product when the line is
+added, so later catalogue changes do not alter orders already taken.
 """
 
 from __future__ import annotations
@@ -10,20 +10,36 @@ from __future__ import annotations
 import datetime as dt
 import enum
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import CheckConstraint, Column, ForeignKey, Index, String, Table, Text
+from sqlalchemy import (
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    Index,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    event,
+    false,
+    inspect,
+    select,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from console.database import Model
 from console.models.addresses import ORDER_ADDRESS_COLUMNS, OrderAddressesMixin
 from console.models.audit_spec import AuditSpec
 from console.models.base import TimestampMixin, VersionedMixin
+from console.models.pricing import PERCENT, Promotion, ShippingMethod, TaxRate
 from console.models.products import MONEY, Product
 
 if TYPE_CHECKING:
     from console.models.customers import Customer
     from console.models.staff import User
+
+ZERO = Decimal("0.00")
 
 
 class OrderStatus(enum.StrEnum):
@@ -58,6 +74,12 @@ class Order(OrderAddressesMixin, TimestampMixin, VersionedMixin, Model):
     __table_args__ = (
         CheckConstraint(f"status IN ({_STATUS_VALUES})", name="status_known"),
         CheckConstraint("total >= 0", name="total_not_negative"),
+        CheckConstraint("subtotal >= 0", name="subtotal_not_negative"),
+        CheckConstraint(
+            "discount_total >= 0 AND discount_total <= subtotal", name="discount_within_subtotal"
+        ),
+        CheckConstraint("shipping_total >= 0", name="shipping_total_not_negative"),
+        CheckConstraint("tax_total >= 0", name="tax_total_not_negative"),
         # The pending list and the status filter sort by age within a status.
         Index("ix_sales_order_status_created_at", "status", "created_at"),
         # "Orders you took" on the dashboard and the "taken by" filter, newest first.
@@ -73,7 +95,23 @@ class Order(OrderAddressesMixin, TimestampMixin, VersionedMixin, Model):
         String(16), default=OrderStatus.PENDING.value, server_default=OrderStatus.PENDING.value
     )
     coupon_code: Mapped[str | None] = mapped_column(String(40))
-    total: Mapped[Decimal] = mapped_column(MONEY, default=Decimal("0.00"), server_default="0")
+    """The code as recorded: orders taken before promotions existed keep their text."""
+    promotion_id: Mapped[int | None] = mapped_column(
+        ForeignKey("promotion.id", ondelete="RESTRICT"), index=True
+    )
+    """The promotion the coupon code applied (None: no code, or a code from before)."""
+    shipping_method_id: Mapped[int | None] = mapped_column(
+        ForeignKey("shipping_method.id", ondelete="RESTRICT")
+    )
+    subtotal: Mapped[Decimal] = mapped_column(MONEY, default=ZERO, server_default="0")
+    """The sum of the lines' totals (quantity × unit price)."""
+    discount_total: Mapped[Decimal] = mapped_column(MONEY, default=ZERO, server_default="0")
+    shipping_total: Mapped[Decimal] = mapped_column(MONEY, default=ZERO, server_default="0")
+    tax_total: Mapped[Decimal] = mapped_column(MONEY, default=ZERO, server_default="0")
+    """Tax charged on top (prices without tax) or included (prices with tax)."""
+    prices_include_tax: Mapped[bool] = mapped_column(default=False, server_default=false())
+    """Whether the order was priced with tax included in its prices (how to read it)."""
+    total: Mapped[Decimal] = mapped_column(MONEY, default=ZERO, server_default="0")
 
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
@@ -94,6 +132,12 @@ class Order(OrderAddressesMixin, TimestampMixin, VersionedMixin, Model):
     decided_by: Mapped[User | None] = relationship(foreign_keys=[decided_by_id])
     edited_by: Mapped[list[User]] = relationship(secondary=order_editor, order_by="User.id")
     """Staff who changed the customer, addresses, lines or total after the order was taken."""
+    promotion: Mapped[Promotion | None] = relationship()
+    shipping_method: Mapped[ShippingMethod | None] = relationship()
+    tax_lines: Mapped[list[OrderTaxLine]] = relationship(
+        back_populates="order", cascade="all, delete-orphan", order_by="OrderTaxLine.rate"
+    )
+    """Tax per rate, as the order was last priced."""
 
     __audit__ = AuditSpec(
         "order",
@@ -101,6 +145,10 @@ class Order(OrderAddressesMixin, TimestampMixin, VersionedMixin, Model):
             "number",
             "status",
             "coupon_code",
+            "subtotal",
+            "discount_total",
+            "shipping_total",
+            "tax_total",
             "total",
             "placed_at",
             "decided_at",
@@ -115,6 +163,8 @@ class Order(OrderAddressesMixin, TimestampMixin, VersionedMixin, Model):
             "customer_id": "customer",
             "created_by_id": "created_by",
             "decided_by_id": "decided_by",
+            "promotion_id": "promotion",
+            "shipping_method_id": "shipping_method",
         },
         # A change of the lines is a change of the order: it moves the order's version.
         owned_collections=("lines",),
@@ -133,6 +183,7 @@ class OrderLine(Model):
     __table_args__ = (
         CheckConstraint("quantity > 0", name="quantity_positive"),
         CheckConstraint("unit_price >= 0", name="unit_price_not_negative"),
+        CheckConstraint("tax_rate >= 0 AND tax_rate <= 100", name="tax_rate_percent"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -144,12 +195,18 @@ class OrderLine(Model):
     )
     quantity: Mapped[int] = mapped_column()
     unit_price: Mapped[Decimal] = mapped_column(MONEY)
+    # The product as it was when the line was added (or its product changed).
+    sku: Mapped[str] = mapped_column(String(40))
+    name: Mapped[str] = mapped_column(String(200))
+    tax_rate: Mapped[Decimal] = mapped_column(PERCENT)
+    tax_name: Mapped[str] = mapped_column(String(60))
 
     order: Mapped[Order] = relationship(back_populates="lines")
     product: Mapped[Product] = relationship()
 
     __audit__ = AuditSpec(
         "order_line",
+        # The snapshot's SKU and name repeat the product's label, recorded below.
         fields=("quantity", "unit_price"),
         references={"product_id": "product"},
         parent=("order", "order_id", "order"),
@@ -161,5 +218,55 @@ class OrderLine(Model):
             return Decimal("0.00")
         return (self.unit_price * self.quantity).quantize(Decimal("0.01"))
 
+    def take_snapshot(self) -> None:
+        """Copy SKU, name, unit price and tax rate from the line's product, as they are now."""
+        product = self.product
+        self.sku, self.name, self.unit_price = product.sku, product.name, product.unit_price
+        self.tax_rate, self.tax_name = product.tax_rate.rate, product.tax_rate.name
+
     def __str__(self) -> str:
-        return f"{self.quantity} × {self.product.sku if self.product else '?'}"
+        sku = self.sku or (self.product.sku if self.product else "?")
+        return f"{self.quantity} × {sku}"
+
+
+@event.listens_for(OrderLine, "before_insert")
+def _snapshot_if_missing(_mapper: Any, connection: Any, line: OrderLine) -> None:
+    """A line inserted without its snapshot (code that bypasses the order service, such
+    as an import) takes it from its product's row as it is now."""
+    if None not in (line.sku, line.name, line.tax_rate, line.tax_name, line.unit_price):
+        return
+    product = inspect(line).attrs.product.loaded_value
+    product_id = product.id if isinstance(product, Product) else line.product_id
+    row = connection.execute(
+        select(Product.sku, Product.name, Product.unit_price, TaxRate.rate, TaxRate.name)
+        .join(TaxRate, TaxRate.id == Product.tax_rate_id)
+        .where(Product.id == product_id)
+    ).one()
+    line.sku = line.sku if line.sku is not None else row[0]
+    line.name = line.name if line.name is not None else row[1]
+    line.unit_price = line.unit_price if line.unit_price is not None else row[2]
+    line.tax_rate = line.tax_rate if line.tax_rate is not None else row[3]
+    line.tax_name = line.tax_name if line.tax_name is not None else row[4]
+
+
+class OrderTaxLine(Model):
+    """Tax of one rate on one order: the amount it applies to and the tax (per-line sums).
+
+    Rewritten each time the order is priced; e-mails, pages and exports read it.
+    """
+
+    __tablename__ = "order_tax_line"
+    __table_args__ = (
+        UniqueConstraint("order_id", "rate", name="uq_order_tax_line_order_id_rate"),
+        CheckConstraint("rate >= 0 AND rate <= 100", name="rate_percent"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("sales_order.id", ondelete="CASCADE"))
+    rate: Mapped[Decimal] = mapped_column(PERCENT)
+    name: Mapped[str] = mapped_column(String(200))
+    base: Mapped[Decimal] = mapped_column(MONEY)
+    """The amount taxed at this rate, without its tax (lines after discount, shipping)."""
+    tax: Mapped[Decimal] = mapped_column(MONEY)
+
+    order: Mapped[Order] = relationship(back_populates="tax_lines")

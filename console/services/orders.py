@@ -1,25 +1,44 @@
 """Order rules: lines, prices and totals, computed on the server.
 
 ``prepare_order`` is called inside the transaction that saves an order (from the
-console's order form or from the seed), before it is committed.
+console's order form or from the seed), before it is committed; ``preview`` shows the
+order form what that save would store. Both price through ``price``, which looks up
+the promotion and shipping method and hands everything to ``pricing.quote``.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import uuid
-from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from decimal import Decimal
+from types import MappingProxyType
+from typing import Any
 
-from sqlalchemy import ColumnElement, SQLColumnExpression, and_, inspect, or_, select
-from sqlalchemy.orm import Session
+from flask import current_app
+from sqlalchemy import ColumnElement, SQLColumnExpression, and_, func, inspect, or_, select
+from sqlalchemy.orm import Session, joinedload
 
-from console.models import Customer, Order, OrderLine, OrderStatus, User
+from console.models import (
+    Customer,
+    Order,
+    OrderLine,
+    OrderStatus,
+    OrderTaxLine,
+    Product,
+    Promotion,
+    PromotionCustomerUse,
+    ShippingMethod,
+    User,
+)
 from console.models.addresses import ORDER_ADDRESS_COLUMNS
 from console.models.base import utcnow
 from console.permissions import ORDERS_WRITE
+from console.services import pricing, promotions
 from console.services.addresses import fill_missing_addresses
-from console.services.errors import DomainError
+from console.services.errors import DomainError, PricingRefused
 from console.services.notifications import enqueue_order_email
 
 CENT = Decimal("0.01")
@@ -31,7 +50,7 @@ def order_number(order_id: int) -> str:
 
 
 def compute_total(lines: list[OrderLine]) -> Decimal:
-    """The order total: the sum of quantity × unit price of its lines."""
+    """The sum of quantity × unit price of ``lines`` (an order's subtotal)."""
     total = sum((line.unit_price * line.quantity for line in lines), Decimal("0"))
     return Decimal(total).quantize(CENT)
 
@@ -76,16 +95,251 @@ def note_editor(order: Order, actor: User) -> None:
         order.edited_by.append(actor)
 
 
+# --- pricing: one path for the preview and the save ----------------------------------
+
+
+@dataclass(frozen=True)
+class Held:
+    """What an order holds as stored: its promotion's use (for which customer), its
+    shipping method and its coupon text. Nothing for an order not saved yet."""
+
+    promotion_id: int | None = None
+    customer_id: int | None = None
+    shipping_method_id: int | None = None
+    coupon_code: str | None = None
+
+    @classmethod
+    def of(cls, order: Order | None) -> Held:
+        if order is None or inspect(order).transient or inspect(order).pending:
+            return cls()
+        return cls(
+            promotion_id=_stored(order, "promotion_id"),
+            customer_id=_stored(order, "customer_id"),
+            shipping_method_id=_stored(order, "shipping_method_id"),
+            coupon_code=_stored(order, "coupon_code"),
+        )
+
+    def keeps_legacy_code(self, code: str | None) -> bool:
+        """True for a code recorded before promotions existed, kept as it was: it stays
+        recorded as text and takes nothing off (it never did)."""
+        return (
+            self.promotion_id is None
+            and code is not None
+            and self.coupon_code is not None
+            and code.strip() == self.coupon_code.strip()
+        )
+
+
+def _stored(order: Order, name: str) -> Any:
+    """The value of column ``name`` as the database has it, before this save's changes."""
+    history = inspect(order).attrs[name].history
+    if history.has_changes():
+        return history.deleted[0] if history.deleted else None
+    return getattr(order, name)
+
+
+def pricing_rules() -> pricing.PricingRules:
+    """The shop's pricing settings (``SHOP_PRICES_INCLUDE_TAX``, ``SHOP_SHIPPING_TAX_RATE``)."""
+    return pricing.PricingRules.from_config(current_app.config)
+
+
+def line_input(line: OrderLine, *, kept: bool) -> pricing.LineInput:
+    """A stored or new line as priced: its snapshot, its product's stock and state."""
+    product = line.product
+    return pricing.LineInput(
+        sku=line.sku,
+        name=line.name,
+        unit_price=line.unit_price,
+        tax_rate=line.tax_rate,
+        tax_name=line.tax_name,
+        quantity=line.quantity,
+        product_id=product.id,
+        stock=product.stock,
+        active=product.active,
+        kept=kept,
+    )
+
+
+def product_input(product: Product, quantity: int) -> pricing.LineInput:
+    """A line about to be added with ``product``: the product as it is now."""
+    return pricing.LineInput(
+        sku=product.sku,
+        name=product.name,
+        unit_price=product.unit_price,
+        tax_rate=product.tax_rate.rate,
+        tax_name=product.tax_rate.name,
+        quantity=quantity,
+        product_id=product.id,
+        stock=product.stock,
+        active=product.active,
+    )
+
+
+def find_promotion(session: Session, code: str) -> Promotion | None:
+    """The promotion whose code is ``code``, ignoring case (and surrounding spaces)."""
+    return session.scalar(
+        select(Promotion).where(func.lower(Promotion.code) == code.strip().lower())
+    )
+
+
+def _promotion_input(
+    session: Session, promotion: Promotion, customer_id: int | None, held: Held
+) -> pricing.PromotionInput:
+    holds = held.promotion_id == promotion.id
+    holds_for_customer = holds and customer_id is not None and held.customer_id == customer_id
+    customer_uses = 0
+    if customer_id is not None:
+        customer_uses = (
+            session.scalar(
+                select(PromotionCustomerUse.times_used).where(
+                    PromotionCustomerUse.promotion_id == promotion.id,
+                    PromotionCustomerUse.customer_id == customer_id,
+                )
+            )
+            or 0
+        )
+    return pricing.PromotionInput(
+        code=promotion.code,
+        kind=promotion.kind,
+        value=promotion.value,
+        id=promotion.id,
+        active=promotion.active,
+        valid_from=promotion.valid_from,
+        valid_until=promotion.valid_until,
+        minimum_subtotal=promotion.minimum_subtotal,
+        usage_limit=promotion.usage_limit,
+        per_customer_limit=promotion.per_customer_limit,
+        times_used=max(promotion.times_used - (1 if holds else 0), 0),
+        customer_uses=max(customer_uses - (1 if holds_for_customer else 0), 0),
+        held=holds,
+        held_by_customer=holds_for_customer,
+    )
+
+
+def price(
+    session: Session,
+    lines: Sequence[pricing.LineInput],
+    *,
+    code: str | None,
+    customer_id: int | None,
+    shipping_method: ShippingMethod | None,
+    held: Held,
+    now: dt.datetime | None = None,
+) -> tuple[pricing.Quote, Promotion | None]:
+    """Quote an order (``pricing.quote``) with the promotion and shipping method looked
+    up as they are now; the preview and the save both come through here."""
+    legacy = held.keeps_legacy_code(code)
+    promotion = None
+    promotion_terms = None
+    if code and code.strip() and not legacy:
+        promotion = find_promotion(session, code)
+        if promotion is not None:
+            promotion_terms = _promotion_input(session, promotion, customer_id, held)
+    shipping = None
+    if shipping_method is not None:
+        shipping = pricing.ShippingInput(
+            name=shipping_method.name,
+            price=shipping_method.price,
+            free_above=shipping_method.free_above,
+            id=shipping_method.id,
+            active=shipping_method.active,
+            held=shipping_method.id == held.shipping_method_id,
+        )
+    quote = pricing.quote(
+        lines,
+        code=None if legacy else code,
+        promotion=promotion_terms,
+        shipping=shipping,
+        rules=pricing_rules(),
+        now=now or utcnow(),
+    )
+    if legacy:
+        quote = replace(quote, coupon_code=code.strip() if code else None)
+    return quote, promotion if quote.promotion_id is not None else None
+
+
+def _apply(order: Order, quote: pricing.Quote, promotion: Promotion | None) -> None:
+    """Store ``quote``'s figures on ``order``, its tax lines updated rate by rate (a rate
+    deleted and added back in one flush would clash with its unique key)."""
+    order.coupon_code = quote.coupon_code
+    order.promotion = promotion
+    order.subtotal = quote.subtotal
+    order.discount_total = quote.discount_total
+    order.shipping_total = quote.shipping_total
+    order.tax_total = quote.tax_total
+    order.total = quote.total
+    order.prices_include_tax = quote.prices_include_tax
+    existing = {line.rate: line for line in order.tax_lines}
+    kept = []
+    for amount in quote.taxes:
+        line = existing.pop(amount.rate, None) or OrderTaxLine(rate=amount.rate)
+        line.name, line.base, line.tax = amount.name, amount.base, amount.tax
+        kept.append(line)
+    order.tax_lines = kept
+
+
+def _take_uses(session: Session, order: Order, held: Held, promotion: Promotion | None) -> None:
+    """Give back the use the order held and take the one it needs now, when either
+    the code or the customer changed; refuse the save when the use is gone."""
+    customer_id = order.customer.id
+    before = (held.promotion_id, held.customer_id) if held.promotion_id else None
+    after = (promotion.id, customer_id) if promotion is not None else None
+    if before == after:
+        return
+    if before is not None:
+        promotions.release(session, *before)
+    if promotion is not None:
+        problem = promotions.claim(session, promotion, customer_id)
+        if problem:
+            raise PricingRefused({"coupon_code": [problem]})
+
+
+def price_order(
+    session: Session, order: Order, lines: Sequence[OrderLine] | None = None, *, created: bool
+) -> None:
+    """Snapshot ``order``'s new lines, price it and store its figures, taking (or giving
+    back) its promotion code's use. Raises ``PricingRefused`` by form field.
+
+    ``lines`` are the lines that stay (default: all of them). For code that builds
+    orders itself (the seed); the order form goes through ``prepare_order``.
+    """
+    with session.no_autoflush:
+        if lines is None:
+            lines = list(order.lines)
+        inputs = []
+        for line in lines:
+            kept = not _line_is_new_or_changed_product(line) and line.sku is not None
+            if not kept:
+                line.take_snapshot()
+            inputs.append(line_input(line, kept=kept))
+        held = Held.of(None if created else order)
+        quote, promotion = price(
+            session,
+            inputs,
+            code=order.coupon_code,
+            customer_id=order.customer.id,
+            shipping_method=order.shipping_method,
+            held=held,
+        )
+        if not quote.ok:
+            raise PricingRefused(quote.errors)
+        _take_uses(session, order, held, promotion)
+        _apply(order, quote, promotion)
+
+
 def prepare_order(
     session: Session, order: Order, actor: User | None, *, created: bool, place: bool = True
 ) -> None:
-    """Check an order's lines and set its prices, total, number and author.
+    """Check an order, price it and set its number and author.
 
-    Unit prices are copied from the product when a line is added (or its product is
-    changed), so later catalogue changes do not alter an order already taken. Only
-    active products can be put on a line; a line kept from before its product was
-    retired still saves. Raises
-    ``DomainError`` when the order cannot be saved; the caller rolls back.
+    Each line added (or whose product is changed) copies the product's SKU, name, unit
+    price and tax rate, so later catalogue changes do not alter an order already taken.
+    Only active products can be put on a line; a line kept from before its product was
+    retired still saves. The figures come from ``console.services.pricing`` (the same
+    quote the order form previews); the promotion code's use is taken (or given back
+    when the code changes) in this transaction. Raises ``DomainError`` when the order
+    cannot be saved (``PricingRefused``, by form field, for what pricing refuses); the
+    caller rolls back.
 
     ``place`` says the person has finished taking the order: the first save that places
     it sets ``placed_at`` and queues the "order received" e-mail, with the lines and
@@ -106,8 +360,6 @@ def prepare_order(
         # Lines removed in the form are marked for deletion but stay in the collection
         # until the flush; they neither count nor add to the total.
         lines = [line for line in order.lines if line not in session.deleted]
-        if not lines:
-            raise DomainError("An order needs at least one line: add a product and a quantity.")
         for line in lines:
             if line.product is None:
                 raise DomainError("Each line needs a product.")
@@ -115,29 +367,10 @@ def prepare_order(
                 raise DomainError(
                     f"The quantity of {line.product.sku} must be a whole number above zero."
                 )
-        retired = sorted(
-            line.product.sku
-            for line in lines
-            if not line.product.active and _line_is_new_or_changed_product(line)
-        )
-        if retired:
-            raise DomainError(
-                "No longer sold (the product is inactive), so it cannot be added to an "
-                f"order: {', '.join(retired)}. Choose an active product."
-            )
-        repeated = [sku for sku, n in Counter(line.product.sku for line in lines).items() if n > 1]
-        if repeated:
-            raise DomainError(
-                "Each product may appear on one line only; change the quantity instead of "
-                f"adding it again: {', '.join(sorted(repeated))}."
-            )
-        for line in lines:
-            if line.unit_price is None or _line_is_new_or_changed_product(line):
-                line.unit_price = line.product.unit_price
         # No address chosen: the customer's defaults (copied, so later edits of the
         # address book leave the order as it was taken).
         fill_missing_addresses(order)
-        order.total = compute_total(lines)
+        price_order(session, order, lines, created=created)
         if not created and actor is not None and _content_changed(session, order):
             note_editor(order, actor)
         if created:
@@ -155,6 +388,97 @@ def prepare_order(
         session.flush()
         session.expire(order, ["lines"])
         enqueue_order_email(session, order, "order_received")
+
+
+@dataclass(frozen=True)
+class DraftLine:
+    """A line of the order form: a product and a quantity (``line_id`` for a stored line)."""
+
+    product_id: int
+    quantity: int
+    line_id: int | None = None
+
+
+@dataclass(frozen=True)
+class OrderDraft:
+    """What the order form holds, for a preview (nothing of it is saved)."""
+
+    lines: tuple[DraftLine, ...]
+    customer_id: int | None = None
+    coupon_code: str | None = None
+    shipping_method_id: int | None = None
+
+
+def preview(
+    session: Session,
+    draft: OrderDraft,
+    actor: User,
+    order: Order | None = None,
+    *,
+    now: dt.datetime | None = None,
+) -> pricing.Quote:
+    """The quote the order form would save, for ``draft`` (a change of ``order``, or a
+    new order when None); saves nothing.
+
+    Raises ``DomainError`` when ``actor`` may not take or change orders or ``order`` is
+    no longer pending. Records the draft names that do not exist (or products no
+    longer sold, on a new line) come back as field errors of the quote.
+    """
+    if not actor.has_permission(ORDERS_WRITE):
+        raise DomainError("Your role does not allow taking or changing orders.")
+    if order is not None and order.status != OrderStatus.PENDING:
+        raise DomainError(
+            f"Order {order.number} is {order.status}: its customer and lines can only be "
+            "changed while it is pending."
+        )
+    errors: dict[str, list[str]] = {}
+    customer = None
+    if draft.customer_id is not None:
+        customer = session.get(Customer, draft.customer_id)
+        if customer is None:
+            errors["customer"] = ["There is no such customer."]
+    else:
+        errors["customer"] = ["Choose the customer this order is for."]
+    shipping_method = None
+    if draft.shipping_method_id is not None:
+        shipping_method = session.get(ShippingMethod, draft.shipping_method_id)
+        if shipping_method is None:
+            errors["shipping_method"] = ["There is no such shipping method."]
+    stored = {line.id: line for line in order.lines} if order is not None else {}
+    products = {
+        product.id: product
+        for product in session.scalars(
+            select(Product)
+            .where(Product.id.in_({line.product_id for line in draft.lines}))
+            .options(joinedload(Product.tax_rate))
+        )
+    }
+    inputs = []
+    for index, line in enumerate(draft.lines):
+        product = products.get(line.product_id)
+        if product is None:
+            errors[f"lines-{index}-product"] = ["There is no such product."]
+            continue
+        kept = stored.get(line.line_id) if line.line_id is not None else None
+        if kept is not None and kept.product_id == product.id:
+            inputs.append(replace(line_input(kept, kept=True), quantity=line.quantity))
+        else:
+            inputs.append(product_input(product, line.quantity))
+    quote, _promotion = price(
+        session,
+        inputs,
+        code=draft.coupon_code,
+        customer_id=customer.id if customer is not None else None,
+        shipping_method=shipping_method,
+        held=Held.of(order),
+        now=now,
+    )
+    if errors:
+        merged = {name: list(messages) for name, messages in quote.errors.items()}
+        for name, messages in errors.items():
+            merged.setdefault(name, []).extend(messages)
+        quote = replace(quote, errors=MappingProxyType({k: tuple(v) for k, v in merged.items()}))
+    return quote
 
 
 def search_condition(term: str) -> ColumnElement[bool]:
