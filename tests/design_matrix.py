@@ -122,6 +122,14 @@ ENDPOINTS: dict[str, Needs] = {
     "sessions.index": SIGNED_IN,
     "sessions.end_others": SIGNED_IN,
     "staff_user.end_sessions": ("staff.manage",),
+    # Background jobs: every signed-in person sees, follows, cancels and downloads their
+    # own (another person's job answers 403 unless staff.manage: tests/test_jobs.py).
+    "jobs.index": SIGNED_IN,
+    "jobs.details": SIGNED_IN,
+    "jobs.progress": SIGNED_IN,
+    "jobs.cancel": SIGNED_IN,
+    "jobs.notify": SIGNED_IN,
+    "jobs.download": SIGNED_IN,
 }
 """Endpoint -> the permissions it needs (all of them), ``SIGNED_IN`` or ``NOBODY``."""
 

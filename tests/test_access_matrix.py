@@ -15,12 +15,13 @@ from __future__ import annotations
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from flask import url_for
+from flask import current_app, url_for
 from sqlalchemy import select
 
+import tests.job_kinds  # noqa: F401 - the kind of the sample job
 from console.admin.registry import endpoint_requirement, register_view, registered_views
 from console.database import db
-from console.models import Order, Product, Role, User
+from console.models import Job, Order, Product, Role, User
 from console.permissions import (
     ALL_PERMISSIONS,
     PUBLIC,
@@ -28,6 +29,7 @@ from console.permissions import (
     STAFF_MANAGE,
     UndeclaredPermission,
 )
+from console.services import jobs as jobs_service
 from tests.design_matrix import (
     ACTIONS,
     DESIGN_PERMISSIONS,
@@ -73,6 +75,14 @@ def sample_records() -> None:
         StaffFactory(email="sample@staff.test", role="clerk")
 
 
+def sample_job(owner: User) -> None:
+    """A finished job of ``owner``'s, with its result file, for the jobs pages."""
+    from console.jobs.runner import run_next
+
+    jobs_service.start(db.session, owner, "test.steps", {"steps": 1}, title="Sample job")
+    run_next(current_app._get_current_object())
+
+
 def snapshot() -> dict[str, list[tuple]]:
     """Every row of every table, to prove a refused request changed nothing."""
     db.session.expire_all()
@@ -105,6 +115,9 @@ def url_values(rule) -> list[dict]:
             choices[argument] = [db.session.scalar(select(Order.id).limit(1))]
         elif argument == "transition_name":
             choices[argument] = list(TRANSITIONS)
+        elif argument == "job_id":
+            # The newest job: the one ``sample_job`` made for the person signed in.
+            choices[argument] = [db.session.scalar(select(Job.id).order_by(Job.id.desc()))]
         else:
             pytest.fail(f"{rule.rule}: the matrix test does not know argument {argument!r}")
     combos: list[dict] = [{}]
@@ -258,9 +271,10 @@ def test_permission_matrix(app, client, auth, principal):
     sample_records()
     role = None if principal == "anonymous" else principal
     if role:
-        auth.login_as(role)
+        sample_job(auth.login_as(role))
         token = csrf_token_from(client.get("/admin/").get_data(as_text=True))
     else:
+        sample_job(db.session.scalar(select(User).filter_by(email="sample@staff.test")))
         token = csrf_token_from(client.get("/login").get_data(as_text=True))
     views = admin_views(app)
     checked = 0

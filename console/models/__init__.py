@@ -2,6 +2,7 @@
 
 from console.models.audit import AuditEvent
 from console.models.customers import Customer
+from console.models.jobs import Job, JobState
 from console.models.orders import Order, OrderLine, OrderStatus
 from console.models.outbox import OutboxMessage, OutboxStatus
 from console.models.products import Product
@@ -15,6 +16,8 @@ __all__ = [
     "AuditEvent",
     "Customer",
     "FormSubmission",
+    "Job",
+    "JobState",
     "Order",
     "OrderLine",
     "OrderStatus",
