@@ -236,7 +236,7 @@ class OutboxSettings(_FromEnvironment):
 
 
 class JobsSettings(_FromEnvironment):
-    """Background jobs (console.jobs) and the exports that become jobs.
+    """Background jobs (console.jobs) and the list exports, inline or as jobs.
 
     A job runs on RQ workers when ``REDIS_URL`` is set, else on a thread of the web
     process. Its result file is kept ``keep_days`` days under ``result_dir`` (a folder
@@ -255,6 +255,10 @@ class JobsSettings(_FromEnvironment):
     poll_seconds: PositiveInt = 5
     """How often the in-process runner and the RQ worker's sweep look for work."""
     rq_queue: str = "jobs"
+    export_inline_max_rows: PositiveInt = Field(10_000, validation_alias="EXPORT_INLINE_MAX_ROWS")
+    """Exports of up to this many rows download at once; larger ones become jobs."""
+    export_batch_size: PositiveInt = Field(2_000, validation_alias="EXPORT_BATCH_SIZE")
+    """Rows read from the database at a time while exporting (memory stays flat)."""
 
     def flask(self) -> dict[str, Any]:
         return {
@@ -263,6 +267,8 @@ class JobsSettings(_FromEnvironment):
             "JOBS_STALE_AFTER": self.stale_after,
             "JOBS_POLL_SECONDS": self.poll_seconds,
             "JOBS_RQ_QUEUE": self.rq_queue,
+            "EXPORT_INLINE_MAX_ROWS": self.export_inline_max_rows,
+            "EXPORT_BATCH_SIZE": self.export_batch_size,
         }
 
 

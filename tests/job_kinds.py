@@ -29,7 +29,7 @@ def run_steps(context: JobContext) -> JobOutcome:
     release = context.parameters.get("release")
     path = context.partial_path("txt")
     with path.open("w") as out:
-        context.progress(0, steps)
+        context.progress(0, steps, force=True)
         for step in range(1, steps + 1):
             if step == hold_at:
                 out.flush()
@@ -41,7 +41,7 @@ def run_steps(context: JobContext) -> JobOutcome:
             if step == crash_at:
                 raise RuntimeError("boom")
             out.write(f"step {step}\n")
-            context.progress(step, steps)
+            context.progress(step, steps, force=True)
     return JobOutcome(path=path, name="steps.txt", rows=steps)
 
 

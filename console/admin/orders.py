@@ -28,7 +28,6 @@ from console.admin.formatters import (
     datetime_formatter,
     money_formatter,
     order_lines_formatter,
-    order_lines_text,
 )
 from console.admin.lookups import CustomerLookup, RecordLookup, as_int_id
 from console.database import db
@@ -150,9 +149,8 @@ class OrderAdmin(SecuredModelView):
         "total": money_formatter,
     }
 
-    # The export carries what the order's page shows, its lines as one text cell.
-    column_export_list = [name for name in column_details_list if name != "updated_at"]
-    column_formatters_export = {"lines": order_lines_text}
+    # One row per order, or one per order line (console/jobs/export_specs.py).
+    export_specs = ("orders", "order_lines")
 
     form_columns = ["customer", "coupon_code", "lines"]
     form_args = {"coupon_code": {"filters": [strip]}}
@@ -171,9 +169,6 @@ class OrderAdmin(SecuredModelView):
         return db.session.get(Order, number, options=_whole_order())
 
     search_hint = "Search by order number, customer e-mail or name"
-
-    def export_query_options(self) -> list:
-        return _whole_order()
 
     def filter_url(self, filter_type: type, value: str) -> str:
         """The order list filtered by the first filter of ``filter_type`` equal to ``value``."""

@@ -41,6 +41,7 @@ class ProductAdmin(SecuredModelView):
     write_permission = PRODUCTS_WRITE
     delete_permission = PRODUCTS_DELETE
 
+    export_specs = ("products",)
     column_list = ["sku", "name", "unit_price", "stock", "active"]
     column_formatters = {"unit_price": money_formatter}
     column_formatters_detail = {"unit_price": money_formatter}

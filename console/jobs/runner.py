@@ -7,6 +7,7 @@ Redis, a test) calls ``run_next`` or ``run_pending`` inside an app context.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,9 @@ class JobOutcome:
 class JobContext:
     """What a running job sees: its parameters and owner, progress, its result file."""
 
+    REPORT_SECONDS = 1.0
+    """Least time between two progress reports written to the database."""
+
     def __init__(self, app: Flask, job: Job, token: str) -> None:
         self.app = app
         self.job_id: int = job.id
@@ -48,20 +52,35 @@ class JobContext:
         self.owner: User = job.owner
         self.created_at = job.created_at
         self.total: int | None = None
+        self.reported_at: float | None = None
 
     @property
     def session(self) -> Session:
         """The database session of the runner (this app context's)."""
         return db.session()
 
-    def progress(self, done: int, total: int | None = None) -> None:
+    def progress(self, done: int, total: int | None = None, *, force: bool = False) -> None:
         """Report ``done`` units of ``total``; raises ``JobCancelled`` once the job is
-        no longer this runner's. Call it at least every few seconds of work: it is also
-        the sign of life that keeps the job from being given up as stale."""
+        no longer this runner's. Call it often (every batch): it is also the sign of life
+        that keeps the job from being given up as stale.
+
+        Written to the database at most every ``REPORT_SECONDS`` (each report is a
+        committed write; one per batch would slow a long export down), unless
+        ``force``d or when the total changes.
+        """
+        now = time.monotonic()
+        if (
+            not force
+            and total == self.total
+            and self.reported_at is not None
+            and now - self.reported_at < self.REPORT_SECONDS
+        ):
+            return
         if total is not None:
             self.total = total
         if not jobs_service.heartbeat(db.session(), self.job_id, self.token, done, total):
             raise JobCancelled(self.job_id)
+        self.reported_at = now
 
     def partial_path(self, extension: str) -> Path:
         """Where to write the result until it is complete (renamed when the job is done)."""

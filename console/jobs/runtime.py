@@ -25,6 +25,7 @@ from rq import Queue
 from sqlalchemy.orm import Session, SessionTransaction
 
 from console.database import db
+from console.jobs import exports  # noqa: F401 - registers the export kind
 from console.jobs.runner import run_pending
 from console.notify.runtime import redis_connection
 from console.services import jobs as jobs_service
