@@ -236,6 +236,43 @@ class OutboxSettings(_FromEnvironment):
         }
 
 
+class JobsSettings(_FromEnvironment):
+    """Background jobs (console.jobs) and the list exports, inline or as jobs.
+
+    A job runs on RQ workers when ``REDIS_URL`` is set, else on a thread of the web
+    process. Its result file is kept ``keep_days`` days under ``result_dir`` (a folder
+    every web host and worker shares), then removed by ``flask jobs prune``.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="JOBS_")
+
+    result_dir: str | None = None
+    """Where result files are written; unset: ``instance/job-results``."""
+    keep_days: PositiveInt = 7
+    """Days a finished job's result file is kept before ``jobs prune`` removes it."""
+    stale_after: PositiveInt = 900
+    """Seconds without a sign of life after which a running job counts as failed (its
+    worker died); a running job reports progress at least every batch of rows."""
+    poll_seconds: PositiveInt = 5
+    """How often the in-process runner and the RQ worker's sweep look for work."""
+    rq_queue: str = "jobs"
+    export_inline_max_rows: PositiveInt = Field(10_000, validation_alias="EXPORT_INLINE_MAX_ROWS")
+    """Exports of up to this many rows download at once; larger ones become jobs."""
+    export_batch_size: PositiveInt = Field(2_000, validation_alias="EXPORT_BATCH_SIZE")
+    """Rows read from the database at a time while exporting (memory stays flat)."""
+
+    def flask(self) -> dict[str, Any]:
+        return {
+            "JOBS_RESULT_DIR": self.result_dir or str(INSTANCE_DIR / "job-results"),
+            "JOBS_KEEP_DAYS": self.keep_days,
+            "JOBS_STALE_AFTER": self.stale_after,
+            "JOBS_POLL_SECONDS": self.poll_seconds,
+            "JOBS_RQ_QUEUE": self.rq_queue,
+            "EXPORT_INLINE_MAX_ROWS": self.export_inline_max_rows,
+            "EXPORT_BATCH_SIZE": self.export_batch_size,
+        }
+
+
 class SecuritySettings(_FromEnvironment):
     """Secrets, sign-in limits, session lifetimes and the proxies trusted."""
 
@@ -416,6 +453,7 @@ class Settings:
     mail: MailSettings
     redis: RedisSettings
     outbox: OutboxSettings
+    jobs: JobsSettings
     security: SecuritySettings
     two_factor: TwoFactorSettings
     logging: LoggingSettings
@@ -455,6 +493,7 @@ class Settings:
             | self.mail.flask()
             | self.redis.flask()
             | self.outbox.flask()
+            | self.jobs.flask()
             | self.security.flask(environment)
             | self.two_factor.flask(environment)
             | self.logging.flask()
@@ -612,9 +651,22 @@ def delivers_in_process(*, mail_server: str | None, redis_url: str | None, testi
     return bool(mail_server) and not redis_url and not testing
 
 
+def runs_jobs_in_process(*, redis_url: str | None, testing: bool) -> bool:
+    """Whether each web process runs background jobs on a thread of its own.
+
+    Yes for the embedded default; no when RQ workers on Redis run them, and under test
+    (tests that want the thread say so).
+    """
+    return not redis_url and not testing
+
+
 def derive(config: dict[str, Any]) -> None:
     """Fill in the settings that follow from others, unless set explicitly."""
     derive_hosts(config)
+    if config.get("JOBS_IN_PROCESS") is None:
+        config["JOBS_IN_PROCESS"] = runs_jobs_in_process(
+            redis_url=config.get("REDIS_URL"), testing=bool(config.get("TESTING"))
+        )
     if not config.get("RATELIMIT_STORAGE_URI"):
         config["RATELIMIT_STORAGE_URI"] = rate_limit_storage(config.get("REDIS_URL"))
     if config.get("OUTBOX_IN_PROCESS") is None:

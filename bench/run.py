@@ -40,6 +40,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "bench" / ".data"
 RESULTS = ROOT / "bench" / "RESULTS.md"
+EXPORTS_SECTION = "\n## Exports\n"
 sys.path.insert(0, str(ROOT))
 
 from tests.services import PostgresServer, free_port, start_postgres  # noqa: E402
@@ -316,7 +317,10 @@ def main() -> int:
     text, ok = report(runs, args.requests)
     print(text)
     if not args.no_write:
-        RESULTS.write_text(text)
+        # The exports benchmark (bench/export.py) keeps its figures in a section of its own.
+        previous = RESULTS.read_text() if RESULTS.exists() else ""
+        exports = previous[previous.index(EXPORTS_SECTION) :] if EXPORTS_SECTION in previous else ""
+        RESULTS.write_text(text + exports)
     return 0 if ok else 1
 
 

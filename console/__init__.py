@@ -17,6 +17,7 @@ from console.admin.site import init_admin
 from console.audit import signals as audit_signals
 from console.database import db, init_database
 from console.extensions import csrf, mail
+from console.jobs import runtime as jobs_runtime
 from console.logs import configure_logging, configure_sentry
 from console.security import init_security, register_hardening
 from console.security import invitations as invitation_pages
@@ -44,6 +45,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     register_commands(app)
     register_shell_context(app)
     register_outbox(app)
+    register_jobs(app)
     check_declared(app)
     return app
 
@@ -104,6 +106,11 @@ def register_errorhandlers(app: Flask) -> None:
 def register_outbox(app: Flask) -> None:
     """Deliver queued e-mail after each commit (in-process thread or RQ jobs)."""
     notify.init_app(app)
+
+
+def register_jobs(app: Flask) -> None:
+    """Run queued background jobs (in-process thread or RQ triggers) after each commit."""
+    jobs_runtime.init_app(app)
 
 
 def register_commands(app: Flask) -> None:

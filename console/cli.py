@@ -10,9 +10,11 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 
 from console.database import db
+from console.jobs.worker import run_worker as run_jobs_worker
 from console.models.base import utcnow
 from console.notify.dispatcher import count_due, deliver_due, mail_configured, waiting_for_retry
 from console.notify.worker import run_worker
+from console.services import jobs as jobs_service
 from console.services.audit_retention import export_and_prune
 from console.services.errors import DomainError
 from seeds.bulk import generate_orders
@@ -169,8 +171,38 @@ def audit_export_prune_command(before, out: str) -> None:
     )
 
 
+@click.group("jobs")
+def jobs_group() -> None:
+    """Background jobs (exports): the worker and the removal of old results."""
+
+
+@jobs_group.command("worker")
+@click.option("--burst", is_flag=True, help="Stop once no job is queued (RQ: queue empty).")
+@with_appcontext
+def jobs_worker_command(burst: bool) -> None:
+    """Run queued jobs: an RQ worker when REDIS_URL is set, else a polling loop."""
+    run_jobs_worker(current_app._get_current_object(), burst=burst, echo=click.echo)
+
+
+@jobs_group.command("prune")
+@with_appcontext
+def jobs_prune_command() -> None:
+    """Remove result files older than JOBS_KEEP_DAYS; give up jobs whose worker died."""
+    report = jobs_service.prune(db.session)
+    click.echo(
+        f"Removed the result files of {len(report.removed)} job(s) finished more than "
+        f"{current_app.config['JOBS_KEEP_DAYS']} days ago"
+        + (f" and {report.orphans} leftover file(s)" if report.orphans else "")
+        + "."
+    )
+    if report.stale:
+        ids = ", ".join(str(job_id) for job_id in report.stale)
+        click.echo(f"Marked failed: job(s) {ids}, whose worker stopped answering.")
+
+
 def register(app: Flask) -> None:
     """Attach the console's commands to ``app``'s CLI."""
     app.cli.add_command(seed_command)
     app.cli.add_command(outbox_group)
     app.cli.add_command(audit_group)
+    app.cli.add_command(jobs_group)

@@ -8,8 +8,9 @@ Every SQLAlchemy session hook of the console is attached here, in the order it r
   (``console.services.concurrency``);
 - before commit, the buffered events are written into the committing transaction;
 - after commit, a transaction that queued e-mail wakes its delivery
-  (``console.notify.runtime``);
-- on rollback, the events and the wake-up of what was rolled back are forgotten.
+  (``console.notify.runtime``), and one that queued a background job wakes the job
+  runner (``console.jobs.runtime``);
+- on rollback, the events and the wake-ups of what was rolled back are forgotten.
 
 The audit and version hooks listen on the console's session (``db.session``, which
 SQLAlchemy resolves to Flask-SQLAlchemy's session class); the outbox wake-up listens on
@@ -27,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from console.audit import capture
 from console.database import db
+from console.jobs import runtime as jobs
 from console.notify import runtime as outbox
 from console.services import concurrency
 
@@ -39,8 +41,10 @@ def session_hooks() -> list[tuple[Any, str, Callable[..., Any]]]:
         (db.session, "persistent_to_deleted", capture.persistent_to_deleted),
         (db.session, "before_commit", capture.before_commit),
         (Session, "after_commit", outbox.wake_after_commit),
+        (Session, "after_commit", jobs.wake_after_commit),
         (db.session, "after_soft_rollback", capture.after_soft_rollback),
         (Session, "after_soft_rollback", outbox.forget_after_rollback),
+        (Session, "after_soft_rollback", jobs.forget_after_rollback),
         (db.session, "after_transaction_end", capture.after_transaction_end),
     ]
 

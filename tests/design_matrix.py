@@ -139,6 +139,14 @@ ENDPOINTS: dict[str, Needs] = {
     # How long the session has left (GET) and keeping it alive while typing (POST):
     # everyone signed in, for their own session.
     "keepalive.index": SIGNED_IN,
+    # Background jobs: every signed-in person sees, follows, cancels and downloads their
+    # own (another person's job answers 403 unless staff.manage: tests/test_jobs.py).
+    "jobs.index": SIGNED_IN,
+    "jobs.details": SIGNED_IN,
+    "jobs.progress": SIGNED_IN,
+    "jobs.cancel": SIGNED_IN,
+    "jobs.notify": SIGNED_IN,
+    "jobs.download": SIGNED_IN,
 }
 """Endpoint -> the permissions it needs (all of them), ``SIGNED_IN`` or ``NOBODY``."""
 

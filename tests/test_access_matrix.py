@@ -16,12 +16,22 @@ from decimal import Decimal
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from flask import url_for
+from flask import current_app, url_for
 from sqlalchemy import select
 
+import tests.job_kinds  # noqa: F401 - the kind of the sample job
 from console.admin.registry import endpoint_requirement, register_view, registered_views
 from console.database import db
-from console.models import Customer, Order, Product, Promotion, Role, ShippingMethod, User
+from console.models import (
+    Customer,
+    Job,
+    Order,
+    Product,
+    Promotion,
+    Role,
+    ShippingMethod,
+    User,
+)
 from console.permissions import (
     ALL_PERMISSIONS,
     PUBLIC,
@@ -29,6 +39,7 @@ from console.permissions import (
     STAFF_MANAGE,
     UndeclaredPermission,
 )
+from console.services import jobs as jobs_service
 from tests.design_matrix import (
     ACTIONS,
     DESIGN_PERMISSIONS,
@@ -99,6 +110,14 @@ def post(client, method: str, path: str, query: dict, data: dict, token: str):
     return client.post(path, query_string=query, data={**data, "csrf_token": token})
 
 
+def sample_job(owner: User) -> None:
+    """A finished job of ``owner``'s, with its result file, for the jobs pages."""
+    from console.jobs.runner import run_next
+
+    jobs_service.start(db.session, owner, "test.steps", {"steps": 1}, title="Sample job")
+    run_next(current_app._get_current_object())
+
+
 def snapshot() -> dict[str, list[tuple]]:
     """Every row of every table, to prove a refused request changed nothing."""
     db.session.expire_all()
@@ -133,6 +152,9 @@ def url_values(rule) -> list[dict]:
             choices[argument] = [db.session.scalar(select(Customer.id).limit(1))]
         elif argument == "transition_name":
             choices[argument] = list(TRANSITIONS)
+        elif argument == "job_id":
+            # The newest job: the one ``sample_job`` made for the person signed in.
+            choices[argument] = [db.session.scalar(select(Job.id).order_by(Job.id.desc()))]
         else:
             pytest.fail(f"{rule.rule}: the matrix test does not know argument {argument!r}")
     combos: list[dict] = [{}]
@@ -297,9 +319,10 @@ def test_permission_matrix(app, client, auth, principal):
     sample_records()
     role = None if principal == "anonymous" else principal
     if role:
-        auth.login_as(role)
+        sample_job(auth.login_as(role))
         token = csrf_token_from(client.get("/admin/").get_data(as_text=True))
     else:
+        sample_job(db.session.scalar(select(User).filter_by(email="sample@staff.test")))
         token = csrf_token_from(client.get("/login").get_data(as_text=True))
     views = admin_views(app)
     checked = 0

@@ -330,6 +330,9 @@ def production_app(monkeypatch, database_url):
     app = create_app({"CONSOLE_CONFIG": "production", "SERVER_NAME": "console.test"})
     with app.app_context():
         yield app
+        # Production runs jobs on a thread of the web process (no Redis here): stop it
+        # before its database goes.
+        app.extensions["console_jobs"].stop_thread()
         db.session.remove()
         db.engine.dispose()
 

@@ -172,12 +172,7 @@ class AuditEventAdmin(SecuredModelView):
     ]
     column_formatters = {"changes": changes_formatter, "at": when_formatter}
     column_formatters_detail = {"changes": changes_formatter, "at": when_formatter}
-    column_export_list = [
-        name
-        for name in column_details_list
-        if name not in ("record_version", "parent_type", "parent_id")
-    ]
-    column_formatters_export = {"changes": lambda v, c, m, n: changes_text(m.changes)}
+    export_specs = ("audit",)
     # Forms are never shown; a plain column keeps Flask-Admin from scaffolding the JSON.
     form_columns = ["note"]
 

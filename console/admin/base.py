@@ -47,7 +47,7 @@ from wtforms.validators import ValidationError
 
 from console.admin.concurrency import OptimisticConcurrencyMixin
 from console.admin.drafts import FormDraftMixin
-from console.admin.export import StreamingExportMixin
+from console.admin.export import ExportMixin
 from console.admin.fields import FiniteDecimalField, TrimmingModelConverter
 from console.admin.filters import BoundedFilterConverter
 from console.admin.history import HistoryLinkMixin
@@ -282,13 +282,13 @@ class SecuredModelView(
     OneTimeCreateMixin,
     OptimisticConcurrencyMixin,
     HistoryLinkMixin,
-    StreamingExportMixin,
+    ExportMixin,
     ModelView,
 ):
     """A model view whose every endpoint and action asks the current person's permissions.
 
     Like Django's ``has_*_permission``: create/edit need ``write_permission``, delete
-    ``delete_permission``, CSV ``export_permission``, each on top of
+    ``delete_permission``, exports ``export_permission``, each on top of
     ``read_permission``; ``None`` means the view offers no such operation. List
     actions declare theirs in ``action_permissions``; an action without one is refused.
 
@@ -296,8 +296,8 @@ class SecuredModelView(
     (``FormDraftMixin``); a create form submitted twice creates one record
     (``OneTimeCreateMixin``); edits
     are refused when based on a stale version (``OptimisticConcurrencyMixin``);
-    audited records link to their history (``HistoryLinkMixin``); CSV exports stream
-    with formula cells neutralised (``StreamingExportMixin``).
+    audited records link to their history (``HistoryLinkMixin``); the lists export as
+    CSV, XLSX or JSON Lines, at once or as a background job (``ExportMixin``).
     """
 
     write_permission: str | None = None
@@ -307,7 +307,7 @@ class SecuredModelView(
     """Permission to delete records (``None``: nobody)."""
 
     export_permission: str | None = EXPORT
-    """Permission to download the list as CSV."""
+    """Permission to export the list (CSV, XLSX, JSON Lines)."""
 
     action_permissions: dict[str, str | None] = {}
     """Permission of each list action beyond ``delete`` (``None``: nobody)."""
@@ -357,7 +357,6 @@ class SecuredModelView(
     can_set_page_size = True
     page_size = 25
     page_size_options = (25, 50, 100)
-    export_types = ["csv"]
 
     def permission_for(self, name: str) -> Requirement:
         read = super().permission_for(name)

@@ -31,6 +31,7 @@ class CustomerAdmin(SecuredModelView):
     write_permission = CUSTOMERS_WRITE
     delete_permission = CUSTOMERS_DELETE
 
+    export_specs = ("customers",)
     column_list = ["last_name", "first_name", "email", "phone", "created_at"]
     column_labels = {
         "email": "E-mail",

@@ -1,63 +1,167 @@
-"""CSV export that streams from the database and is safe to open in a spreadsheet."""
+"""The Export menu of the list pages: CSV, XLSX or JSON Lines, at once or as a job.
+
+``ExportMixin.export`` replaces Flask-Admin's export endpoint (same URL,
+``/admin/<list>/export/<format>/``, same permission: the list's and ``export``). It
+takes the list's current search and filters, counts the rows up to
+``EXPORT_INLINE_MAX_ROWS`` + 1 and either streams the file in the response or starts an
+``export`` job and takes the person to its progress page. Query arguments of its own:
+``of`` names the export when a list has several (orders: ``orders`` or
+``order_lines``), ``bom=1`` puts a byte-order mark before a CSV (for Excel).
+
+What each export contains, and how the rows are read and written, is
+``console.jobs.export_specs`` and ``console.jobs.exports``.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import io
+import tempfile
+from pathlib import Path
 from typing import Any
 
-# A spreadsheet runs a cell starting with one of these as a formula (CSV injection).
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+from flask import (
+    Response,
+    current_app,
+    flash,
+    redirect,
+    request,
+    send_file,
+    stream_with_context,
+    url_for,
+)
+from flask_admin import expose
+from flask_login import current_user
+
+from console.database import db
+from console.jobs import exports
+from console.jobs.export_specs import SPECS, ExportSpec
+from console.services import jobs as jobs_service
+from console.services.errors import DomainError
+
+neutralise_formula = exports.neutralise_formula
+"""Re-exported: the rule every spreadsheet cell of an export follows."""
+
+MENU_FORMATS: tuple[tuple[str, str, dict[str, str]], ...] = (
+    ("csv", "CSV", {}),
+    ("csv", "CSV for Excel (UTF-8 with BOM)", {"bom": "1"}),
+    ("xlsx", "Excel (XLSX)", {}),
+    ("jsonl", "JSON Lines", {}),
+)
+"""The entries of the Export menu for each export of a list: format, label, options."""
 
 
-def neutralise_formula(value: Any) -> Any:
-    """Prefix text that a spreadsheet would run as a formula with an apostrophe."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value
+class ExportMixin:
+    """A list view's exports: declared by name in ``export_specs``, served by ``export``."""
 
+    export_specs: tuple[str, ...] = ()
+    """The exports the list offers (``console.jobs.export_specs.SPECS``), the default
+    first; a list with none offers no export."""
 
-def _rows_then_close(query: Any) -> Iterator[Any]:
-    """Yield the query's rows, then give its connection back to the pool.
+    export_types = list(exports.FORMATS)
+    list_template = "admin/model/console_list.html"
 
-    The rows are read while the response streams, after the request's own session was
-    already closed and removed; the query reopens that session, so it must close it again
-    itself or the connection stays checked out.
-    """
-    try:
-        yield from query
-    finally:
-        query.session.close()
+    def export_menu(self) -> list[tuple[str, list[tuple[str, str]]]]:
+        """``(title, [(label, url), ...])`` per export: the Export menu of the list page.
 
+        Each URL carries the list's current search and filters.
+        """
+        arguments = dict(exports.list_arguments(request.args.items(multi=True)))
+        menu = []
+        for name in self.export_specs:
+            spec = SPECS[name]
+            entries = []
+            for export_type, label, options in MENU_FORMATS:
+                query = {**arguments, **options}
+                if name != self.export_specs[0]:
+                    query["of"] = name
+                entries.append((label, self.get_url(".export", export_type=export_type, **query)))
+            menu.append((spec.title, entries))
+        return menu
 
-class StreamingExportMixin:
-    """Export rows as the database yields them, in batches, with formula cells neutralised.
+    def _list_url(self) -> str:
+        return self.get_url(".index_view", **dict(exports.list_arguments(request.args.items())))
 
-    Flask-Admin's export loads the whole result into a list before the first byte goes
-    out; on a large table that holds every row in memory at once. Its only seam for the
-    query is the private ``_export_data``, which this overrides.
-    """
+    @expose("/export/<export_type>/")
+    def export(self, export_type: str):
+        """The list as it is filtered now, in ``export_type``: at once, or as a job."""
+        export_format = exports.FORMATS.get(export_type)
+        if export_format is None:
+            flash(exports.unknown_format_message(export_type), "error")
+            return redirect(self._list_url())
+        name = request.args.get("of") or (self.export_specs[0] if self.export_specs else "")
+        if name not in self.export_specs:
+            flash(f"This list has no export called {name[:40]!r}.", "error")
+            return redirect(self._list_url())
+        spec = SPECS[name]
+        bom = export_format.name == "csv" and request.args.get("bom") == "1"
+        ids = exports.filtered_ids(self, spec)
+        limit = current_app.config["EXPORT_INLINE_MAX_ROWS"]
+        if exports.count_rows(db.session(), spec, ids, limit) > limit:
+            return self._export_as_job(spec, export_format, bom, limit)
+        return self._export_now(spec, export_format, ids, bom)
 
-    export_batch_size: int = 1000
-    """Rows fetched from the database at a time while exporting."""
-
-    def export_query_options(self) -> list:
-        """Loader options for the exported query (eager loads for exported relations)."""
-        return []
-
-    def _export_data(self):  # type: ignore[override]
-        view_args = self._get_list_extra_args()
-        sort = self._get_column_by_idx(view_args.sort)
-        count, query = self.get_list(
-            0,
-            sort[0] if sort is not None else None,
-            view_args.sort_desc,
-            view_args.search,
-            view_args.filters,
-            execute=False,
-            page_size=self.export_max_rows,
+    def _export_as_job(
+        self, spec: ExportSpec, export_format: exports.ExportFormat, bom: bool, limit: int
+    ):
+        label = "CSV for Excel" if bom else export_format.label
+        try:
+            job = jobs_service.start(
+                db.session(),
+                current_user._get_current_object(),
+                exports.KIND,
+                {
+                    "view": self.endpoint,
+                    "spec": spec.name,
+                    "format": export_format.name,
+                    "bom": bom,
+                    "arguments": exports.list_arguments(request.args.items(multi=True)),
+                },
+                title=f"{spec.title} export ({label})",
+            )
+        except DomainError as exc:
+            flash(exc.message, "error")
+            return redirect(self._list_url())
+        flash(
+            f"This export has more than {limit:,} rows, so it runs in the background. "
+            "Its progress is shown here; download the file when it is done.",
+            "info",
         )
-        query = query.options(*self.export_query_options()).yield_per(self.export_batch_size)
-        return count, _rows_then_close(query)
+        return redirect(url_for("jobs.details", job_id=job.id))
 
-    def get_export_value(self, model: Any, name: Any) -> Any:
-        return neutralise_formula(super().get_export_value(model, name))
+    def _export_now(
+        self, spec: ExportSpec, export_format: exports.ExportFormat, ids: Any, bom: bool
+    ) -> Response:
+        """Stream the file (CSV, JSON Lines) or send it once written (XLSX)."""
+        size = current_app.config["EXPORT_BATCH_SIZE"]
+        name = exports.file_name(spec, export_format)
+        if export_format.name == "xlsx":
+            with tempfile.TemporaryDirectory() as folder:
+                path = Path(folder) / name
+                rows = exports.batches(db.session(), spec, ids, size)
+                exports.write_xlsx(path, spec, rows, lambda _written: None)
+                data = io.BytesIO(path.read_bytes())
+            db.session.close()
+            return send_file(
+                data, mimetype=export_format.mimetype, as_attachment=True, download_name=name
+            )
+
+        def body():
+            try:
+                rows = exports.batches(db.session(), spec, ids, size)
+                chunks = (
+                    exports.csv_chunks(spec, rows, bom=bom)
+                    if export_format.name == "csv"
+                    else exports.jsonl_chunks(spec, rows)
+                )
+                for chunk in chunks:
+                    yield chunk.encode("utf-8")
+            finally:
+                # The rows are read while the response streams: give the connection
+                # back as soon as the last one is sent.
+                db.session.close()
+
+        return Response(
+            stream_with_context(body()),
+            mimetype=export_format.mimetype,
+            headers={"Content-Disposition": f"attachment; filename={name}"},
+        )

@@ -30,7 +30,6 @@ from console.admin.addresses import (
     order_address_form_args,
     order_address_form_columns,
     order_address_formatter,
-    order_address_text,
 )
 from console.admin.base import SecuredModelView
 from console.admin.fields import known_choices, strip
@@ -42,11 +41,9 @@ from console.admin.formatters import (
     format_money,
     money_formatter,
     order_lines_formatter,
-    order_lines_text,
     status_badge,
     status_badge_formatter,
     tax_lines_formatter,
-    tax_lines_text,
 )
 from console.admin.lookups import CustomerLookup, RecordLookup, as_int_id
 from console.admin.order_notes import OrderNotesMixin
@@ -197,15 +194,8 @@ class OrderAdmin(OrderNotesMixin, OrderAddressFormMixin, SecuredModelView):
         "total": money_formatter,
     }
 
-    # The export carries what the order's page shows, its lines and its tax by rate as
-    # one text cell each.
-    column_export_list = [name for name in column_details_list if name != "updated_at"]
-    column_formatters_export = {
-        "lines": order_lines_text,
-        "tax_lines": tax_lines_text,
-        "billing_address": order_address_text,
-        "shipping_address": order_address_text,
-    }
+    # One row per order, or one per order line (console/jobs/export_specs.py).
+    export_specs = ("orders", "order_lines")
 
     # The address pickers and one-off fields: console.admin.addresses.
     form_columns = [
@@ -242,9 +232,6 @@ class OrderAdmin(OrderNotesMixin, OrderAddressFormMixin, SecuredModelView):
         return db.session.get(Order, number, options=_whole_order())
 
     search_hint = "Search by order number, customer e-mail or name"
-
-    def export_query_options(self) -> list:
-        return _whole_order()
 
     def filter_url(self, filter_type: type, value: str) -> str:
         """The order list filtered by the first filter of ``filter_type`` equal to ``value``."""

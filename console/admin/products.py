@@ -85,6 +85,7 @@ class ProductAdmin(SecuredModelView):
     write_permission = PRODUCTS_WRITE
     delete_permission = PRODUCTS_DELETE
 
+    export_specs = ("products",)
     column_list = ["sku", "name", "unit_price", "tax_rate", "stock", "active"]
     column_formatters = {"unit_price": money_formatter}
     column_formatters_detail = {"unit_price": money_formatter}

@@ -11,6 +11,7 @@ from flask_admin.theme import Bootstrap4Theme
 from console.admin.audit import AuditEventAdmin
 from console.admin.customers import CustomerAdmin
 from console.admin.dashboard import DashboardView
+from console.admin.jobs import JobsView
 from console.admin.keepalive import KeepAliveView
 from console.admin.notifications import NotificationAdmin
 from console.admin.orders import OrderAdmin, PendingOrderAdmin
@@ -96,6 +97,7 @@ def init_admin(app: Flask) -> Admin:
                 category=entry.category,
             ),
         )
+    register_view(app, JobsView(name="Jobs", endpoint="jobs", url="jobs"))
     register_view(app, SessionsView(name="Your sessions", endpoint="sessions", url="sessions"))
     register_view(app, KeepAliveView(name="Keep-alive", endpoint="keepalive", url="keepalive"))
     return admin

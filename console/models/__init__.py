@@ -5,6 +5,7 @@ from console.models.audit import AuditEvent
 from console.models.customers import Customer
 from console.models.drafts import FormDraft
 from console.models.invitations import StaffInvitation
+from console.models.jobs import Job, JobState
 from console.models.notes import OrderNote
 from console.models.orders import Order, OrderLine, OrderStatus, OrderTaxLine
 from console.models.outbox import OutboxMessage, OutboxStatus
@@ -28,6 +29,8 @@ __all__ = [
     "FormDraft",
     "CustomerAddress",
     "FormSubmission",
+    "Job",
+    "JobState",
     "Order",
     "OrderLine",
     "OrderNote",

@@ -38,6 +38,7 @@ class OutboxRuntime:
         self.thread: threading.Thread | None = None
         self.pid: int | None = None
         self.rq_queue = None
+        self.redis: Redis | None = None
 
     # --- after commit -------------------------------------------------------------
 
@@ -114,13 +115,22 @@ def queue(app: Flask):
     """The RQ queue of delivery jobs on ``REDIS_URL`` (one connection pool per app)."""
     runtime = app.extensions[EXTENSION]
     if runtime.rq_queue is None:
-        # Short timeouts: an unreachable Redis must not hold up the request that
-        # committed; the message is safe in the outbox either way.
-        connection = Redis.from_url(
+        runtime.rq_queue = Queue(app.config["OUTBOX_RQ_QUEUE"], connection=redis_connection(app))
+    return runtime.rq_queue
+
+
+def redis_connection(app: Flask) -> Redis:
+    """The app's connection pool to ``REDIS_URL``, shared by its RQ queues.
+
+    Short timeouts: an unreachable Redis must not hold up the request that committed;
+    what was queued is safe in the database either way (outbox rows, job rows).
+    """
+    runtime = app.extensions[EXTENSION]
+    if runtime.redis is None:
+        runtime.redis = Redis.from_url(
             app.config["REDIS_URL"], socket_connect_timeout=2, socket_timeout=5
         )
-        runtime.rq_queue = Queue(app.config["OUTBOX_RQ_QUEUE"], connection=connection)
-    return runtime.rq_queue
+    return runtime.redis
 
 
 def wake_after_commit(session: Session) -> None:

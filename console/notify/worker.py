@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from flask import Flask
 from redis.exceptions import RedisError
-from rq import SimpleWorker
+from rq import Queue, SimpleWorker
 from rq.exceptions import StopRequested
 
 from console.database import db
@@ -67,7 +67,7 @@ def sweep(app: Flask) -> bool:
     return enqueue_job(app)
 
 
-class _OutboxWorker(SimpleWorker):
+class _ConsoleWorker(SimpleWorker):
     """RQ's in-process worker, remembering whether it was asked to stop.
 
     ``Worker.work()`` returns both when it is told to stop (SIGTERM/SIGINT) and when it
@@ -85,25 +85,51 @@ class _OutboxWorker(SimpleWorker):
 
 
 def _run_rq_worker(app: Flask, *, burst: bool, echo: Callable[[str], None]) -> None:
-    q = queue(app)
+    serve_rq_queue(
+        app,
+        queue(app),
+        sweep,
+        poll_seconds=app.config["OUTBOX_POLL_SECONDS"],
+        burst=burst,
+        echo=echo,
+        name="outbox",
+    )
+
+
+def serve_rq_queue(
+    app: Flask,
+    q: Queue,
+    sweep_queue: Callable[[Flask], object],
+    *,
+    poll_seconds: int,
+    burst: bool,
+    echo: Callable[[str], None],
+    name: str,
+) -> None:
+    """Run an RQ worker on ``q`` in this process until stopped, surviving Redis outages.
+
+    ``sweep_queue(app)`` runs first and then every ``poll_seconds`` on a thread: it
+    queues the work the table holds but Redis lost (the outbox's due messages, the
+    background jobs still queued). Shared by ``outbox worker`` and ``jobs worker``.
+    """
     stop = threading.Event()
 
     def sweeper() -> None:
-        while not stop.wait(app.config["OUTBOX_POLL_SECONDS"]):
+        while not stop.wait(poll_seconds):
             try:
-                sweep(app)
+                sweep_queue(app)
             except Exception as exc:  # Redis or the database away: try next round
-                app.logger.warning("outbox sweep failed: %s", exc)
+                app.logger.warning("%s sweep failed: %s", name, exc)
 
     echo(f"RQ worker on queue {q.name!r} at {app.config['REDIS_URL']}.")
     try:
-        sweep(app)
+        sweep_queue(app)
     except (RedisError, OSError) as exc:
         if burst:
             raise
-        log.warning("outbox sweep failed: %s", exc)
+        log.warning("%s sweep failed: %s", name, exc)
     if not burst:
-        threading.Thread(target=sweeper, name="outbox-sweeper", daemon=True).start()
+        threading.Thread(target=sweeper, name=f"{name}-sweeper", daemon=True).start()
     # RQ installs its own SIGINT/SIGTERM handlers and leaves them in place; give the
     # process its own back when the worker ends (a burst run inside another program).
     in_main_thread = threading.current_thread() is threading.main_thread()
@@ -119,7 +145,7 @@ def _run_rq_worker(app: Flask, *, burst: bool, echo: Callable[[str], None]) -> N
             while True:
                 worker = None
                 try:
-                    worker = _OutboxWorker([q], connection=q.connection)
+                    worker = _ConsoleWorker([q], connection=q.connection)
                     worker.work(burst=burst)
                 except (RedisError, OSError) as exc:
                     if burst:
@@ -129,11 +155,11 @@ def _run_rq_worker(app: Flask, *, burst: bool, echo: Callable[[str], None]) -> N
                     return
                 # The worker quit on an error: start a fresh one (RQ's own loop is
                 # over) once Redis answers again. A job cut short loses nothing:
-                # its messages are still due in the outbox and the sweep re-queues them.
+                # its work is still in the database and the sweep re-queues it.
                 if worker is not None:
                     _drop_subscription(worker)
                 db.session.remove()
-                if not _wait_for_redis(app, q.connection, stop, in_main_thread):
+                if not _wait_for_redis(app, q.connection, stop, in_main_thread, poll_seconds, name):
                     return
                 log.warning("Redis answers again; the RQ worker starts anew")
     except StopRequested:  # RQ's signal handler, called between two workers
@@ -153,8 +179,15 @@ def _drop_subscription(worker: SimpleWorker) -> None:
         worker.pubsub.close()
 
 
-def _wait_for_redis(app: Flask, connection, stop: threading.Event, handle_signals: bool) -> bool:
-    """Ping Redis every ``OUTBOX_POLL_SECONDS`` until it answers; False when told to stop.
+def _wait_for_redis(
+    app: Flask,
+    connection,
+    stop: threading.Event,
+    handle_signals: bool,
+    poll_seconds: int,
+    name: str,
+) -> bool:
+    """Ping Redis every ``poll_seconds`` until it answers; False when told to stop.
 
     SIGTERM/SIGINT meanwhile stop the wait (RQ's handlers, still installed, would
     ask the dead connection for the worker's state).
@@ -163,14 +196,15 @@ def _wait_for_redis(app: Flask, connection, stop: threading.Event, handle_signal
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: stop.set())
     log.warning(
-        "outbox worker waiting for Redis at %s (checking every %s s)",
+        "%s worker waiting for Redis at %s (checking every %s s)",
+        name,
         app.config["REDIS_URL"],
-        app.config["OUTBOX_POLL_SECONDS"],
+        poll_seconds,
     )
     while not stop.is_set():
         try:
             connection.ping()
             return True
         except (RedisError, OSError):
-            stop.wait(app.config["OUTBOX_POLL_SECONDS"])
+            stop.wait(poll_seconds)
     return False

@@ -1,0 +1,250 @@
+"""What each list export contains: one declared list of columns per kind of export.
+
+A column is a ``Field``: its key (JSON Lines), its header (CSV, XLSX), its kind (how
+each format writes it) and the SQL expression it reads, or a ``value`` computed from
+the other columns of the row. A new column of a model is exported by adding one line
+to its list; the rows are read with plain SQL (no ORM objects), a batch at a time.
+
+Each ``ExportSpec`` also says which model's ids the list's search and filters select
+(``base``), the tables the columns come from (``source``) and how a batch of those
+ids selects the exported rows (``key``): the orders export and the order-lines export
+share the orders list's filters, one row per order or one per line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import FromClause
+from sqlalchemy.orm import aliased
+
+from console.models import AuditEvent, Customer, Order, OrderLine, Product, ShippingMethod, User
+from console.models.addresses import ADDRESS_FIELDS, ADDRESS_KINDS
+
+CENT = Decimal("0.01")
+
+TEXT, MONEY, NUMBER, DATETIME, BOOLEAN, JSON = (
+    "text",
+    "money",
+    "number",
+    "datetime",
+    "boolean",
+    "json",
+)
+"""How a column is written: text (neutralised in spreadsheets), money (exact to the
+cent), whole numbers, UTC times, yes/no, structured values (JSON)."""
+
+
+@dataclass(frozen=True, eq=False)
+class Field:
+    """One exported column."""
+
+    key: str
+    """Name in JSON Lines (``customer_email``)."""
+    header: str
+    """Column title in CSV and XLSX (``Customer e-mail``)."""
+    column: Any = None
+    """The SQL expression read; None for a computed ``value``."""
+    kind: str = TEXT
+    value: Callable[[Any], Any] | None = None
+    """Computes the value from the row (whose columns are named by their keys)."""
+
+
+@dataclass(frozen=True, eq=False)
+class ExportSpec:
+    """One kind of list export."""
+
+    name: str
+    title: str
+    """What the person reads: "Orders", "Order lines"."""
+    base: Any
+    """The model whose ids the list's search and filters select."""
+    fields: tuple[Field, ...]
+    source: Callable[[], FromClause]
+    """The tables the columns come from, joined."""
+    key: Callable[[], Any]
+    """The column matched against a batch of ``base`` ids."""
+    order: Callable[[], tuple[Any, ...]]
+    """The order of the rows within a batch."""
+
+
+def _line_total(row: Any) -> Decimal | None:
+    if row.unit_price is None or row.quantity is None:
+        return None
+    return (Decimal(row.unit_price) * row.quantity).quantize(CENT)
+
+
+def _changes(row: Any) -> str:
+    from console.admin.audit import changes_text  # the audit list's own wording
+
+    return changes_text(row.changes)
+
+
+def _address_fields() -> tuple[Field, ...]:
+    """The order's billing and shipping addresses as it keeps them, one column per part."""
+    return tuple(
+        Field(
+            f"{kind}_{part}",
+            f"{kind.capitalize()} {part.replace('_', ' ').replace('line', 'line ')}",
+            getattr(Order, f"{kind}_{part}"),
+        )
+        for kind in ADDRESS_KINDS
+        for part in ADDRESS_FIELDS
+    )
+
+
+_taken_by = aliased(User, name="taken_by")
+_decided_by = aliased(User, name="decided_by")
+_customer_name = Customer.first_name + " " + Customer.last_name
+
+
+ORDER_FIELDS: tuple[Field, ...] = (
+    Field("number", "Order", Order.number),
+    Field("status", "Status", Order.status),
+    Field("customer_name", "Customer name", _customer_name),
+    Field("customer_email", "Customer e-mail", Customer.email),
+    Field("coupon_code", "Coupon code", Order.coupon_code),
+    Field("shipping_method", "Shipping method", ShippingMethod.name),
+    Field("subtotal", "Subtotal", Order.subtotal, MONEY),
+    Field("discount_total", "Discount", Order.discount_total, MONEY),
+    Field("shipping_total", "Shipping", Order.shipping_total, MONEY),
+    Field("tax_total", "Tax", Order.tax_total, MONEY),
+    Field("prices_include_tax", "Prices include tax", Order.prices_include_tax, BOOLEAN),
+    Field("total", "Total", Order.total, MONEY),
+    *_address_fields(),
+    Field("taken_by", "Taken by", _taken_by.email),
+    Field("created_at", "Created (UTC)", Order.created_at, DATETIME),
+    Field("placed_at", "Placed (UTC)", Order.placed_at, DATETIME),
+    Field("decided_by", "Decided by", _decided_by.email),
+    Field("decided_at", "Decided (UTC)", Order.decided_at, DATETIME),
+    Field("rejection_reason", "Rejection reason", Order.rejection_reason),
+    Field("tracking_number", "Tracking number", Order.tracking_number),
+    Field("shipped_at", "Shipped (UTC)", Order.shipped_at, DATETIME),
+    Field("delivered_at", "Delivered (UTC)", Order.delivered_at, DATETIME),
+    Field("cancelled_at", "Cancelled (UTC)", Order.cancelled_at, DATETIME),
+)
+"""The orders list, one row per order."""
+
+ORDER_LINE_FIELDS: tuple[Field, ...] = (
+    Field("order_number", "Order", Order.number),
+    Field("order_status", "Status", Order.status),
+    Field("order_created_at", "Order created (UTC)", Order.created_at, DATETIME),
+    Field("customer_name", "Customer name", _customer_name),
+    Field("customer_email", "Customer e-mail", Customer.email),
+    # The line's own copy of the product, as it was when the line was added.
+    Field("sku", "SKU", OrderLine.sku),
+    Field("product_name", "Product", OrderLine.name),
+    Field("quantity", "Quantity", OrderLine.quantity, NUMBER),
+    Field("unit_price", "Unit price", OrderLine.unit_price, MONEY),
+    Field("tax_name", "Tax", OrderLine.tax_name),
+    Field("tax_rate", "Tax rate (%)", OrderLine.tax_rate, MONEY),
+    Field("line_total", "Line total", kind=MONEY, value=_line_total),
+)
+"""The orders list, one row per order line."""
+
+CUSTOMER_FIELDS: tuple[Field, ...] = (
+    Field("first_name", "First name", Customer.first_name),
+    Field("last_name", "Last name", Customer.last_name),
+    Field("email", "E-mail", Customer.email),
+    Field("phone", "Phone", Customer.phone),
+    Field("address", "Address", Customer.address),
+    Field("notes", "Notes", Customer.notes),
+    Field("created_at", "Created (UTC)", Customer.created_at, DATETIME),
+    Field("updated_at", "Updated (UTC)", Customer.updated_at, DATETIME),
+)
+
+PRODUCT_FIELDS: tuple[Field, ...] = (
+    Field("sku", "SKU", Product.sku),
+    Field("name", "Name", Product.name),
+    Field("description", "Description", Product.description),
+    Field("unit_price", "Unit price", Product.unit_price, MONEY),
+    Field("stock", "Stock on hand", Product.stock, NUMBER),
+    Field("active", "Active", Product.active, BOOLEAN),
+    Field("created_at", "Created (UTC)", Product.created_at, DATETIME),
+    Field("updated_at", "Updated (UTC)", Product.updated_at, DATETIME),
+)
+
+AUDIT_FIELDS: tuple[Field, ...] = (
+    Field("at", "When (UTC)", AuditEvent.at, DATETIME),
+    Field("actor_email", "Who", AuditEvent.actor_email),
+    Field("actor_id", "Actor id", AuditEvent.actor_id, NUMBER),
+    Field("client_addr", "Client address", AuditEvent.client_addr),
+    Field("request_id", "Request id", AuditEvent.request_id),
+    Field("action", "Action", AuditEvent.action),
+    Field("record_type", "Record type", AuditEvent.record_type),
+    Field("record_id", "Record id", AuditEvent.record_id, NUMBER),
+    Field("record_label", "Record", AuditEvent.record_label),
+    Field("changes", "Changes", AuditEvent.changes, JSON, value=_changes),
+    Field("note", "Note", AuditEvent.note),
+)
+
+
+def _orders_source() -> FromClause:
+    return (
+        Order.__table__.join(Customer, Order.customer_id == Customer.id)
+        .outerjoin(_taken_by, Order.created_by_id == _taken_by.id)
+        .outerjoin(_decided_by, Order.decided_by_id == _decided_by.id)
+        .outerjoin(ShippingMethod, Order.shipping_method_id == ShippingMethod.id)
+    )
+
+
+def _order_lines_source() -> FromClause:
+    return OrderLine.__table__.join(Order, OrderLine.order_id == Order.id).join(
+        Customer, Order.customer_id == Customer.id
+    )
+
+
+SPECS: dict[str, ExportSpec] = {
+    spec.name: spec
+    for spec in (
+        ExportSpec(
+            "orders",
+            "Orders",
+            Order,
+            ORDER_FIELDS,
+            _orders_source,
+            key=lambda: Order.id,
+            order=lambda: (Order.id,),
+        ),
+        ExportSpec(
+            "order_lines",
+            "Order lines",
+            Order,
+            ORDER_LINE_FIELDS,
+            _order_lines_source,
+            key=lambda: OrderLine.order_id,
+            order=lambda: (OrderLine.order_id, OrderLine.id),
+        ),
+        ExportSpec(
+            "customers",
+            "Customers",
+            Customer,
+            CUSTOMER_FIELDS,
+            lambda: Customer.__table__,
+            key=lambda: Customer.id,
+            order=lambda: (Customer.id,),
+        ),
+        ExportSpec(
+            "products",
+            "Products",
+            Product,
+            PRODUCT_FIELDS,
+            lambda: Product.__table__,
+            key=lambda: Product.id,
+            order=lambda: (Product.id,),
+        ),
+        ExportSpec(
+            "audit",
+            "Audit trail",
+            AuditEvent,
+            AUDIT_FIELDS,
+            lambda: AuditEvent.__table__,
+            key=lambda: AuditEvent.id,
+            order=lambda: (AuditEvent.id,),
+        ),
+    )
+}
+"""Every kind of list export, by name (the views name theirs in ``export_specs``)."""

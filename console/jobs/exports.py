@@ -1,0 +1,418 @@
+"""List exports: CSV, XLSX and JSON Lines, read in batches, inline or as a job.
+
+An export takes a list's current search and filters (the list view builds the query,
+exactly as for its page), keeps only the ids that query selects, and reads the rows
+of the export's declared columns (``console.jobs.export_specs``) in batches of
+``EXPORT_BATCH_SIZE`` ids, in id order, by keyset (``id > last``): memory stays flat
+whatever the size, and no OFFSET grows with it.
+
+Up to ``EXPORT_INLINE_MAX_ROWS`` rows, the file streams in the response; above that,
+the export becomes a job of kind ``export`` (``console.jobs.kinds``), whose result
+file the person downloads from the job's page.
+
+Formats:
+
+- CSV: UTF-8 (with a byte-order mark on request, for Excel), one column per field;
+- XLSX: written by xlsxwriter in ``constant_memory`` mode (one row at a time), numbers
+  as numbers, times as times; a sheet holds at most 1,048,576 rows, so longer
+  exports continue on further sheets;
+- JSON Lines: one object per row, keyed by the fields' keys; amounts as strings
+  (exact), times in ISO 8601, structured values (audit changes) as they are.
+
+Spreadsheet cells starting like a formula (``=``, ``+``, ``-``, ``@``, tab, CR) are
+neutralised with a leading apostrophe (CSV injection); JSON Lines keeps values as
+they are.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from operator import itemgetter
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, current_app
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
+
+from console.admin.registry import find_view
+from console.jobs.export_specs import (
+    BOOLEAN,
+    DATETIME,
+    JSON,
+    MONEY,
+    NUMBER,
+    SPECS,
+    TEXT,
+    ExportSpec,
+    Field,
+)
+from console.jobs.kinds import JobKind, register
+from console.jobs.runner import JobContext, JobOutcome
+from console.models import User
+from console.models.base import utcnow
+from console.services.errors import DomainError
+
+KIND = "export"
+
+# A spreadsheet runs a cell starting with one of these as a formula (CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+XLSX_MAX_ROWS = 1_048_576
+"""Rows of one XLSX worksheet, the header included."""
+
+LIST_ARGUMENTS = ("search", "sort", "desc")
+"""The list's query arguments an export keeps, besides its filters (``flt...``)."""
+
+
+@dataclass(frozen=True)
+class ExportFormat:
+    name: str
+    label: str
+    extension: str
+    mimetype: str
+
+
+FORMATS: dict[str, ExportFormat] = {
+    "csv": ExportFormat("csv", "CSV", "csv", "text/csv"),
+    "xlsx": ExportFormat(
+        "xlsx",
+        "XLSX",
+        "xlsx",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    ),
+    "jsonl": ExportFormat("jsonl", "JSON Lines", "jsonl", "application/x-ndjson"),
+}
+
+
+def unknown_format_message(name: str) -> str:
+    return f"Unknown export format {name[:20]!r}: choose CSV, XLSX or JSON Lines."
+
+
+def neutralise_formula(value: Any) -> Any:
+    """Prefix text that a spreadsheet would run as a formula with an apostrophe."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+# --- which rows ---------------------------------------------------------------------------
+
+
+def list_arguments(args: Iterable[tuple[str, str]]) -> list[list[str]]:
+    """The list's own query arguments (search, sort, filters) among ``args``."""
+    return [
+        [name, value] for name, value in args if name in LIST_ARGUMENTS or name.startswith("flt")
+    ]
+
+
+def filtered_ids(view: Any, spec: ExportSpec) -> Select[Any]:
+    """The ids of ``spec.base`` that ``view``'s list shows for this request's arguments.
+
+    The view builds its list query (``get_list``: search, filters, the view's own
+    restrictions such as the pending list's status) exactly as for its page; only the
+    ids are kept. Call inside a request (or ``test_request_context``) carrying them.
+    """
+    arguments = view._get_list_extra_args()
+    sort = view._get_column_by_idx(arguments.sort)
+    _count, query = view.get_list(
+        0,
+        sort[0] if sort is not None else None,
+        arguments.sort_desc,
+        arguments.search,
+        arguments.filters,
+        execute=False,
+        page_size=0,
+    )
+    return query.with_entities(spec.base.id).order_by(None).statement
+
+
+def filtered_ids_for(app: Flask, view: Any, spec: ExportSpec, arguments: Sequence[Sequence[str]]):
+    """``filtered_ids`` for stored list arguments, outside the request that gave them."""
+    with app.test_request_context("/", query_string=[tuple(pair) for pair in arguments]):
+        return filtered_ids(view, spec)
+
+
+def count_rows(session: Session, spec: ExportSpec, ids: Select[Any], limit: int | None = None):
+    """Rows the export writes (up to ``limit`` + 1 when given: enough to decide)."""
+    if spec.key().table is spec.base.__table__:
+        counted = ids.limit(limit + 1) if limit is not None else ids
+    else:
+        counted = select(spec.key()).where(spec.key().in_(ids))
+        if limit is not None:
+            counted = counted.limit(limit + 1)
+    return session.scalar(select(func.count()).select_from(counted.subquery())) or 0
+
+
+def batches(
+    session: Session, spec: ExportSpec, ids: Select[Any], size: int
+) -> Iterator[Sequence[Any]]:
+    """The export's rows, ``size`` base ids at a time, in id order (keyset).
+
+    Each batch first finds the id ``size`` places on (one index read), then selects the
+    rows whose key is among the list's ids in that range: the range is two bound
+    values however large the batch, where a list of ids would be thousands.
+    """
+    id_column = spec.base.id
+    columns = [field.column.label(field.key) for field in spec.fields if field.column is not None]
+    last = 0
+    while True:
+        # Plain Core execution: no ORM row processing for what are only columns.
+        connection = session.connection()
+        after = ids.where(id_column > last)
+        upto = connection.execute(after.order_by(id_column).offset(size - 1).limit(1)).scalar()
+        chunk = after if upto is None else after.where(id_column <= upto)
+        rows = connection.execute(
+            select(*columns)
+            .select_from(spec.source())
+            .where(spec.key().in_(chunk))
+            .order_by(*spec.order())
+        ).all()
+        # End the read transaction between batches: no snapshot or lock is held for
+        # the whole of a long export.
+        session.commit()
+        if rows:
+            yield rows
+        if upto is None:
+            return
+        last = upto
+
+
+# --- how values are written -----------------------------------------------------------------
+
+
+def _getter(spec: ExportSpec, field: Field, *, structured: bool) -> Callable[[Any], Any]:
+    """Reads ``field`` from a row; ``structured`` (JSON) keeps a JSON column as it is."""
+    if field.value is not None and not (structured and field.kind == JSON):
+        return field.value
+    selected = [f for f in spec.fields if f.column is not None]
+    return itemgetter(next(i for i, f in enumerate(selected) if f is field))
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return "'" + value if value.startswith(FORMULA_STARTS) else value
+    return str(value)
+
+
+def _money_text(value: Any) -> str:
+    return "" if value is None else f"{Decimal(value).quantize(Decimal('0.01'))}"
+
+
+def _yes_no(value: Any) -> str:
+    return "" if value is None else ("Yes" if value else "No")
+
+
+def _spreadsheet_text(value: Any) -> Any:
+    """A text cell: neutralised when a spreadsheet would run it as a formula."""
+    if value.__class__ is str and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def csv_chunks(spec: ExportSpec, rows: Iterable[Sequence[Any]], *, bom: bool) -> Iterator[str]:
+    """The CSV text: the header, then one chunk per batch of rows.
+
+    Converted column by column (the csv module writes None as empty, numbers, amounts
+    and times with ``str``): only text cells (neutralised) and yes/no need a call each.
+    """
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow([field.header for field in spec.fields])
+    yield ("\ufeff" if bom else "") + buffer.getvalue()
+    positions = _positions(spec)
+    for batch in rows:
+        if not batch:
+            continue
+        columns = list(zip(*batch, strict=True))
+        out = []
+        for field, position in zip(spec.fields, positions, strict=True):
+            if position is None or (field.value is not None and field.kind == JSON):
+                values: Sequence[Any] = [field.value(row) for row in batch]  # type: ignore[misc]
+            else:
+                values = columns[position]
+            if field.kind == BOOLEAN:
+                values = [_yes_no(value) for value in values]
+            elif field.kind in (TEXT, JSON):
+                values = list(map(_spreadsheet_text, values))
+            out.append(values)
+        buffer.seek(0)
+        buffer.truncate()
+        writer.writerows(zip(*out, strict=True))
+        yield buffer.getvalue()
+
+
+def _positions(spec: ExportSpec) -> list[int | None]:
+    """Where each field's column is in a row (None: computed)."""
+    positions: list[int | None] = []
+    selected = 0
+    for field in spec.fields:
+        if field.column is None:
+            positions.append(None)
+        else:
+            positions.append(selected)
+            selected += 1
+    return positions
+
+
+def _json_value(kind: str) -> Callable[[Any], Any]:
+    if kind == MONEY:
+        return lambda v: None if v is None else _money_text(v)
+    if kind == DATETIME:
+        return lambda v: None if v is None else v.isoformat()
+    if kind == BOOLEAN:
+        return lambda v: None if v is None else bool(v)
+    return lambda v: v
+
+
+def jsonl_chunks(spec: ExportSpec, rows: Iterable[Sequence[Any]]) -> Iterator[str]:
+    """The JSON Lines text, one chunk per batch of rows."""
+    fields = [
+        (field.key, _getter(spec, field, structured=True), _json_value(field.kind))
+        for field in spec.fields
+    ]
+    encode = json.JSONEncoder(ensure_ascii=False, default=str).encode
+    for batch in rows:
+        yield "".join(
+            encode({key: convert(read(row)) for key, read, convert in fields}) + "\n"
+            for row in batch
+        )
+
+
+def write_xlsx(
+    path: Path, spec: ExportSpec, rows: Iterable[Sequence[Any]], progress: Callable[[int], None]
+) -> int:
+    """Write the rows to an XLSX workbook at ``path``, one row at a time; rows written."""
+    import xlsxwriter
+
+    workbook = xlsxwriter.Workbook(
+        str(path),
+        {
+            "constant_memory": True,
+            "strings_to_formulas": False,
+            "strings_to_urls": False,
+            "strings_to_numbers": False,
+        },
+    )
+    bold = workbook.add_format({"bold": True})
+    money = workbook.add_format({"num_format": "0.00"})
+    when = workbook.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})
+    readers = [_getter(spec, field, structured=False) for field in spec.fields]
+    kinds = [field.kind for field in spec.fields]
+    headers = [field.header for field in spec.fields]
+    sheets = 0
+    sheet: Any = None
+    line = XLSX_MAX_ROWS
+    written = 0
+    try:
+        for batch in rows:
+            for row in batch:
+                if line >= XLSX_MAX_ROWS:
+                    sheets += 1
+                    sheet = workbook.add_worksheet(
+                        spec.title if sheets == 1 else f"{spec.title} {sheets}"
+                    )
+                    sheet.write_row(0, 0, headers, bold)
+                    line = 1
+                for column, (read, kind) in enumerate(zip(readers, kinds, strict=True)):
+                    value = read(row)
+                    if value is None:
+                        continue
+                    if kind == MONEY:
+                        sheet.write_number(line, column, float(value), money)
+                    elif kind == NUMBER:
+                        sheet.write_number(line, column, value)
+                    elif kind == DATETIME:
+                        sheet.write_datetime(line, column, value, when)
+                    elif kind == BOOLEAN:
+                        sheet.write_string(line, column, "Yes" if value else "No")
+                    else:
+                        sheet.write_string(line, column, _text(value))
+                line += 1
+            written += len(batch)
+            progress(written)
+        if sheet is None:
+            workbook.add_worksheet(spec.title).write_row(0, 0, headers, bold)
+    finally:
+        workbook.close()
+    return written
+
+
+# --- the job ---------------------------------------------------------------------------------
+
+
+def file_name(spec: ExportSpec, export_format: ExportFormat) -> str:
+    """``orders-2026-12-02.csv``: what the download is called."""
+    return f"{spec.name.replace('_', '-')}-{utcnow():%Y-%m-%d}.{export_format.extension}"
+
+
+def resolve(parameters: Mapping[str, Any]) -> tuple[Any, ExportSpec, ExportFormat]:
+    """The view, export and format a job's parameters name; ``DomainError`` otherwise."""
+    view = find_view(current_app, str(parameters.get("view", "")))
+    spec = SPECS.get(str(parameters.get("spec", "")))
+    if view is None or spec is None or spec.name not in getattr(view, "export_specs", ()):
+        raise DomainError("This list cannot be exported.")
+    export_format = FORMATS.get(str(parameters.get("format", "")))
+    if export_format is None:
+        raise DomainError(unknown_format_message(str(parameters.get("format", ""))))
+    return view, spec, export_format
+
+
+def export_refusal(owner: User, parameters: Mapping[str, Any]) -> str | None:
+    """Why ``owner`` may not run this export (the list's permissions and ``export``)."""
+    try:
+        view, _spec, _format = resolve(parameters)
+    except DomainError as exc:
+        return exc.message
+    requirement = view.permission_for("export")
+    if not owner.active or requirement is None:
+        return "Your account may not export this list."
+    missing = [name for name in requirement if not owner.has_permission(name)]
+    if missing:
+        return f"Your role does not allow exporting this list (it needs {', '.join(missing)})."
+    return None
+
+
+def run_export(context: JobContext) -> JobOutcome:
+    """The ``export`` job: every row of the list as it was filtered, into a file."""
+    parameters = context.parameters
+    view, spec, export_format = resolve(parameters)
+    session = context.session
+    ids = filtered_ids_for(context.app, view, spec, parameters.get("arguments", []))
+    total = count_rows(session, spec, ids)
+    session.commit()
+    context.progress(0, total)
+    size = context.app.config["EXPORT_BATCH_SIZE"]
+    path = context.partial_path(export_format.extension)
+    rows = batches(session, spec, ids, size)
+    written = 0
+
+    def counted(chunks: Iterable[Sequence[Any]]) -> Iterator[Sequence[Any]]:
+        nonlocal written
+        for batch in chunks:
+            yield batch
+            written += len(batch)
+            context.progress(written, total)
+
+    if export_format.name == "xlsx":
+        written = write_xlsx(path, spec, rows, lambda done: context.progress(done, total))
+    else:
+        chunks = (
+            csv_chunks(spec, counted(rows), bom=bool(parameters.get("bom")))
+            if export_format.name == "csv"
+            else jsonl_chunks(spec, counted(rows))
+        )
+        with path.open("w", encoding="utf-8", newline="") as out:
+            for chunk in chunks:
+                out.write(chunk)
+    return JobOutcome(path=path, name=file_name(spec, export_format), rows=written)
+
+
+register(JobKind(KIND, run=run_export, refusal=export_refusal))
