@@ -235,7 +235,6 @@ def test_timeline_tells_the_story_in_time_order(client, auth, shop, clock):
         f"/admin/order/edit/?id={order.id}",
         {
             **form,
-            "coupon_code": "SPRING",
             "lines-0-id": str(order.lines[0].id),
             "lines-0-quantity": "3",
         },
@@ -263,7 +262,7 @@ def test_timeline_tells_the_story_in_time_order(client, auth, shop, clock):
     assert [(e["kind"], e["actor"], e["what"]) for e in story] == [
         ("change", "clerk@staff.test", "took the order; added line 2 × PUMP-1"),
         ("email", "ada@example.com", f"“Our shop: we received your order {order.number}”"),
-        ("change", "clerk@staff.test", "changed total, coupon code; changed line 3 × PUMP-1"),
+        ("change", "clerk@staff.test", "changed total, subtotal; changed line 3 × PUMP-1"),
         ("note", "clerk@staff.test", "added an internal note"),
         ("transition", "boss@staff.test", "approved"),
         ("email", "ada@example.com", f"“Our shop: your order {order.number} is confirmed”"),
@@ -272,7 +271,7 @@ def test_timeline_tells_the_story_in_time_order(client, auth, shop, clock):
     edit, note, approval_entry = story[2], story[3], story[4]
     assert edit["details"] == [
         "total: 30.00 EUR → 45.00 EUR",
-        "coupon code: (empty) → SPRING",
+        "subtotal: 30.00 EUR → 45.00 EUR",
         "quantity: 2 → 3",
     ]
     assert note["body"] == "Customer asked for delivery after 5pm.\nRing twice."

@@ -44,7 +44,16 @@ LINE_VERBS = {
     audit.DELETE: "removed line",
 }
 LINE_PREFIXES = tuple(LINE_VERBS.values())
-FIELD_NAMES = {"customer": "customer", "total": "total", "coupon_code": "coupon code"}
+FIELD_NAMES = {
+    "customer": "customer",
+    "total": "total",
+    "subtotal": "subtotal",
+    "discount_total": "discount",
+    "shipping_total": "shipping",
+    "tax_total": "tax",
+    "coupon_code": "coupon code",
+    "shipping_method": "shipping method",
+}
 """The fields a change names first, in this order; any other follows by name."""
 
 PLACED = "placed the order"
@@ -53,7 +62,9 @@ PLACED = "placed the order"
 TRANSITION_NOTES = {audit.REJECT: "Reason: {}"}
 """How a transition's recorded note reads; others read as recorded."""
 
-MONEY_FIELDS = frozenset({"total", "unit_price"})
+MONEY_FIELDS = frozenset(
+    {"total", "subtotal", "discount_total", "shipping_total", "tax_total", "unit_price"}
+)
 
 # Kinds of entry, each drawn its own way by templates/admin/order/_timeline.html.
 CHANGE, TRANSITION, EMAIL, NOTE = "change", "transition", "email", "note"
