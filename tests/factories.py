@@ -19,7 +19,7 @@ from factory.alchemy import SQLAlchemyModelFactory
 from flask import current_app
 
 from console.database import db
-from console.models import Customer, Order, OrderLine, Product, User
+from console.models import Customer, Order, OrderLine, Product, Promotion, User
 from console.services.orders import prepare_order
 
 STAFF_PASSWORD = "correct horse battery staple"
@@ -67,6 +67,17 @@ class ProductFactory(ConsoleFactory):
     name = factory.LazyAttribute(lambda product: f"Product {product.sku}")
     unit_price = Decimal("10.00")
     stock = 5
+
+
+class PromotionFactory(ConsoleFactory):
+    """A promotion code: 10 % off, always valid, no usage limit, unless told otherwise."""
+
+    class Meta:
+        model = Promotion
+
+    code = "SPRING"
+    kind = "percentage"
+    value = Decimal("10")
 
 
 class OrderLineFactory(ConsoleFactory):

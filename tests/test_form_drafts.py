@@ -13,7 +13,13 @@ from console.admin.drafts import RESTORED_MESSAGE
 from console.database import db
 from console.models import Customer, FormDraft, Order, Role, StaffSession
 from tests.audit_support import open_form, signed_in
-from tests.factories import STAFF_PASSWORD, OrderFactory, StaffFactory, catalogue
+from tests.factories import (
+    STAFF_PASSWORD,
+    OrderFactory,
+    PromotionFactory,
+    StaffFactory,
+    catalogue,
+)
 from tests.helpers import (
     alerts,
     count_rows,
@@ -79,6 +85,7 @@ def clerk(app):
 
 @pytest.fixture
 def shop(app):
+    PromotionFactory(code="SPRING")  # the code the clerk types
     return catalogue({"KET-1": 20, "MUG-1": 20, "TEA-1": 20})
 
 
@@ -246,6 +253,8 @@ def test_drafts_expire_after_a_day(client, clerk, shop, clock):
 
 def test_a_restored_edit_form_keeps_its_version_and_is_refused_when_stale(app, clerk, clock):
     customer, products = catalogue({"KET-1": 20, "MUG-1": 20})
+    PromotionFactory(code="TYPED")
+    PromotionFactory(code="MANAGER")
     order = OrderFactory(customer=customer, lines={products["KET-1"]: 1}, actor=clerk)
     url = f"/admin/order/edit/?id={order.id}"
     client = app.test_client()
