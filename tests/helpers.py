@@ -9,11 +9,13 @@ from __future__ import annotations
 import os
 
 import pytest
+from alembic.script import ScriptDirectory
 from bs4 import BeautifulSoup, Tag
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from console.database import db
+from console.schema import alembic_config
 from tests.factories import STAFF_PASSWORD, StaffFactory, accounts_datastore
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
@@ -144,3 +146,19 @@ def submit(client: FlaskClient, url: str, data: dict, **kwargs):
     page = client.get(url)
     assert page.status_code == 200, (url, page.status_code)
     return client.post(url, data={**hidden_inputs(page.get_data(as_text=True)), **data}, **kwargs)
+
+
+def migration(name: str) -> tuple[str, str]:
+    """The revision of the migration whose file ends in ``_<name>.py``, and the one before.
+
+    Found by name, so a test of one migration stays true when the chain is renumbered.
+    """
+    script = ScriptDirectory.from_config(alembic_config())
+    (found,) = [r for r in script.walk_revisions() if r.path.endswith(f"_{name}.py")]
+    assert isinstance(found.down_revision, str)
+    return found.revision, found.down_revision
+
+
+def head_revision() -> str | None:
+    """The newest revision of the migration chain."""
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()

@@ -3,26 +3,17 @@
 from __future__ import annotations
 
 from alembic.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import text
 
 from console.database import db
 from console.models import Customer, Order
-from console.schema import alembic_config, downgrade, upgrade
-from tests.helpers import parse, text_of
+from console.schema import downgrade, upgrade
+from tests.helpers import head_revision, migration, parse, text_of
 
 LEGACY = "12 St James's Square, London"
 
 
-def _revision_before_address_book() -> str:
-    """The revision the address book's migration follows, found by the migration's name."""
-    script = ScriptDirectory.from_config(alembic_config())
-    (revision,) = [r for r in script.walk_revisions() if r.path.endswith("_addresses.py")]
-    assert isinstance(revision.down_revision, str)
-    return revision.down_revision
-
-
-BEFORE_ADDRESS_BOOK = _revision_before_address_book()
+_, BEFORE_ADDRESS_BOOK = migration("addresses")
 
 
 def _revision() -> str | None:
@@ -51,7 +42,7 @@ def test_upgrade_keeps_free_text_addresses_and_old_orders(app, client, auth):
     downgrade(app, BEFORE_ADDRESS_BOOK)
     _insert_pre_address_book_data()
     upgrade(app)
-    assert _revision() == ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert _revision() == head_revision()
 
     customer = db.session.get(Customer, 7)
     assert customer.address == LEGACY

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from console.database import db
-from console.models import Customer, Order, OrderLine, Product
+from console.models import Customer, Order, OrderLine, Product, Promotion
 from console.services import workflow
 from console.services.errors import DomainError
 from console.services.orders import prepare_order
@@ -87,18 +87,28 @@ def test_manager_who_rewrote_a_clerks_order_cannot_approve_it(client, auth, peop
 
 
 def test_every_kind_of_change_counts_but_a_coupon_alone_does_not(app, people, goods):
+    """A code that takes money off changes the total, so it counts; one that leaves
+    every figure as it was (here a code worth nothing) does not."""
     manager = people["manager"]
     extra = ProductFactory(sku="X")
+    db.session.add_all(
+        [
+            Promotion(code="WINTER", kind="percentage", value=Decimal("10")),
+            Promotion(code="NOTHING", kind="fixed", value=Decimal("0")),
+        ]
+    )
+    db.session.commit()
     orders = [
         OrderFactory(customer=goods["ada"], lines={goods["pump"]: 1}, actor=people["clerk"])
-        for _ in range(4)
+        for _ in range(5)
     ]
-    by_customer, by_quantity, by_line, by_coupon = orders
+    by_customer, by_quantity, by_line, by_discount, by_coupon = orders
     changes = {
         by_customer: lambda order: setattr(order, "customer", goods["eve"]),
         by_quantity: lambda order: setattr(order.lines[0], "quantity", 5),
         by_line: lambda order: order.lines.append(OrderLine(product=extra, quantity=1)),
-        by_coupon: lambda order: setattr(order, "coupon_code", "WINTER"),
+        by_discount: lambda order: setattr(order, "coupon_code", "WINTER"),
+        by_coupon: lambda order: setattr(order, "coupon_code", "NOTHING"),
     }
     for order, change in changes.items():
         with db.session.no_autoflush:
@@ -106,7 +116,7 @@ def test_every_kind_of_change_counts_but_a_coupon_alone_does_not(app, people, go
             prepare_order(db.session, order, manager, created=False)
         db.session.commit()
 
-    for order in (by_customer, by_quantity, by_line):
+    for order in (by_customer, by_quantity, by_line, by_discount):
         with pytest.raises(DomainError, match="You changed order .* four-eyes"):
             workflow.approve(db.session, order.id, manager)
         assert status_of(order.id) == "pending"

@@ -12,6 +12,7 @@ endpoint), a few requests per endpoint, so a run stays short on both databases.
 from __future__ import annotations
 
 import random
+from decimal import Decimal
 from html.parser import HTMLParser
 
 import pytest
@@ -20,7 +21,7 @@ from werkzeug.routing import Rule
 
 from console.admin.registry import find_view, registered_views
 from console.database import db
-from console.models import AuditEvent, OutboxMessage, Role
+from console.models import AuditEvent, OutboxMessage, Promotion, Role, ShippingMethod, TaxRate
 from tests.factories import OrderFactory, StaffFactory, catalogue
 from tests.helpers import csrf_token_from
 
@@ -72,6 +73,11 @@ def samples(app) -> dict:
     message = db.session.query(OutboxMessage).first()
     event = db.session.query(AuditEvent).first()
     viewer = db.session.query(Role).filter_by(name="viewer").one()
+    code = Promotion(code="SAMPLE", kind="percentage", value=Decimal("5"))
+    post = ShippingMethod(name="Post", price=Decimal("4.90"))
+    db.session.add_all([code, post])
+    db.session.commit()
+    rate = db.session.query(TaxRate).first()
     ids = {
         "order": order.id,
         "pending_order": order.id,
@@ -81,6 +87,9 @@ def samples(app) -> dict:
         "audit": event.id if event is not None else 1,
         "staff_user": target.id,
         "role": viewer.id,
+        "promotion": code.id,
+        "shipping_method": post.id,
+        "tax_rate": rate.id,
     }
     return {"ids": ids, "order_id": order.id, "customer_id": customer.id}
 

@@ -262,7 +262,7 @@ def test_timeline_tells_the_story_in_time_order(client, auth, shop, clock):
     assert [(e["kind"], e["actor"], e["what"]) for e in story] == [
         ("change", "clerk@staff.test", "took the order; added line 2 × PUMP-1"),
         ("email", "ada@example.com", f"“Our shop: we received your order {order.number}”"),
-        ("change", "clerk@staff.test", "changed total, subtotal; changed line 3 × PUMP-1"),
+        ("change", "clerk@staff.test", "changed total; changed line 3 × PUMP-1"),
         ("note", "clerk@staff.test", "added an internal note"),
         ("transition", "boss@staff.test", "approved"),
         ("email", "ada@example.com", f"“Our shop: your order {order.number} is confirmed”"),

@@ -290,31 +290,16 @@ def _set_permission(connection: sa.Connection, *, granted: bool) -> None:
 
 @contextmanager
 def _tables_copied_safely(connection: sa.Connection) -> Iterator[None]:
-    """Let SQLite's batch mode copy tables that other rows refer to, losing nothing.
+    """Let SQLite's batch mode copy tables whose expression indexes it would lose.
 
-    SQLite alters a table by copying it, dropping the original and renaming the copy;
-    with foreign keys enforced (the console turns them on for every connection), the
-    drop of ``product`` or ``sales_order`` fails as soon as a line or a message refers
-    to it. SQLite's own procedure for such changes turns enforcement off meanwhile,
-    which only works outside a transaction, and checks the keys afterwards.
+    SQLite alters a table by copying it, dropping the original and renaming the copy
+    (foreign keys stay unenforced meanwhile and are checked before the commit:
+    ``alembic/env.py``). The copy drops expression indexes (and warns while reading the
+    tables that refer to them): lower(sku) goes off first and comes back last, and so
+    does lower(code) of promotion codes (see upgrade and downgrade).
     """
-    # SQLite's table copy also drops expression indexes (and warns while reading the
-    # tables that refer to them): lower(sku) goes off first and comes back last, and so
-    # does lower(code) of promotion codes (see upgrade and downgrade).
     op.drop_index("uq_product_sku_lower", table_name="product")
-    if connection.dialect.name != "sqlite":
-        yield
-    else:
-        with op.get_context().autocommit_block():
-            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
-        try:
-            yield
-            broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
-            if broken:
-                raise RuntimeError(f"foreign keys broken by the pricing migration: {broken[:5]}")
-        finally:
-            with op.get_context().autocommit_block():
-                connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+    yield
     op.create_index("uq_product_sku_lower", "product", [sa.text("lower(sku)")], unique=True)
 
 

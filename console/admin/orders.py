@@ -29,7 +29,6 @@ from console.admin.addresses import (
     address_html,
     order_address_form_args,
     order_address_form_columns,
-    order_address_formatter,
 )
 from console.admin.base import SecuredModelView
 from console.admin.fields import known_choices, strip
@@ -153,11 +152,10 @@ class OrderAdmin(OrderNotesMixin, OrderAddressFormMixin, SecuredModelView):
         "total": money_formatter,
         "created_at": datetime_formatter,
     }
+    # The addresses are in the order's header (templates/admin/order/_addresses.html).
     column_details_list = [
         "number",
         "customer",
-        "billing_address",
-        "shipping_address",
         "status",
         "coupon_code",
         "shipping_method",
@@ -182,8 +180,6 @@ class OrderAdmin(OrderNotesMixin, OrderAddressFormMixin, SecuredModelView):
     ]
     column_formatters_detail = {
         "customer": customer_link_formatter,
-        "billing_address": order_address_formatter,
-        "shipping_address": order_address_formatter,
         "status": status_badge_formatter,
         "lines": order_lines_formatter,
         "subtotal": money_formatter,

@@ -62,6 +62,9 @@ PLACED = "placed the order"
 TRANSITION_NOTES = {audit.REJECT: "Reason: {}"}
 """How a transition's recorded note reads; others read as recorded."""
 
+PART_OF_THE_TOTAL = frozenset({"subtotal", "discount_total", "shipping_total", "tax_total"})
+"""Figures the summary leaves out when it names the total (their values are in the diff)."""
+
 MONEY_FIELDS = frozenset(
     {"total", "subtotal", "discount_total", "shipping_total", "tax_total", "unit_price"}
 )
@@ -154,9 +157,10 @@ def _diff(changes: dict[str, Any], names: Iterable[str]) -> list[str]:
 def _order_update(event_: AuditEvent) -> list[TimelinePart]:
     changes = event_.changes or {}
     fields = sorted((n for n in changes if n != "placed_at"), key=_field_order)
+    named = [n for n in fields if "total" not in changes or n not in PART_OF_THE_TOTAL]
     parts = []
     if fields:
-        names = [FIELD_NAMES.get(n, field_name(n)) for n in fields]
+        names = [FIELD_NAMES.get(n, field_name(n)) for n in named]
         parts.append(TimelinePart(f"changed {', '.join(names)}", _diff(changes, fields)))
     if "placed_at" in changes and changes["placed_at"][0] is None:
         parts.append(TimelinePart(PLACED))

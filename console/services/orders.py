@@ -66,7 +66,7 @@ def _content_changed(session: Session, order: Order) -> bool:
     """True when this save changes ``order``'s customer, addresses, lines or total.
 
     Read from the attributes' history before the flush: a value set back to what it
-    was counts as no change, a coupon code alone does not change what is approved.
+    was counts as no change; a coupon code counts only through the total it changes.
     """
     state = inspect(order)
     for name in ("customer", "customer_id", "total", *ORDER_ADDRESS_COLUMNS):
