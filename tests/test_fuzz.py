@@ -121,6 +121,8 @@ def url_values(rule: Rule, samples: dict, rng: random.Random) -> list[dict]:
         "transition_name": ["approve", "reject", "ship", "deliver", "cancel", "x"],
         "export_type": ["csv", "xls"],
         "token": ["x", "a" * 300],
+        # No job in the samples: a job page answers 404, never a 5xx.
+        "job_id": [1, 2**31, 10**30],
     }
     arguments = sorted(rule.arguments)
     if not arguments:
