@@ -14,7 +14,13 @@ import pytest
 from console.database import db
 from console.models import Order
 from tests.audit_support import staff_email
-from tests.factories import CustomerFactory, OrderFactory, ProductFactory, StaffFactory
+from tests.factories import (
+    CustomerFactory,
+    OrderFactory,
+    ProductFactory,
+    PromotionFactory,
+    StaffFactory,
+)
 from tests.helpers import STAFF_PASSWORD
 
 pytestmark = pytest.mark.postgres
@@ -37,6 +43,7 @@ def sign_in(browser, live_server: str, email: str, problems: list[str]):
 
 def test_use_my_entries_then_save_an_order(app, live_server, browser, screenshot):
     widget = ProductFactory(sku="SKU-1", name="Widget", unit_price=Decimal("10.00"))
+    PromotionFactory(code="SPRING")  # 10 % off
     order = OrderFactory(customer=CustomerFactory(), lines=[(widget, 2)])
     StaffFactory(email=staff_email("clerk"), role="clerk")
     StaffFactory(email=staff_email("manager"), role="manager")
@@ -76,5 +83,5 @@ def test_use_my_entries_then_save_an_order(app, live_server, browser, screenshot
     stored = db.session.get(Order, order.id)
     assert stored.coupon_code == "SPRING"
     assert [line.quantity for line in stored.lines] == [5]
-    assert stored.total == Decimal("50.00")
+    assert stored.total == Decimal("45.00")  # 5 × 10.00, less SPRING's 10 %
     assert problems == [], problems
