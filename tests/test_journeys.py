@@ -151,6 +151,9 @@ def test_viewer_exports_orders_as_csv(app, people, open_page, screenshot):
     viewer = open_page()
     sign_in(viewer, "viewer")
     viewer.click("nav >> text=Orders")
+    # The export menu opens by Bootstrap's script: wait for the page's load, or on a busy
+    # machine the click lands on a toggle no script handles yet.
+    viewer.wait_for_url("**/admin/order/", wait_until="load")
     screenshot(viewer, "viewer-order-list")
     viewer.click(".export-menu a.dropdown-toggle")
     with viewer.expect_download() as download_info:
