@@ -136,7 +136,11 @@ def test_after_the_end_save_leads_through_sign_in_back_to_the_filled_form(page, 
     page.fill("input[name=first_name]", "Ada")
     page.fill("input[name=last_name]", "Lovelace")
     page.fill("input[name=email]", "ada@example.com")
-    clocks.move(150)  # the typing is sent (a quarter later), then nothing more happens
+    # The typing is sent a quarter later, then nothing more happens. The clocks move on
+    # only once that call is answered: a request must not straddle a move of the clock.
+    with page.expect_response(lambda r: r.url.endswith(KEEPALIVE)) as answer:
+        clocks.move(150)
+    assert answer.value.status == 200
 
     clocks.move(10 * MINUTE + 5)
     notice = page.locator(NOTICE)
