@@ -8,8 +8,8 @@ Every SQLAlchemy session hook of the console is attached here, in the order it r
   (``console.services.concurrency``);
 - before commit, the buffered events are written into the committing transaction;
 - after commit, a transaction that queued e-mail wakes its delivery
-  (``console.notify.runtime``), and one that queued a background job wakes the job
-  runner (``console.jobs.runtime``);
+  (``console.notify.runtime.OUTBOX``), and one that queued a background job wakes the
+  job runner (``console.jobs.runtime.JOBS``), both run by ``console.background``;
 - on rollback, the events and the wake-ups of what was rolled back are forgotten.
 
 The audit and version hooks listen on the console's session (``db.session``, which
@@ -40,11 +40,11 @@ def session_hooks() -> list[tuple[Any, str, Callable[..., Any]]]:
         (db.session, "before_flush", concurrency.touch_owners),
         (db.session, "persistent_to_deleted", capture.persistent_to_deleted),
         (db.session, "before_commit", capture.before_commit),
-        (Session, "after_commit", outbox.wake_after_commit),
-        (Session, "after_commit", jobs.wake_after_commit),
+        (Session, "after_commit", outbox.OUTBOX.wake_after_commit),
+        (Session, "after_commit", jobs.JOBS.wake_after_commit),
         (db.session, "after_soft_rollback", capture.after_soft_rollback),
-        (Session, "after_soft_rollback", outbox.forget_after_rollback),
-        (Session, "after_soft_rollback", jobs.forget_after_rollback),
+        (Session, "after_soft_rollback", outbox.OUTBOX.forget_after_rollback),
+        (Session, "after_soft_rollback", jobs.JOBS.forget_after_rollback),
         (db.session, "after_transaction_end", capture.after_transaction_end),
     ]
 
