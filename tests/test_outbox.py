@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 from console.database import db
 from console.models import OutboxMessage, OutboxStatus
 from console.models.base import utcnow
-from console.notify.dispatcher import deliver_due
+from console.notify.dispatcher import OUTBOX_ID_HEADER, deliver_due
 from console.services import notifications, workflow
 from console.services.errors import DomainError
 from tests.factories import OrderFactory, StaffFactory, catalogue
@@ -70,6 +70,20 @@ def test_received_mail_has_both_parts(order, smtp_server):
     row = message_rows()[0]
     assert (row.status, row.attempts, row.last_error) == ("sent", 1, None)
     assert row.sent_at is not None
+
+
+def test_each_mail_names_its_outbox_row_on_every_attempt(order, staff, smtp_server):
+    """The header that traces a received mail back to its row (and lets the several-hosts
+    test count deliveries per message) stays the same through a failed attempt."""
+    smtp_server.stop()
+    assert len(deliver_due().retried) == 1
+    smtp_server.start()
+    workflow.approve(db.session, order, staff["manager"])
+    assert len(deliver_due().sent) == 2
+    rows = message_rows()
+    assert [row.template for row in rows] == ["order_received", "order_approved"]
+    received_by_row = {m[OUTBOX_ID_HEADER]: m["Subject"] for m in smtp_server.received}
+    assert received_by_row == {str(row.id): row.subject for row in rows}
 
 
 def test_smtp_down_during_approval_then_delivered_exactly_once(order, staff, smtp_server):

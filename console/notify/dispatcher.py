@@ -114,6 +114,11 @@ def claim_due(session: Session, limit: int, only_ids: list[int] | None = None) -
     return ids
 
 
+OUTBOX_ID_HEADER = "X-Console-Outbox-Id"
+"""Names the outbox row a mail was sent from, so that a received mail (a bounce, a
+customer's complaint, a relay's log) can be traced back to it in the console."""
+
+
 def _as_mail(message: OutboxMessage) -> Message:
     return Message(
         subject=message.subject,
@@ -121,6 +126,7 @@ def _as_mail(message: OutboxMessage) -> Message:
         body=message.body_text,
         html=message.body_html,
         sender=message.sender,
+        extra_headers={OUTBOX_ID_HEADER: str(message.id)},
     )
 
 
