@@ -225,6 +225,8 @@ def sweep(app: Flask, work: Work) -> int:
     """
     with app.app_context():
         wanted = work.backlog()
+    if not wanted:  # nothing to ask Redis about
+        return 0
     missing = wanted - queue(app, work).count
     return sum(1 for _ in range(max(missing, 0)) if enqueue(app, work))
 
