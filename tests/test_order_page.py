@@ -25,7 +25,7 @@ from console.models import (
 from console.services import workflow
 from console.services.notifications import DELIVERY_STATES
 from tests.factories import CustomerFactory, OrderFactory, ProductFactory, StaffFactory
-from tests.helpers import count_rows, form_token, parse, submit, text_of
+from tests.helpers import count_rows, export, form_token, parse, submit, text_of
 
 CSS = Path(__file__).resolve().parent.parent / "console" / "static" / "console.css"
 
@@ -470,7 +470,7 @@ def test_note_text_never_reaches_the_customer_or_an_export(client, auth, shop):
         assert "difficult" not in stored
     auth.login("boss@staff.test")
     for url in ("/admin/order/export/csv/", "/admin/audit/export/csv/"):
-        exported = client.get(url)
+        exported = export(client, url)
         assert exported.status_code == 200, url
         cells = [
             cell for row in csv.reader(io.StringIO(exported.get_data(as_text=True))) for cell in row

@@ -18,10 +18,19 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import FromClause
+from sqlalchemy import FromClause, String, cast, func, select
 from sqlalchemy.orm import aliased
 
-from console.models import AuditEvent, Customer, Order, OrderLine, Product, ShippingMethod, User
+from console.models import (
+    AuditEvent,
+    Customer,
+    Order,
+    OrderLine,
+    OrderTaxLine,
+    Product,
+    ShippingMethod,
+    User,
+)
 from console.models.addresses import ADDRESS_FIELDS, ADDRESS_KINDS
 
 CENT = Decimal("0.01")
@@ -51,6 +60,9 @@ class Field:
     kind: str = TEXT
     value: Callable[[Any], Any] | None = None
     """Computes the value from the row (whose columns are named by their keys)."""
+    structured: Callable[[Any], Any] | None = None
+    """Computes the value JSON Lines writes, when it differs from ``value`` (the text
+    CSV and XLSX write): a list or an object rather than its wording."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -83,6 +95,52 @@ def _changes(row: Any) -> str:
     return changes_text(row.changes)
 
 
+# One tax line as the orders export reads it: its parts joined by the unit separator,
+# the tax lines of an order by the record separator (characters no tax name holds).
+_PART, _RECORD = "\x1f", "\x1e"
+
+
+def _tax_lines_column() -> Any:
+    """The order's tax lines in one text column: a correlated aggregate that SQLite
+    (``group_concat``) and PostgreSQL (``string_agg``) both answer from the
+    ``(order_id, rate)`` index, so that the export stays one query per batch."""
+    parts = [OrderTaxLine.name, *(cast(c, String) for c in _TAX_AMOUNTS)]
+    joined = parts[0]
+    for part in parts[1:]:
+        joined = joined + _PART + part
+    return (
+        select(func.aggregate_strings(joined, _RECORD))
+        .where(OrderTaxLine.order_id == Order.id)
+        .scalar_subquery()
+    )
+
+
+_TAX_AMOUNTS = (OrderTaxLine.rate, OrderTaxLine.base, OrderTaxLine.tax)
+
+
+def _tax_lines(row: Any) -> list[dict[str, str]]:
+    """The order's tax per rate, lowest rate first: name, rate (percent), base, tax."""
+    if not row.tax_breakdown:
+        return []
+    found = []
+    for record in row.tax_breakdown.split(_RECORD):
+        name, rate, base, tax = record.split(_PART)
+        found.append(
+            {
+                "name": name,
+                "rate": f"{Decimal(rate).quantize(CENT)}",
+                "base": f"{Decimal(base).quantize(CENT)}",
+                "tax": f"{Decimal(tax).quantize(CENT)}",
+            }
+        )
+    return sorted(found, key=lambda line: (Decimal(line["rate"]), line["name"]))
+
+
+def _tax_breakdown(row: Any) -> str:
+    """``Reduced 5.50%: 0.65; Standard 20.00%: 14.36``: the tax per rate, as text."""
+    return "; ".join(f"{t['name']} {t['rate']}%: {t['tax']}" for t in _tax_lines(row))
+
+
 def _address_fields() -> tuple[Field, ...]:
     """The order's billing and shipping addresses as it keeps them, one column per part."""
     return tuple(
@@ -112,6 +170,14 @@ ORDER_FIELDS: tuple[Field, ...] = (
     Field("discount_total", "Discount", Order.discount_total, MONEY),
     Field("shipping_total", "Shipping", Order.shipping_total, MONEY),
     Field("tax_total", "Tax", Order.tax_total, MONEY),
+    Field(
+        "tax_breakdown",
+        "Tax by rate",
+        _tax_lines_column(),
+        JSON,
+        value=_tax_breakdown,
+        structured=_tax_lines,
+    ),
     Field("prices_include_tax", "Prices include tax", Order.prices_include_tax, BOOLEAN),
     Field("total", "Total", Order.total, MONEY),
     *_address_fields(),
