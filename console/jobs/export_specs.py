@@ -118,27 +118,43 @@ def _tax_lines_column() -> Any:
 _TAX_AMOUNTS = (OrderTaxLine.rate, OrderTaxLine.base, OrderTaxLine.tax)
 
 
-def _tax_lines(row: Any) -> list[dict[str, str]]:
-    """The order's tax per rate, lowest rate first: name, rate (percent), base, tax."""
+def _cents(number: str) -> str:
+    """An amount as the database wrote it as text (PostgreSQL ``20.00``, SQLite ``20.0``,
+    ``20`` or ``0.65``), with two decimals: the common shapes without making a Decimal,
+    which is most of an export's time for this column."""
+    whole, _dot, fraction = number.partition(".")
+    if len(fraction) == 2:
+        return number
+    if len(fraction) < 2 and "e" not in whole.lower():
+        return f"{whole}.{fraction:0<2}"
+    return f"{Decimal(number).quantize(CENT)}"
+
+
+def _tax_parts(row: Any) -> list[tuple[str, str, str, str]]:
+    """The order's tax lines as (name, rate, base, tax) texts, lowest rate first (the
+    aggregate's order is the database's own)."""
     if not row.tax_breakdown:
         return []
-    found = []
+    parts = []
     for record in row.tax_breakdown.split(_RECORD):
         name, rate, base, tax = record.split(_PART)
-        found.append(
-            {
-                "name": name,
-                "rate": f"{Decimal(rate).quantize(CENT)}",
-                "base": f"{Decimal(base).quantize(CENT)}",
-                "tax": f"{Decimal(tax).quantize(CENT)}",
-            }
-        )
-    return sorted(found, key=lambda line: (Decimal(line["rate"]), line["name"]))
+        parts.append((name, _cents(rate), _cents(base), _cents(tax)))
+    if len(parts) > 1:
+        parts.sort(key=lambda part: (float(part[1]), part[0]))
+    return parts
+
+
+def _tax_lines(row: Any) -> list[dict[str, str]]:
+    """The order's tax per rate, lowest rate first: name, rate (percent), base, tax."""
+    return [
+        {"name": name, "rate": rate, "base": base, "tax": tax}
+        for name, rate, base, tax in _tax_parts(row)
+    ]
 
 
 def _tax_breakdown(row: Any) -> str:
     """``Reduced 5.50%: 0.65; Standard 20.00%: 14.36``: the tax per rate, as text."""
-    return "; ".join(f"{t['name']} {t['rate']}%: {t['tax']}" for t in _tax_lines(row))
+    return "; ".join(f"{name} {rate}%: {tax}" for name, rate, _base, tax in _tax_parts(row))
 
 
 def _address_fields() -> tuple[Field, ...]:
