@@ -187,6 +187,16 @@ def test_every_export_is_in_the_audit_trail(client, auth, small_shop):
     assert len(export_events()) == 2
 
 
+def test_an_invalid_filter_value_is_said_once(client, auth, small_shop):
+    auth.login_as("viewer")
+    response = export(
+        client, "/admin/audit/export/csv/?flt0_when_utc_smaller_than=someday", follow_redirects=True
+    )
+    assert response.status_code == 200
+    page = client.get("/admin/audit/").text
+    assert alerts(page).count("Invalid Filter Value: someday") == 1
+
+
 def test_bad_export_requests_get_a_message_and_change_nothing(client, auth, small_shop):
     auth.login_as("viewer")
     response = export(client, "/admin/order/export/pdf/?search=ada", follow_redirects=True)

@@ -99,8 +99,10 @@ class ExportMixin:
             return redirect(self._list_url())
         spec = SPECS[name]
         bom = export_format.name == "csv" and request.args.get("bom") == "1"
-        asked = self._export_request(spec, export_format, bom)
-        ids = exports.filtered_ids(self, spec)
+        # Read once: an invalid filter value is flashed by the reading.
+        arguments = self._get_list_extra_args()
+        asked = self._export_request(spec, export_format, bom, arguments)
+        ids = exports.filtered_ids(self, spec, arguments)
         limit = current_app.config["EXPORT_INLINE_MAX_ROWS"]
         rows = exports.count_rows(db.session(), spec, ids, limit)
         if rows > limit:
@@ -110,10 +112,10 @@ class ExportMixin:
         return self._export_now(spec, export_format, ids, bom)
 
     def _export_request(
-        self, spec: ExportSpec, export_format: exports.ExportFormat, bom: bool
+        self, spec: ExportSpec, export_format: exports.ExportFormat, bom: bool, arguments: Any
     ) -> exports.ExportRequest:
-        """The export asked for, with the list's search and filters as a person reads them."""
-        arguments = self._get_list_extra_args()
+        """The export asked for, with the list's search and filters (``arguments``, the
+        list's ``ViewArgs``) as a person reads them."""
         filters = tuple(
             f"{name} {self._filters[index].operation()} {value}"
             for index, name, value in arguments.filters or ()

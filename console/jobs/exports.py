@@ -112,14 +112,16 @@ def list_arguments(args: Iterable[tuple[str, str]]) -> list[list[str]]:
     ]
 
 
-def filtered_ids(view: Any, spec: ExportSpec) -> Select[Any]:
+def filtered_ids(view: Any, spec: ExportSpec, arguments: Any = None) -> Select[Any]:
     """The ids of ``spec.base`` that ``view``'s list shows for this request's arguments.
 
     The view builds its list query (``get_list``: search, filters, the view's own
     restrictions such as the pending list's status) exactly as for its page; only the
-    ids are kept. Call inside a request (or ``test_request_context``) carrying them.
+    ids are kept. Call inside a request (or ``test_request_context``) carrying them;
+    ``arguments`` are the list's ``ViewArgs`` when the caller has read them already.
     """
-    arguments = view._get_list_extra_args()
+    if arguments is None:
+        arguments = view._get_list_extra_args()
     sort = view._get_column_by_idx(arguments.sort)
     _count, query = view.get_list(
         0,
