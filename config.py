@@ -590,6 +590,7 @@ CUSTOMER_EMAILS: Final[Mapping[str, Any]] = {
     # ``{number}`` and ``{shop}`` are filled in.
     "ORDER_EMAIL_SUBJECTS": {
         "order_received": "{shop}: we received your order {number}",
+        "order_updated": "{shop}: your order {number} was updated",
         "order_approved": "{shop}: your order {number} is confirmed",
         "order_rejected": "{shop}: we cannot fulfil your order {number}",
         "order_shipped": "{shop}: your order {number} is on its way",

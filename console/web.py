@@ -192,6 +192,19 @@ def register_error_pages(app: Flask) -> None:
     def not_found(_error):
         return _page(404, "Page not found", "There is nothing at this address.")
 
+    @app.errorhandler(405)
+    def method_not_allowed(error):
+        # What has effects (starting an export) answers a form's POST only: a link,
+        # a bookmark or a typed address lands here.
+        response, code = _page(
+            405,
+            "Use the console's button",
+            "This address answers a form of the console, not a link or a typed address "
+            "(an export starts from the Export menu of its list). Nothing was done.",
+        )
+        response.headers["Allow"] = ", ".join(getattr(error, "valid_methods", None) or ())
+        return response, code
+
     @app.errorhandler(OperationalError)
     def database_unavailable(_error):
         _discard_session()

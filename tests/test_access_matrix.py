@@ -52,7 +52,7 @@ from tests.design_matrix import (
     allowed,
 )
 from tests.factories import CustomerFactory, OrderFactory, ProductFactory, StaffFactory
-from tests.helpers import ROLES, csrf_token_from, flashed_errors
+from tests.helpers import ROLES, csrf_token_from, export, flashed_errors
 
 PRINCIPALS = ["anonymous", *ROLES]
 
@@ -466,8 +466,8 @@ def test_role_permissions_are_read_from_the_database(app, client, auth):
     """An admin's edit of a role applies on the next request, not at start-up."""
     sample_records()
     auth.login_as("viewer")
-    assert client.get("/admin/customer/export/csv/").status_code == 200
+    assert export(client, "/admin/customer/export/csv/").status_code == 200
     role = db.session.scalar(select(Role).filter_by(name="viewer"))
     role.permissions = sorted(ROLE_PERMISSIONS["viewer"] - {"export"})
     db.session.commit()
-    assert client.get("/admin/customer/export/csv/").status_code == 403
+    assert export(client, "/admin/customer/export/csv/").status_code == 403

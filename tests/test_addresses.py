@@ -21,6 +21,7 @@ from console.services import workflow
 from tests.factories import CustomerFactory, OrderFactory, StaffFactory, catalogue
 from tests.helpers import (
     count_rows,
+    export,
     flashed_errors,
     form_fields,
     parse,
@@ -472,7 +473,7 @@ def test_old_orders_say_no_address_was_recorded(client, auth, book):
 
 
 def export_rows(client) -> list[dict]:
-    response = client.get("/admin/order/export/csv/")
+    response = export(client, "/admin/order/export/csv/")
     assert response.status_code == 200
     return list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
 

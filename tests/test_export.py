@@ -11,6 +11,7 @@ import pytest
 from console.admin.export import neutralise_formula
 from console.database import db
 from console.models import Customer, Order, OrderLine, Product
+from tests.helpers import export
 
 
 def rows(response) -> list[list[str]]:
@@ -45,7 +46,7 @@ def test_customer_export_neutralises_formulas(client, auth):
     )
     db.session.commit()
     auth.login_as("viewer")
-    table = rows(client.get("/admin/customer/export/csv/"))
+    table = rows(export(client, "/admin/customer/export/csv/"))
     header, (row,) = table[0], table[1:]
     record = dict(zip(header, row, strict=True))
     assert record["First name"].startswith("'=HYPERLINK")
@@ -68,7 +69,7 @@ def test_orders_export_with_lines(client, auth):
     db.session.add(order)
     db.session.commit()
     auth.login_as("manager")
-    header, row = rows(client.get("/admin/order/export/csv/"))
+    header, row = rows(export(client, "/admin/order/export/csv/"))
     record = dict(zip(header, row, strict=True))
     assert record["Order"] == "SO-000001"
     assert record["Total"] == "92.15"
@@ -78,7 +79,7 @@ def test_orders_export_with_lines(client, auth):
         "ada@example.com",
     )
     # One row per line: the same list, its lines.
-    header, *lines = rows(client.get("/admin/order/export/csv/?of=order_lines"))
+    header, *lines = rows(export(client, "/admin/order/export/csv/?of=order_lines"))
     assert [
         (r["Order"], r["SKU"], r["Product"], r["Quantity"], r["Unit price"], r["Line total"])
         for r in (dict(zip(header, line, strict=True)) for line in lines)
@@ -90,7 +91,7 @@ def test_orders_export_with_lines(client, auth):
 
 def test_export_of_an_empty_result_is_a_valid_csv_with_header(client, auth):
     auth.login_as("viewer")
-    table = rows(client.get("/admin/order/export/csv/?search=nobody@example.com"))
+    table = rows(export(client, "/admin/order/export/csv/?search=nobody@example.com"))
     assert len(table) == 1 and "Order" in table[0]
 
 
@@ -109,7 +110,7 @@ def test_export_follows_the_list_filters(client, auth):
         )
     db.session.commit()
     auth.login_as("viewer")
-    table = rows(client.get("/admin/order/export/csv/?flt0_0=approved"))
+    table = rows(export(client, "/admin/order/export/csv/?flt0_0=approved"))
     assert [r[0] for r in table[1:]] == ["SO-000001"]
 
 
@@ -117,7 +118,7 @@ def test_a_clerk_cannot_export(client, auth):
     db.session.add(Customer(first_name="A", last_name="B", email="ab@example.com"))
     db.session.commit()
     auth.login_as("clerk")
-    response = client.get("/admin/customer/export/csv/")
+    response = export(client, "/admin/customer/export/csv/")
     assert response.mimetype != "text/csv"
     assert "ab@example.com" not in response.get_data(as_text=True)
 
@@ -130,5 +131,5 @@ def test_a_streamed_export_gives_its_connection_back(client, auth):
     client.get("/admin/customer/")
     before = db.engine.pool.checkedout()
     for _ in range(3):
-        rows(client.get("/admin/customer/export/csv/"))
+        rows(export(client, "/admin/customer/export/csv/"))
     assert db.engine.pool.checkedout() == before

@@ -20,10 +20,11 @@ from sqlalchemy import insert, select
 
 from console.database import db
 from console.jobs.runner import run_next
-from console.models import Customer, Job, Order, Product, Role
+from console.models import AuditEvent, Customer, Job, Order, Product, Role
 from console.permissions import ROLE_PERMISSIONS
 from tests.factories import CustomerFactory, OrderFactory, ProductFactory, StaffFactory
-from tests.helpers import alerts, parse, text_of
+from tests.helpers import alerts, export, parse, submit, text_of
+from tests.pricing_support import order_form, priced_shop, promotion
 
 
 def csv_rows(data: bytes) -> list[dict[str, str]]:
@@ -53,7 +54,7 @@ def test_the_three_formats_carry_the_same_rows(client, auth, small_shop):
     auth.login_as("viewer")
     order = small_shop
 
-    response = client.get("/admin/order/export/csv/?of=order_lines")
+    response = export(client, "/admin/order/export/csv/?of=order_lines")
     assert response.mimetype == "text/csv"
     assert response.headers["Content-Disposition"].startswith("attachment; filename=order-lines-")
     lines = csv_rows(response.get_data())
@@ -62,7 +63,7 @@ def test_the_three_formats_carry_the_same_rows(client, auth, small_shop):
         ("'=LAMP", "'@Lamp", "1", "12.35"),  # formula-like cells neutralised
     ]
 
-    response = client.get("/admin/order/export/xlsx/?of=order_lines")
+    response = export(client, "/admin/order/export/xlsx/?of=order_lines")
     assert response.mimetype.endswith("spreadsheetml.sheet")
     sheet = xlsx_rows(response.get_data())
     assert [(r["SKU"], r["Quantity"], r["Line total"]) for r in sheet] == [
@@ -71,7 +72,7 @@ def test_the_three_formats_carry_the_same_rows(client, auth, small_shop):
     ]
     assert isinstance(sheet[0]["Order created (UTC)"], dt.datetime)
 
-    response = client.get("/admin/order/export/jsonl/?of=order_lines")
+    response = export(client, "/admin/order/export/jsonl/?of=order_lines")
     assert response.mimetype == "application/x-ndjson"
     objects = [json.loads(line) for line in response.get_data(as_text=True).splitlines()]
     assert [(o["sku"], o["quantity"], o["unit_price"], o["line_total"]) for o in objects] == [
@@ -84,17 +85,23 @@ def test_the_three_formats_carry_the_same_rows(client, auth, small_shop):
 
 def test_csv_for_excel_starts_with_a_byte_order_mark(client, auth, small_shop):
     auth.login_as("viewer")
-    plain = client.get("/admin/customer/export/csv/").get_data()
-    excel = client.get("/admin/customer/export/csv/?bom=1").get_data()
+    plain = export(client, "/admin/customer/export/csv/").get_data()
+    excel = export(client, "/admin/customer/export/csv/?bom=1").get_data()
     assert not plain.startswith(b"\xef\xbb\xbf")
     assert excel == b"\xef\xbb\xbf" + plain
     assert csv_rows(plain)[0]["E-mail"] == "ada@example.com"
 
 
 def test_the_export_menu_keeps_the_lists_search_and_filters(client, auth, small_shop):
+    """Each entry is a POST form with the CSRF token, its address carrying the list's
+    search and filters."""
     auth.login_as("manager")
     page = parse(client.get("/admin/order/?search=ada%40example.com&flt0_0=pending").text)
-    links = [(text_of(a), a["href"]) for a in page.select(".export-menu a.dropdown-item")]
+    forms = page.select(".export-menu form")
+    assert {form["method"] for form in forms} == {"post"}
+    assert all(form.find("input", attrs={"name": "csrf_token"})["value"] for form in forms)
+    assert page.select(".export-menu a.dropdown-item") == []  # no link starts an export
+    links = [(text_of(form.button), form["action"]) for form in forms]
     assert [label for label, _ in links] == 2 * [
         "CSV",
         "CSV for Excel (UTF-8 with BOM)",
@@ -114,12 +121,88 @@ def test_the_export_menu_keeps_the_lists_search_and_filters(client, auth, small_
     assert [query.get("bom") for query in queries[:4]] == [None, ["1"], None, None]
 
 
+def test_an_export_starts_only_from_a_form_post_with_the_token(client, auth, small_shop):
+    """A link, a bookmark or another site's form starts nothing: GET answers 405 with a
+    page that says how to export, a POST without the token 400; no job, no event."""
+    auth.login_as("viewer")
+    for export_type in ("csv", "xlsx", "jsonl"):
+        response = client.get(f"/admin/order/export/{export_type}/")
+        assert response.status_code == 405
+        assert response.headers["Allow"].split(", ").count("POST") == 1
+        assert "Export menu" in text_of(parse(response.text).body)
+    response = client.post("/admin/order/export/csv/")
+    assert response.status_code == 400
+    assert "security token" in response.text
+    assert db.session.scalars(select(Job)).all() == []
+    assert export_events() == []
+
+
+def export_events() -> list[AuditEvent]:
+    db.session.expire_all()
+    return list(
+        db.session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "export").order_by(AuditEvent.id)
+        )
+    )
+
+
+def test_every_export_is_in_the_audit_trail(client, auth, small_shop):
+    """Who, which list and export, search and filters, format, and the rows written."""
+    viewer = auth.login_as("viewer")
+    query = "?search=ada%40example.com&flt0_0=pending&of=order_lines&bom=1"
+    response = export(client, f"/admin/order/export/csv/{query}")
+    assert len(csv_rows(response.get_data())) == 2
+    export(client, "/admin/customer/export/jsonl/")
+    ordered, customers = export_events()
+    assert (ordered.actor_id, ordered.actor_email) == (viewer.id, "viewer@staff.test")
+    assert (ordered.record_type, ordered.record_id) == ("export", None)
+    assert ordered.request_id and ordered.client_addr
+    assert ordered.changes == {
+        "list": [None, "order"],
+        "export": [None, "order_lines"],
+        "format": [None, "CSV for Excel"],
+        "search": [None, "ada@example.com"],
+        "filters": [None, "Status equals pending"],
+        "rows": [None, 2],
+    }
+    assert ordered.note == (
+        "Exported Order lines (CSV for Excel) from the Orders list (search "
+        "'ada@example.com', filters: Status equals pending): 2 rows."
+    )
+    assert customers.changes["rows"] == [None, 1] and customers.changes["format"] == [
+        None,
+        "JSON Lines",
+    ]
+    assert "search" not in customers.changes and "filters" not in customers.changes
+    # The audit trail's pages show them to those who read it.
+    listed = parse(client.get("/admin/audit/?search=export").text)
+    assert [text_of(cell) for cell in listed.select("td.col-action")] == ["export", "export"]
+    details = client.get(f"/admin/audit/details/?id={ordered.id}").text
+    assert ordered.note in text_of(parse(details).body)
+    # Refused exports are not exports: nothing recorded.
+    export(client, "/admin/order/export/pdf/")
+    auth.logout()
+    auth.login_as("clerk")
+    assert export(client, "/admin/order/export/csv/").status_code == 403
+    assert len(export_events()) == 2
+
+
+def test_an_invalid_filter_value_is_said_once(client, auth, small_shop):
+    auth.login_as("viewer")
+    response = export(
+        client, "/admin/audit/export/csv/?flt0_when_utc_smaller_than=someday", follow_redirects=True
+    )
+    assert response.status_code == 200
+    page = client.get("/admin/audit/").text
+    assert alerts(page).count("Invalid Filter Value: someday") == 1
+
+
 def test_bad_export_requests_get_a_message_and_change_nothing(client, auth, small_shop):
     auth.login_as("viewer")
-    response = client.get("/admin/order/export/pdf/?search=ada", follow_redirects=True)
+    response = export(client, "/admin/order/export/pdf/?search=ada", follow_redirects=True)
     assert response.status_code == 200
     assert "Unknown export format 'pdf': choose CSV, XLSX or JSON Lines." in alerts(response.text)
-    response = client.get("/admin/order/export/csv/?of=customers", follow_redirects=True)
+    response = export(client, "/admin/order/export/csv/?of=customers", follow_redirects=True)
     assert "This list has no export called 'customers'." in alerts(response.text)
     assert db.session.scalars(select(Job)).all() == []
 
@@ -127,7 +210,7 @@ def test_bad_export_requests_get_a_message_and_change_nothing(client, auth, smal
 def test_a_clerk_may_not_export(client, auth, small_shop):
     auth.login_as("clerk")
     for export_type in ("csv", "xlsx", "jsonl", "pdf"):
-        assert client.get(f"/admin/order/export/{export_type}/").status_code == 403
+        assert export(client, f"/admin/order/export/{export_type}/").status_code == 403
 
 
 @pytest.mark.settings(EXPORT_INLINE_MAX_ROWS=2)
@@ -137,14 +220,21 @@ def test_above_the_inline_limit_the_export_becomes_a_job(client, auth, app):
     CustomerFactory(first_name="Other", last_name="Roe", email="other@example.com")
     auth.login_as("viewer")
     # Two of them: at once.
-    response = client.get("/admin/customer/export/csv/?search=c1%40example.com")
+    response = export(client, "/admin/customer/export/csv/?search=c1%40example.com")
     assert response.mimetype == "text/csv"
     # Three (the filter keeps out the fourth): a job, and the person is taken to it.
-    response = client.get("/admin/customer/export/jsonl/?flt0_0=Doe")
+    response = export(client, "/admin/customer/export/jsonl/?flt0_0=Doe")
     assert response.status_code == 302
     job = db.session.scalars(select(Job)).one()
     assert response.headers["Location"] == f"/admin/jobs/{job.id}/"
     assert (job.kind, job.title, job.state) == ("export", "Customers export (JSON Lines)", "queued")
+    # Both exports are in the audit trail: the rows of the one, the job of the other.
+    inline, queued = export_events()
+    assert inline.changes["rows"] == [None, 1]
+    assert (queued.record_type, queued.record_id) == ("job", job.id)
+    assert queued.changes["job"] == [None, job.id] and "rows" not in queued.changes
+    assert queued.changes["filters"] == [None, "Last name contains Doe"]
+    assert queued.note.endswith(f": in the background as job {job.id}.")
     page = client.get(response.headers["Location"])
     assert "runs in the background" in alerts(page.text)
 
@@ -162,7 +252,7 @@ def test_an_export_job_refuses_an_owner_who_lost_the_permission(client, auth, ap
     for n in range(2):
         CustomerFactory(email=f"c{n}@example.com")
     auth.login_as("viewer")
-    client.get("/admin/customer/export/csv/")
+    export(client, "/admin/customer/export/csv/")
     job = db.session.scalars(select(Job)).one()
     role = db.session.scalar(select(Role).filter_by(name="viewer"))
     role.permissions = sorted(ROLE_PERMISSIONS["viewer"] - {"export"})
@@ -238,7 +328,7 @@ def test_100000_orders_through_a_job_read_back_exactly(client, auth, app):
     auth.login_as("manager")
     files = {}
     for export_type in ("csv", "xlsx"):
-        response = client.get(f"/admin/order/export/{export_type}/")
+        response = export(client, f"/admin/order/export/{export_type}/")
         assert response.status_code == 302, export_type
         job_id = int(response.headers["Location"].rstrip("/").rsplit("/", 1)[1])
         assert run_next(app) == job_id
@@ -279,7 +369,57 @@ def test_the_lists_export_only_what_their_person_may_read(app, client, auth):
     ProductFactory(sku="P-1")
     StaffFactory(email="someone@staff.test", role="clerk")
     auth.login_as("viewer")
-    assert csv_rows(client.get("/admin/product/export/csv/").get_data())[0]["SKU"] == "P-1"
-    assert client.get("/admin/audit/export/jsonl/").status_code == 200
-    assert client.get("/admin/notification/export/csv/").status_code == 403
+    assert csv_rows(export(client, "/admin/product/export/csv/").get_data())[0]["SKU"] == "P-1"
+    assert export(client, "/admin/audit/export/jsonl/").status_code == 200
+    assert export(client, "/admin/notification/export/csv/").status_code == 403
     assert db.session.scalar(select(Product.sku)) == "P-1"
+
+
+def test_the_orders_export_gives_the_tax_per_rate(client, auth, app):
+    """One ``Tax by rate`` column: text in CSV and XLSX, a list in JSON Lines; lowest
+    rate first, every rate the order was taxed at (0 % included), exact to the cent."""
+    shop = priced_shop()
+    promotion("TEN")
+    auth.login_as("manager")
+    lines = [(shop["kettle"], 2), (shop["tea"], 3), (shop["book"], 1)]
+    data = order_form(shop["ada"], *lines, coupon_code="TEN", shipping=shop["courier"])
+    assert submit(client, "/admin/order/new/", data).status_code == 302
+    plain = OrderFactory(customer=shop["bob"], lines={shop["tea"]: 1})
+    untaxed = OrderFactory(customer=shop["bob"], lines={shop["book"]: 1})
+    # Kettle 2 × 39.90 = 79.80, tea 3 × 4.35 = 13.05, book 12.00: 104.85, 10 % off
+    # line by line (71.82, 11.74, 10.80); the courier's 12.00 is taxed at 0 %
+    # (SHOP_SHIPPING_TAX_RATE), so it joins the book's base at that rate.
+    expected = [
+        {"name": "Zero", "rate": "0.00", "base": "22.80", "tax": "0.00"},
+        {"name": "Reduced", "rate": "5.50", "base": "11.74", "tax": "0.65"},
+        {"name": "Standard", "rate": "20.00", "base": "71.82", "tax": "14.36"},
+    ]
+    text = "Zero 0.00%: 0.00; Reduced 5.50%: 0.65; Standard 20.00%: 14.36"
+
+    rows = csv_rows(export(client, "/admin/order/export/csv/").get_data())
+    assert [(r["Tax"], r["Tax by rate"]) for r in rows] == [
+        ("15.01", text),
+        ("0.24", "Reduced 5.50%: 0.24"),
+        ("0.00", "Zero 0.00%: 0.00"),
+    ]
+    sheet = xlsx_rows(export(client, "/admin/order/export/xlsx/").get_data())
+    assert [r["Tax by rate"] for r in sheet] == [text, "Reduced 5.50%: 0.24", "Zero 0.00%: 0.00"]
+    objects = [
+        json.loads(line)
+        for line in export(client, "/admin/order/export/jsonl/").get_data(as_text=True).splitlines()
+    ]
+    assert objects[0]["tax_breakdown"] == expected
+    assert objects[0]["tax_total"] == "15.01"
+    assert objects[1]["tax_breakdown"] == [
+        {"name": "Reduced", "rate": "5.50", "base": "4.35", "tax": "0.24"}
+    ]
+    assert [o["number"] for o in objects] == [
+        db.session.scalar(select(Order.number).order_by(Order.id)),
+        plain.number,
+        untaxed.number,
+    ]
+    # The figures are the order's own tax lines, as its page and e-mails show them.
+    db.session.expire_all()
+    first = db.session.scalar(select(Order).order_by(Order.id))
+    stored = [(t.name, f"{t.rate:.2f}", f"{t.base:.2f}", f"{t.tax:.2f}") for t in first.tax_lines]
+    assert stored == [(e["name"], e["rate"], e["base"], e["tax"]) for e in expected]

@@ -1,9 +1,10 @@
 """A large export in a real browser: the job's progress bar moves to the end, then download.
 
-The inline limit is set low, so the manager's export becomes a job and the browser is
-taken to its page. The runner starts only once the page shows the queued job, so the
-page is certainly watching a job that has not finished; the bar must then reach 100%
-and offer the file without the page being reloaded.
+The inline limit is set low, so the manager's export (the Export menu's form, posted
+with its CSRF token) becomes a job and the browser is taken to its page. The runner
+starts only once the page shows the queued job, so the page is certainly watching a
+job that has not finished; the bar must then reach 100% and offer the file without
+the page being reloaded.
 """
 
 from __future__ import annotations
@@ -46,7 +47,8 @@ def test_a_manager_watches_a_large_export_finish_and_downloads_it(app, page, scr
 
     page.goto("/admin/order/")
     page.click(".export-menu a.dropdown-toggle")
-    page.click(".export-menu >> a.dropdown-item:has-text('CSV for Excel')")
+    # The entry is a form: its POST carries the CSRF token; the answer sends to the job.
+    page.click(".export-menu >> button.dropdown-item:has-text('CSV for Excel')")
     page.wait_for_url("**/admin/jobs/*/")
     assert page.text_content("#job-state") == "queued"
     page.wait_for_selector("text=runs in the background")

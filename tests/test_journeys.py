@@ -157,7 +157,7 @@ def test_viewer_exports_orders_as_csv(app, people, open_page, screenshot):
     screenshot(viewer, "viewer-order-list")
     viewer.click(".export-menu a.dropdown-toggle")
     with viewer.expect_download() as download_info:
-        viewer.click(".export-menu a.dropdown-item:text-is('CSV')")
+        viewer.click(".export-menu button.dropdown-item:text-is('CSV')")
     path = download_info.value.path()
     rows = list(csv.reader(io.StringIO(Path(path).read_text(encoding="utf-8"))))
     assert rows[0][0] == "Order"

@@ -25,7 +25,7 @@ from console.models import (
 from console.services import workflow
 from console.services.notifications import DELIVERY_STATES
 from tests.factories import CustomerFactory, OrderFactory, ProductFactory, StaffFactory
-from tests.helpers import count_rows, form_token, parse, submit, text_of
+from tests.helpers import count_rows, export, form_token, parse, submit, text_of
 
 CSS = Path(__file__).resolve().parent.parent / "console" / "static" / "console.css"
 
@@ -252,8 +252,10 @@ def test_timeline_tells_the_story_in_time_order(client, auth, shop, clock):
         data={"csrf_token": token, "version": db.session.get(Order, order.id).version},
     )
     assert approved.status_code == 302
-    # Delivery happened meanwhile: the first mail went out, the second is retried.
-    received, approval = db.session.scalars(select(OutboxMessage).order_by(OutboxMessage.id))
+    # Delivery happened meanwhile: the first mail went out, the last is retried.
+    received, updated, approval = db.session.scalars(
+        select(OutboxMessage).order_by(OutboxMessage.id)
+    )
     received.status, received.attempts, received.sent_at = "sent", 1, received.created_at
     approval.attempts, approval.last_error = 1, "421 try later"
     db.session.commit()
@@ -263,12 +265,13 @@ def test_timeline_tells_the_story_in_time_order(client, auth, shop, clock):
         ("change", "clerk@staff.test", "took the order; added line 2 × PUMP-1"),
         ("email", "ada@example.com", f"“Our shop: we received your order {order.number}”"),
         ("change", "clerk@staff.test", "changed total; changed line 3 × PUMP-1"),
+        ("email", "ada@example.com", f"“Our shop: your order {order.number} was updated”"),
         ("note", "clerk@staff.test", "added an internal note"),
         ("transition", "boss@staff.test", "approved"),
         ("email", "ada@example.com", f"“Our shop: your order {order.number} is confirmed”"),
     ]
     assert [e["at"] for e in story] == sorted(e["at"] for e in story)
-    edit, note, approval_entry = story[2], story[3], story[4]
+    edit, note, approval_entry = story[2], story[4], story[5]
     assert edit["details"] == [
         "total: 30.00 EUR → 45.00 EUR",
         "subtotal: 30.00 EUR → 45.00 EUR",
@@ -280,8 +283,9 @@ def test_timeline_tells_the_story_in_time_order(client, auth, shop, clock):
         "Sent",
         f"sent {received.created_at:%Y-%m-%d %H:%M}",
     )
-    assert story[5]["state"] == "Retrying"
-    assert story[5]["delivery"].startswith("attempt 1 failed; next attempt")
+    assert story[3]["state"] == "Queued"
+    assert story[6]["state"] == "Retrying"
+    assert story[6]["delivery"].startswith("attempt 1 failed; next attempt")
     # The edit page tells the same story.
     assert timeline(client, order, "edit") == story
 
@@ -470,7 +474,7 @@ def test_note_text_never_reaches_the_customer_or_an_export(client, auth, shop):
         assert "difficult" not in stored
     auth.login("boss@staff.test")
     for url in ("/admin/order/export/csv/", "/admin/audit/export/csv/"):
-        exported = client.get(url)
+        exported = export(client, url)
         assert exported.status_code == 200, url
         cells = [
             cell for row in csv.reader(io.StringIO(exported.get_data(as_text=True))) for cell in row

@@ -21,7 +21,7 @@ from console.models import (
     ShippingMethod,
 )
 from console.models.base import utcnow
-from tests.helpers import count_rows, flashed_errors, parse, submit, text_of
+from tests.helpers import count_rows, export, flashed_errors, parse, submit, text_of
 from tests.pricing_support import D, field_errors, order_form, priced_shop, promotion
 
 
@@ -322,7 +322,7 @@ def order_page_lines(client, order_id: int) -> list[str]:
 
 def export_row(client, number: str) -> dict:
     rows = list(
-        csv.reader(io.StringIO(client.get("/admin/order/export/csv/").get_data(as_text=True)))
+        csv.reader(io.StringIO(export(client, "/admin/order/export/csv/").get_data(as_text=True)))
     )
     header, *data = rows
     return next(dict(zip(header, row, strict=True)) for row in data if row[0] == number)

@@ -9,7 +9,7 @@ from flask_login.utils import encode_cookie
 
 from tests.helpers import csrf_token_from, parse
 
-PROTECTED = ["/admin/", "/admin/staff_user/", "/admin/audit/", "/admin/order/export/csv/"]
+PROTECTED = ["/admin/", "/admin/staff_user/", "/admin/audit/", "/admin/order/"]
 
 
 def test_the_login_form_offers_no_remember_me(client):

@@ -2,11 +2,15 @@
 
 ``ExportMixin.export`` replaces Flask-Admin's export endpoint (same URL,
 ``/admin/<list>/export/<format>/``, same permission: the list's and ``export``). It
-takes the list's current search and filters, counts the rows up to
-``EXPORT_INLINE_MAX_ROWS`` + 1 and either streams the file in the response or starts an
-``export`` job and takes the person to its progress page. Query arguments of its own:
-``of`` names the export when a list has several (orders: ``orders`` or
-``order_lines``), ``bom=1`` puts a byte-order mark before a CSV (for Excel).
+answers POST only, with the CSRF token: starting an export has effects (a job, an
+audit event), so a link or an image on another site must not start one; a GET answers
+405. The menu's entries are small forms whose address carries the list's current
+search and filters. It counts the rows up to ``EXPORT_INLINE_MAX_ROWS`` + 1 and either
+streams the file in the response or starts an ``export`` job and takes the person to
+its progress page; either way the export is recorded in the audit trail (who, which
+list, search and filters, format, rows or job). Query arguments of its own: ``of``
+names the export when a list has several (orders: ``orders`` or ``order_lines``),
+``bom=1`` puts a byte-order mark before a CSV (for Excel).
 
 What each export contains, and how the rows are read and written, is
 ``console.jobs.export_specs`` and ``console.jobs.exports``.
@@ -63,7 +67,8 @@ class ExportMixin:
     def export_menu(self) -> list[tuple[str, list[tuple[str, str]]]]:
         """``(title, [(label, url), ...])`` per export: the Export menu of the list page.
 
-        Each URL carries the list's current search and filters.
+        Each URL, where the entry's form posts, carries the list's current search and
+        filters.
         """
         arguments = dict(exports.list_arguments(request.args.items(multi=True)))
         menu = []
@@ -81,7 +86,7 @@ class ExportMixin:
     def _list_url(self) -> str:
         return self.get_url(".index_view", **dict(exports.list_arguments(request.args.items())))
 
-    @expose("/export/<export_type>/")
+    @expose("/export/<export_type>/", methods=("POST",))
     def export(self, export_type: str):
         """The list as it is filtered now, in ``export_type``: at once, or as a job."""
         export_format = exports.FORMATS.get(export_type)
@@ -94,20 +99,44 @@ class ExportMixin:
             return redirect(self._list_url())
         spec = SPECS[name]
         bom = export_format.name == "csv" and request.args.get("bom") == "1"
-        ids = exports.filtered_ids(self, spec)
+        # Read once: an invalid filter value is flashed by the reading.
+        arguments = self._get_list_extra_args()
+        asked = self._export_request(spec, export_format, bom, arguments)
+        ids = exports.filtered_ids(self, spec, arguments)
         limit = current_app.config["EXPORT_INLINE_MAX_ROWS"]
-        if exports.count_rows(db.session(), spec, ids, limit) > limit:
-            return self._export_as_job(spec, export_format, bom, limit)
+        rows = exports.count_rows(db.session(), spec, ids, limit)
+        if rows > limit:
+            return self._export_as_job(asked, limit)
+        exports.record_export(db.session(), current_user._get_current_object(), asked, rows=rows)
+        db.session.commit()
         return self._export_now(spec, export_format, ids, bom)
 
-    def _export_as_job(
-        self, spec: ExportSpec, export_format: exports.ExportFormat, bom: bool, limit: int
-    ):
-        label = "CSV for Excel" if bom else export_format.label
+    def _export_request(
+        self, spec: ExportSpec, export_format: exports.ExportFormat, bom: bool, arguments: Any
+    ) -> exports.ExportRequest:
+        """The export asked for, with the list's search and filters (``arguments``, the
+        list's ``ViewArgs``) as a person reads them."""
+        filters = tuple(
+            f"{name} {self._filters[index].operation()} {value}"
+            for index, name, value in arguments.filters or ()
+        )
+        return exports.ExportRequest(
+            view=self.endpoint,
+            list_title=str(self.name),
+            spec=spec,
+            export_format=export_format,
+            bom=bom,
+            search=arguments.search or None,
+            filters=filters,
+        )
+
+    def _export_as_job(self, asked: exports.ExportRequest, limit: int):
+        spec, export_format, bom = asked.spec, asked.export_format, asked.bom
+        actor = current_user._get_current_object()
         try:
             job = jobs_service.start(
                 db.session(),
-                current_user._get_current_object(),
+                actor,
                 exports.KIND,
                 {
                     "view": self.endpoint,
@@ -116,7 +145,8 @@ class ExportMixin:
                     "bom": bom,
                     "arguments": exports.list_arguments(request.args.items(multi=True)),
                 },
-                title=f"{spec.title} export ({label})",
+                title=f"{spec.title} export ({asked.format_label})",
+                also=lambda job: exports.record_export(db.session(), actor, asked, job=job),
             )
         except DomainError as exc:
             flash(exc.message, "error")

@@ -10,6 +10,7 @@ PASSWORD_CHANGED, PASSWORD_RESET, TWO_FACTOR_CHANGED = (
     "password_reset",
     "2fa_changed",
 )
+EXPORT = "export"
 INVITED, INVITATION_REVOKED, INVITATION_ACCEPTED = (
     "invited",
     "invitation_revoked",
@@ -25,6 +26,7 @@ KNOWN_ACTIONS: tuple[str, ...] = (
     SHIP,
     DELIVER,
     CANCEL,
+    EXPORT,
     LOGIN,
     LOGOUT,
     LOGIN_FAILED,

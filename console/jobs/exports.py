@@ -40,6 +40,7 @@ from flask import Flask, current_app
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
+from console import audit
 from console.admin.registry import find_view
 from console.jobs.export_specs import (
     BOOLEAN,
@@ -111,14 +112,16 @@ def list_arguments(args: Iterable[tuple[str, str]]) -> list[list[str]]:
     ]
 
 
-def filtered_ids(view: Any, spec: ExportSpec) -> Select[Any]:
+def filtered_ids(view: Any, spec: ExportSpec, arguments: Any = None) -> Select[Any]:
     """The ids of ``spec.base`` that ``view``'s list shows for this request's arguments.
 
     The view builds its list query (``get_list``: search, filters, the view's own
     restrictions such as the pending list's status) exactly as for its page; only the
-    ids are kept. Call inside a request (or ``test_request_context``) carrying them.
+    ids are kept. Call inside a request (or ``test_request_context``) carrying them;
+    ``arguments`` are the list's ``ViewArgs`` when the caller has read them already.
     """
-    arguments = view._get_list_extra_args()
+    if arguments is None:
+        arguments = view._get_list_extra_args()
     sort = view._get_column_by_idx(arguments.sort)
     _count, query = view.get_list(
         0,
@@ -187,7 +190,10 @@ def batches(
 
 
 def _getter(spec: ExportSpec, field: Field, *, structured: bool) -> Callable[[Any], Any]:
-    """Reads ``field`` from a row; ``structured`` (JSON) keeps a JSON column as it is."""
+    """Reads ``field`` from a row; ``structured`` (JSON Lines) takes the field's
+    structured value, or keeps a JSON column as it is."""
+    if structured and field.structured is not None:
+        return field.structured
     if field.value is not None and not (structured and field.kind == JSON):
         return field.value
     selected = [f for f in spec.fields if f.column is not None]
@@ -343,6 +349,72 @@ def write_xlsx(
     finally:
         workbook.close()
     return written
+
+
+# --- the audit trail ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ExportRequest:
+    """What a person asked to export, as the audit trail records it."""
+
+    view: str
+    """The list's endpoint (``order``)."""
+    list_title: str
+    """The list's name in the menu (``Orders``)."""
+    spec: ExportSpec
+    export_format: ExportFormat
+    bom: bool
+    search: str | None
+    filters: tuple[str, ...]
+    """The list's filters as the person reads them (``Status equals pending``)."""
+
+    @property
+    def format_label(self) -> str:
+        return "CSV for Excel" if self.bom else self.export_format.label
+
+
+def record_export(
+    session: Session,
+    actor: User,
+    asked: ExportRequest,
+    *,
+    rows: int | None = None,
+    job: Any = None,
+) -> None:
+    """Add the audit event of an export to the transaction under way: who (``actor``,
+    and the request's address and id), which list and export, its search and filters,
+    the format, and the rows written at once or the job that writes them."""
+    details: dict[str, Any] = {
+        "list": asked.view,
+        "export": asked.spec.name,
+        "format": asked.format_label,
+    }
+    if asked.search:
+        details["search"] = asked.search
+    if asked.filters:
+        details["filters"] = "; ".join(asked.filters)
+    if job is not None:
+        details["job"] = job.id
+        outcome = f"in the background as job {job.id}"
+    else:
+        details["rows"] = rows
+        outcome = f"{rows:,} row{'' if rows == 1 else 's'}"
+    what = [f"search {asked.search!r}"] if asked.search else []
+    what += [f"filters: {details['filters']}"] if asked.filters else []
+    scope = f" ({', '.join(what)})" if what else ""
+    audit.record(
+        session,
+        actor,
+        audit.EXPORT,
+        job,
+        {name: (None, value) for name, value in details.items()},
+        note=(
+            f"Exported {asked.spec.title} ({asked.format_label}) from the "
+            f"{asked.list_title} list{scope}: {outcome}."
+        ),
+        record_type=None if job is not None else "export",
+    )
 
 
 # --- the job ---------------------------------------------------------------------------------

@@ -27,7 +27,7 @@ import datetime as dt
 import logging
 import re
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -87,8 +87,13 @@ def start(
     *,
     title: str,
     notify: bool = False,
+    also: Callable[[Job], None] | None = None,
 ) -> Job:
-    """Queue a job of ``kind`` for ``actor``; commits. Its runner is woken after commit."""
+    """Queue a job of ``kind`` for ``actor``; commits. Its runner is woken after commit.
+
+    ``also`` is called with the job, numbered, before the commit: what must be stored
+    with it or not at all (the audit event of an export).
+    """
     job_kind = kind_named(kind)
     if job_kind is None:
         raise DomainError(f"There is no kind of job called {kind!r}.")
@@ -106,6 +111,8 @@ def start(
     try:
         session.add(job)
         session.flush()
+        if also is not None:
+            also(job)
         session.info[JOBS_QUEUED] = True
         session.commit()
     except Exception:

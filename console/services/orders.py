@@ -89,6 +89,75 @@ def _content_changed(session: Session, order: Order) -> bool:
     return False
 
 
+def _money(value: Decimal | None) -> str | None:
+    return None if value is None else f"{Decimal(value).quantize(CENT)}"
+
+
+def _text(value: str | None) -> str | None:
+    """Text as the customer reads it: surrounding spaces and empty text count as nothing."""
+    return (value.strip() or None) if isinstance(value, str) else value
+
+
+_FIGURES = ("subtotal", "discount_total", "shipping_total", "tax_total", "total")
+
+
+def told_customer(order: Order, *, stored: bool = False) -> tuple[Any, ...]:
+    """What the customer's e-mails say of ``order``: its customer, lines (snapshots and
+    quantities), both addresses, code, shipping method, figures and tax per rate.
+
+    ``stored`` reads the values as the database has them before this save's changes
+    (the attributes' history), else as they are now. Equal results told the customer
+    the same thing; lines are compared as a set, so their order is no change.
+    """
+    value = _stored if stored else getattr
+
+    def kept(collection: str) -> list[Any]:
+        history = inspect(order).attrs[collection].history
+        if stored and history.has_changes():
+            return [*history.unchanged, *history.deleted]
+        return list(getattr(order, collection))
+
+    def new(item: Any) -> bool:
+        return inspect(item).pending or inspect(item).transient
+
+    lines = sorted(
+        repr(
+            (
+                _text(value(line, "sku")),
+                _text(value(line, "name")),
+                value(line, "quantity"),
+                _money(value(line, "unit_price")),
+                _money(value(line, "tax_rate")),
+                _text(value(line, "tax_name")),
+            )
+        )
+        for line in kept("lines")
+        if not new(line)
+    )
+    taxes = sorted(
+        repr(
+            (
+                _money(value(tax, "rate")),
+                _text(value(tax, "name")),
+                _money(value(tax, "base")),
+                _money(value(tax, "tax")),
+            )
+        )
+        for tax in kept("tax_lines")
+        if not new(tax)
+    )
+    return (
+        value(order, "customer_id"),
+        tuple(lines),
+        tuple(_text(value(order, name)) for name in ORDER_ADDRESS_COLUMNS),
+        _text(value(order, "coupon_code")),
+        value(order, "shipping_method_id"),
+        tuple(_money(value(order, name)) for name in _FIGURES),
+        bool(value(order, "prices_include_tax")),
+        tuple(taxes),
+    )
+
+
 def note_editor(order: Order, actor: User) -> None:
     """Remember that ``actor`` changed ``order`` after it was taken (four-eyes rule)."""
     if actor.id != order.created_by_id and actor not in order.edited_by:
@@ -130,12 +199,12 @@ class Held:
         )
 
 
-def _stored(order: Order, name: str) -> Any:
+def _stored(record: Any, name: str) -> Any:
     """The value of column ``name`` as the database has it, before this save's changes."""
-    history = inspect(order).attrs[name].history
+    history = inspect(record).attrs[name].history
     if history.has_changes():
         return history.deleted[0] if history.deleted else None
-    return getattr(order, name)
+    return getattr(record, name)
 
 
 def pricing_rules() -> pricing.PricingRules:
@@ -344,8 +413,11 @@ def prepare_order(
     ``place`` says the person has finished taking the order: the first save that places
     it sets ``placed_at`` and queues the "order received" e-mail, with the lines and
     total as placed, in the same transaction. A save with ``place=False`` ("Save and
-    Continue Editing") keeps a draft and tells the customer nothing; later saves of a
-    placed order send nothing again. ``actor`` None is the system itself (seed, imports).
+    Continue Editing") keeps a draft and tells the customer nothing. A later save of a
+    placed order that changes what the customer was told (``told_customer``: lines,
+    addresses, code, shipping method, figures) queues one "order updated" e-mail with
+    the new figures, in the same transaction; a save that changes none of it sends
+    nothing. ``actor`` None is the system itself (seed, imports).
     """
     with session.no_autoflush:
         if actor is not None and not actor.has_permission(ORDERS_WRITE):
@@ -357,6 +429,9 @@ def prepare_order(
             )
         if order.customer is None:
             raise DomainError("Choose the customer this order is for.")
+        # A placed order's customer hears of each save that changes what they were told.
+        placed = not created and _stored(order, "placed_at") is not None
+        told_before = told_customer(order, stored=True) if placed else None
         # Lines removed in the form are marked for deletion but stay in the collection
         # until the flush; they neither count nor add to the total.
         lines = [line for line in order.lines if line not in session.deleted]
@@ -383,11 +458,19 @@ def prepare_order(
         order.number = order_number(order.id)
     if place and order.placed_at is None:
         order.placed_at = utcnow()
-        # The e-mail shows the order as stored: lines removed in this save are gone
-        # only once flushed.
-        session.flush()
-        session.expire(order, ["lines"])
+        _flush_as_stored(session, order)
         enqueue_order_email(session, order, "order_received")
+    elif told_before is not None:
+        _flush_as_stored(session, order)
+        if told_customer(order) != told_before:
+            enqueue_order_email(session, order, "order_updated")
+
+
+def _flush_as_stored(session: Session, order: Order) -> None:
+    """Write this save's changes so that ``order`` reads as stored (lines removed in
+    this save are gone only once flushed): what its e-mail shows."""
+    session.flush()
+    session.expire(order, ["lines", "tax_lines"])
 
 
 @dataclass(frozen=True)
