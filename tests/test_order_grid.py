@@ -157,3 +157,30 @@ def test_the_preview_writes_the_figures_as_the_order_page_does(client, auth, sho
         {"unit_price": "12.00 EUR", "tax_rate": "0.00 %", "line_total": "36.00 EUR", "stock": "2"},
     ]
     assert [(line["stock"], line["short"]) for line in quote["lines"]] == [(50, False), (2, True)]
+
+
+@pytest.mark.parametrize(
+    "included",
+    [
+        pytest.param(False, id="tax-added"),
+        pytest.param(
+            True, id="tax-included", marks=pytest.mark.settings(SHOP_PRICES_INCLUDE_TAX=True)
+        ),
+    ],
+)
+def test_the_preview_names_the_tax_as_the_shop_prices(client, auth, shop, included):
+    """Without a code the discount reads 0.00 with no sign; with prices that include tax
+    the tax is written "Tax included", as on the order's page."""
+    auth.login_as("clerk")
+    token = csrf_token_from(client.get("/admin/").get_data(as_text=True))
+    body = {
+        "customer_id": shop["ada"].id,
+        "lines": [{"product_id": shop["kettle"].id, "quantity": 1}],
+    }
+    response = client.post("/admin/order/preview", json=body, headers={"X-CSRFToken": token})
+    shown = response.get_json()["shown"]
+    assert shown["discount_total"] == "0.00 EUR"
+    word = "Tax included" if included else "Tax"
+    assert shown["tax_total_label"] == f"{word}, all rates"
+    base = "33.25" if included else "39.90"
+    assert [tax["label"] for tax in shown["taxes"]] == [f"{word} Standard 20.00 % on {base} EUR"]

@@ -338,6 +338,8 @@ def test_the_edit_page_shows_the_figures_and_removes_a_stored_line(shop, open_pa
         customer=shop["ada"], lines={shop["kettle"]: 1, shop["tea"]: 2}, actor=None
     )
     order_id, total = order.id, order.total
+    shop["tea"].active = False  # retired since: the stored line keeps it, flagged
+    db.session.commit()
     clerk = open_page("clerk")
     clerk.goto(f"/admin/order/edit/?id={order_id}")
     expect(clerk.locator("#order-grid-totals [data-total=total]")).to_have_attribute(
@@ -346,6 +348,8 @@ def test_the_edit_page_shows_the_figures_and_removes_a_stored_line(shop, open_pa
     expect(clerk.locator("#lines-1 [data-figure=unit_price] .order-line-value")).to_have_text(
         "4.35 EUR"
     )
+    expect(clerk.locator("#lines-1 .order-line-flag-inactive")).to_have_text("Inactive product")
+    expect(clerk.locator("#lines-0 .order-line-flag-inactive")).to_have_count(0)
 
     quote = remove_line_with_keys(clerk, "#lines-1-quantity")
     assert [line["sku"] for line in quote["lines"]] == ["KET-1"]

@@ -490,7 +490,11 @@ def shown_figures(quote: Quote) -> dict[str, Any]:
     tax_word = "Tax included" if quote.prices_include_tax else "Tax"
     return {
         "subtotal": format_money(quote.subtotal),
-        "discount_total": f"-{format_money(quote.discount_total)}",
+        "discount_total": (
+            f"-{format_money(quote.discount_total)}"
+            if quote.discount_total
+            else format_money(quote.discount_total)
+        ),
         "shipping_total": format_money(quote.shipping_total),
         "tax_total": format_money(quote.tax_total),
         "tax_total_label": f"{tax_word}, all rates",

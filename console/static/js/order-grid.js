@@ -40,6 +40,7 @@
     var linesErrors = grid.querySelector(".order-grid-errors");
     var sequence = 0;
     var timer = null;
+    var pricedOnce = false; // once priced, an order emptied of lines is priced too (and refused)
 
     function rows() {
       return Array.prototype.filter.call(list.children, function (row) {
@@ -338,8 +339,13 @@
     }
 
     function preview() {
-      var mine = ++sequence;
       var current = state();
+      if (current.body.lines.length === 0 && !pricedOnce) {
+        // A new order with no line yet: nothing to price, and nothing to complain about.
+        return;
+      }
+      pricedOnce = true;
+      var mine = ++sequence;
       report("pending", "Updating the figures…");
       window.fetch(entry.dataset.previewUrl, {
         method: "POST",
@@ -421,9 +427,7 @@
       }
     });
 
-    if (state().body.lines.length > 0) {
-      preview(); // a stored order, or a form that came back: its figures now
-    }
+    preview(); // a stored order, or a form that came back: its figures now
   }
 
   if (document.readyState === "loading") {
