@@ -62,6 +62,8 @@ def test_the_edit_page_shows_each_line_as_a_row_of_the_grid(client, auth, shop):
     scripts = [tag["src"] for tag in soup.find_all("script", src=True)]
     assert "/static/js/order-grid.js" in scripts
     assert soup.find("script", src="/static/js/order-grid.js").has_attr("nonce")
+    # Without a script there are no figures to show: the box waits for order-grid.js.
+    assert soup.select_one("#order-grid-totals").has_attr("hidden")
     # No inline handler on the grid (the console's CSP allows only Flask-Admin's own).
     assert not soup.select("#lines [onclick], #order-grid-totals [onclick]")
 

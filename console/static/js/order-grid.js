@@ -36,6 +36,7 @@
     var list = grid.querySelector(".inline-field-list");
     var addButton = grid.querySelector(".order-grid-add-button");
     var totalsBox = grid.querySelector("#order-grid-totals");
+    totalsBox.hidden = false;
     var status = grid.querySelector("#order-grid-status");
     var linesErrors = grid.querySelector(".order-grid-errors");
     var sequence = 0;
