@@ -314,6 +314,16 @@ def test_short_stock_is_flagged_and_alt_delete_removes_a_line(shop, open_page, s
     screenshot(clerk, "grid-short-stock")
     with_book = clerk.text_content("#grid-total-value")
 
+    # A quantity the server refuses gets its message on the quantity, and no figures.
+    clerk.fill("#lines-0-quantity", "0")
+    expect(clerk.locator(".form-group:has(#lines-0-quantity) .order-grid-feedback")).to_have_text(
+        re.compile("at least 1")
+    )
+    expect(clerk.locator("#grid-total-value")).to_have_text("")
+    clerk.fill("#lines-0-quantity", "1")
+    expect(clerk.locator("#grid-total-value")).to_have_text(with_book)
+    expect(clerk.locator(".order-grid-feedback")).to_have_count(0)
+
     quote = remove_line_with_keys(clerk, "#lines-1-quantity")
     assert [line["sku"] for line in quote["lines"]] == ["KET-1"]
     expect(clerk.locator("#lines .order-line")).to_have_count(1)

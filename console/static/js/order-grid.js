@@ -126,7 +126,9 @@
 
     document.addEventListener("keydown", function (event) {
       var row = event.target.closest ? event.target.closest(".order-line") : null;
-      if (event.altKey && !event.ctrlKey && !event.metaKey && event.code === "KeyN") {
+      // The letter N (or the key where N sits: Option+N types a character on a Mac).
+      var isN = String(event.key).toLowerCase() === "n" || event.code === "KeyN";
+      if (event.altKey && !event.ctrlKey && !event.metaKey && isN) {
         event.preventDefault();
         addLine(true);
       } else if (event.altKey && row && grid.contains(row) &&
