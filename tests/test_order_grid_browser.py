@@ -254,9 +254,10 @@ def test_a_phone_order_taken_on_the_grid_matches_page_mail_and_export(
     )
     no_sideways_scroll(clerk)
     screenshot(clerk, "grid-1366")
-    clerk.set_viewport_size({"width": 390, "height": 844})
-    no_sideways_scroll(clerk)
-    screenshot(clerk, "grid-390")
+    for width in (390, 800):  # a phone, a tablet
+        clerk.set_viewport_size({"width": width, "height": 844})
+        no_sideways_scroll(clerk)
+        screenshot(clerk, f"grid-{width}")
     clerk.set_viewport_size({"width": 1366, "height": 900})
 
     order = save_new_order(clerk)
