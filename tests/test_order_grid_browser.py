@@ -254,7 +254,7 @@ def test_a_phone_order_taken_on_the_grid_matches_page_mail_and_export(
     )
     no_sideways_scroll(clerk)
     screenshot(clerk, "grid-1366")
-    for width in (390, 800):  # a phone, a tablet
+    for width in (390, 800, 1024):  # a phone, a tablet, a small laptop
         clerk.set_viewport_size({"width": width, "height": 844})
         no_sideways_scroll(clerk)
         screenshot(clerk, f"grid-{width}")
