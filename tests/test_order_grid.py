@@ -50,6 +50,9 @@ def test_the_edit_page_shows_each_line_as_a_row_of_the_grid(client, auth, shop):
         }
         assert row.select_one(f"#lines-{index}-id")["value"] == str(line.id)
         assert row.select_one(f"#lines-{index}-quantity")["value"] == str(line.quantity)
+        # A screen reader hears which line a Remove box removes.
+        removal = row.select_one(f"label[for=del-lines-{index}]")
+        assert text_of(removal) == f"Remove line {index + 1}"
         # The figures are the server's: empty cells the script fills from the preview.
         assert [cell["data-figure"] for cell in row.select("[data-figure]")] == [
             "unit_price",
