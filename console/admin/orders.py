@@ -15,6 +15,7 @@ from flask import abort, flash, has_request_context, jsonify, redirect, request,
 from flask_admin import expose
 from flask_admin.actions import action
 from flask_admin.contrib.sqla.filters import FilterEqual
+from flask_admin.form import RenderTemplateWidget
 from flask_admin.helpers import get_redirect_target
 from flask_admin.model.form import InlineFormAdmin
 from flask_login import current_user
@@ -59,7 +60,7 @@ from console.permissions import (
 from console.services import orders as order_service
 from console.services import workflow
 from console.services.errors import DomainError, PricingRefused
-from console.services.pricing import MAX_QUANTITY
+from console.services.pricing import MAX_QUANTITY, Quote
 
 STATUS_CHOICES = [(status.value, status.value.title()) for status in OrderStatus]
 
@@ -212,10 +213,13 @@ class OrderAdmin(OrderNotesMixin, OrderAddressFormMixin, SecuredModelView):
             "validators": [known_choices],
         },
         **order_address_form_args(),
+        # The lines as one compact grid with the running figures (order-grid.js).
+        "lines": {"widget": RenderTemplateWidget("admin/order/_line_grid.html")},
     }
     form_ajax_refs = {"customer": CustomerLookup(placeholder="Search a customer by name or e-mail")}
     inline_models = [OrderLineInline(OrderLine)]
 
+    create_template = "admin/order/create.html"
     details_template = "admin/order/details.html"
     edit_template = "admin/order/edit.html"
     list_template = "admin/order/list.html"
@@ -320,7 +324,9 @@ class OrderAdmin(OrderNotesMixin, OrderAddressFormMixin, SecuredModelView):
             )
         except DomainError as refused:
             return jsonify({"errors": {"order_id": [refused.message]}}), 403
-        return jsonify(quote.as_json()), 200 if quote.ok else 400
+        return jsonify({**quote.as_json(), "shown": shown_figures(quote)}), (
+            200 if quote.ok else 400
+        )
 
     def after_model_change(self, form, model: Order, is_created: bool) -> None:
         if model.placed_at is None:
@@ -473,6 +479,43 @@ class OrderAdmin(OrderNotesMixin, OrderAddressFormMixin, SecuredModelView):
     @action("cancel", "Cancel", "Cancel the selected orders? Approved orders return their stock.")
     def action_cancel(self, ids: list[str]) -> None:
         self._bulk("cancel", ids)
+
+
+def shown_figures(quote: Quote) -> dict[str, Any]:
+    """The quote's figures written as the order's page writes them (``_totals.html``).
+
+    The order grid (``static/js/order-grid.js``) displays these strings as they are, so
+    that the form and the saved order read the same, amount for amount.
+    """
+    tax_word = "Tax included" if quote.prices_include_tax else "Tax"
+    return {
+        "subtotal": format_money(quote.subtotal),
+        "discount_total": (
+            f"-{format_money(quote.discount_total)}"
+            if quote.discount_total
+            else format_money(quote.discount_total)
+        ),
+        "shipping_total": format_money(quote.shipping_total),
+        "tax_total": format_money(quote.tax_total),
+        "tax_total_label": f"{tax_word}, all rates",
+        "total": format_money(quote.total),
+        "taxes": [
+            {
+                "label": f"{tax_word} {tax.name} {tax.rate:.2f} % on {format_money(tax.base)}",
+                "tax": format_money(tax.tax),
+            }
+            for tax in quote.taxes
+        ],
+        "lines": [
+            {
+                "unit_price": format_money(line.unit_price),
+                "tax_rate": f"{line.tax_rate:.2f} %",
+                "line_total": format_money(line.line_total),
+                "stock": "" if line.stock is None else f"{line.stock:,}",
+            }
+            for line in quote.lines
+        ],
+    }
 
 
 def _whole_order() -> list:

@@ -154,6 +154,8 @@ class QuotedLine:
     """Stock covers the quantity now (approval reserves it later)."""
     short: bool
     inactive: bool
+    stock: int | None = None
+    """Stock on hand of the product now (None: unknown), shown beside the line."""
 
 
 @dataclass(frozen=True)
@@ -211,6 +213,7 @@ class Quote:
                     "available": line.available,
                     "short": line.short,
                     "inactive": line.inactive,
+                    "stock": line.stock,
                 }
                 for line in self.lines
             ],
@@ -426,6 +429,7 @@ def quote(
                 available=not short,
                 short=short,
                 inactive=not line.active,
+                stock=line.stock,
             )
         )
     if shipping_total:
