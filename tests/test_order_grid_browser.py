@@ -284,7 +284,7 @@ def test_a_phone_order_taken_on_the_grid_matches_page_mail_and_export(
     viewer.goto("/admin/order/", wait_until="load")
     viewer.click(".export-menu a.dropdown-toggle")
     with viewer.expect_download() as download:
-        viewer.click(".export-menu a.dropdown-item:text-is('CSV')")
+        viewer.click(".export-menu button.dropdown-item:text-is('CSV')")
     rows_read = list(
         csv.DictReader(io.StringIO(Path(download.value.path()).read_text(encoding="utf-8")))
     )
