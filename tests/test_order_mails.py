@@ -256,9 +256,10 @@ def test_a_decided_order_sends_no_update(client, auth, shop):
 def test_catalogue_and_address_book_changes_leave_page_mails_and_export_as_placed(
     client, auth, shop
 ):
-    """Rename a product, change its price and tax rate, and move the customer after the
-    order was placed: the order's page, its export, a save of it and every e-mail
-    rendered since (the approval) still show the order as it was placed."""
+    """Rename a product and the shipping method, change the product's price and tax
+    rate, and move the customer after the order was placed: the order's page, its
+    export, a save of it and every e-mail rendered since (the approval) still show the
+    order as it was placed."""
     auth.login_as("manager")
     order = place(client, shop, (shop["kettle"], 2), (shop["tea"], 1), shipping=shop["post"])
     details = f"/admin/order/details/?id={order.id}"
@@ -266,8 +267,8 @@ def test_catalogue_and_address_book_changes_leave_page_mails_and_export_as_place
     def page() -> list[str]:
         html = parse(client.get(details).get_data(as_text=True))
         parts = html.select(
-            "table.order-lines tr, table.order-taxes tr, #order-billing-address, "
-            "#order-shipping-address"
+            "table.order-lines tr, table.order-taxes tr, #totals-shipping, "
+            "#order-billing-address, #order-shipping-address"
         )
         return [" ".join(part.stripped_strings) for part in parts]
 
@@ -284,6 +285,8 @@ def test_catalogue_and_address_book_changes_leave_page_mails_and_export_as_place
 
     kettle = db.session.get(type(shop["kettle"]), shop["kettle"].id)
     kettle.name, kettle.unit_price, kettle.tax_rate = "Kettle Mk II", D("59.00"), shop["reduced"]
+    post = db.session.merge(shop["post"])
+    post.name = "Post (renamed)"
     standard = db.session.merge(shop["standard"])
     standard.rate, standard.name = D("25.00"), "Standard (new)"
     for address in db.session.scalars(select(CustomerAddress)):
@@ -300,3 +303,4 @@ def test_catalogue_and_address_book_changes_leave_page_mails_and_export_as_place
         before, after = getattr(received, part), getattr(approved, part)
         assert after.split("Order ", 1)[1] == before.split("Order ", 1)[1], part
     assert "Kettle Mk II" not in approved.body_text and "Paris" not in approved.body_text
+    assert "renamed" not in approved.body_text and "renamed" not in approved.body_html

@@ -28,7 +28,6 @@ from console.models import (
     OrderLine,
     OrderTaxLine,
     Product,
-    ShippingMethod,
     User,
 )
 from console.models.addresses import ADDRESS_FIELDS, ADDRESS_KINDS
@@ -181,7 +180,7 @@ ORDER_FIELDS: tuple[Field, ...] = (
     Field("customer_name", "Customer name", _customer_name),
     Field("customer_email", "Customer e-mail", Customer.email),
     Field("coupon_code", "Coupon code", Order.coupon_code),
-    Field("shipping_method", "Shipping method", ShippingMethod.name),
+    Field("shipping_method", "Shipping method", Order.shipping_method_name),
     Field("subtotal", "Subtotal", Order.subtotal, MONEY),
     Field("discount_total", "Discount", Order.discount_total, MONEY),
     Field("shipping_total", "Shipping", Order.shipping_total, MONEY),
@@ -269,7 +268,6 @@ def _orders_source() -> FromClause:
         Order.__table__.join(Customer, Order.customer_id == Customer.id)
         .outerjoin(_taken_by, Order.created_by_id == _taken_by.id)
         .outerjoin(_decided_by, Order.decided_by_id == _decided_by.id)
-        .outerjoin(ShippingMethod, Order.shipping_method_id == ShippingMethod.id)
     )
 
 

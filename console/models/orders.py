@@ -103,6 +103,9 @@ class Order(OrderAddressesMixin, TimestampMixin, VersionedMixin, Model):
     shipping_method_id: Mapped[int | None] = mapped_column(
         ForeignKey("shipping_method.id", ondelete="RESTRICT")
     )
+    shipping_method_name: Mapped[str | None] = mapped_column(String(60))
+    """The shipping method's name when the order was last priced (a snapshot: renaming
+    the method later changes no past order, e-mail or export)."""
     subtotal: Mapped[Decimal] = mapped_column(MONEY, default=ZERO, server_default="0")
     """The sum of the lines' totals (quantity × unit price)."""
     discount_total: Mapped[Decimal] = mapped_column(MONEY, default=ZERO, server_default="0")

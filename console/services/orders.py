@@ -327,14 +327,20 @@ def price(
     return quote, promotion if quote.promotion_id is not None else None
 
 
-def _apply(order: Order, quote: pricing.Quote, promotion: Promotion | None) -> None:
+def _apply(order: Order, quote: pricing.Quote, promotion: Promotion | None, held: Held) -> None:
     """Store ``quote``'s figures on ``order``, its tax lines updated rate by rate (a rate
-    deleted and added back in one flush would clash with its unique key)."""
+    deleted and added back in one flush would clash with its unique key).
+
+    The shipping method's name is taken when the method is chosen, as a line's product
+    name is when the line is added: a method renamed since keeps its old name here.
+    """
     order.coupon_code = quote.coupon_code
     order.promotion = promotion
     order.subtotal = quote.subtotal
     order.discount_total = quote.discount_total
     order.shipping_total = quote.shipping_total
+    if quote.shipping_method_id != held.shipping_method_id or order.shipping_method_name is None:
+        order.shipping_method_name = quote.shipping_method_name
     order.tax_total = quote.tax_total
     order.total = quote.total
     order.prices_include_tax = quote.prices_include_tax
@@ -393,7 +399,7 @@ def price_order(
         if not quote.ok:
             raise PricingRefused(quote.errors)
         _take_uses(session, order, held, promotion)
-        _apply(order, quote, promotion)
+        _apply(order, quote, promotion, held)
 
 
 def prepare_order(

@@ -184,6 +184,8 @@ class Quote:
     """The code as it will be recorded (the promotion's own spelling)."""
     promotion_id: int | None
     shipping_method_id: int | None
+    shipping_method_name: str | None = None
+    """The shipping method's name, kept on the order with the figures."""
     errors: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))
     """Form field (``coupon_code``, ``shipping_method``, ``lines``, ``lines-0-quantity``)
     -> messages. Empty: the order may be saved as quoted."""
@@ -473,5 +475,6 @@ def quote(
         coupon_code=recorded_code,
         promotion_id=promotion_id,
         shipping_method_id=shipping.id if shipping is not None else None,
+        shipping_method_name=shipping.name if shipping is not None else None,
         errors=MappingProxyType({name: tuple(messages) for name, messages in errors.items()}),
     )
