@@ -8,6 +8,7 @@ every name a spec lists exists on its model.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from sqlalchemy import inspect
@@ -61,8 +62,12 @@ def record_type_of(obj: object) -> str:
     return getattr(obj, "__tablename__", type(obj).__name__.lower())
 
 
+@functools.cache
 def reference_model(model: type, relationship: str) -> Any:
-    """The model a reference of ``model``'s spec points to, read from the relationship."""
+    """The model a reference of ``model``'s spec points to, read from the relationship.
+
+    Cached: asked for every audited record of a flush, and the mapping never changes.
+    """
     return inspect(model).relationships[relationship].mapper.class_
 
 

@@ -270,17 +270,41 @@ def _cell(raw: str) -> tuple[str, str | None]:
     return raw, None
 
 
-def _row_form_class(view: Any, mapped: Iterable[str]) -> Any:
+def _row_form_class(view: Any, spec: ImportSpec, mapped: Iterable[str]) -> Any:
     """The view's create form, keeping only the fields the file fills.
 
     The tax rate is read by name here (the form's select takes an id), and the form's
-    one-time token and inline address book are not part of a row.
+    one-time token and inline address book are not part of a row. The key field's
+    "no other record has it" check (a query per row) is left to the import's own
+    match, which is the same comparison (trimmed, ignoring case) made for a chunk of
+    rows at once: a row's key either names the record it updates, which the check
+    excludes, or no record at all. The database's unique index stays the last word.
     """
     form_class = view.get_create_form()
     keep = set(mapped) - {"tax_rate"}
     fields = [n for n in dir(form_class) if hasattr(getattr(form_class, n, None), "_formfield")]
-    dropped = {name: None for name in fields if name not in keep}
-    return type(f"Import{form_class.__name__}", (form_class,), dropped)
+    attributes: dict[str, Any] = {name: None for name in fields if name not in keep}
+    key_field = getattr(form_class, spec.key)
+    attributes[spec.key] = type(key_field)(
+        key_field.field_class,
+        *key_field.args,
+        **{
+            **key_field.kwargs,
+            "validators": [
+                v for v in key_field.kwargs.get("validators") or () if not _is_uniqueness(v)
+            ],
+        },
+    )
+    return type(f"Import{form_class.__name__}", (form_class,), attributes)
+
+
+def _is_uniqueness(validator: Any) -> bool:
+    """The form's check that no other record has the key (Flask-Admin's or the console's)."""
+    from flask_admin.contrib.sqla.validators import Unique
+
+    from console.admin.products import sku_is_free
+
+    return isinstance(validator, Unique) or validator is sku_is_free
 
 
 class _TaxRates:
@@ -317,7 +341,9 @@ def check_rows(
     view = find_view(current_app, spec.view)
     if view is None:
         raise DomainError("This console cannot import these records.")
-    row_form = _row_form_class(view, mapping)
+    # One form, filled again for each row (``process``), as a fresh form per row would
+    # be: building its fields is most of the cost of checking a row.
+    form = _row_form_class(view, spec, mapping)(formdata=MultiDict())
     key_column = mapping[spec.key]
     tax_rates = _TaxRates() if spec.model is Product and "tax_rate" in mapping else None
     key_of = getattr(spec.model, spec.key)
@@ -343,9 +369,7 @@ def check_rows(
         }
         for line, cells in chunk:
             results.append(
-                _check_row(
-                    spec, row_form, mapping, tax_rates, table, line, cells, existing, duplicates
-                )
+                _check_row(spec, form, mapping, tax_rates, line, cells, existing, duplicates)
             )
         done += len(chunk)
         if progress is not None:
@@ -360,10 +384,9 @@ def _key(cells: Sequence[str], index: int) -> str:
 
 def _check_row(
     spec: ImportSpec,
-    row_form: Any,
+    form: Any,
     mapping: Mapping[str, int],
     tax_rates: _TaxRates | None,
-    table: Table,
     line: int,
     cells: Sequence[str],
     existing: Mapping[str, Any],
@@ -405,7 +428,8 @@ def _check_row(
             f"The same {spec.column(spec.key).header} is on rows {others} as well: "
             "each record may appear once in a file."
         )
-    form = row_form(formdata=formdata, obj=record)
+    form._obj = record  # what the form's checks compare with, as on the edit page
+    form.process(formdata=formdata, obj=record)
     if not form.validate():
         for name, messages in form.errors.items():
             if name in refused:
@@ -416,11 +440,12 @@ def _check_row(
         result.errors = errors
         return result
     values = {name: form[name].data for name in mapping if name != "tax_rate"}
-    if spec.model is Product:
-        if "tax_rate" in mapping:
-            values["tax_rate"] = tax_rate
-        if "active" in mapping:
-            values["active"] = bool(values["active"])
+    if "active" in values:
+        values["active"] = bool(values["active"])
+    if tax_rate is not None:
+        # Set by key, not through the relationship: the same, and far cheaper to flush
+        # for thousands of rows; the audit trail names the rate either way.
+        values["tax_rate_id"] = tax_rate.id
     result.values = values
     if record is None:
         result.action = CREATE
@@ -429,9 +454,15 @@ def _check_row(
     result.version = record.version
     for name, after in values.items():
         before = getattr(record, name)
-        if before != after:
-            header = spec.column(name).header
-            result.changes[header] = [_plain(before), _plain(after)]
+        if before == after:
+            continue
+        if name == "tax_rate_id":
+            result.changes[spec.column("tax_rate").header] = [
+                record.tax_rate.name if record.tax_rate else None,
+                tax_rate.name if tax_rate else None,
+            ]
+        else:
+            result.changes[spec.column(name).header] = [_plain(before), _plain(after)]
     result.action = UPDATE if result.changes else UNCHANGED
     return result
 
@@ -496,7 +527,8 @@ def apply(
     if spec.model is Product and "tax_rate" not in plan.mapping:
         from console.admin.products import usual_tax_rate  # the form's default
 
-        defaults["tax_rate"] = usual_tax_rate()
+        usual = usual_tax_rate()
+        defaults["tax_rate_id"] = usual.id if usual is not None else None
     try:
         with acting(session, actor, note=note):
             pending = 0
