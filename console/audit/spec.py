@@ -63,7 +63,7 @@ def record_type_of(obj: object) -> str:
 
 
 @functools.cache
-def reference_model(model: type, relationship: str) -> Any:
+def reference_model(model: Any, relationship: str) -> Any:
     """The model a reference of ``model``'s spec points to, read from the relationship.
 
     Cached: asked for every audited record of a flush, and the mapping never changes.
