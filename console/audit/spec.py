@@ -8,7 +8,6 @@ every name a spec lists exists on its model.
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 from sqlalchemy import inspect
@@ -62,13 +61,19 @@ def record_type_of(obj: object) -> str:
     return getattr(obj, "__tablename__", type(obj).__name__.lower())
 
 
-@functools.cache
-def reference_model(model: Any, relationship: str) -> Any:
+_REFERENCES: dict[tuple[type, str], Any] = {}
+
+
+def reference_model(model: type, relationship: str) -> Any:
     """The model a reference of ``model``'s spec points to, read from the relationship.
 
-    Cached: asked for every audited record of a flush, and the mapping never changes.
+    Kept once found: asked for every audited record of a flush (an import's thousands),
+    and the mapping never changes.
     """
-    return inspect(model).relationships[relationship].mapper.class_
+    key = (model, relationship)
+    if key not in _REFERENCES:
+        _REFERENCES[key] = inspect(model).relationships[relationship].mapper.class_
+    return _REFERENCES[key]
 
 
 def check_specs() -> None:
