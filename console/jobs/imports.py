@@ -50,7 +50,7 @@ from console.jobs.import_files import Limits, Table, read_table
 from console.jobs.kinds import JobKind, register
 from console.jobs.runner import JobContext, JobOutcome
 from console.models import Customer, ImportBatch, Product, TaxRate, User
-from console.permissions import CUSTOMERS_WRITE, PRODUCTS_WRITE
+from console.permissions import CUSTOMERS_WRITE, PRODUCTS_WRITE, STAFF_MANAGE
 from console.services import imports as import_service
 from console.services.errors import DomainError
 
@@ -636,7 +636,7 @@ def import_refusal(owner: User, parameters: Mapping[str, Any]) -> str | None:
     spec = SPECS.get(batch.kind)
     if spec is None or not owner.active:
         return "Your account may not import these records."
-    if batch.owner_id != owner.id:
+    if batch.owner_id != owner.id and not owner.has_permission(STAFF_MANAGE):
         return "Only the person who uploaded an import may run it."
     if not owner.has_permission(spec.permission):
         return f"Your role does not allow importing {batch.kind} (it needs {spec.permission})."
