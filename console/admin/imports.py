@@ -250,9 +250,14 @@ class ImportMixin:
             f"Import #{batch.id} {'preview' if step == 'preview' else ''} ({batch.file_name})"
         ).replace("  ", " ")
         try:
-            job = jobs_service.start(
-                db.session, _actor(), engine.KIND, {"batch": batch.id, "step": step}, title=title
-            )
+            parameters = {
+                "batch": batch.id,
+                "step": step,
+                # The job's page links back to the import (its preview or outcome).
+                "back": self._batch_url(batch),
+                "back_label": f"import #{batch.id}",
+            }
+            job = jobs_service.start(db.session, _actor(), engine.KIND, parameters, title=title)
         except DomainError as exc:
             if step == "apply":
                 import_service.fail(db.session, batch.id, exc.message)
