@@ -527,3 +527,26 @@ def test_a_confirmed_file_cannot_be_imported_again(client, auth, catalogue):
     assert f"This file was imported already: import #{batch_id} (once.csv)" in message
     assert f"confirmed by {manager.email}" in message
     assert snapshot() == before
+
+
+def test_a_tax_rate_change_is_previewed_and_audited_by_name(client, auth, catalogue):
+    manager = auth.login_as("manager")
+    kettle, _lamp = catalogue
+    reduced = TaxRate(name="Reduced", rate=Decimal("5.50"))
+    db.session.add(reduced)
+    db.session.commit()
+    data = csv_bytes(
+        ["SKU", "Name", "Unit price", "Tax rate"], ["KET-1", "Kettle", "39.90", "Reduced"]
+    )
+    batch_id = uploaded(client, "products", data)
+    page = preview(client, "products", batch_id).get_data(as_text=True)
+    assert updates(page) == [("2", "KET-1", "Tax rate", "Zero", "Reduced")]
+    confirm(client, "products", batch_id)
+    assert product("KET-1").tax_rate.name == "Reduced"
+    event = db.session.scalar(
+        select(AuditEvent).where(AuditEvent.record_id == kettle.id, AuditEvent.action == "update")
+    )
+    assert event.actor_email == manager.email
+    assert event.changes == {
+        "tax_rate": ["Zero (0.00 %) (#1)", f"Reduced (5.50 %) (#{reduced.id})"]
+    }
