@@ -471,7 +471,7 @@ def test_a_file_over_the_limit_is_refused(client, auth, catalogue):
     rows = [[f"BIG-{n}", "Item", "1.00"] for n in range(200)]
     response = upload(client, "products", csv_bytes(["SKU", "Name", "Unit price"], *rows))
     assert response.status_code == 200
-    assert "imports take files of up to 2,000 bytes" in alerts(response.get_data(as_text=True))
+    assert "The file is larger than 2,000 bytes" in alerts(response.get_data(as_text=True))
     assert snapshot() == before
 
 
@@ -550,3 +550,37 @@ def test_a_tax_rate_change_is_previewed_and_audited_by_name(client, auth, catalo
     assert event.changes == {
         "tax_rate": ["Zero (0.00 %) (#1)", f"Reduced (5.50 %) (#{reduced.id})"]
     }
+
+
+@pytest.mark.settings(IMPORT_MAX_BYTES=1_000)
+def test_a_file_far_over_the_limit_is_refused_after_its_first_bytes(client, auth, catalogue):
+    """Only one byte past the limit is read from the upload."""
+    auth.login_as("manager")
+    before = snapshot()
+    response = upload(client, "products", b"SKU,Name,Unit price\n" + b"X,Y,1.00\n" * 20_000)
+    assert response.status_code == 200
+    assert "The file is larger than 1,000 bytes" in alerts(response.get_data(as_text=True))
+    assert snapshot() == before
+
+
+@pytest.mark.settings(IMPORT_INLINE_MAX_ROWS=1)
+def test_an_import_job_refused_for_errors_fails_and_changes_nothing(app, client, auth, catalogue):
+    auth.login_as("manager")
+    data = csv_bytes(
+        PRODUCT_HEADER, ["NEW-1", "Cup", "3.00", "1", "yes"], ["BAD", "", "1", "1", ""]
+    )
+    batch_id = uploaded(client, "products", data)
+    preview(client, "products", batch_id)
+    run_next(app)
+    assert counts(batch_page(client, "products", batch_id).get_data(as_text=True))["error"] == 1
+    before = snapshot()
+    response = confirm(client, "products", batch_id, "all", follow=False)
+    job_id = int(urlsplit(response.headers["Location"]).path.rstrip("/").split("/")[-1])
+    assert run_next(app) == job_id
+    job = db.session.get(Job, job_id, populate_existing=True)
+    assert job.state == "failed" and "1 row(s) have errors" in job.error
+    after = snapshot()
+    assert after["product"] == before["product"]
+    assert after["audit_event"] == before["audit_event"]
+    page = batch_page(client, "products", batch_id).get_data(as_text=True)
+    assert "1 row(s) have errors" in text_of(parse(page).select_one(".import-error"))

@@ -29,7 +29,6 @@ from flask import abort, current_app, flash, redirect, request, send_file, url_f
 from flask_admin import expose
 from flask_login import current_user
 from sqlalchemy import select
-from werkzeug.exceptions import RequestEntityTooLarge
 
 from console.database import db
 from console.jobs import imports as engine
@@ -48,9 +47,6 @@ IMPORT_ENDPOINTS = (
     "import_confirm",
 )
 """The endpoints ``ImportMixin`` adds; each needs the list's write permission."""
-
-UPLOAD_ALLOWANCE = 64 * 1024
-"""Room for the form's other fields and the multipart framing around the file."""
 
 
 def import_permissions(write_permission: str) -> dict[str, str]:
@@ -114,20 +110,19 @@ class ImportMixin:
     def _upload(self, spec: engine.ImportSpec) -> ImportBatch | None:
         """Read, check and keep the posted file; None (with a message) when refused."""
         limit = current_app.config["IMPORT_MAX_BYTES"]
-        request.max_content_length = limit + UPLOAD_ALLOWANCE
-        try:
-            upload = request.files.get("file")
-        except RequestEntityTooLarge:
+        upload = request.files.get("file")
+        if upload is None or not upload.filename:
+            flash("Choose a CSV or XLSX file to import.", "error")
+            return None
+        # One byte past the limit is enough to know; the rest is never read into memory.
+        data = upload.stream.read(limit + 1)
+        if len(data) > limit:
             flash(
                 f"The file is larger than {limit:,} bytes, the most an import takes. "
                 "Split it into smaller files. Nothing was changed.",
                 "error",
             )
             return None
-        if upload is None or not upload.filename:
-            flash("Choose a CSV or XLSX file to import.", "error")
-            return None
-        data = upload.stream.read(limit + 1)
         try:
             table = read_table(data, engine.limits(current_app))
             mapping = engine.auto_mapping(spec, table.headers)
