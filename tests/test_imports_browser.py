@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from console.database import db
 from console.models import AuditEvent, Product
 from tests.factories import ProductFactory, StaffFactory
-from tests.helpers import STAFF_PASSWORD
+from tests.test_workflow_browser import sign_in
 
 pytestmark = [pytest.mark.postgres, pytest.mark.settings(IMPORT_INLINE_MAX_ROWS=5)]
 
@@ -73,11 +73,7 @@ def run_the_job_shown(app, page) -> None:
 def test_a_manager_fixes_a_catalogue_the_preview_found_wrong(app, page, screenshot):
     ProductFactory(sku="KET-1", name="Kettle", unit_price=Decimal("39.90"), stock=9)
     StaffFactory(email="boss@staff.example.com", role="manager")
-    page.goto("/login")
-    page.fill("input[name=email]", "boss@staff.example.com")
-    page.fill("input[name=password]", STAFF_PASSWORD)
-    page.click("[type=submit]")
-    page.wait_for_url("**/admin/")
+    sign_in(page, "boss@staff.example.com")
 
     upload(page, catalogue(fixed=False), "catalogue.csv")
     expect(page.locator("#map-unit_price option:checked")).to_have_text("Unit price")

@@ -27,6 +27,7 @@ import csv
 import datetime as dt
 import io
 import zipfile
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -117,19 +118,27 @@ def _read_csv(data: bytes) -> Table:
         first = sample.splitlines()[0] if sample.splitlines() else ""
         delimiter = next((d for d in DELIMITERS if d in first), ",")
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=False)
-    headers: list[str] | None = None
-    rows: list[tuple[int, list[str]]] = []
     try:
-        for line, cells in enumerate(reader, start=1):
-            if headers is None:
-                if any(cell.strip() for cell in cells):
-                    headers = [cell.strip() for cell in cells]
-                continue
-            if any(cell.strip() for cell in cells):
-                rows.append((line, cells))
+        headers, rows = _header_and_rows(reader)
     except csv.Error as exc:
         raise FileRefused(f"The CSV file cannot be read: {exc}.") from None
-    return Table(CSV, headers or [], rows, delimiter)
+    return Table(CSV, headers, rows, delimiter)
+
+
+def _header_and_rows(
+    lines: Iterable[list[str]],
+) -> tuple[list[str], list[tuple[int, list[str]]]]:
+    """The first non-blank line as the header, then the non-blank lines with their number."""
+    headers: list[str] | None = None
+    rows: list[tuple[int, list[str]]] = []
+    for line, cells in enumerate(lines, start=1):
+        if not any(cell.strip() for cell in cells):
+            continue
+        if headers is None:
+            headers = [cell.strip() for cell in cells]
+        else:
+            rows.append((line, cells))
+    return headers or [], rows
 
 
 # --- XLSX --------------------------------------------------------------------------------
@@ -206,16 +215,9 @@ def _read_xlsx(data: bytes, limits: Limits) -> Table:
         if not workbook.worksheets:
             raise FileRefused("The workbook has no worksheet: there is nothing to import.")
         sheet = workbook.worksheets[0]
-        headers: list[str] | None = None
-        rows: list[tuple[int, list[str]]] = []
-        for line, values in enumerate(sheet.iter_rows(values_only=True), start=1):
-            cells = [cell_text(value) for value in values]
-            if headers is None:
-                if any(cell.strip() for cell in cells):
-                    headers = [cell.strip() for cell in cells]
-                continue
-            if any(cell.strip() for cell in cells):
-                rows.append((line, cells))
+        headers, rows = _header_and_rows(
+            [cell_text(value) for value in values] for values in sheet.iter_rows(values_only=True)
+        )
     except FileRefused:
         raise
     except Exception:  # noqa: BLE001 - a damaged sheet part
@@ -224,4 +226,4 @@ def _read_xlsx(data: bytes, limits: Limits) -> Table:
         ) from None
     finally:
         workbook.close()
-    return Table(XLSX, headers or [], rows)
+    return Table(XLSX, headers, rows)
