@@ -584,3 +584,58 @@ def test_an_import_job_refused_for_errors_fails_and_changes_nothing(app, client,
     assert after["audit_event"] == before["audit_event"]
     page = batch_page(client, "products", batch_id).get_data(as_text=True)
     assert "1 row(s) have errors" in text_of(parse(page).select_one(".import-error"))
+
+
+@pytest.mark.settings(IMPORT_INLINE_MAX_ROWS=1)
+def test_a_cancelled_import_job_leaves_the_import_failed_and_its_file_importable(
+    app, client, auth, catalogue
+):
+    manager = auth.login_as("manager")
+    data = csv_bytes(
+        PRODUCT_HEADER, ["NEW-1", "Cup", "3.00", "1", "yes"], ["NEW-2", "Pot", "4", "1", ""]
+    )
+    batch_id = uploaded(client, "products", data, "pots.csv")
+    preview(client, "products", batch_id)
+    run_next(app)
+    response = confirm(client, "products", batch_id, follow=False)
+    job_id = int(urlsplit(response.headers["Location"]).path.rstrip("/").split("/")[-1])
+    from console.services import jobs as jobs_service
+
+    jobs_service.cancel(db.session, manager, job_id)
+    assert run_next(app) is None  # nothing left to run
+    page = batch_page(client, "products", batch_id).get_data(as_text=True)
+    assert text_of(parse(page).select_one("#import-state")) == "failed"
+    assert "Nothing was imported: The job was cancelled." in alerts(page)
+    assert product("NEW-1") is None
+    # The file was never applied, so it may be uploaded again.
+    assert upload(client, "products", data, "pots.csv").status_code == 302
+
+
+@pytest.mark.settings(IMPORT_INLINE_MAX_ROWS=1)
+def test_a_preview_job_previews_the_mapping_of_the_moment(app, client, auth, catalogue):
+    auth.login_as("manager")
+    data = csv_bytes(
+        ["SKU", "Name", "Title", "Unit price"],
+        ["NEW-1", "Cup", "Mug", "3"],
+        ["NEW-2", "Pot", "Jar", "4"],
+    )
+    batch_id = uploaded(client, "products", data)
+    preview(client, "products", batch_id)  # a job, queued
+    # Mapped again (Title as the name) before the job ran.
+    from console.services import imports as import_service
+
+    batch = db.session.get(ImportBatch, batch_id)
+    import_service.set_mapping(db.session, batch, {"sku": 0, "name": 2, "unit_price": 3})
+    first = db.session.scalar(select(Job.id).order_by(Job.id.desc()))
+    assert run_next(app) == first
+    job = db.session.get(Job, first, populate_existing=True)
+    # The job read the import as mapped when it ran: its preview is of the new mapping.
+    assert job.state == "done"
+    batch = db.session.get(ImportBatch, batch_id, populate_existing=True)
+    assert batch.state == "previewed" and batch.mapping["name"] == 2
+    assert batch.report["counts"]["create"] == 2
+    # Mapped again while a job previews: that job's preview is not kept.
+    report = batch.report
+    import_service.set_mapping(db.session, batch, {"sku": 0, "name": 1, "unit_price": 3})
+    assert import_service.record_preview(db.session, batch_id, report, first) is False
+    assert db.session.get(ImportBatch, batch_id, populate_existing=True).report is None

@@ -48,7 +48,7 @@ from console.audit.capture import acting
 from console.database import db
 from console.jobs.import_files import Limits, Table, read_table
 from console.jobs.kinds import JobKind, register
-from console.jobs.runner import JobContext, JobOutcome
+from console.jobs.runner import JobCancelled, JobContext, JobOutcome
 from console.models import Customer, ImportBatch, Product, TaxRate, User
 from console.permissions import CUSTOMERS_WRITE, PRODUCTS_WRITE, STAFF_MANAGE
 from console.services import imports as import_service
@@ -603,7 +603,9 @@ def table_of(app: Flask, batch: ImportBatch) -> Table:
     return read_table(batch.content, limits(app))
 
 
-def preview(app: Flask, session: Session, batch: ImportBatch, progress=None) -> dict[str, Any]:
+def preview(
+    app: Flask, session: Session, batch: ImportBatch, progress=None, job_id: int | None = None
+) -> dict[str, Any]:
     """Check every row and keep the preview on the import; its report."""
     spec = spec_named(batch.kind)
     table = table_of(app, batch)
@@ -613,9 +615,10 @@ def preview(app: Flask, session: Session, batch: ImportBatch, progress=None) -> 
     plan = check_rows(session, spec, table, batch.mapping, progress)
     outcome = report(plan)
     session.commit()
-    if not import_service.record_preview(session, batch.id, outcome):
+    if not import_service.record_preview(session, batch.id, outcome, job_id):
         raise import_service.ImportRefused(
-            f"Import #{batch.id} was confirmed meanwhile; this preview was not kept."
+            f"Import #{batch.id} was confirmed or mapped again meanwhile; this preview "
+            "was not kept."
         )
     return outcome
 
@@ -637,6 +640,14 @@ def confirm_and_apply(
     except DomainError as exc:
         session.rollback()
         import_service.fail(session, batch_id, exc.message)
+        raise
+    except JobCancelled:
+        raise  # the job's end settles the import (``import_service.settle``)
+    except Exception as exc:
+        session.rollback()
+        import_service.fail(
+            session, batch_id, f"Nothing was imported: an unexpected error ({exc})."
+        )
         raise
 
 
@@ -668,10 +679,16 @@ def run_import(context: JobContext) -> JobOutcome:
         context.progress(min(done, total), total)
 
     step = context.parameters.get("step")
+    if step != "apply":
+        if not import_service.claim_preview(session, batch.id, context.job_id):
+            raise import_service.ImportRefused(
+                f"Import #{batch.id} was confirmed meanwhile; it is not previewed again."
+            )
+        session.refresh(batch)
     if step == "apply":
         outcome = confirm_and_apply(context.app, session, batch, context.owner, progress)
     else:
-        outcome = preview(context.app, session, batch, progress)
+        outcome = preview(context.app, session, batch, progress, context.job_id)
     path = context.partial_path("csv")
     _write_summary(path, batch, outcome)
     name = f"import-{batch.id}-{'outcome' if step == 'apply' else 'preview'}.csv"

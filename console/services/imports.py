@@ -25,7 +25,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from console.database import rowcount
-from console.models import ImportBatch, ImportState, User
+from console.models import ImportBatch, ImportState, Job, JobState, User
 from console.models.base import utcnow
 from console.models.imports import CONFIRMED_STATES
 from console.permissions import STAFF_MANAGE
@@ -51,7 +51,7 @@ def digest(data: bytes) -> str:
 
 def confirmed_before(session: Session, kind: str, sha256: str) -> ImportBatch | None:
     """The earlier confirmed import of the same file for ``kind``, if any."""
-    return session.scalars(
+    for earlier in session.scalars(
         select(ImportBatch)
         .where(
             ImportBatch.kind == kind,
@@ -59,8 +59,11 @@ def confirmed_before(session: Session, kind: str, sha256: str) -> ImportBatch | 
             ImportBatch.state.in_([s.value for s in CONFIRMED_STATES]),
         )
         .order_by(ImportBatch.id)
-        .limit(1)
-    ).first()
+    ).all():
+        settle(session, earlier)  # a confirmation whose job died confirmed nothing
+        if earlier.is_confirmed:
+            return earlier
+    return None
 
 
 def already_imported_message(earlier: ImportBatch) -> str:
@@ -111,6 +114,32 @@ def store(
     return batch
 
 
+def settle(session: Session, batch: ImportBatch) -> None:
+    """Bring an import whose job ended without finishing it back to a state that says so.
+
+    A job that failed, was cancelled or was given up (its worker died) applied nothing
+    (the rows are written in one transaction at its very end): its import is marked
+    failed, or back to be previewed, instead of waiting forever. Commits if it changes.
+    """
+    if batch.job_id is None or batch.state not in (
+        ImportState.PREVIEWING,
+        ImportState.APPLYING,
+    ):
+        return
+    job = session.get(Job, batch.job_id, populate_existing=True)
+    if job is None or not job.is_finished or job.state == JobState.DONE:
+        return
+    reason = job.error or f"The job was {job.state}."
+    if batch.state == ImportState.APPLYING:
+        batch.state = ImportState.FAILED.value
+        batch.error = f"Nothing was imported: {reason}"[:2000]
+        batch.finished_at = utcnow()
+    else:
+        batch.state = ImportState.UPLOADED.value
+        batch.error = f"The preview did not finish: {reason}"[:2000]
+    session.commit()
+
+
 def batch_for(session: Session, actor: User, kind: str, batch_id: Any) -> ImportBatch:
     """The import ``batch_id`` of ``kind`` if ``actor`` may see it."""
     number = row_id(batch_id)
@@ -119,6 +148,7 @@ def batch_for(session: Session, actor: User, kind: str, batch_id: Any) -> Import
         raise ImportNotFound(f"There is no import number {str(batch_id)[:20]} here.")
     if batch.owner_id != actor.id and not actor.has_permission(STAFF_MANAGE):
         raise ImportForbidden("This import belongs to someone else; only its owner may open it.")
+    settle(session, batch)
     return batch
 
 
@@ -132,11 +162,42 @@ def set_mapping(session: Session, batch: ImportBatch, mapping: Mapping[str, Any]
     batch.state = ImportState.UPLOADED.value
     batch.report = None
     batch.error = None
+    batch.job_id = None  # a preview job still running for the old mapping is not kept
     session.commit()
 
 
-def record_preview(session: Session, batch_id: int, report: Mapping[str, Any]) -> bool:
-    """Keep the preview's report; False when the import was confirmed meanwhile."""
+def record_preview(
+    session: Session, batch_id: int, report: Mapping[str, Any], job_id: int | None = None
+) -> bool:
+    """Keep the preview's report; False when it is no longer wanted.
+
+    That is when the import was confirmed meanwhile, or, for a preview made by job
+    ``job_id``, when the mapping changed (or another preview started) since.
+    """
+    made_by = ImportBatch.job_id == job_id if job_id is not None else ImportBatch.job_id.is_(None)
+    changed = rowcount(
+        session.execute(
+            update(ImportBatch)
+            .where(
+                ImportBatch.id == batch_id,
+                made_by,
+                ImportBatch.state.in_([ImportState.UPLOADED.value, ImportState.PREVIEWING.value]),
+            )
+            .values(state=ImportState.PREVIEWED.value, report=dict(report), error=None)
+            .execution_options(synchronize_session=False)
+        )
+    )
+    session.commit()
+    return bool(changed)
+
+
+def claim_preview(session: Session, batch_id: int, job_id: int) -> bool:
+    """A preview job takes the import as it is mapped now; False if it is confirmed.
+
+    Whether the page recorded the job first (``preview_started``) or not, the job
+    then reads the mapping of the moment, and keeps its preview only if nobody mapped
+    the import again meanwhile (``record_preview``). Commits.
+    """
     changed = rowcount(
         session.execute(
             update(ImportBatch)
@@ -144,7 +205,7 @@ def record_preview(session: Session, batch_id: int, report: Mapping[str, Any]) -
                 ImportBatch.id == batch_id,
                 ImportBatch.state.in_([ImportState.UPLOADED.value, ImportState.PREVIEWING.value]),
             )
-            .values(state=ImportState.PREVIEWED.value, report=dict(report), error=None)
+            .values(state=ImportState.PREVIEWING.value, job_id=job_id)
             .execution_options(synchronize_session=False)
         )
     )
