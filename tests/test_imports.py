@@ -639,3 +639,22 @@ def test_a_preview_job_previews_the_mapping_of_the_moment(app, client, auth, cat
     import_service.set_mapping(db.session, batch, {"sku": 0, "name": 1, "unit_price": 3})
     assert import_service.record_preview(db.session, batch_id, report, first) is False
     assert db.session.get(ImportBatch, batch_id, populate_existing=True).report is None
+
+
+def test_too_many_columns_or_rows_are_refused(client, auth, catalogue, monkeypatch):
+    from console.jobs import import_files
+
+    auth.login_as("manager")
+    before = snapshot()
+    wide = csv_bytes([f"Column {n}" for n in range(201)], ["x"] * 201)
+    response = upload(client, "products", wide)
+    assert "The file has 201 columns; an import reads at most 200" in alerts(
+        response.get_data(as_text=True)
+    )
+    monkeypatch.setattr(import_files, "MAX_ROWS", 3)
+    long = csv_bytes(["SKU", "Name", "Unit price"], *[[f"L-{n}", "L", "1"] for n in range(4)])
+    response = upload(client, "products", long)
+    assert "The file has more than 3 rows, the most an import takes" in alerts(
+        response.get_data(as_text=True)
+    )
+    assert snapshot() == before

@@ -42,6 +42,10 @@ OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 """Old Excel (.xls) and other Office 97-2003 files."""
 
 DELIMITERS = ",;\t|"
+MAX_COLUMNS = 200
+MAX_ROWS = 500_000
+"""Rows of one import: a file of tiny rows within the size limit would otherwise hold
+millions, each kept in memory while it is checked."""
 MAX_ZIP_ENTRIES = 1_000
 RATIO_CHECKED_FROM = 1_000_000
 """Entries smaller than this (unpacked) are not held to the compression ratio."""
@@ -91,6 +95,11 @@ def read_table(data: bytes, limits: Limits) -> Table:
         raise FileRefused("The file is empty: there is nothing to import.")
     if not table.rows:
         raise FileRefused("The file has a header row but no data rows: there is nothing to import.")
+    if len(table.headers) > MAX_COLUMNS:
+        raise FileRefused(
+            f"The file has {len(table.headers):,} columns; an import reads at most "
+            f"{MAX_COLUMNS}. Keep the columns to import."
+        )
     return table
 
 
@@ -136,8 +145,13 @@ def _header_and_rows(
             continue
         if headers is None:
             headers = [cell.strip() for cell in cells]
-        else:
-            rows.append((line, cells))
+            continue
+        if len(rows) >= MAX_ROWS:
+            raise FileRefused(
+                f"The file has more than {MAX_ROWS:,} rows, the most an import takes. "
+                "Split it into smaller files."
+            )
+        rows.append((line, cells))
     return headers or [], rows
 
 
