@@ -241,9 +241,8 @@ class ImportMixin:
         return back
 
     def _start_job(self, batch: ImportBatch, step: str):
-        title = (
-            f"Import #{batch.id} {'preview' if step == 'preview' else ''} ({batch.file_name})"
-        ).replace("  ", " ")
+        doing = "preview of" if step == "preview" else "applying"
+        title = f"Import #{batch.id}: {doing} {batch.file_name}"
         try:
             parameters = {
                 "batch": batch.id,
@@ -264,9 +263,9 @@ class ImportMixin:
         else:
             batch.job_id = job.id
             db.session.commit()
-        doing = "checked" if step == "preview" else "applied"
+        verb = "checked" if step == "preview" else "applied"
         flash(
-            f"The file has {batch.rows:,} rows: it is {doing} as a job. "
+            f"The file has {batch.rows:,} rows: it is {verb} as a job. "
             "Come back to the import when the job is done.",
             "info",
         )
