@@ -28,6 +28,7 @@ import datetime as dt
 import io
 import os
 import platform
+import resource
 import sys
 import tempfile
 import time
@@ -125,6 +126,8 @@ def run(products: int) -> list[dict]:
                         "total_s": applied - started,
                         "cpu_s": cpu_seconds,
                         "audit_events": events,
+                        # The process's peak resident memory so far (Linux: kB).
+                        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                         "products": in_table,
                     }
                 )
@@ -151,8 +154,8 @@ def report(products: int, runs: list[dict]) -> tuple[str, bool]:
         f"- Versions: {versions}",
         "",
         "| import | rows | file MB | upload s | preview s | apply s | total s | rows/s "
-        "(preview + apply) | rows/s (total) | rows per CPU s | audit events |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "(preview + apply) | rows/s (total) | rows per CPU s | audit events | peak RSS MB |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     ok = True
     checks = []
@@ -163,7 +166,8 @@ def report(products: int, runs: list[dict]) -> tuple[str, bool]:
             f"| {run['step']} | {run['rows']:,} | {run['file_mb']:.1f} | {run['upload_s']:.1f} | "
             f"{run['preview_s']:.1f} | {run['apply_s']:.1f} | {run['total_s']:.1f} | "
             f"{rate:,.0f} | {run['rows'] / run['total_s']:,.0f} | "
-            f"{run['rows'] / run['cpu_s']:,.0f} | {run['audit_events']:,} |"
+            f"{run['rows'] / run['cpu_s']:,.0f} | {run['audit_events']:,} | "
+            f"{run['peak_rss_mb']:.0f} |"
         )
         expected = {"create": run["rows"], "update": 0, "unchanged": 0, "error": 0}
         if run["step"] == "update":

@@ -43,9 +43,11 @@ OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 
 DELIMITERS = ",;\t|"
 MAX_COLUMNS = 200
-MAX_ROWS = 500_000
-"""Rows of one import: a file of tiny rows within the size limit would otherwise hold
-millions, each kept in memory while it is checked."""
+MAX_ROWS = 100_000
+"""Rows of one import. An import is applied in one transaction, and every row, its
+record and its audit event stay in memory until it commits: 100,000 products took about
+900 MB (bench/RESULTS.md). A file of tiny rows within the size limit could otherwise
+hold millions."""
 MAX_ZIP_ENTRIES = 1_000
 RATIO_CHECKED_FROM = 1_000_000
 """Entries smaller than this (unpacked) are not held to the compression ratio."""
