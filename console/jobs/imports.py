@@ -41,6 +41,7 @@ from flask import Flask, current_app
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.datastructures import MultiDict
 
 from console.admin.registry import find_view
@@ -574,7 +575,7 @@ def apply(
             outcome = report(plan, applied=True, valid_only=valid_only)
             import_service.finish(session, batch.id, outcome)
             session.commit()
-    except IntegrityError:
+    except (IntegrityError, StaleDataError):
         session.rollback()
         raise import_service.ImportRefused(
             "Another change to the same records happened while the import was applied, so "
