@@ -658,3 +658,42 @@ def test_too_many_columns_or_rows_are_refused(client, auth, catalogue, monkeypat
         response.get_data(as_text=True)
     )
     assert snapshot() == before
+
+
+def test_a_record_changed_after_the_check_is_not_overwritten(app, catalogue):
+    from console.jobs import imports as engine
+    from console.services import imports as import_service
+
+    manager = StaffFactory(email="boss@staff.test", role="manager")
+    kettle, _lamp = catalogue
+    data = csv_bytes(
+        ["SKU", "Name", "Unit price"], ["KET-1", "Kettle", "50.00"], ["NEW-1", "Cup", "2"]
+    )
+    batch = import_service.store(
+        db.session,
+        manager,
+        "products",
+        file_name="late.csv",
+        file_format="csv",
+        data=data,
+        headers=["SKU", "Name", "Unit price"],
+        rows=2,
+        mapping={"sku": 0, "name": 1, "unit_price": 2},
+    )
+    spec = engine.SPECS["products"]
+    plan = engine.check_rows(db.session, spec, engine.table_of(app, batch), batch.mapping)
+    kettle.name = "Renamed meanwhile"
+    db.session.commit()
+    before = snapshot()
+    with pytest.raises(import_service.ImportRefused, match="was changed or deleted by someone"):
+        engine.apply(db.session, plan, batch, manager, valid_only=False)
+    assert snapshot()["product"] == before["product"]
+
+    plan = engine.check_rows(db.session, spec, engine.table_of(app, batch), batch.mapping)
+    kettle = product("KET-1")
+    kettle.unit_price = Decimal("45.00")
+    db.session.commit()
+    outcome = engine.apply(db.session, plan, batch, manager, valid_only=True)
+    assert outcome["counts"]["create"] == 1 and outcome["counts"]["error"] == 1
+    assert product("KET-1").unit_price == Decimal("45.00")  # not overwritten
+    assert product("NEW-1") is not None
