@@ -45,7 +45,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.datastructures import MultiDict
 
 from console.admin.registry import find_view
-from console.audit.capture import acting
+from console.audit import acting
 from console.database import db
 from console.jobs.import_files import Limits, Table, read_table
 from console.jobs.kinds import JobKind, register
