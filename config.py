@@ -273,6 +273,30 @@ class JobsSettings(_FromEnvironment):
         }
 
 
+class ImportSettings(_FromEnvironment):
+    """Imports of customers and products from CSV or XLSX files (console.jobs.imports)."""
+
+    model_config = SettingsConfigDict(env_prefix="IMPORT_")
+
+    max_bytes: PositiveInt = 20 * 1024 * 1024
+    """Largest file an import takes (bytes)."""
+    max_unpacked_bytes: PositiveInt = 200 * 1024 * 1024
+    """Largest size an XLSX workbook may unpack to (its zip parts added up), checked
+    before the workbook is opened: a zip bomb is refused unread."""
+    max_ratio: PositiveInt = 200
+    """Largest compression ratio of a workbook part over 1 MB (zip bombs reach thousands)."""
+    inline_max_rows: PositiveInt = 1_000
+    """Files of up to this many rows are previewed and applied at once; larger ones as jobs."""
+
+    def flask(self) -> dict[str, Any]:
+        return {
+            "IMPORT_MAX_BYTES": self.max_bytes,
+            "IMPORT_MAX_UNPACKED_BYTES": self.max_unpacked_bytes,
+            "IMPORT_MAX_RATIO": self.max_ratio,
+            "IMPORT_INLINE_MAX_ROWS": self.inline_max_rows,
+        }
+
+
 class SecuritySettings(_FromEnvironment):
     """Secrets, sign-in limits, session lifetimes and the proxies trusted."""
 
@@ -454,6 +478,7 @@ class Settings:
     redis: RedisSettings
     outbox: OutboxSettings
     jobs: JobsSettings
+    imports: ImportSettings
     security: SecuritySettings
     two_factor: TwoFactorSettings
     logging: LoggingSettings
@@ -494,6 +519,7 @@ class Settings:
             | self.redis.flask()
             | self.outbox.flask()
             | self.jobs.flask()
+            | self.imports.flask()
             | self.security.flask(environment)
             | self.two_factor.flask(environment)
             | self.logging.flask()

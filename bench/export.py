@@ -320,8 +320,10 @@ def main() -> int:
     print(text)
     if not args.no_write:
         previous = RESULTS.read_text() if RESULTS.exists() else ""
-        kept = previous.split(SECTION, 1)[0].rstrip("\n") + "\n"
-        RESULTS.write_text(kept + "\n" + text)
+        before, found, after = previous.partition(SECTION)
+        # Sections after this one (the imports' figures) are kept as they are.
+        rest = after[after.index("\n## ") :] if found and "\n## " in after else ""
+        RESULTS.write_text(before.rstrip("\n") + "\n\n" + text + rest)
     return 0 if ok else 1
 
 

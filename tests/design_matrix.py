@@ -125,6 +125,20 @@ ENDPOINTS: dict[str, Needs] = {
     # A customer's address book as JSON, for the order form's address pickers: those
     # who take orders (it lists customer data, so reading customers as well).
     "customer.addresses_view": ("customers.read", "orders.write"),
+    # Imports of customers and products (upload, template, map, preview, confirm): the
+    # list's write permission, as DESIGN.md says ("imports need the write permission of
+    # what they change"), on top of reading it.
+    **{
+        f"{endpoint}.{name}": (f"{kind}.read", f"{kind}.write")
+        for endpoint, kind in (("customer", "customers"), ("product", "products"))
+        for name in (
+            "import_view",
+            "import_template",
+            "import_batch_view",
+            "import_preview",
+            "import_confirm",
+        )
+    },
     # The transition buttons of an order page: see TRANSITIONS.
     "order.transition_view": ("orders.read",),
     "pending_order.transition_view": ("orders.approve",),

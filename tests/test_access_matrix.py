@@ -24,6 +24,7 @@ from console.admin.registry import endpoint_requirement, register_view, register
 from console.database import db
 from console.models import (
     Customer,
+    ImportBatch,
     Job,
     Order,
     Product,
@@ -118,6 +119,28 @@ def sample_job(owner: User) -> None:
     run_next(current_app._get_current_object())
 
 
+def sample_imports(owner: User) -> None:
+    """An uploaded import of customers and one of products of ``owner``'s."""
+    from console.services import imports as import_service
+
+    files = {
+        "customers": b"E-mail,First name,Last name\nx@example.com,X,Y\n",
+        "products": b"SKU,Name,Unit price\nX-1,X,1.00\n",
+    }
+    for kind, data in files.items():
+        import_service.store(
+            db.session,
+            owner,
+            kind,
+            file_name=f"{kind}.csv",
+            file_format="csv",
+            data=data,
+            headers=data.decode().splitlines()[0].split(","),
+            rows=1,
+            mapping={},
+        )
+
+
 def snapshot() -> dict[str, list[tuple]]:
     """Every row of every table, to prove a refused request changed nothing."""
     db.session.expire_all()
@@ -152,6 +175,19 @@ def url_values(rule) -> list[dict]:
             choices[argument] = [db.session.scalar(select(Customer.id).limit(1))]
         elif argument == "transition_name":
             choices[argument] = list(TRANSITIONS)
+        elif argument == "batch_id":
+            # The newest import of the list's kind: ``sample_imports`` made it for the
+            # person signed in.
+            kind = {"customer": "customers", "product": "products"}[rule.endpoint.split(".")[0]]
+            choices[argument] = [
+                db.session.scalar(
+                    select(ImportBatch.id)
+                    .where(ImportBatch.kind == kind)
+                    .order_by(ImportBatch.id.desc())
+                )
+            ]
+        elif argument == "file_format":
+            choices[argument] = ["csv", "xlsx"]
         elif argument == "job_id":
             # The newest job: the one ``sample_job`` made for the person signed in.
             choices[argument] = [db.session.scalar(select(Job.id).order_by(Job.id.desc()))]
@@ -319,10 +355,13 @@ def test_permission_matrix(app, client, auth, principal):
     sample_records()
     role = None if principal == "anonymous" else principal
     if role:
-        sample_job(auth.login_as(role))
+        person = auth.login_as(role)
+        sample_job(person)
+        sample_imports(person)
         token = csrf_token_from(client.get("/admin/").get_data(as_text=True))
     else:
         sample_job(db.session.scalar(select(User).filter_by(email="sample@staff.test")))
+        sample_imports(db.session.scalar(select(User).filter_by(email="sample@staff.test")))
         token = csrf_token_from(client.get("/login").get_data(as_text=True))
     views = admin_views(app)
     checked = 0

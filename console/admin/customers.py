@@ -11,6 +11,7 @@ from console.admin.addresses import CustomerAddressInline, address_book_formatte
 from console.admin.base import SecuredModelView
 from console.admin.fields import lower, strip
 from console.admin.filters import CustomerEmailFilter
+from console.admin.imports import ImportMixin, import_permissions
 from console.admin.lookups import as_int_id
 from console.database import db
 from console.models import Customer, CustomerAddress
@@ -26,12 +27,14 @@ from console.services import addresses as address_service
 from console.services import customers as customer_service
 
 
-class CustomerAdmin(SecuredModelView):
+class CustomerAdmin(ImportMixin, SecuredModelView):
     read_permission = CUSTOMERS_READ
     write_permission = CUSTOMERS_WRITE
     delete_permission = CUSTOMERS_DELETE
 
     export_specs = ("customers",)
+    import_kind = "customers"
+    list_template = "admin/model/importable_list.html"
     column_list = ["last_name", "first_name", "email", "phone", "created_at"]
     column_labels = {
         "email": "E-mail",
@@ -75,7 +78,7 @@ class CustomerAdmin(SecuredModelView):
 
     # The order form's address pickers read a customer's address book here: it serves
     # those who take orders (and lists customer data, so needs customers.read too).
-    endpoint_permissions = {"addresses_view": ORDERS_WRITE}
+    endpoint_permissions = {"addresses_view": ORDERS_WRITE, **import_permissions(CUSTOMERS_WRITE)}
 
     def get_one(self, id):
         """The customer with the address book loaded in the same round trip."""

@@ -18,6 +18,7 @@ from console.admin.base import SecuredModelView
 from console.admin.fields import in_cents, strip
 from console.admin.filters import ProductSkuFilter
 from console.admin.formatters import money_formatter
+from console.admin.imports import ImportMixin, import_permissions
 from console.database import db
 from console.models import Product, TaxRate
 from console.permissions import ORDERS_READ, PRODUCTS_DELETE, PRODUCTS_READ, PRODUCTS_WRITE, can
@@ -80,12 +81,15 @@ def usual_tax_rate() -> TaxRate | None:
     return db.session.scalars(counted).first()
 
 
-class ProductAdmin(SecuredModelView):
+class ProductAdmin(ImportMixin, SecuredModelView):
     read_permission = PRODUCTS_READ
     write_permission = PRODUCTS_WRITE
     delete_permission = PRODUCTS_DELETE
 
     export_specs = ("products",)
+    import_kind = "products"
+    list_template = "admin/model/importable_list.html"
+    endpoint_permissions = import_permissions(PRODUCTS_WRITE)
     column_list = ["sku", "name", "unit_price", "tax_rate", "stock", "active"]
     column_formatters = {"unit_price": money_formatter}
     column_formatters_detail = {"unit_price": money_formatter}

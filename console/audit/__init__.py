@@ -37,7 +37,7 @@ from console.audit.actions import (
     TWO_FACTOR_CHANGED,
     UPDATE,
 )
-from console.audit.capture import REDACTED, record
+from console.audit.capture import REDACTED, acting, record
 from console.audit.context import ANONYMOUS, SYSTEM, Actor, EventContext
 from console.audit.queries import deletion_of, events_of
 from console.audit.spec import (
@@ -77,6 +77,7 @@ __all__ = [
     "TWO_FACTOR_CHANGED",
     "UPDATE",
     "Actor",
+    "acting",
     "AuditSpec",
     "EventContext",
     "check_specs",

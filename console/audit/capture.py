@@ -20,7 +20,8 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -41,6 +42,39 @@ REDACTED = "[redacted]"
 
 BUFFER_KEY = "console.audit.buffer"
 FLUSH_ACTOR_KEY = "console.audit.flush_actor"
+ACTING_KEY = "console.audit.acting"
+"""``Session.info`` key of the ``Acting`` that automatic capture records changes under."""
+
+
+@dataclass(frozen=True)
+class Acting:
+    """Who the automatic capture records a session's changes as, and under what.
+
+    Set for work done on someone's behalf outside their request (an import applied by
+    a job): the changes are theirs, and each event carries the ``note`` (the import it
+    came from) and the ``context``.
+    """
+
+    actor: Actor
+    note: str | None = None
+    context: EventContext | None = None
+
+
+@contextmanager
+def acting(
+    session: Session | scoped_session,
+    actor: Any,
+    *,
+    note: str | None = None,
+    context: EventContext | None = None,
+) -> Iterator[None]:
+    """Record the changes ``session`` flushes inside the block as ``actor``'s, with ``note``."""
+    own = session() if isinstance(session, scoped_session) else session
+    own.info[ACTING_KEY] = Acting(Actor.of(actor), note[:500] if note else None, context)
+    try:
+        yield
+    finally:
+        own.info.pop(ACTING_KEY, None)
 
 
 # --- values -------------------------------------------------------------------------
@@ -176,8 +210,13 @@ def _entry(
     context: EventContext | None = None,
     **kw: Any,
 ) -> _Entry:
+    on_behalf: Acting | None = session.info.get(ACTING_KEY)
     if actor is None:
         actor = session.info.get(FLUSH_ACTOR_KEY) or current_actor()
+    if on_behalf is not None:
+        context = context or on_behalf.context
+        if not kw.get("note") and not kw.get("explicit"):
+            kw["note"] = on_behalf.note
     return _Entry(
         action=action,
         record_type=kw.pop("record_type", None) or record_type_of(obj),
@@ -401,7 +440,8 @@ def before_flush(session: Session, _flush_context: Any, _instances: Any) -> None
     """Buffer an event for each audited record this flush creates, changes or deletes."""
     buffer = _buffer(session)
     with session.no_autoflush:
-        actor = current_actor()
+        on_behalf: Acting | None = session.info.get(ACTING_KEY)
+        actor = on_behalf.actor if on_behalf is not None else current_actor()
         session.info[FLUSH_ACTOR_KEY] = actor
         for obj in list(session.new):
             spec = spec_for(obj)

@@ -61,9 +61,19 @@ def record_type_of(obj: object) -> str:
     return getattr(obj, "__tablename__", type(obj).__name__.lower())
 
 
+_REFERENCES: dict[tuple[type, str], Any] = {}
+
+
 def reference_model(model: type, relationship: str) -> Any:
-    """The model a reference of ``model``'s spec points to, read from the relationship."""
-    return inspect(model).relationships[relationship].mapper.class_
+    """The model a reference of ``model``'s spec points to, read from the relationship.
+
+    Kept once found: asked for every audited record of a flush (an import's thousands),
+    and the mapping never changes.
+    """
+    key = (model, relationship)
+    if key not in _REFERENCES:
+        _REFERENCES[key] = inspect(model).relationships[relationship].mapper.class_
+    return _REFERENCES[key]
 
 
 def check_specs() -> None:

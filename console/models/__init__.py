@@ -4,6 +4,7 @@ from console.models.addresses import CustomerAddress, PostalAddress
 from console.models.audit import AuditEvent
 from console.models.customers import Customer
 from console.models.drafts import FormDraft
+from console.models.imports import ImportBatch, ImportState
 from console.models.invitations import StaffInvitation
 from console.models.jobs import Job, JobState
 from console.models.notes import OrderNote
@@ -29,6 +30,8 @@ __all__ = [
     "FormDraft",
     "CustomerAddress",
     "FormSubmission",
+    "ImportBatch",
+    "ImportState",
     "Job",
     "JobState",
     "Order",

@@ -1,0 +1,718 @@
+"""Imports of customers and products: mapping, the row checks, preview and apply.
+
+The rows of a file are checked by the list view's own form (``view.get_create_form()``:
+the same filters and validators as a person typing them in, including the uniqueness
+checks), one form per row, filled from the row's cells for the mapped fields only; an
+existing record (matched by e-mail or SKU, ignoring case) is given to the form as
+its object, as the edit page does. So an import has no rules of its own beyond
+reading cells:
+
+- ``yes``/``no`` (and true/false, 1/0) for yes-or-no fields;
+- a cell starting with ``=`` is a formula and is refused (the person types the value,
+  or an apostrophe first to import it as text); a leading apostrophe before ``=``,
+  ``+``, ``-``, ``@``, tab or CR is removed, undoing the exports' neutralisation, so
+  an exported file imports back unchanged;
+- a product's tax rate is given by name, among the active rates the form offers.
+
+Each row is to create, update (with its changed fields before and after), leave
+unchanged, or in error (each error per field, with the form's message). Two rows of a
+file with the same key are both in error. Applying is one transaction: all or
+nothing, or the valid rows only when the person chose so. Changes go through the ORM,
+so each is audited (as the person who confirmed it, with the note "Import #N") and
+moves the record's version, as an edit on the page would.
+
+Files of more than ``IMPORT_INLINE_MAX_ROWS`` rows are previewed and applied by a job
+of kind ``import`` (progress while the rows are checked).
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, current_app
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+from werkzeug.datastructures import MultiDict
+
+from console.admin.registry import find_view
+from console.audit import acting
+from console.database import db
+from console.jobs.import_files import Limits, Table, read_table
+from console.jobs.kinds import JobKind, register
+from console.jobs.runner import JobCancelled, JobContext, JobOutcome
+from console.models import Customer, ImportBatch, Product, TaxRate, User
+from console.permissions import CUSTOMERS_WRITE, PRODUCTS_WRITE, STAFF_MANAGE
+from console.services import imports as import_service
+from console.services.errors import DomainError
+
+KIND = "import"
+
+CREATE = "create"
+UPDATE = "update"
+UNCHANGED = "unchanged"
+ERROR = "error"
+ACTIONS = (CREATE, UPDATE, UNCHANGED, ERROR)
+
+REPORT_LIMIT = 1_000
+"""Rows in error and updates listed in a preview (the counts are always complete)."""
+CHUNK = 500
+"""Rows whose existing records are looked up together."""
+
+FORMULA = "="
+NEUTRALISED = ("'=", "'+", "'-", "'@", "'\t", "'\r")
+YES = {"yes", "y", "true", "1", "x", "on"}
+NO = {"no", "n", "false", "0", "", "off"}
+
+
+@dataclass(frozen=True)
+class Column:
+    """A field an import can set, and how a file's header names it."""
+
+    name: str
+    header: str
+    required: bool = False
+    aliases: tuple[str, ...] = ()
+    boolean: bool = False
+
+
+@dataclass(frozen=True)
+class ImportSpec:
+    kind: str
+    view: str
+    """The list view whose form checks the rows."""
+    model: Any
+    """``Customer`` or ``Product``."""
+    key: str
+    columns: tuple[Column, ...]
+    permission: str
+    noun: str
+
+    def column(self, name: str) -> Column:
+        return next(c for c in self.columns if c.name == name)
+
+
+SPECS: dict[str, ImportSpec] = {
+    spec.kind: spec
+    for spec in (
+        ImportSpec(
+            "customers",
+            "customer",
+            Customer,
+            "email",
+            (
+                Column("email", "E-mail", True, ("email address", "e-mail address", "mail")),
+                Column("first_name", "First name", True, ("firstname", "given name")),
+                Column("last_name", "Last name", True, ("lastname", "surname", "family name")),
+                Column("phone", "Phone", False, ("telephone", "phone number")),
+                Column("notes", "Notes"),
+            ),
+            CUSTOMERS_WRITE,
+            "customer",
+        ),
+        ImportSpec(
+            "products",
+            "product",
+            Product,
+            "sku",
+            (
+                Column("sku", "SKU", True, ("product code", "code")),
+                Column("name", "Name", True, ("product", "product name")),
+                Column("description", "Description"),
+                Column("unit_price", "Unit price", True, ("price",)),
+                Column("tax_rate", "Tax rate", False, ("tax",)),
+                Column("stock", "Stock on hand", False, ("stock",)),
+                Column("active", "Active", False, boolean=True),
+            ),
+            PRODUCTS_WRITE,
+            "product",
+        ),
+    )
+}
+
+
+def spec_named(kind: str) -> ImportSpec:
+    spec = SPECS.get(kind)
+    if spec is None:
+        raise DomainError(f"There is no import of {kind[:20]!r}.")
+    return spec
+
+
+def limits(app: Flask) -> Limits:
+    return Limits(
+        max_bytes=app.config["IMPORT_MAX_BYTES"],
+        max_unpacked_bytes=app.config["IMPORT_MAX_UNPACKED_BYTES"],
+        max_ratio=app.config["IMPORT_MAX_RATIO"],
+    )
+
+
+# --- mapping -----------------------------------------------------------------------------
+
+
+def _folded(text: str) -> str:
+    """A header compared ignoring case, spacing and punctuation: "Unit  price" = "unitprice"."""
+    return re.sub(r"[\W_]+", "", text.casefold())
+
+
+def auto_mapping(spec: ImportSpec, headers: Sequence[str]) -> dict[str, int]:
+    """Field -> column index, for each field whose name a header gives (first match)."""
+    folded = [_folded(header) for header in headers]
+    mapping: dict[str, int] = {}
+    for column in spec.columns:
+        names = {_folded(n) for n in (column.name, column.header, *column.aliases)}
+        for index, header in enumerate(folded):
+            if header in names and index not in mapping.values():
+                mapping[column.name] = index
+                break
+    return mapping
+
+
+def clean_mapping(spec: ImportSpec, headers: Sequence[str], chosen: Mapping[str, Any]) -> dict:
+    """A mapping posted by the person, checked: known fields, existing columns, no column twice.
+
+    ``chosen`` maps a field to a column index (text), "" for "not imported".
+    """
+    mapping: dict[str, int] = {}
+    for column in spec.columns:
+        value = str(chosen.get(column.name, "") or "").strip()
+        if not value:
+            continue
+        if not value.isdigit() or int(value) >= len(headers):
+            raise import_service.ImportRefused(
+                f"{column.header}: choose one of the file's columns. Nothing was changed."
+            )
+        mapping[column.name] = int(value)
+    used: dict[int, str] = {}
+    for name, index in mapping.items():
+        if index in used:
+            raise import_service.ImportRefused(
+                f"The column {headers[index]!r} is chosen for both "
+                f"{spec.column(used[index]).header} and {spec.column(name).header}; "
+                "a column can fill one field only."
+            )
+        used[index] = name
+    return mapping
+
+
+def missing_columns(spec: ImportSpec, headers: Sequence[str], mapping: Mapping[str, int]) -> str:
+    """Why the mapping cannot be previewed (required fields without a column), or ""."""
+    missing = [c.header for c in spec.columns if c.required and c.name not in mapping]
+    if not missing:
+        return ""
+    found = ", ".join(repr(h) for h in headers[:12] if h) or "none"
+    message = (
+        f"Required columns are missing: {', '.join(missing)}. Choose the file's column for "
+        f"each (columns found: {found})."
+    )
+    if len(headers) == 1:
+        message += (
+            " Only one column was found: the file's columns must be separated by commas, "
+            "semicolons, tabs or vertical bars."
+        )
+    return message
+
+
+# --- checking rows -----------------------------------------------------------------------
+
+
+@dataclass
+class RowResult:
+    line: int
+    key: str
+    action: str
+    errors: dict[str, list[str]] = field(default_factory=dict)
+    changes: dict[str, list[Any]] = field(default_factory=dict)
+    values: dict[str, Any] = field(default_factory=dict)
+    record_id: int | None = None
+    version: int | None = None
+
+
+@dataclass
+class Plan:
+    spec: ImportSpec
+    mapping: Mapping[str, int]
+    rows: list[RowResult]
+
+    def counts(self) -> dict[str, int]:
+        counted = dict.fromkeys(ACTIONS, 0)
+        for row in self.rows:
+            counted[row.action] += 1
+        return counted
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return f"{value:.2f}"
+    if isinstance(value, TaxRate):
+        return value.name
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    return value
+
+
+def _cell(raw: str) -> tuple[str, str | None]:
+    """A cell's text as imported, and the error it carries (a formula), if any."""
+    if raw.startswith(NEUTRALISED):
+        return raw[1:], None
+    if raw.startswith(FORMULA):
+        return raw, (
+            f"Formulas are not imported ({raw[:30]!r}): type the value itself, or put an "
+            "apostrophe before it to import it as text."
+        )
+    return raw, None
+
+
+def _row_form_class(view: Any, spec: ImportSpec, mapped: Iterable[str]) -> Any:
+    """The view's create form, keeping only the fields the file fills.
+
+    The tax rate is read by name here (the form's select takes an id), and the form's
+    one-time token and inline address book are not part of a row. The key field's
+    "no other record has it" check (a query per row) is left to the import's own
+    match, which is the same comparison (trimmed, ignoring case) made for a chunk of
+    rows at once: a row's key either names the record it updates, which the check
+    excludes, or no record at all. The database's unique index stays the last word.
+    """
+    form_class = view.get_create_form()
+    keep = set(mapped) - {"tax_rate"}
+    fields = [n for n in dir(form_class) if hasattr(getattr(form_class, n, None), "_formfield")]
+    attributes: dict[str, Any] = {name: None for name in fields if name not in keep}
+    key_field = getattr(form_class, spec.key)
+    attributes[spec.key] = type(key_field)(
+        key_field.field_class,
+        *key_field.args,
+        **{
+            **key_field.kwargs,
+            "validators": [
+                v for v in key_field.kwargs.get("validators") or () if not _is_uniqueness(v)
+            ],
+        },
+    )
+    return type(f"Import{form_class.__name__}", (form_class,), attributes)
+
+
+def _is_uniqueness(validator: Any) -> bool:
+    """The form's check that no other record has the key (Flask-Admin's or the console's)."""
+    from flask_admin.contrib.sqla.validators import Unique
+
+    from console.admin.products import sku_is_free
+
+    return isinstance(validator, Unique) or validator is sku_is_free
+
+
+class _TaxRates:
+    """The active tax rates by name, as the product form offers them."""
+
+    def __init__(self, session: Session) -> None:
+        from console.admin.products import active_tax_rates  # the form's own choices
+
+        self.active = {rate.name.casefold(): rate for rate in active_tax_rates()}
+        self.by_id = {rate.id: rate for rate in session.scalars(select(TaxRate))}
+
+    def find(self, name: str, current: TaxRate | None) -> tuple[TaxRate | None, str | None]:
+        wanted = name.strip().casefold()
+        if not wanted:
+            if current is not None:
+                return current, None
+            return None, "Choose the tax rate the product is sold at."
+        if current is not None and current.name.casefold() == wanted:
+            return current, None  # a product keeps an inactive rate it has
+        rate = self.active.get(wanted)
+        if rate is None:
+            names = ", ".join(sorted(r.name for r in self.active.values())) or "none"
+            return None, f"Not an active tax rate: {name[:40]!r} (active rates: {names})."
+        return rate, None
+
+
+def check_rows(
+    session: Session,
+    spec: ImportSpec,
+    table: Table,
+    mapping: Mapping[str, int],
+    progress: Callable[[int], None] | None = None,
+) -> Plan:
+    """What each row of ``table`` would do, checked by the view's form. Reads only."""
+    view = find_view(current_app, spec.view)
+    if view is None:
+        raise DomainError("This console cannot import these records.")
+    # One form, filled again for each row (``process``), as a fresh form per row would
+    # be: building its fields is most of the cost of checking a row.
+    form = _row_form_class(view, spec, mapping)(formdata=MultiDict())
+    key_column = mapping[spec.key]
+    tax_rates = _TaxRates(session) if spec.model is Product and "tax_rate" in mapping else None
+    key_of = getattr(spec.model, spec.key)
+    read = {spec.key, *mapping} - {"tax_rate"}
+    if tax_rates is not None:
+        read.add("tax_rate_id")
+    model = spec.model
+    columns = [model.id, model.version, *(getattr(model, name) for name in sorted(read))]
+
+    seen: dict[str, int] = {}
+    duplicates: dict[str, list[int]] = {}
+    for line, cells in table.rows:
+        key = _key(cells, key_column)
+        if key:
+            if key in seen:
+                duplicates.setdefault(key, [seen[key]]).append(line)
+            else:
+                seen[key] = line
+
+    results: list[RowResult] = []
+    done = 0
+    for start in range(0, len(table.rows), CHUNK):
+        chunk = table.rows[start : start + CHUNK]
+        keys = {k for k in (_key(cells, key_column) for _line, cells in chunk) if k}
+        # Plain rows of the columns the form reads (the form takes any object with
+        # those attributes): several times cheaper to load than ORM records.
+        existing = {
+            getattr(record, spec.key).strip().casefold(): record
+            for record in session.execute(
+                select(*columns).where(func.lower(key_of).in_(keys))
+            ).all()
+        }
+        for line, cells in chunk:
+            results.append(
+                _check_row(spec, form, mapping, tax_rates, line, cells, existing, duplicates)
+            )
+        done += len(chunk)
+        if progress is not None:
+            progress(done)
+    return Plan(spec, mapping, results)
+
+
+def _key(cells: Sequence[str], index: int) -> str:
+    """The row's key as records are matched by it: trimmed, case ignored."""
+    return _cell(cells[index])[0].strip().casefold() if index < len(cells) else ""
+
+
+def _check_row(
+    spec: ImportSpec,
+    form: Any,
+    mapping: Mapping[str, int],
+    tax_rates: _TaxRates | None,
+    line: int,
+    cells: Sequence[str],
+    existing: Mapping[str, Any],
+    duplicates: Mapping[str, list[int]],
+) -> RowResult:
+    key = _key(cells, mapping[spec.key])
+    record = existing.get(key)
+    shown = _cell(cells[mapping[spec.key]])[0].strip()[:100] if key else ""
+    result = RowResult(line=line, key=shown, action=ERROR)
+    errors: dict[str, list[str]] = {}
+    formdata: MultiDict = MultiDict()
+    tax_rate: TaxRate | None = None
+    # Fields whose cell was refused before the form: the form's errors about the then
+    # missing value would only repeat it.
+    refused: set[str] = set()
+    for name, index in mapping.items():
+        column = spec.column(name)
+        text, problem = _cell(cells[index] if index < len(cells) else "")
+        if problem:
+            errors.setdefault(column.header, []).append(problem)
+            refused.add(name)
+            continue
+        if column.boolean:
+            word = text.strip().casefold()
+            if word in YES:
+                formdata[name] = "y"
+            elif word not in NO:
+                errors.setdefault(column.header, []).append(f"Enter yes or no (not {text[:20]!r}).")
+            continue
+        if name == "tax_rate" and tax_rates is not None:
+            current = tax_rates.by_id.get(record.tax_rate_id) if record is not None else None
+            tax_rate, problem = tax_rates.find(text, current)
+            if problem:
+                errors.setdefault(column.header, []).append(problem)
+            continue
+        formdata[name] = text
+    if key in duplicates:
+        others = ", ".join(str(n) for n in duplicates[key] if n != line)
+        errors.setdefault(spec.column(spec.key).header, []).append(
+            f"The same {spec.column(spec.key).header} is on rows {others} as well: "
+            "each record may appear once in a file."
+        )
+    form._obj = record  # what the form's checks compare with, as on the edit page
+    form.process(formdata=formdata, obj=record)
+    if not form.validate():
+        for name, messages in form.errors.items():
+            if name in refused:
+                continue
+            header = spec.column(name).header if name in mapping else name
+            errors.setdefault(header, []).extend(str(m) for m in messages)
+    if errors:
+        result.errors = errors
+        return result
+    values = {name: form[name].data for name in mapping if name != "tax_rate"}
+    if "active" in values:
+        values["active"] = bool(values["active"])
+    if tax_rate is not None:
+        # Set by key, not through the relationship: the same, and far cheaper to flush
+        # for thousands of rows; the audit trail names the rate either way.
+        values["tax_rate_id"] = tax_rate.id
+    result.values = values
+    if record is None:
+        result.action = CREATE
+        return result
+    result.record_id = record.id
+    result.version = record.version
+    for name, after in values.items():
+        before = getattr(record, name)
+        if before == after:
+            continue
+        if name == "tax_rate_id" and tax_rates is not None:
+            before_rate = tax_rates.by_id.get(before)
+            result.changes[spec.column("tax_rate").header] = [
+                before_rate.name if before_rate else None,
+                tax_rate.name if tax_rate else None,
+            ]
+        else:
+            result.changes[spec.column(name).header] = [_plain(before), _plain(after)]
+    result.action = UPDATE if result.changes else UNCHANGED
+    return result
+
+
+# --- report ------------------------------------------------------------------------------
+
+
+def report(plan: Plan, **extra: Any) -> dict[str, Any]:
+    """The preview (or outcome) as kept on the import: counts, errors, changes, a sample."""
+    errors = [
+        {"line": r.line, "key": r.key, "field": name, "message": message}
+        for r in plan.rows
+        if r.action == ERROR
+        for name, messages in r.errors.items()
+        for message in messages
+    ]
+    updates = [
+        {"line": r.line, "key": r.key, "changes": r.changes}
+        for r in plan.rows
+        if r.action == UPDATE
+    ]
+    creates = [{"line": r.line, "key": r.key} for r in plan.rows if r.action == CREATE]
+    return {
+        "counts": plan.counts(),
+        "errors": errors[:REPORT_LIMIT],
+        "errors_total": len(errors),
+        "updates": updates[:REPORT_LIMIT],
+        "creates": creates[:REPORT_LIMIT],
+        **extra,
+    }
+
+
+def _safe(value: Any) -> Any:
+    from console.jobs.exports import neutralise_formula
+
+    return neutralise_formula("" if value is None else str(value))
+
+
+# --- applying ----------------------------------------------------------------------------
+
+
+def apply(
+    session: Session, plan: Plan, batch: ImportBatch, actor: User, *, valid_only: bool
+) -> dict[str, Any]:
+    """Apply the plan in one transaction (committed here); the outcome's report.
+
+    All or nothing unless ``valid_only``: then rows in error (and records changed by
+    someone since the check) are left out. Refused with ``ImportRefused``, nothing
+    changed, when rows are in error and the person did not choose valid rows only.
+    """
+    spec = plan.spec
+    counts = plan.counts()
+    if counts[ERROR] and not valid_only:
+        raise import_service.ImportRefused(
+            f"{counts[ERROR]:,} row(s) have errors, so nothing was imported (all or "
+            "nothing). Fix them and upload the file again, or confirm with "
+            '"valid rows only".'
+        )
+    skipped: list[RowResult] = []
+    note = f"Import #{batch.id} ({batch.file_name})"
+    defaults: dict[str, Any] = {}
+    if spec.model is Product and "tax_rate" not in plan.mapping:
+        from console.admin.products import usual_tax_rate  # the form's default
+
+        usual = usual_tax_rate()
+        defaults["tax_rate_id"] = usual.id if usual is not None else None
+    try:
+        with acting(session, actor, note=note):
+            pending = 0
+            updates = [r for r in plan.rows if r.action == UPDATE]
+            records = _load(session, spec.model, [r.record_id for r in updates])
+            for row in plan.rows:
+                if row.action == CREATE:
+                    session.add(spec.model(**{**defaults, **row.values}))
+                elif row.action == UPDATE:
+                    record = records.get(row.record_id or 0)
+                    if record is None or record.version != row.version:
+                        if not valid_only:
+                            raise import_service.ImportRefused(
+                                f"Row {row.line} ({row.key}): the {spec.noun} was changed or "
+                                "deleted by someone since the check, so nothing was imported. "
+                                "Preview the import again."
+                            )
+                        row.action = ERROR
+                        row.errors = {"": [f"The {spec.noun} was changed since the check."]}
+                        skipped.append(row)
+                        continue
+                    for name, value in row.values.items():
+                        if getattr(record, name) != value:
+                            setattr(record, name, value)
+                else:
+                    continue
+                pending += 1
+                if pending >= CHUNK:
+                    session.flush()
+                    pending = 0
+            outcome = report(plan, applied=True, valid_only=valid_only)
+            import_service.finish(session, batch.id, outcome)
+            session.commit()
+    except (IntegrityError, StaleDataError):
+        session.rollback()
+        raise import_service.ImportRefused(
+            "Another change to the same records happened while the import was applied, so "
+            "nothing was imported. Preview the import again."
+        ) from None
+    except Exception:
+        session.rollback()
+        raise
+    return outcome
+
+
+def _load(session: Session, model: Any, ids: Sequence[int | None]) -> dict[int, Any]:
+    wanted = [i for i in ids if i is not None]
+    found: dict[int, Any] = {}
+    for start in range(0, len(wanted), CHUNK):
+        part = wanted[start : start + CHUNK]
+        for record in session.scalars(select(model).where(model.id.in_(part))):
+            found[record.id] = record
+    return found
+
+
+# --- the steps, at once or as a job ---------------------------------------------------
+
+
+def table_of(app: Flask, batch: ImportBatch) -> Table:
+    return read_table(batch.content, limits(app))
+
+
+def preview(
+    app: Flask, session: Session, batch: ImportBatch, progress=None, job_id: int | None = None
+) -> dict[str, Any]:
+    """Check every row and keep the preview on the import; its report."""
+    spec = spec_named(batch.kind)
+    table = table_of(app, batch)
+    problem = missing_columns(spec, table.headers, batch.mapping)
+    if problem:
+        raise import_service.ImportRefused(problem)
+    plan = check_rows(session, spec, table, batch.mapping, progress)
+    outcome = report(plan)
+    session.commit()
+    if not import_service.record_preview(session, batch.id, outcome, job_id):
+        raise import_service.ImportRefused(
+            f"Import #{batch.id} was confirmed or mapped again meanwhile; this preview "
+            "was not kept."
+        )
+    return outcome
+
+
+def confirm_and_apply(
+    app: Flask, session: Session, batch: ImportBatch, actor: User, progress=None
+) -> dict[str, Any]:
+    """Check the rows again (the records may have changed since the preview) and apply.
+
+    The import was claimed (``import_service.confirm``) before; on refusal it is marked
+    failed with the reason and nothing is changed.
+    """
+    spec = spec_named(batch.kind)
+    batch_id = batch.id
+    try:
+        table = table_of(app, batch)
+        plan = check_rows(session, spec, table, batch.mapping, progress)
+        return apply(session, plan, batch, actor, valid_only=batch.valid_only)
+    except DomainError as exc:
+        session.rollback()
+        import_service.fail(session, batch_id, exc.message)
+        raise
+    except JobCancelled:
+        raise  # the job's end settles the import (``import_service.settle``)
+    except Exception as exc:
+        session.rollback()
+        import_service.fail(
+            session, batch_id, f"Nothing was imported: an unexpected error ({exc})."
+        )
+        raise
+
+
+def import_refusal(owner: User, parameters: Mapping[str, Any]) -> str | None:
+    """Why ``owner`` may not run this import job (the kind's write permission)."""
+    batch = db.session.get(ImportBatch, int(parameters.get("batch", 0) or 0))
+    if batch is None:
+        return "This import no longer exists."
+    spec = SPECS.get(batch.kind)
+    if spec is None or not owner.active:
+        return "Your account may not import these records."
+    if batch.owner_id != owner.id and not owner.has_permission(STAFF_MANAGE):
+        return "Only the person who uploaded an import may run it."
+    if not owner.has_permission(spec.permission):
+        return f"Your role does not allow importing {batch.kind} (it needs {spec.permission})."
+    return None
+
+
+def run_import(context: JobContext) -> JobOutcome:
+    """The ``import`` job: the preview or the application of one import."""
+    session = context.session
+    batch = session.get(ImportBatch, int(context.parameters["batch"]))
+    if batch is None:
+        raise DomainError("This import no longer exists.")
+    total = batch.rows
+    context.progress(0, total, force=True)
+
+    def progress(done: int) -> None:
+        context.progress(min(done, total), total)
+
+    step = context.parameters.get("step")
+    if step != "apply":
+        if not import_service.claim_preview(session, batch.id, context.job_id):
+            raise import_service.ImportRefused(
+                f"Import #{batch.id} was confirmed meanwhile; it is not previewed again."
+            )
+        session.refresh(batch)
+    if step == "apply":
+        outcome = confirm_and_apply(context.app, session, batch, context.owner, progress)
+    else:
+        outcome = preview(context.app, session, batch, progress, context.job_id)
+    path = context.partial_path("csv")
+    _write_summary(path, batch, outcome)
+    name = f"import-{batch.id}-{'outcome' if step == 'apply' else 'preview'}.csv"
+    return JobOutcome(path=path, name=name, rows=total)
+
+
+def _write_summary(path: Path, batch: ImportBatch, outcome: Mapping[str, Any]) -> None:
+    """The job's file: the counts, then each listed error and change."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["Row", "Key", "Outcome", "Field", "Message or before", "After"])
+    for action in ACTIONS:
+        writer.writerow(["", "", f"{action}: {outcome['counts'][action]}", "", "", ""])
+    for error in outcome["errors"]:
+        writer.writerow(
+            [error["line"], _safe(error["key"]), ERROR, error["field"], error["message"], ""]
+        )
+    for update in outcome["updates"]:
+        for name, (before, after) in update["changes"].items():
+            writer.writerow(
+                [update["line"], _safe(update["key"]), UPDATE, name, _safe(before), _safe(after)]
+            )
+    path.write_text(buffer.getvalue(), encoding="utf-8")
+
+
+register(JobKind(KIND, run=run_import, refusal=import_refusal))

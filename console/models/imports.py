@@ -1,0 +1,95 @@
+"""Imports of customers and products from a file: the upload, its mapping, its preview.
+
+An import is a row of ``import_batch`` from the upload on: the file itself (kept in
+the database, so that the preview and the confirmation, separate requests perhaps
+served by different hosts, read the same bytes), its SHA-256, the columns found, the
+person's mapping of columns to fields, the preview's counts and report, and, once
+confirmed, how it was applied. A confirmation moves the row from ``previewed`` to
+``applying`` with a conditional ``UPDATE``, so a second submit finds nothing to
+confirm; a file whose SHA-256 was confirmed before for the same kind is refused.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, LargeBinary, String, Text, false
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from console.database import Model
+from console.models.base import utcnow
+
+if TYPE_CHECKING:
+    from console.models.staff import User
+
+
+class ImportState(enum.StrEnum):
+    UPLOADED = "uploaded"
+    """Read and mapped automatically; waiting for a preview."""
+    PREVIEWING = "previewing"
+    """The preview runs as a job."""
+    PREVIEWED = "previewed"
+    """The preview's counts and report are ready; it may be confirmed."""
+    APPLYING = "applying"
+    """Confirmed: being applied (at once or as a job)."""
+    APPLIED = "applied"
+    FAILED = "failed"
+    """Confirmed, but nothing was applied (``error`` says why)."""
+
+
+_STATE_VALUES = ", ".join(f"'{s.value}'" for s in ImportState)
+CONFIRMED_STATES = frozenset({ImportState.APPLYING, ImportState.APPLIED})
+"""States in which the file counts as confirmed: it may not be imported again."""
+
+
+class ImportBatch(Model):
+    __tablename__ = "import_batch"
+    __table_args__ = (
+        CheckConstraint(f"state IN ({_STATE_VALUES})", name="state_known"),
+        CheckConstraint("kind IN ('customers', 'products')", name="kind_known"),
+        # "Was this file confirmed before?" is asked at every upload.
+        Index("ix_import_batch_kind_sha256", "kind", "sha256"),
+        Index("ix_import_batch_owner_id_created_at", "owner_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    """What the rows are: ``customers`` or ``products``."""
+    owner_id: Mapped[int] = mapped_column(ForeignKey("staff_user.id"))
+    file_name: Mapped[str] = mapped_column(String(255))
+    file_format: Mapped[str] = mapped_column(String(8))
+    """``csv`` or ``xlsx``, as found from the content (not from the name)."""
+    content: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
+    size: Mapped[int] = mapped_column()
+    sha256: Mapped[str] = mapped_column(String(64))
+    rows: Mapped[int] = mapped_column(default=0, server_default="0")
+    """Data rows in the file (the header row not counted)."""
+    headers: Mapped[list[str]] = mapped_column(JSON, default=list)
+    mapping: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    """Field -> the column (index in ``headers``) it is read from."""
+
+    state: Mapped[str] = mapped_column(
+        String(16), default=ImportState.UPLOADED.value, server_default="uploaded"
+    )
+    valid_only: Mapped[bool] = mapped_column(default=False, server_default=false())
+    """Confirmed as "valid rows only" (rows in error skipped) instead of all or nothing."""
+    report: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    """The latest preview (or the outcome once applied): counts, row errors, changes."""
+    error: Mapped[str | None] = mapped_column(Text)
+    job_id: Mapped[int | None] = mapped_column(ForeignKey("job.id"))
+    """The job of the latest preview or application, when it ran as one."""
+
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    confirmed_at: Mapped[dt.datetime | None] = mapped_column()
+    finished_at: Mapped[dt.datetime | None] = mapped_column()
+
+    owner: Mapped[User] = relationship()
+
+    @property
+    def is_confirmed(self) -> bool:
+        return self.state in CONFIRMED_STATES
+
+    def __str__(self) -> str:
+        return f"Import #{self.id} ({self.file_name})"

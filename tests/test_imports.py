@@ -1,0 +1,699 @@
+"""Imports of customers and products: upload, mapping, preview, confirm, and bad files.
+
+Every step goes through the console's pages as a person uses them (the CSRF token
+taken from the page, the file posted as a browser posts it). Each bad file is refused
+with its message and leaves every table as it was, on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import zipfile
+from decimal import Decimal
+from urllib.parse import urlsplit
+
+import openpyxl
+import pytest
+from sqlalchemy import select
+
+from console.database import db
+from console.jobs.runner import run_next
+from console.models import AuditEvent, Customer, ImportBatch, Job, Product, TaxRate
+from tests.factories import CustomerFactory, ProductFactory, StaffFactory
+from tests.helpers import alerts, csrf_token_from, export, parse, text_of
+
+VIEWS = {"customers": "customer", "products": "product"}
+
+
+# --- how a person goes through the steps ---------------------------------------------------
+
+
+def upload(client, kind: str, data: bytes, name: str = "file.csv"):
+    """Post ``data`` as the import file of ``kind``; the response (not followed)."""
+    url = f"/admin/{VIEWS[kind]}/import/"
+    token = csrf_token_from(client.get(url).get_data(as_text=True))
+    return client.post(
+        url,
+        data={"csrf_token": token, "file": (io.BytesIO(data), name)},
+        content_type="multipart/form-data",
+    )
+
+
+def uploaded(client, kind: str, data: bytes, name: str = "file.csv") -> int:
+    """Upload ``data`` and return the new import's id."""
+    response = upload(client, kind, data, name)
+    assert response.status_code == 302, alerts(response.get_data(as_text=True))
+    return int(urlsplit(response.headers["Location"]).path.rstrip("/").split("/")[-1])
+
+
+def batch_page(client, kind: str, batch_id: int):
+    return client.get(f"/admin/{VIEWS[kind]}/import/{batch_id}/")
+
+
+def current_mapping(html: str) -> dict[str, str]:
+    """The mapping form's selects as the page shows them (the auto-matched columns)."""
+    form = parse(html).select_one("form.import-mapping")
+    chosen = {}
+    for select_ in form.find_all("select"):
+        option = select_.find("option", selected=True)
+        chosen[select_["name"]] = option["value"] if option else ""
+    return chosen
+
+
+def preview(client, kind: str, batch_id: int, **changes: str):
+    """Press Preview with the page's mapping (changed by ``changes``); the page after."""
+    page = batch_page(client, kind, batch_id).get_data(as_text=True)
+    form = {**current_mapping(page), **changes, "csrf_token": csrf_token_from(page)}
+    return client.post(
+        f"/admin/{VIEWS[kind]}/import/{batch_id}/preview/", data=form, follow_redirects=True
+    )
+
+
+def confirm(client, kind: str, batch_id: int, mode: str = "all", follow: bool = True):
+    page = batch_page(client, kind, batch_id).get_data(as_text=True)
+    return client.post(
+        f"/admin/{VIEWS[kind]}/import/{batch_id}/confirm/",
+        data={"mode": mode, "csrf_token": csrf_token_from(page)},
+        follow_redirects=follow,
+    )
+
+
+def counts(html: str) -> dict[str, int]:
+    cells = parse(html).select("table.import-counts td[data-count]")
+    return {cell["data-count"]: int(text_of(cell).replace(",", "")) for cell in cells}
+
+
+def errors(html: str) -> list[tuple[str, str, str, str]]:
+    rows = parse(html).select("table.import-errors tbody tr")
+    return [tuple(text_of(td) for td in row.find_all("td")) for row in rows]  # type: ignore[misc]
+
+
+def updates(html: str) -> list[tuple[str, ...]]:
+    rows = parse(html).select("table.import-updates tbody tr")
+    return [tuple(text_of(td) for td in row.find_all("td")) for row in rows]
+
+
+def csv_bytes(*rows: list[str], delimiter: str = ",") -> bytes:
+    buffer = io.StringIO()
+    csv.writer(buffer, delimiter=delimiter).writerows(rows)
+    return buffer.getvalue().encode("utf-8")
+
+
+def xlsx_bytes(*rows: list[object]) -> bytes:
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    for row in rows:
+        sheet.append(row)
+    out = io.BytesIO()
+    workbook.save(out)
+    return out.getvalue()
+
+
+def snapshot() -> dict[str, list[tuple]]:
+    """Every row of the tables an import could change."""
+    db.session.expire_all()
+    tables = ("customer", "product", "import_batch", "audit_event", "job")
+    with db.engine.connect() as conn:
+        return {
+            table.name: sorted(map(tuple, conn.execute(select(table)).all()), key=repr)
+            for table in db.metadata.sorted_tables
+            if table.name in tables
+        }
+
+
+def product(sku: str) -> Product | None:
+    db.session.expire_all()
+    return db.session.scalar(select(Product).where(Product.sku == sku))
+
+
+@pytest.fixture
+def catalogue(app):
+    kettle = ProductFactory(sku="KET-1", name="Kettle", unit_price=Decimal("39.90"), stock=9)
+    lamp = ProductFactory(sku="LAMP-2", name="Lamp", unit_price=Decimal("12.35"), stock=4)
+    return kettle, lamp
+
+
+PRODUCT_HEADER = ["SKU", "Name", "Unit price", "Stock on hand", "Active"]
+
+
+# --- products --------------------------------------------------------------------------------
+
+
+def test_product_preview_counts_and_names_every_bad_cell(client, auth, catalogue):
+    auth.login_as("manager")
+    data = csv_bytes(
+        PRODUCT_HEADER,
+        ["ket-1", "Kettle", "42.00", "9", "yes"],  # update (SKU case ignored)
+        ["LAMP-2", "Lamp", "12.35", "4", "Yes"],  # unchanged
+        ["NEW-3", "Toaster", "25.00", "0", "no"],  # create
+        ["BAD-4", "Spoon", "-1", "3", "yes"],  # price below zero
+        ["BAD-5", "", "2.00", "many", "perhaps"],  # three bad cells
+    )
+    before = snapshot()
+    batch_id = uploaded(client, "products", data, "catalogue.csv")
+    page = preview(client, "products", batch_id).get_data(as_text=True)
+
+    assert counts(page) == {"create": 1, "update": 1, "unchanged": 1, "error": 2}
+    assert errors(page) == [
+        ("5", "BAD-4", "Unit price", "The price must be 0 or more."),
+        ("6", "BAD-5", "Active", "Enter yes or no (not 'perhaps')."),
+        ("6", "BAD-5", "Name", "This field is required (spaces alone do not count)."),
+        ("6", "BAD-5", "Stock on hand", "Not a valid integer value."),
+        ("6", "BAD-5", "Stock on hand", "Stock must be 0 or more."),  # as the form says it
+    ]
+    assert updates(page) == [
+        ("2", "ket-1", "SKU", "KET-1", "ket-1"),
+        ("2", "ket-1", "Unit price", "39.90", "42.00"),
+    ]
+    after = snapshot()
+    assert after["product"] == before["product"] and after["audit_event"] == before["audit_event"]
+
+
+def test_all_or_nothing_refuses_while_a_row_is_in_error(client, auth, catalogue):
+    auth.login_as("manager")
+    data = csv_bytes(
+        PRODUCT_HEADER, ["NEW-1", "Cup", "3.00", "1", "yes"], ["BAD", "", "1", "1", ""]
+    )
+    batch_id = uploaded(client, "products", data)
+    preview(client, "products", batch_id)
+    before = snapshot()
+    page = confirm(client, "products", batch_id, "all").get_data(as_text=True)
+    assert "1 row(s) have errors, so nothing was imported" in alerts(page)
+    after = snapshot()
+    assert after["product"] == before["product"]
+    assert after["audit_event"] == before["audit_event"]
+    assert product("NEW-1") is None
+    assert db.session.get(ImportBatch, batch_id).state == "failed"
+
+
+def test_valid_rows_only_applies_the_rest_as_audited_edits(client, auth, catalogue):
+    manager = auth.login_as("manager")
+    kettle, _lamp = catalogue
+    version = kettle.version
+    data = csv_bytes(
+        PRODUCT_HEADER,
+        ["KET-1", "Kettle", "42.00", "9", "yes"],
+        ["NEW-3", "Toaster", "25.00", "0", "no"],
+        ["BAD-4", "Spoon", "-1", "3", "yes"],
+    )
+    batch_id = uploaded(client, "products", data)
+    preview(client, "products", batch_id)
+    page = confirm(client, "products", batch_id, "valid_only").get_data(as_text=True)
+    assert "1 created, 1 updated, 0 unchanged, 1 rows in error left out" in alerts(page)
+    assert counts(page) == {"create": 1, "update": 1, "unchanged": 0, "error": 1}
+
+    updated = product("KET-1")
+    assert updated.unit_price == Decimal("42.00") and updated.version == version + 1
+    created = product("NEW-3")
+    assert created.active is False and created.tax_rate is not None
+    assert product("BAD-4") is None
+
+    events = db.session.scalars(
+        select(AuditEvent).where(AuditEvent.note == f"Import #{batch_id} (file.csv)")
+    ).all()
+    assert {(e.action, e.record_label, e.actor_email) for e in events} == {
+        ("update", str(updated), manager.email),
+        ("create", str(created), manager.email),
+    }
+    (update,) = [e for e in events if e.action == "update"]
+    assert update.changes == {"unit_price": ["39.90", "42.00"]}
+    assert update.record_version == version + 1
+
+    # Confirming again (a second submit) is refused and changes nothing.
+    before = snapshot()
+    again = confirm(client, "products", batch_id, "valid_only").get_data(as_text=True)
+    assert f"Import #{batch_id} was confirmed already" in alerts(again)
+    assert snapshot() == before
+
+
+def test_xlsx_products_with_tax_rates_and_neutralised_text(client, auth, catalogue):
+    auth.login_as("manager")
+    reduced = TaxRate(name="Reduced", rate=Decimal("5.50"))
+    db.session.add(reduced)
+    db.session.commit()
+    data = xlsx_bytes(
+        ["SKU", "Name", "Unit price", "Tax rate", "Stock on hand", "Active"],
+        ["BOOK-1", "'=Cookbook", 19.9, "reduced", 3.0, False],
+        ["BOOK-2", '=HYPERLINK("http://evil.example")', 5, "Reduced", 1, True],
+        ["BOOK-3", "Atlas", 30, "Luxury", 1, True],
+    )
+    batch_id = uploaded(client, "products", data, "books.xlsx")
+    page = preview(client, "products", batch_id).get_data(as_text=True)
+    assert counts(page) == {"create": 1, "update": 0, "unchanged": 0, "error": 2}
+    (formula, rate) = errors(page)
+    assert formula[:3] == ("3", "BOOK-2", "Name") and formula[3].startswith(
+        "Formulas are not imported"
+    )
+    assert rate[:3] == ("4", "BOOK-3", "Tax rate")
+    assert rate[3].startswith("Not an active tax rate: 'Luxury'")
+    confirm(client, "products", batch_id, "valid_only")
+    book = product("BOOK-1")
+    assert (book.name, book.unit_price, book.stock, book.active) == (
+        "=Cookbook",
+        Decimal("19.90"),
+        3,
+        False,
+    )
+    assert book.tax_rate.name == "Reduced"
+
+
+def test_an_exported_list_imports_back_unchanged(client, auth, catalogue):
+    auth.login_as("manager")
+    ProductFactory(sku="=SUM-1", name="-Minus", unit_price=Decimal("1.00"), stock=0)
+    exported = export(client, "/admin/product/export/csv/?bom=1").get_data()
+    batch_id = uploaded(client, "products", exported, "products.csv")
+    page = preview(client, "products", batch_id).get_data(as_text=True)
+    assert counts(page) == {"create": 0, "update": 0, "unchanged": 3, "error": 0}
+
+
+def test_the_mapping_can_be_changed_with_the_selects(client, auth, catalogue):
+    auth.login_as("manager")
+    data = csv_bytes(["Code", "Title", "Cost", "Price"], ["NEW-9", "Mug", "1.00", "4.00"])
+    batch_id = uploaded(client, "products", data)
+    page = batch_page(client, "products", batch_id).get_data(as_text=True)
+    assert current_mapping(page) == {
+        "sku": "0",  # "Code" is a name of the SKU
+        "name": "",
+        "description": "",
+        "unit_price": "3",  # "Price" is a name of the unit price
+        "tax_rate": "",
+        "stock": "",
+        "active": "",
+    }
+    assert "Required columns are missing: Name." in text_of(
+        parse(page).select_one(".import-missing")
+    )
+    page = preview(client, "products", batch_id, name="1").get_data(as_text=True)
+    assert counts(page)["create"] == 1
+    confirm(client, "products", batch_id)
+    assert product("NEW-9").unit_price == Decimal("4.00")
+
+
+# --- customers -------------------------------------------------------------------------------
+
+
+def test_customers_are_matched_by_email_ignoring_case(client, auth):
+    clerk = auth.login_as("clerk")
+    ada = CustomerFactory(first_name="Ada", last_name="Lovelace", email="ada@example.com")
+    CustomerFactory(first_name="Alan", last_name="Turing", email="alan@example.com")
+    data = csv_bytes(
+        ["E-mail", "First name", "Last name", "Phone"],
+        ["  ADA@Example.com ", "Ada", "King", ""],  # update
+        ["alan@example.com", "Alan", "Turing", ""],  # unchanged
+        ["grace@example.com", "Grace", "Hopper", "+1 555"],  # create
+        ["not-an-address", "No", "Body", ""],  # error
+        delimiter=";",
+    )
+    batch_id = uploaded(client, "customers", data, "people.csv")
+    page = preview(client, "customers", batch_id).get_data(as_text=True)
+    assert counts(page) == {"create": 1, "update": 1, "unchanged": 1, "error": 1}
+    assert errors(page) == [
+        ("5", "not-an-address", "E-mail", "Enter a valid e-mail address, like name@example.com.")
+    ]
+    assert updates(page) == [("2", "ADA@Example.com", "Last name", "Lovelace", "King")]
+    page = confirm(client, "customers", batch_id, "valid_only").get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(Customer, ada.id).last_name == "King"
+    grace = db.session.scalar(select(Customer).where(Customer.email == "grace@example.com"))
+    assert grace.phone == "+1 555"
+    event = db.session.scalar(
+        select(AuditEvent).where(AuditEvent.record_id == ada.id, AuditEvent.action == "update")
+    )
+    assert event.actor_email == clerk.email and event.note.startswith(f"Import #{batch_id}")
+
+
+# --- jobs ------------------------------------------------------------------------------------
+
+
+@pytest.mark.settings(IMPORT_INLINE_MAX_ROWS=2)
+def test_large_files_are_previewed_and_applied_as_jobs(app, client, auth, catalogue):
+    auth.login_as("manager")
+    rows = [[f"JOB-{n}", f"Item {n}", "1.50", "1", "yes"] for n in range(5)]
+    batch_id = uploaded(client, "products", csv_bytes(PRODUCT_HEADER, *rows))
+    page = batch_page(client, "products", batch_id).get_data(as_text=True)
+    response = client.post(
+        f"/admin/product/import/{batch_id}/preview/",
+        data={**current_mapping(page), "csrf_token": csrf_token_from(page)},
+    )
+    job_id = int(urlsplit(response.headers["Location"]).path.rstrip("/").split("/")[-1])
+    assert response.headers["Location"].endswith(f"/admin/jobs/{job_id}/")
+    assert run_next(app) == job_id
+    job = db.session.get(Job, job_id, populate_existing=True)
+    assert (job.state, job.progress_done, job.progress_total) == ("done", 5, 5)
+    page = batch_page(client, "products", batch_id).get_data(as_text=True)
+    assert counts(page) == {"create": 5, "update": 0, "unchanged": 0, "error": 0}
+    assert product("JOB-0") is None
+
+    response = confirm(client, "products", batch_id, follow=False)
+    assert "/admin/jobs/" in response.headers["Location"]
+    assert run_next(app) is not None
+    assert db.session.get(ImportBatch, batch_id, populate_existing=True).state == "applied"
+    assert product("JOB-4").name == "Item 4"
+
+
+# --- templates -------------------------------------------------------------------------------
+
+
+def test_template_files_name_the_columns(client, auth):
+    auth.login_as("manager")
+    csv_template = client.get("/admin/product/import/template.csv")
+    assert csv_template.get_data(as_text=True).strip() == (
+        "SKU,Name,Description,Unit price,Tax rate,Stock on hand,Active"
+    )
+    xlsx_template = client.get("/admin/customer/import/template.xlsx").get_data()
+    sheet = openpyxl.load_workbook(io.BytesIO(xlsx_template), read_only=True).worksheets[0]
+    assert next(sheet.iter_rows(values_only=True)) == (
+        "E-mail",
+        "First name",
+        "Last name",
+        "Phone",
+        "Notes",
+    )
+
+
+# --- permissions -----------------------------------------------------------------------------
+
+
+def test_imports_need_the_write_permission_of_what_they_change(client, auth, catalogue):
+    auth.login_as("clerk")  # customers.write, not products.write
+    assert client.get("/admin/customer/import/").status_code == 200
+    assert client.get("/admin/product/import/").status_code == 403
+    page = client.get("/admin/product/").get_data(as_text=True)
+    assert parse(page).select_one("a.import-link") is None
+    assert parse(client.get("/admin/customer/").get_data(as_text=True)).select_one("a.import-link")
+
+
+def test_another_persons_import_is_refused(client, auth, catalogue):
+    other = StaffFactory(email="other@staff.test", role="manager")
+    from console.services import imports as import_service
+
+    data = csv_bytes(PRODUCT_HEADER, ["NEW-1", "Cup", "3.00", "1", "yes"])
+    batch = import_service.store(
+        db.session,
+        other,
+        "products",
+        file_name="theirs.csv",
+        file_format="csv",
+        data=data,
+        headers=PRODUCT_HEADER,
+        rows=1,
+        mapping={"sku": 0, "name": 1, "unit_price": 2},
+    )
+    auth.login_as("manager")
+    before = snapshot()
+    assert batch_page(client, "products", batch.id).status_code == 403
+    token = csrf_token_from(client.get("/admin/product/import/").get_data(as_text=True))
+    response = client.post(
+        f"/admin/product/import/{batch.id}/confirm/", data={"csrf_token": token, "mode": "all"}
+    )
+    assert response.status_code == 403
+    assert snapshot() == before
+    assert batch_page(client, "customers", batch.id).status_code == 404  # not a customer import
+
+
+# --- bad files -------------------------------------------------------------------------------
+
+
+def zip_bomb(workbook: bool) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        if workbook:
+            archive.writestr("xl/workbook.xml", "<workbook/>")
+        archive.writestr("xl/worksheets/sheet1.xml", b"\0" * (40 * 1024 * 1024))
+    return out.getvalue()
+
+
+BAD_UPLOADS = {
+    "renamed binary": (
+        b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)),
+        "catalogue.csv",
+        "This file is not a CSV or XLSX file (it holds binary data)",
+    ),
+    "renamed old excel": (
+        b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 600,
+        "catalogue.xlsx",
+        "This is an old Excel file (.xls)",
+    ),
+    "xlsx bomb": (zip_bomb(True), "bomb.xlsx", "this looks like a zip bomb"),
+    "zip that is not a workbook": (
+        zip_bomb(False),
+        "archive.xlsx",
+        "This zip archive is not an Excel workbook",
+    ),
+    "wrong encoding": (
+        "SKU,Name,Unit price\nM-1,Müller,1.00\n".encode("latin-1"),
+        "latin.csv",
+        "The file is not UTF-8 text (byte 26 cannot be read)",
+    ),
+    "empty file": (b"", "empty.csv", "The file is empty"),
+    "only blank lines": (b"\r\n\r\n  \n", "blank.csv", "The file is empty"),
+    "header only": (b"SKU,Name,Unit price\r\n", "header.csv", "no data rows"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_UPLOADS))
+def test_bad_files_are_refused_and_change_nothing(client, auth, catalogue, case):
+    data, name, message = BAD_UPLOADS[case]
+    auth.login_as("manager")
+    before = snapshot()
+    response = upload(client, "products", data, name)
+    assert response.status_code == 200
+    assert message in alerts(response.get_data(as_text=True))
+    assert "Nothing was changed." in alerts(response.get_data(as_text=True))
+    assert snapshot() == before
+
+
+@pytest.mark.settings(IMPORT_MAX_BYTES=2_000)
+def test_a_file_over_the_limit_is_refused(client, auth, catalogue):
+    auth.login_as("manager")
+    before = snapshot()
+    rows = [[f"BIG-{n}", "Item", "1.00"] for n in range(200)]
+    response = upload(client, "products", csv_bytes(["SKU", "Name", "Unit price"], *rows))
+    assert response.status_code == 200
+    assert "The file is larger than 2,000 bytes" in alerts(response.get_data(as_text=True))
+    assert snapshot() == before
+
+
+def test_a_wrong_delimiter_is_named(client, auth, catalogue):
+    auth.login_as("manager")
+    batch_id = uploaded(client, "products", b"SKU:Name:Unit price\nM-1:Mug:1.00\n")
+    before = snapshot()
+    page = preview(client, "products", batch_id).get_data(as_text=True)
+    message = alerts(page)
+    assert "Required columns are missing: SKU, Name, Unit price" in message
+    assert "Only one column was found: the file's columns must be separated by commas" in message
+    assert snapshot()["product"] == before["product"]
+
+
+def test_missing_required_columns_are_named(client, auth):
+    auth.login_as("clerk")
+    batch_id = uploaded(client, "customers", csv_bytes(["E-mail", "Phone"], ["a@b.example", "1"]))
+    before = snapshot()
+    page = preview(client, "customers", batch_id).get_data(as_text=True)
+    assert "Required columns are missing: First name, Last name" in alerts(page)
+    assert snapshot() == before
+    assert parse(page).select_one("form.import-confirm") is None
+
+
+def test_duplicate_keys_within_the_file_are_errors_on_each_row(client, auth, catalogue):
+    auth.login_as("manager")
+    data = csv_bytes(
+        ["SKU", "Name", "Unit price"],
+        ["DUP-1", "First", "1.00"],
+        ["OK-2", "Fine", "1.00"],
+        ["dup-1", "Second", "2.00"],
+    )
+    batch_id = uploaded(client, "products", data)
+    page = preview(client, "products", batch_id).get_data(as_text=True)
+    assert counts(page) == {"create": 1, "update": 0, "unchanged": 0, "error": 2}
+    assert [row[:3] for row in errors(page)] == [("2", "DUP-1", "SKU"), ("4", "dup-1", "SKU")]
+    assert "The same SKU is on rows 4 as well" in errors(page)[0][3]
+    before = snapshot()
+    confirm(client, "products", batch_id, "all")
+    assert snapshot()["product"] == before["product"]
+
+
+def test_a_confirmed_file_cannot_be_imported_again(client, auth, catalogue):
+    manager = auth.login_as("manager")
+    data = csv_bytes(["SKU", "Name", "Unit price"], ["ONCE-1", "Once", "1.00"])
+    batch_id = uploaded(client, "products", data, "once.csv")
+    preview(client, "products", batch_id)
+    confirm(client, "products", batch_id)
+    assert product("ONCE-1") is not None
+    before = snapshot()
+    response = upload(client, "products", data, "once-again.csv")
+    message = alerts(response.get_data(as_text=True))
+    assert f"This file was imported already: import #{batch_id} (once.csv)" in message
+    assert f"confirmed by {manager.email}" in message
+    assert snapshot() == before
+
+
+def test_a_tax_rate_change_is_previewed_and_audited_by_name(client, auth, catalogue):
+    manager = auth.login_as("manager")
+    kettle, _lamp = catalogue
+    reduced = TaxRate(name="Reduced", rate=Decimal("5.50"))
+    db.session.add(reduced)
+    db.session.commit()
+    data = csv_bytes(
+        ["SKU", "Name", "Unit price", "Tax rate"], ["KET-1", "Kettle", "39.90", "Reduced"]
+    )
+    batch_id = uploaded(client, "products", data)
+    page = preview(client, "products", batch_id).get_data(as_text=True)
+    assert updates(page) == [("2", "KET-1", "Tax rate", "Zero", "Reduced")]
+    confirm(client, "products", batch_id)
+    assert product("KET-1").tax_rate.name == "Reduced"
+    event = db.session.scalar(
+        select(AuditEvent).where(AuditEvent.record_id == kettle.id, AuditEvent.action == "update")
+    )
+    assert event.actor_email == manager.email
+    assert event.changes == {
+        "tax_rate": ["Zero (0.00 %) (#1)", f"Reduced (5.50 %) (#{reduced.id})"]
+    }
+
+
+@pytest.mark.settings(IMPORT_MAX_BYTES=1_000)
+def test_a_file_far_over_the_limit_is_refused_after_its_first_bytes(client, auth, catalogue):
+    """Only one byte past the limit is read from the upload."""
+    auth.login_as("manager")
+    before = snapshot()
+    response = upload(client, "products", b"SKU,Name,Unit price\n" + b"X,Y,1.00\n" * 20_000)
+    assert response.status_code == 200
+    assert "The file is larger than 1,000 bytes" in alerts(response.get_data(as_text=True))
+    assert snapshot() == before
+
+
+@pytest.mark.settings(IMPORT_INLINE_MAX_ROWS=1)
+def test_an_import_job_refused_for_errors_fails_and_changes_nothing(app, client, auth, catalogue):
+    auth.login_as("manager")
+    data = csv_bytes(
+        PRODUCT_HEADER, ["NEW-1", "Cup", "3.00", "1", "yes"], ["BAD", "", "1", "1", ""]
+    )
+    batch_id = uploaded(client, "products", data)
+    preview(client, "products", batch_id)
+    run_next(app)
+    assert counts(batch_page(client, "products", batch_id).get_data(as_text=True))["error"] == 1
+    before = snapshot()
+    response = confirm(client, "products", batch_id, "all", follow=False)
+    job_id = int(urlsplit(response.headers["Location"]).path.rstrip("/").split("/")[-1])
+    assert run_next(app) == job_id
+    job = db.session.get(Job, job_id, populate_existing=True)
+    assert job.state == "failed" and "1 row(s) have errors" in job.error
+    after = snapshot()
+    assert after["product"] == before["product"]
+    assert after["audit_event"] == before["audit_event"]
+    page = batch_page(client, "products", batch_id).get_data(as_text=True)
+    assert "1 row(s) have errors" in text_of(parse(page).select_one(".import-error"))
+
+
+@pytest.mark.settings(IMPORT_INLINE_MAX_ROWS=1)
+def test_a_cancelled_import_job_leaves_the_import_failed_and_its_file_importable(
+    app, client, auth, catalogue
+):
+    manager = auth.login_as("manager")
+    data = csv_bytes(
+        PRODUCT_HEADER, ["NEW-1", "Cup", "3.00", "1", "yes"], ["NEW-2", "Pot", "4", "1", ""]
+    )
+    batch_id = uploaded(client, "products", data, "pots.csv")
+    preview(client, "products", batch_id)
+    run_next(app)
+    response = confirm(client, "products", batch_id, follow=False)
+    job_id = int(urlsplit(response.headers["Location"]).path.rstrip("/").split("/")[-1])
+    from console.services import jobs as jobs_service
+
+    jobs_service.cancel(db.session, manager, job_id)
+    assert run_next(app) is None  # nothing left to run
+    page = batch_page(client, "products", batch_id).get_data(as_text=True)
+    assert text_of(parse(page).select_one("#import-state")) == "failed"
+    assert "Nothing was imported: The job was cancelled." in alerts(page)
+    assert product("NEW-1") is None
+    # The file was never applied, so it may be uploaded again.
+    assert upload(client, "products", data, "pots.csv").status_code == 302
+
+
+@pytest.mark.settings(IMPORT_INLINE_MAX_ROWS=1)
+def test_a_preview_job_previews_the_mapping_of_the_moment(app, client, auth, catalogue):
+    auth.login_as("manager")
+    data = csv_bytes(
+        ["SKU", "Name", "Title", "Unit price"],
+        ["NEW-1", "Cup", "Mug", "3"],
+        ["NEW-2", "Pot", "Jar", "4"],
+    )
+    batch_id = uploaded(client, "products", data)
+    preview(client, "products", batch_id)  # a job, queued
+    # Mapped again (Title as the name) before the job ran.
+    from console.services import imports as import_service
+
+    batch = db.session.get(ImportBatch, batch_id)
+    import_service.set_mapping(db.session, batch, {"sku": 0, "name": 2, "unit_price": 3})
+    first = db.session.scalar(select(Job.id).order_by(Job.id.desc()))
+    assert run_next(app) == first
+    job = db.session.get(Job, first, populate_existing=True)
+    # The job read the import as mapped when it ran: its preview is of the new mapping.
+    assert job.state == "done"
+    batch = db.session.get(ImportBatch, batch_id, populate_existing=True)
+    assert batch.state == "previewed" and batch.mapping["name"] == 2
+    assert batch.report["counts"]["create"] == 2
+    # Mapped again while a job previews: that job's preview is not kept.
+    report = batch.report
+    import_service.set_mapping(db.session, batch, {"sku": 0, "name": 1, "unit_price": 3})
+    assert import_service.record_preview(db.session, batch_id, report, first) is False
+    assert db.session.get(ImportBatch, batch_id, populate_existing=True).report is None
+
+
+def test_too_many_columns_or_rows_are_refused(client, auth, catalogue, monkeypatch):
+    from console.jobs import import_files
+
+    auth.login_as("manager")
+    before = snapshot()
+    wide = csv_bytes([f"Column {n}" for n in range(201)], ["x"] * 201)
+    response = upload(client, "products", wide)
+    assert "The file has 201 columns; an import reads at most 200" in alerts(
+        response.get_data(as_text=True)
+    )
+    monkeypatch.setattr(import_files, "MAX_ROWS", 3)
+    long = csv_bytes(["SKU", "Name", "Unit price"], *[[f"L-{n}", "L", "1"] for n in range(4)])
+    response = upload(client, "products", long)
+    assert "The file has more than 3 rows, the most an import takes" in alerts(
+        response.get_data(as_text=True)
+    )
+    assert snapshot() == before
+
+
+def test_a_record_changed_after_the_check_is_not_overwritten(app, catalogue):
+    from console.jobs import imports as engine
+    from console.services import imports as import_service
+
+    manager = StaffFactory(email="boss@staff.test", role="manager")
+    kettle, _lamp = catalogue
+    data = csv_bytes(
+        ["SKU", "Name", "Unit price"], ["KET-1", "Kettle", "50.00"], ["NEW-1", "Cup", "2"]
+    )
+    batch = import_service.store(
+        db.session,
+        manager,
+        "products",
+        file_name="late.csv",
+        file_format="csv",
+        data=data,
+        headers=["SKU", "Name", "Unit price"],
+        rows=2,
+        mapping={"sku": 0, "name": 1, "unit_price": 2},
+    )
+    spec = engine.SPECS["products"]
+    plan = engine.check_rows(db.session, spec, engine.table_of(app, batch), batch.mapping)
+    kettle.name = "Renamed meanwhile"
+    db.session.commit()
+    before = snapshot()
+    with pytest.raises(import_service.ImportRefused, match="was changed or deleted by someone"):
+        engine.apply(db.session, plan, batch, manager, valid_only=False)
+    assert snapshot()["product"] == before["product"]
+
+    plan = engine.check_rows(db.session, spec, engine.table_of(app, batch), batch.mapping)
+    kettle = product("KET-1")
+    kettle.unit_price = Decimal("45.00")
+    db.session.commit()
+    outcome = engine.apply(db.session, plan, batch, manager, valid_only=True)
+    assert outcome["counts"]["create"] == 1 and outcome["counts"]["error"] == 1
+    assert product("KET-1").unit_price == Decimal("45.00")  # not overwritten
+    assert product("NEW-1") is not None
