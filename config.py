@@ -273,6 +273,10 @@ class JobsSettings(_FromEnvironment):
         }
 
 
+UPLOAD_FORM_ALLOWANCE = 1024 * 1024
+"""Bytes a request may carry beyond an import's largest file (form fields, multipart)."""
+
+
 class ImportSettings(_FromEnvironment):
     """Imports of customers and products from CSV or XLSX files (console.jobs.imports)."""
 
@@ -294,6 +298,9 @@ class ImportSettings(_FromEnvironment):
             "IMPORT_MAX_UNPACKED_BYTES": self.max_unpacked_bytes,
             "IMPORT_MAX_RATIO": self.max_ratio,
             "IMPORT_INLINE_MAX_ROWS": self.inline_max_rows,
+            # The largest request body the console reads: an import's file and its form.
+            # Werkzeug answers a larger one 413 before spooling it to disk.
+            "MAX_CONTENT_LENGTH": self.max_bytes + UPLOAD_FORM_ALLOWANCE,
         }
 
 

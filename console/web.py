@@ -205,6 +205,16 @@ def register_error_pages(app: Flask) -> None:
         response.headers["Allow"] = ", ".join(getattr(error, "valid_methods", None) or ())
         return response, code
 
+    @app.errorhandler(413)
+    def too_large(_error):
+        limit = current_app.config["IMPORT_MAX_BYTES"]
+        return _page(
+            413,
+            "The upload is too large",
+            f"The console takes files of up to {limit:,} bytes. Split the file into "
+            "smaller ones and upload them one by one. Nothing was changed.",
+        )
+
     @app.errorhandler(OperationalError)
     def database_unavailable(_error):
         _discard_session()

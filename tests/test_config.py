@@ -261,3 +261,8 @@ def test_every_variable_is_documented():
     )
     missing = [name for name in settings.Settings.variables() if f"`{name}`" not in documented]
     assert missing == []
+
+
+def test_the_request_body_limit_follows_the_import_file_limit(monkeypatch):
+    monkeypatch.setenv("IMPORT_MAX_BYTES", "5000")
+    assert load("development")["MAX_CONTENT_LENGTH"] == 5000 + settings.UPLOAD_FORM_ALLOWANCE

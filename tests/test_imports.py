@@ -563,6 +563,18 @@ def test_a_file_far_over_the_limit_is_refused_after_its_first_bytes(client, auth
     assert snapshot() == before
 
 
+@pytest.mark.settings(IMPORT_MAX_BYTES=1_000, MAX_CONTENT_LENGTH=50_000)
+def test_a_request_over_the_body_limit_gets_a_page_saying_so(client, auth, catalogue):
+    """A body over ``MAX_CONTENT_LENGTH`` is refused before it is read, with a message."""
+    auth.login_as("manager")
+    before = snapshot()
+    response = upload(client, "products", b"SKU,Name,Unit price\n" + b"X,Y,1.00\n" * 20_000)
+    assert response.status_code == 413
+    page = text_of(parse(response.get_data(as_text=True)))
+    assert "files of up to 1,000 bytes" in page and "Nothing was changed." in page
+    assert snapshot() == before
+
+
 @pytest.mark.settings(IMPORT_INLINE_MAX_ROWS=1)
 def test_an_import_job_refused_for_errors_fails_and_changes_nothing(app, client, auth, catalogue):
     auth.login_as("manager")
