@@ -59,6 +59,27 @@ def refuse_nul_characters() -> None:
                 abort(400, NUL_REFUSED)
 
 
+PAGE_LANGUAGE = "en"
+"""The language of the console's pages, declared on their ``<html>`` element."""
+
+
+@bp.after_app_request
+def declare_page_language(response):
+    """Declare the page's language on Flask-Admin's pages.
+
+    Flask-Admin's base template opens them with a bare ``<html>``; screen readers then
+    guess the language for reading aloud. The console's own templates declare it.
+    """
+    if response.mimetype == "text/html" and not response.is_streamed:
+        body = response.get_data()
+        head = body[:200]
+        if b"<html>" in head:
+            response.set_data(
+                head.replace(b"<html>", f'<html lang="{PAGE_LANGUAGE}">'.encode(), 1) + body[200:]
+            )
+    return response
+
+
 @bp.get("/")
 def home():
     """Staff land on the admin home page."""

@@ -38,4 +38,34 @@
       });
     });
   });
+
+  // Select2 (Flask-Admin's multiple pickers) draws each chosen item with an empty
+  // remove link: name it after the item, for screen readers and axe-core.
+  function labelRemoveLinks(root) {
+    root.querySelectorAll(".select2-search-choice-close:not([aria-label])").forEach(function (link) {
+      var choice = link.parentElement ? link.parentElement.textContent.trim() : "";
+      link.setAttribute("aria-label", choice ? "Remove " + choice : "Remove");
+    });
+  }
+  // Flask-Admin's lists: the row checkboxes carry only a title, and the column help
+  // icons lose theirs to Bootstrap's tooltip (which keeps it in data-original-title).
+  function labelListControls(root) {
+    root.querySelectorAll("input.action-rowtoggle:not([aria-label])").forEach(function (box) {
+      box.setAttribute("aria-label", "Select all records");
+    });
+    root.querySelectorAll("input.action-checkbox:not([aria-label])").forEach(function (box) {
+      box.setAttribute("aria-label", "Select record " + box.value);
+    });
+    root.querySelectorAll("a.fa-question-circle:not([aria-label])").forEach(function (icon) {
+      var help = icon.getAttribute("data-original-title") || icon.getAttribute("title") || "";
+      icon.setAttribute("aria-label", help || "Help");
+    });
+  }
+
+  function label() {
+    labelRemoveLinks(document);
+    labelListControls(document);
+  }
+  label();
+  new MutationObserver(label).observe(document.body, { childList: true, subtree: true });
 })();
