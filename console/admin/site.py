@@ -80,7 +80,9 @@ def init_admin(app: Flask) -> Admin:
         index_view=index,
         csp_nonce_generator=csp_nonce,
         theme=Bootstrap4Theme(
-            swatch=app.config["FLASK_ADMIN_SWATCH"], base_template="admin/master.html"
+            swatch=app.config["FLASK_ADMIN_SWATCH"],
+            base_template="admin/master.html",
+            fluid=True,
         ),
     )
     app.extensions[ADMIN_EXTENSION] = admin

@@ -1,0 +1,93 @@
+"""In Chromium: the console uses the screen, and shows where the keyboard is.
+
+- On a 1920 px screen the pages take the width (not a 1140 px column in the middle),
+  and the audit trail's "Changes" column is shown whole, without sideways scrolling.
+- Links, buttons and fields reached with the Tab key show a visible focus outline.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.factories import CustomerFactory, OrderFactory, ProductFactory, StaffFactory
+from tests.helpers import STAFF_PASSWORD
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+def admin_page(app, browser, live_server):
+    """A browser page signed in as an admin, with a few orders (and their audit trail)."""
+    StaffFactory(email="admin@staff.test", role="admin")
+    for number in range(3):
+        product = ProductFactory(
+            sku=f"AUDIT-{number}", name=f"Long product name for the audit trail {number}"
+        )
+        OrderFactory(
+            customer=CustomerFactory(email=f"buyer{number}@example.com"),
+            lines={product: number + 1},
+        )
+    context = browser.new_context(base_url=live_server, viewport={"width": 1920, "height": 1000})
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    page.goto("/login")
+    page.fill("input[name=email]", "admin@staff.test")
+    page.fill("input[name=password]", STAFF_PASSWORD)
+    page.click("[type=submit]")
+    page.wait_for_url("**/admin/")
+    yield page
+    context.close()
+
+
+def test_wide_screen_pages_use_the_width(admin_page, screenshot):
+    page = admin_page
+    page.goto("/admin/audit/")
+    screenshot(page, "audit-1920")
+    measures = page.evaluate(
+        """() => {
+            const frame = document.querySelector("body > .container, body > .container-fluid");
+            const viewport = document.documentElement.clientWidth;
+            const cells = [...document.querySelectorAll("td.col-changes")];
+            return {
+                viewport,
+                frame: frame.getBoundingClientRect().width,
+                scroll: document.documentElement.scrollWidth,
+                cells: cells.length,
+                cut: cells.filter(cell => cell.getBoundingClientRect().right > viewport
+                                  || cell.scrollWidth > cell.clientWidth + 1).length,
+            };
+        }"""
+    )
+    assert measures["frame"] >= 0.95 * measures["viewport"], measures
+    assert measures["cells"] > 0, measures
+    assert measures["cut"] == 0, measures
+    assert measures["scroll"] <= measures["viewport"], measures
+
+
+FOCUSED = """() => {
+    const element = document.activeElement;
+    const style = getComputedStyle(element);
+    return {tag: element.tagName, type: element.type || "", style: style.outlineStyle,
+            width: parseFloat(style.outlineWidth)};
+}"""
+
+
+def test_keyboard_focus_is_visible_on_links_buttons_and_fields(admin_page):
+    page = admin_page
+    page.set_viewport_size({"width": 1366, "height": 900})
+    page.goto("/admin/customer/new/")
+    seen: dict[str, dict] = {}
+    for _ in range(80):
+        page.keyboard.press("Tab")
+        focused = page.evaluate(FOCUSED)
+        kind = {"A": "link", "BUTTON": "button", "INPUT": "field"}.get(focused["tag"])
+        if focused["tag"] == "INPUT" and focused["type"] == "submit":
+            kind = "button"
+        if kind and kind not in seen:
+            seen[kind] = focused
+        if len(seen) == 3:
+            break
+    assert set(seen) == {"link", "button", "field"}, seen
+    for kind, focused in seen.items():
+        assert focused["style"] not in ("none", "auto"), (kind, focused)
+        assert focused["width"] >= 2, (kind, focused)
