@@ -2,12 +2,15 @@
 
 - On a 1920 px screen the pages take the width (not a 1140 px column in the middle),
   and the audit trail's "Changes" column is shown whole, without sideways scrolling.
+- At 1366 px the main menu of an admin and of a manager is one line (the account's
+  links fold under the e-mail address).
 - Links, buttons and fields reached with the Tab key show a visible focus outline.
 """
 
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.factories import CustomerFactory, OrderFactory, ProductFactory, StaffFactory
 from tests.helpers import STAFF_PASSWORD
@@ -91,3 +94,61 @@ def test_keyboard_focus_is_visible_on_links_buttons_and_fields(admin_page):
     for kind, focused in seen.items():
         assert focused["style"] not in ("none", "auto"), (kind, focused)
         assert focused["width"] >= 2, (kind, focused)
+
+
+@pytest.mark.parametrize("role", ["admin", "manager"])
+def test_main_menu_is_one_line_at_1366(app, browser, live_server, role, screenshot):
+    StaffFactory(email=f"{role}.menu@staff.test", role=role)
+    context = browser.new_context(base_url=live_server, viewport={"width": 1366, "height": 900})
+    page = context.new_page()
+    try:
+        page.goto("/login")
+        page.fill("input[name=email]", f"{role}.menu@staff.test")
+        page.fill("input[name=password]", STAFF_PASSWORD)
+        page.click("[type=submit]")
+        page.wait_for_url("**/admin/")
+        screenshot(page, f"menu-{role}")
+        tops = page.evaluate(
+            """() => [...document.querySelectorAll("nav.navbar .navbar-nav > li")]
+                .filter(item => item.offsetParent !== null)
+                .map(item => Math.round(item.getBoundingClientRect().top))"""
+        )
+        height = page.locator("nav.navbar").bounding_box()["height"]
+        page.click("#account-menu")
+        expect(page.get_by_role("link", name="Change password")).to_be_visible()
+        page.get_by_role("button", name="Sign out").click()
+        page.wait_for_url("**/login**")
+    finally:
+        context.close()
+    assert len(tops) > 5, tops
+    assert max(tops) - min(tops) <= 8, tops
+    assert height <= 70, height
+
+
+NUMBER = r"^-?\d[\d,]*(\.\d+)?\s*(%|[A-Z]{3})?$"
+LISTS = ("order", "product", "promotion", "shipping_method", "tax_rate", "audit")
+
+
+def test_numbers_in_lists_are_right_aligned_on_one_line(admin_page):
+    from tests.pricing_support import priced_shop
+
+    priced_shop()
+    page = admin_page
+    misplaced: dict[str, list] = {}
+    checked = 0
+    for endpoint in LISTS:
+        page.goto(f"/admin/{endpoint}/")
+        cells = page.evaluate(
+            """pattern => [...document.querySelectorAll("table.model-list td[class*='col-']")]
+                .filter(cell => new RegExp(pattern).test(cell.innerText.trim()))
+                .map(cell => ({column: cell.className, text: cell.innerText.trim(),
+                               align: getComputedStyle(cell).textAlign,
+                               wrap: getComputedStyle(cell).whiteSpace}))""",
+            NUMBER,
+        )
+        checked += len(cells)
+        wrong = [c for c in cells if c["align"] not in ("right", "end") or c["wrap"] != "nowrap"]
+        if wrong:
+            misplaced[endpoint] = wrong[:3]
+    assert checked > 10, checked
+    assert not misplaced, misplaced
