@@ -152,3 +152,30 @@ def test_numbers_in_lists_are_right_aligned_on_one_line(admin_page):
             misplaced[endpoint] = wrong[:3]
     assert checked > 10, checked
     assert not misplaced, misplaced
+
+
+def test_every_list_with_a_status_shows_it_as_a_badge_with_its_word(admin_page):
+    """The orders of ``admin_page`` have queued their e-mails: each list has rows."""
+    page = admin_page
+    plain: dict[str, list] = {}
+    seen = 0
+    for endpoint in ("order", "pending", "notification"):
+        page.goto(f"/admin/{endpoint}/")
+        cells = page.evaluate(
+            """() => [...document.querySelectorAll("table.model-list td.col-status")]
+                .map(cell => {
+                    const badge = cell.querySelector(".badge");
+                    return {text: cell.innerText.trim(),
+                            badge: badge ? badge.innerText.trim() : "",
+                            colour: badge ? getComputedStyle(badge).backgroundColor : ""};
+                })"""
+        )
+        seen += len(cells)
+        wrong = [
+            c
+            for c in cells
+            if not c["badge"] or c["colour"] in ("", "rgba(0, 0, 0, 0)", "transparent")
+        ]
+        if not cells or wrong:
+            plain[endpoint] = wrong[:3] or ["no status cell"]
+    assert not plain, plain

@@ -11,7 +11,7 @@ from flask_login import current_user
 from markupsafe import Markup
 
 from console.admin.base import SecuredModelView
-from console.admin.formatters import datetime_formatter
+from console.admin.formatters import datetime_formatter, delivery_badge
 from console.database import db
 from console.models import OutboxMessage, OutboxStatus
 from console.permissions import NOTIFICATIONS_READ
@@ -47,6 +47,11 @@ def html_body_formatter(view: Any, context: Any, model: OutboxMessage, name: str
     ).format(model.body_html)
 
 
+def delivery_state_formatter(view: Any, context: Any, model: OutboxMessage, name: str) -> Markup:
+    """The message's delivery as the order's page shows it: a badge with its word."""
+    return delivery_badge(notifications.delivery_state(model))
+
+
 class NotificationAdmin(SecuredModelView):
     read_permission = NOTIFICATIONS_READ
     # Recipients are personal data: no CSV download of the outbox.
@@ -80,6 +85,7 @@ class NotificationAdmin(SecuredModelView):
     column_sortable_list = ["created_at", "recipient", "status", "attempts", "sent_at"]
     column_default_sort = ("id", True)
     column_formatters = {
+        "status": delivery_state_formatter,
         "created_at": datetime_formatter,
         "next_attempt_at": datetime_formatter,
         "sent_at": datetime_formatter,
@@ -101,6 +107,7 @@ class NotificationAdmin(SecuredModelView):
         "body_html",
     ]
     column_formatters_detail = {
+        "status": delivery_state_formatter,
         "body_text": text_body_formatter,
         "body_html": html_body_formatter,
     }
