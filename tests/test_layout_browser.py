@@ -179,3 +179,47 @@ def test_every_list_with_a_status_shows_it_as_a_badge_with_its_word(admin_page):
         if not cells or wrong:
             plain[endpoint] = wrong[:3] or ["no status cell"]
     assert not plain, plain
+
+
+def test_pending_orders_are_approved_on_a_phone_without_sideways_scrolling(
+    app, browser, live_server
+):
+    from sqlalchemy import select
+
+    from console.database import db
+    from console.models import Order
+
+    StaffFactory(email="manager.phone@staff.test", role="manager")
+    product = ProductFactory(sku="PHONE-1", name="Kettle with a rather long product name")
+    order = OrderFactory(
+        customer=CustomerFactory(email="a.very.long.address.indeed@example.com"),
+        lines={product: 2},
+    )
+    context = browser.new_context(base_url=live_server, viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    try:
+        page.goto("/login")
+        page.fill("input[name=email]", "manager.phone@staff.test")
+        page.fill("input[name=password]", STAFF_PASSWORD)
+        page.click("[type=submit]")
+        page.wait_for_url("**/admin/")
+        page.goto("/admin/pending/")
+        widths = page.evaluate(
+            """() => ({page: document.documentElement.scrollWidth,
+                       viewport: document.documentElement.clientWidth})"""
+        )
+        assert widths["page"] <= widths["viewport"], widths
+        box = page.locator("input.action-checkbox").first
+        assert box.bounding_box()["x"] + box.bounding_box()["width"] <= 390
+        box.check()
+        page.get_by_role("button", name="With selected").click()
+        approve = page.get_by_role("link", name="Approve")
+        assert approve.bounding_box()["x"] + approve.bounding_box()["width"] <= 390
+        page.once("dialog", lambda dialog: dialog.accept())
+        with page.expect_navigation():
+            approve.click()
+    finally:
+        context.close()
+    db.session.expire_all()
+    assert db.session.scalar(select(Order.status).where(Order.id == order.id)) == "approved"
