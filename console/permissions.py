@@ -46,6 +46,34 @@ ALL_PERMISSIONS: tuple[str, ...] = (
     PROMOTIONS_MANAGE,
 )
 
+PERMISSION_INFO: dict[str, tuple[str, str, str]] = {
+    CUSTOMERS_READ: ("Customers", "See customers", "Open the customer list and pages."),
+    CUSTOMERS_WRITE: (
+        "Customers",
+        "Create and edit customers",
+        "New customers, changes to customers.",
+    ),
+    CUSTOMERS_DELETE: ("Customers", "Delete customers", "Remove customer records."),
+    PRODUCTS_READ: ("Products", "See products", "Open the product list and pages."),
+    PRODUCTS_WRITE: ("Products", "Create and edit products", "Prices, stock, tax rate."),
+    PRODUCTS_DELETE: ("Products", "Delete products", "Remove product records."),
+    ORDERS_READ: ("Orders", "See orders", "Open the order list and order pages."),
+    ORDERS_WRITE: ("Orders", "Take and edit orders", "Create orders, edit pending ones."),
+    ORDERS_APPROVE: ("Orders", "Approve or reject orders", "Decide on pending orders."),
+    ORDERS_FULFIL: ("Orders", "Ship and deliver orders", "Mark orders shipped, delivered."),
+    ORDERS_CANCEL: ("Orders", "Cancel orders", "Cancel pending or approved orders."),
+    NOTIFICATIONS_READ: ("Oversight", "See and resend e-mails", "The outbox of e-mails."),
+    AUDIT_READ: ("Oversight", "See the audit trail", "Who changed what, and when."),
+    EXPORT: ("Oversight", "Export lists as CSV", "Download what a list shows."),
+    STAFF_MANAGE: ("Administration", "Manage staff", "Accounts, roles, everyone's jobs."),
+    PROMOTIONS_MANAGE: (
+        "Administration",
+        "Manage pricing",
+        "Promotion codes, tax rates, shipping methods.",
+    ),
+}
+"""Each permission's area, name and description, as the role page shows them."""
+
 _MANAGER = frozenset(ALL_PERMISSIONS) - {PRODUCTS_DELETE, STAFF_MANAGE}
 
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {

@@ -223,3 +223,39 @@ def test_pending_orders_are_approved_on_a_phone_without_sideways_scrolling(
         context.close()
     db.session.expire_all()
     assert db.session.scalar(select(Order.status).where(Order.id == order.id)) == "approved"
+
+
+@pytest.mark.parametrize("width", [1366, 390])
+def test_role_permissions_by_area_name_and_description_all_clickable(
+    app, admin_page, width, screenshot
+):
+    from sqlalchemy import select
+
+    from console.database import db
+    from console.models import Role
+    from console.permissions import ALL_PERMISSIONS, PERMISSION_INFO
+
+    assert set(PERMISSION_INFO) == set(ALL_PERMISSIONS)
+    role = db.session.scalar(select(Role).where(Role.name == "viewer"))
+    page = admin_page
+    page.set_viewport_size({"width": width, "height": 900})
+    page.goto(f"/admin/role/edit/?id={role.id}")
+    screenshot(page, f"role-{width}")
+    legends = page.locator(".permission-area legend").all_inner_texts()
+    assert legends == list(dict.fromkeys(area for area, _, _ in PERMISSION_INFO.values()))
+    before = set(role.get_permissions())
+    for code in ALL_PERMISSIONS:
+        _area, name, description = PERMISSION_INFO[code]
+        box = page.get_by_role("checkbox", name=name)
+        label = page.locator(f"label[for='{box.get_attribute('id')}']")
+        expect(label).to_contain_text(description)
+        frame = label.bounding_box()
+        assert frame["x"] >= 0 and frame["x"] + frame["width"] <= width, (code, frame)
+        checked = box.is_checked()
+        label.click()
+        expect(box).to_be_checked(checked=not checked)
+    page.get_by_role("button", name="Save", exact=True).click()
+    page.wait_for_url("**/admin/role/**")
+    db.session.expire_all()
+    role = db.session.get(Role, role.id)
+    assert set(role.get_permissions()) == set(ALL_PERMISSIONS) - before

@@ -18,7 +18,7 @@ from flask_admin.actions import action
 from flask_login import current_user
 from markupsafe import Markup
 from sqlalchemy.orm import selectinload
-from wtforms import SelectMultipleField, widgets
+from wtforms import SelectMultipleField
 
 from console.admin.base import SecuredModelView
 from console.admin.fields import known_choices, lower, strip
@@ -28,7 +28,7 @@ from console.admin.sessions import session_rows
 from console.database import db
 from console.models import Role, User
 from console.models.base import utcnow
-from console.permissions import ALL_PERMISSIONS, STAFF_MANAGE
+from console.permissions import ALL_PERMISSIONS, PERMISSION_INFO, STAFF_MANAGE
 from console.security.sessions import current_session_key
 from console.services import sessions as sessions_service
 from console.services import staff as staff_service
@@ -100,11 +100,51 @@ def _invitation_form(form_class: type) -> type:
     return InvitationForm
 
 
-class CheckboxListField(SelectMultipleField):
-    """Permissions as a list of check boxes."""
+class PermissionAreasWidget:
+    """Permissions as check boxes grouped by area, each with its name and description.
 
-    widget = widgets.ListWidget(prefix_label=False)
-    option_widget = widgets.CheckboxInput()
+    The whole label (name and description) toggles its box, so that the target is
+    large enough for a finger on a phone.
+    """
+
+    def __call__(self, field: SelectMultipleField, **kwargs: Any) -> Markup:
+        areas: dict[str, list[Markup]] = {}
+        for number, option in enumerate(field):
+            area, name, description = PERMISSION_INFO.get(option.data, ("Other", option.data, ""))
+            box_id = f"{field.id}-{number}"
+            areas.setdefault(area, []).append(
+                Markup(
+                    '<div class="custom-control custom-checkbox permission-choice">'
+                    '<input type="checkbox" class="custom-control-input" id="{}" name="{}" '
+                    'value="{}"{}>'
+                    '<label class="custom-control-label" for="{}">{} '
+                    '<small class="d-block text-muted">{} <code>{}</code></small></label></div>'
+                ).format(
+                    box_id,
+                    field.name,
+                    option.data,
+                    Markup(" checked") if option.checked else "",
+                    box_id,
+                    name,
+                    description,
+                    option.data,
+                )
+            )
+        return Markup('<div class="permission-areas" id="{}">{}</div>').format(
+            field.id,
+            Markup("").join(
+                Markup('<fieldset class="permission-area"><legend>{}</legend>{}</fieldset>').format(
+                    area, Markup("").join(choices)
+                )
+                for area, choices in areas.items()
+            ),
+        )
+
+
+class CheckboxListField(SelectMultipleField):
+    """Permissions as check boxes, grouped by area (``PermissionAreasWidget``)."""
+
+    widget = PermissionAreasWidget()
 
 
 class StaffUserAdmin(SecuredModelView):
