@@ -19,8 +19,8 @@ from console.admin.registry import registered_views
 from console.database import db
 from console.models import Role
 from tests.factories import OrderFactory, PromotionFactory, StaffFactory
-from tests.helpers import STAFF_PASSWORD
 from tests.pricing_support import priced_shop
+from tests.test_journeys import sign_in
 
 pytestmark = pytest.mark.postgres
 
@@ -83,11 +83,7 @@ def test_no_serious_violation_on_any_page(app, live_server, browser, screenshot)
 
     try:
         audit("/login")
-        page.goto("/login")
-        page.fill("input[name=email]", "admin@staff.test")
-        page.fill("input[name=password]", STAFF_PASSWORD)
-        page.click("[type=submit]")
-        page.wait_for_url("**/admin/")
+        sign_in(page, "admin")
         paths = audited_paths(app, page)
         paths.append(f"/admin/role/edit/?id={role.id}")
         paths.append("/admin/no-such-page/")

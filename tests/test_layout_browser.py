@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.factories import CustomerFactory, OrderFactory, ProductFactory, StaffFactory
-from tests.helpers import STAFF_PASSWORD
+from tests.test_journeys import sign_in
 
 pytestmark = pytest.mark.postgres
 
@@ -33,11 +33,7 @@ def admin_page(app, browser, live_server):
     context = browser.new_context(base_url=live_server, viewport={"width": 1920, "height": 1000})
     page = context.new_page()
     page.set_default_timeout(15_000)
-    page.goto("/login")
-    page.fill("input[name=email]", "admin@staff.test")
-    page.fill("input[name=password]", STAFF_PASSWORD)
-    page.click("[type=submit]")
-    page.wait_for_url("**/admin/")
+    sign_in(page, "admin")
     yield page
     context.close()
 
@@ -98,15 +94,11 @@ def test_keyboard_focus_is_visible_on_links_buttons_and_fields(admin_page):
 
 @pytest.mark.parametrize("role", ["admin", "manager"])
 def test_main_menu_is_one_line_at_1366(app, browser, live_server, role, screenshot):
-    StaffFactory(email=f"{role}.menu@staff.test", role=role)
+    StaffFactory(email=f"{role}@staff.test", role=role)
     context = browser.new_context(base_url=live_server, viewport={"width": 1366, "height": 900})
     page = context.new_page()
     try:
-        page.goto("/login")
-        page.fill("input[name=email]", f"{role}.menu@staff.test")
-        page.fill("input[name=password]", STAFF_PASSWORD)
-        page.click("[type=submit]")
-        page.wait_for_url("**/admin/")
+        sign_in(page, role)
         screenshot(page, f"menu-{role}")
         tops = page.evaluate(
             """() => [...document.querySelectorAll("nav.navbar .navbar-nav > li")]
@@ -189,7 +181,7 @@ def test_pending_orders_are_approved_on_a_phone_without_sideways_scrolling(
     from console.database import db
     from console.models import Order
 
-    StaffFactory(email="manager.phone@staff.test", role="manager")
+    StaffFactory(email="manager@staff.test", role="manager")
     product = ProductFactory(sku="PHONE-1", name="Kettle with a rather long product name")
     order = OrderFactory(
         customer=CustomerFactory(email="a.very.long.address.indeed@example.com"),
@@ -199,11 +191,7 @@ def test_pending_orders_are_approved_on_a_phone_without_sideways_scrolling(
     page = context.new_page()
     page.set_default_timeout(15_000)
     try:
-        page.goto("/login")
-        page.fill("input[name=email]", "manager.phone@staff.test")
-        page.fill("input[name=password]", STAFF_PASSWORD)
-        page.click("[type=submit]")
-        page.wait_for_url("**/admin/")
+        sign_in(page, "manager")
         page.goto("/admin/pending/")
         widths = page.evaluate(
             """() => ({page: document.documentElement.scrollWidth,
