@@ -123,6 +123,8 @@ def url_values(rule: Rule, samples: dict, rng: random.Random) -> list[dict]:
         "token": ["x", "a" * 300],
         # No job in the samples: a job page answers 404, never a 5xx.
         "job_id": [1, 2**31, 10**30],
+        # Nor an import: its pages answer 404 (or 403), never a 5xx.
+        "batch_id": [1, 2**31, 10**30],
     }
     arguments = sorted(rule.arguments)
     if not arguments:
