@@ -22,6 +22,7 @@ import copy
 import datetime as dt
 import logging
 import os
+import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -454,6 +455,18 @@ class ShopSettings(_FromEnvironment):
         Decimal("0"), ge=0, le=100, decimal_places=2, validation_alias="SHOP_SHIPPING_TAX_RATE"
     )
     """Percent of tax on shipping charges (included in them when prices include tax)."""
+    timezone: str = Field("UTC", validation_alias="SHOP_TIMEZONE")
+    """The shop's time zone (an IANA name such as ``Europe/Berlin``): times are shown in
+    it to staff who chose none on their profile (``console.localtime``)."""
+
+    @field_validator("timezone", mode="before")
+    @classmethod
+    def _known_zone(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = value.strip()
+            if value not in zoneinfo.available_timezones() | {"UTC"}:
+                raise ValueError("use an IANA time zone name, such as Europe/Berlin or UTC")
+        return value
 
     def flask(self) -> dict[str, Any]:
         return {
@@ -464,6 +477,7 @@ class ShopSettings(_FromEnvironment):
             "LOW_STOCK_THRESHOLD": self.low_stock_threshold,
             "SHOP_PRICES_INCLUDE_TAX": self.prices_include_tax,
             "SHOP_SHIPPING_TAX_RATE": self.shipping_tax_rate,
+            "SHOP_TIMEZONE": self.timezone,
         }
 
 

@@ -11,7 +11,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 import config as settings
-from console import audit, cli, models, notify, session_hooks, web
+from console import audit, cli, localtime, models, notify, session_hooks, web
 from console.admin.registry import check_declared
 from console.admin.site import init_admin
 from console.audit import signals as audit_signals
@@ -41,6 +41,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     register_admin(app)
     register_security(app)
     register_blueprints(app)
+    register_templates(app)
     register_errorhandlers(app)
     register_commands(app)
     register_shell_context(app)
@@ -96,6 +97,11 @@ def register_blueprints(app: Flask) -> None:
     """Mount the console's own pages (home redirect, health check, invitations)."""
     app.register_blueprint(web.bp)
     app.register_blueprint(invitation_pages.bp)
+
+
+def register_templates(app: Flask) -> None:
+    """What every template may use: times in the reader's zone."""
+    localtime.init_app(app)
 
 
 def register_errorhandlers(app: Flask) -> None:

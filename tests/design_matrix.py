@@ -161,6 +161,15 @@ ENDPOINTS: dict[str, Needs] = {
     "jobs.cancel": SIGNED_IN,
     "jobs.notify": SIGNED_IN,
     "jobs.download": SIGNED_IN,
+    # Saved filters: every signed-in person saves, opens and deletes their own (another
+    # person's answers 404), and each asks again for the list's read permission
+    # (tests/test_saved_filters.py).
+    # Each person's own profile (their time zone).
+    "profile.index": SIGNED_IN,
+    "saved_filters.index": SIGNED_IN,
+    "saved_filters.save_view": SIGNED_IN,
+    "saved_filters.open_view": SIGNED_IN,
+    "saved_filters.delete_view": SIGNED_IN,
 }
 """Endpoint -> the permissions it needs (all of them), ``SIGNED_IN`` or ``NOBODY``."""
 
@@ -215,6 +224,12 @@ def allowed(role: str | None, *needs: Needs) -> bool:
     wanted = {permission for need in needs for permission in need}
     return wanted <= DESIGN_PERMISSIONS[role]
 
+
+REDIRECTING_ENDPOINTS = frozenset(
+    {"saved_filters.save_view", "saved_filters.open_view", "saved_filters.delete_view"}
+)
+"""Endpoints served by a redirect to another view's page: a saved filter is saved,
+opened and deleted from a list, and leads back to that list."""
 
 SCRIPT_ENDPOINTS = frozenset({"keepalive.index"})
 """Endpoints asked by the pages' scripts: a visitor not signed in gets 401 JSON there,

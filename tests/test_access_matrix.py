@@ -30,6 +30,7 @@ from console.models import (
     Product,
     Promotion,
     Role,
+    SavedFilter,
     ShippingMethod,
     User,
 )
@@ -48,6 +49,7 @@ from tests.design_matrix import (
     NOT_BUILT_YET,
     PUBLIC_BLUEPRINTS,
     PUBLIC_ENDPOINTS,
+    REDIRECTING_ENDPOINTS,
     SCRIPT_ENDPOINTS,
     TRANSITIONS,
     allowed,
@@ -71,6 +73,9 @@ FORGED_FORM = {
     "password": "a forged but long enough password",
     "permissions": STAFF_MANAGE,
     "coupon_code": "FORGED",
+    # A saved filter of the order list, which every role may read.
+    "list": "order",
+    "query": "flt0_0=pending",
 }
 
 
@@ -117,6 +122,12 @@ def sample_job(owner: User) -> None:
 
     jobs_service.start(db.session, owner, "test.steps", {"steps": 1}, title="Sample job")
     run_next(current_app._get_current_object())
+
+
+def sample_saved_filter(owner: User) -> None:
+    """A saved filter of the order list of ``owner``'s."""
+    db.session.add(SavedFilter(owner_id=owner.id, endpoint="order", name="Sample", list_query=""))
+    db.session.commit()
 
 
 def sample_imports(owner: User) -> None:
@@ -188,6 +199,12 @@ def url_values(rule) -> list[dict]:
             ]
         elif argument == "file_format":
             choices[argument] = ["csv", "xlsx"]
+        elif argument == "saved_id":
+            # The newest saved filter: the one ``sample_saved_filter`` made for the
+            # person signed in.
+            choices[argument] = [
+                db.session.scalar(select(SavedFilter.id).order_by(SavedFilter.id.desc()))
+            ]
         elif argument == "job_id":
             # The newest job: the one ``sample_job`` made for the person signed in.
             choices[argument] = [db.session.scalar(select(Job.id).order_by(Job.id.desc()))]
@@ -322,6 +339,13 @@ def assert_served(response, view, missing: bool, context) -> None:
         assert response.status_code == 200, (*context, response.status_code)
 
 
+def assert_redirect_served(response, context) -> None:
+    """Served, by a redirect to a page of the console (never to the sign-in page)."""
+    assert response.status_code == 302, (*context, response.status_code)
+    location = urlsplit(response.headers["Location"]).path
+    assert location.startswith("/admin/"), (*context, response.headers["Location"])
+
+
 def test_every_endpoint_declares_its_permission(app):
     """A view (or list action) added without a declared permission fails here."""
     views = admin_views(app)
@@ -358,10 +382,12 @@ def test_permission_matrix(app, client, auth, principal):
         person = auth.login_as(role)
         sample_job(person)
         sample_imports(person)
+        sample_saved_filter(person)
         token = csrf_token_from(client.get("/admin/").get_data(as_text=True))
     else:
         sample_job(db.session.scalar(select(User).filter_by(email="sample@staff.test")))
         sample_imports(db.session.scalar(select(User).filter_by(email="sample@staff.test")))
+        sample_saved_filter(db.session.scalar(select(User).filter_by(email="sample@staff.test")))
         token = csrf_token_from(client.get("/login").get_data(as_text=True))
     views = admin_views(app)
     checked = 0
@@ -389,6 +415,8 @@ def test_permission_matrix(app, client, auth, principal):
                 assert_anonymous_refused(response, rule.endpoint, path)
             elif may and missing:
                 assert response.status_code == 404, (principal, "GET", path)
+            elif may and rule.endpoint in REDIRECTING_ENDPOINTS:
+                assert_redirect_served(response, (principal, "GET", path))
             elif may:
                 assert response.status_code == 200, (principal, "GET", path, response.status)
             else:
@@ -408,6 +436,8 @@ def test_permission_matrix(app, client, auth, principal):
                 if role is None:
                     assert_anonymous_refused(response, rule.endpoint, path)
                     assert snapshot() == before, (principal, "POST", path, "changed data")
+                elif allowed(role, *form_needs) and rule.endpoint in REDIRECTING_ENDPOINTS:
+                    assert_redirect_served(response, (principal, "POST", path))
                 elif allowed(role, *form_needs):
                     assert_served(response, view, missing, (principal, path, form))
                 else:

@@ -61,7 +61,7 @@ def test_every_label_is_in_sentence_case(app, client, admin):
         for endpoint, labels in seen.items()
     }
     assert {endpoint: labels for endpoint, labels in wrong.items() if labels} == {}
-    assert "Decided (UTC)" in seen["order"] and "Taken by" in seen["order"]
+    assert "Decided" in seen["order"] and "Taken by" in seen["order"]
 
 
 def test_search_boxes_say_what_they_search(app, client, admin):

@@ -266,7 +266,9 @@ def test_the_link_expires(client, auth, admin, invitee, clock):
     assert choose_password(invitee, path).status_code == 410
     assert account().active is False and account().password is None
     auth.login_as("admin")  # the administrator's own session timed out meanwhile
-    assert "Invitation expired" in page_text(client.get("/admin/staff_user/"))
+    listing = parse(client.get("/admin/staff_user/").get_data(as_text=True))
+    badge = listing.select_one("td .badge.invitation-badge.invitation-expired")
+    assert text_of(badge) == "Invitation expired"
 
 
 @pytest.mark.settings(CONSOLE_INVITATION_VALIDITY=dt.timedelta(days=2))
@@ -379,9 +381,11 @@ def test_the_account_page_shows_the_invitation_and_its_buttons(client, admin):
     state = text_of(page.select_one(".invitation-state"))
     invitation = db.session.scalar(select(StaffInvitation))
     assert state == (
-        f"Invited (sent {invitation.sent_at:%Y-%m-%d %H:%M}, "
-        f"expires {invitation.expires_at:%Y-%m-%d %H:%M})"
+        f"Invited (sent {invitation.sent_at:%Y-%m-%d %H:%M} UTC, "
+        f"expires {invitation.expires_at:%Y-%m-%d %H:%M} UTC)"
     )
+    badge = page.select_one(".invitation-state .badge.invitation-badge.invitation-invited")
+    assert text_of(badge) == "Invited"
     form = page.select_one("form.revoke-invitation")
     data = {field["name"]: field["value"] for field in form.select("input")}
     response = client.post(form["action"], data=data)
@@ -389,6 +393,8 @@ def test_the_account_page_shows_the_invitation_and_its_buttons(client, admin):
     assert response.headers["Location"].endswith(url)
     page = parse(client.get(url).get_data(as_text=True))
     assert text_of(page.select_one(".invitation-state")).startswith("Invitation revoked")
+    badge = page.select_one(".invitation-state .badge.invitation-badge.invitation-revoked")
+    assert text_of(badge) == "Invitation revoked"
     assert page.select_one("form.revoke-invitation") is None
     assert page.select_one("form.resend-invitation") is not None
 

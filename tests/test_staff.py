@@ -71,7 +71,7 @@ def test_admin_creates_account_by_invitation(client, auth):
     created = account("new.clerk@staff.test")
     assert created is not None and not created.active and created.password is None
     assert [role.name for role in created.roles] == ["clerk"]
-    listing = client.get("/admin/staff_user/").get_data(as_text=True)
+    listing = text_of(parse(client.get("/admin/staff_user/").get_data(as_text=True)))
     assert "new.clerk@staff.test" in listing and "Invited (sent " in listing
 
 

@@ -24,8 +24,9 @@ from flask_admin.contrib.sqla.filters import (
 from markupsafe import Markup
 from sqlalchemy import and_, or_
 
-from console import audit
+from console import audit, localtime
 from console.admin.base import SecuredModelView
+from console.admin.filters import local_time
 from console.admin.lookups import as_int_id
 from console.audit import display
 from console.models import AuditEvent
@@ -99,7 +100,7 @@ def changes_formatter(view: Any, context: Any, model: AuditEvent, name: str) -> 
 
 
 def when_formatter(view: Any, context: Any, model: AuditEvent, name: str) -> str:
-    return model.at.strftime("%Y-%m-%d %H:%M:%S")
+    return localtime.show(model.at, seconds=True, zone_name=False)
 
 
 class AuditEventAdmin(SecuredModelView):
@@ -125,7 +126,7 @@ class AuditEventAdmin(SecuredModelView):
         "client_addr",
     ]
     column_labels = {
-        "at": "When (UTC)",
+        "at": "When",
         "actor_email": "Who",
         "record_type": "Record type",
         "record_id": "Record id",
@@ -166,9 +167,9 @@ class AuditEventAdmin(SecuredModelView):
         RecordIdFilter(AuditEvent.record_id, "Record id"),
         FilterEqual(AuditEvent.action, "Action", options=[(a, a) for a in audit.KNOWN_ACTIONS]),
         FilterLike(AuditEvent.action, "Action"),
-        DateTimeBetweenFilter(AuditEvent.at, "When (UTC)"),
-        DateTimeGreaterFilter(AuditEvent.at, "When (UTC)"),
-        DateTimeSmallerFilter(AuditEvent.at, "When (UTC)"),
+        local_time(DateTimeBetweenFilter)(AuditEvent.at, "When"),
+        local_time(DateTimeGreaterFilter)(AuditEvent.at, "When"),
+        local_time(DateTimeSmallerFilter)(AuditEvent.at, "When"),
     ]
     column_formatters = {"changes": changes_formatter, "at": when_formatter}
     column_formatters_detail = {"changes": changes_formatter, "at": when_formatter}

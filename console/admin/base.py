@@ -45,10 +45,11 @@ from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.datastructures import ImmutableMultiDict, MultiDict
 from wtforms.validators import ValidationError
 
+from console import localtime
 from console.admin.concurrency import OptimisticConcurrencyMixin
 from console.admin.drafts import FormDraftMixin
 from console.admin.export import ExportMixin
-from console.admin.fields import FiniteDecimalField, TrimmingModelConverter
+from console.admin.fields import FiniteDecimalField, LocalDateTimeField, TrimmingModelConverter
 from console.admin.filters import BoundedFilterConverter
 from console.admin.history import HistoryLinkMixin
 from console.admin.lookups import MAX_OFFSET, as_int_id
@@ -122,7 +123,7 @@ def screen_request() -> None:
 
 
 def _minutes(view: Any, value: dt.datetime, name: str) -> str:
-    return value.strftime("%Y-%m-%d %H:%M")
+    return localtime.show(value, zone_name=False)
 
 
 def _yes_no(view: Any, value: bool, name: str) -> str:
@@ -267,13 +268,17 @@ class SecuredIndexView(SecuredViewMixin, AdminIndexView):
 
 class FiniteDecimalConverter(TrimmingModelConverter):
     """The console's form converter: text trimmed (``TrimmingModelConverter``), decimal
-    columns as ``FiniteDecimalField``."""
+    columns as ``FiniteDecimalField``, times in the person's zone (``LocalDateTimeField``)."""
 
     @converts("Numeric")
     def handle_decimal_types(self, column: Any, field_args: dict, **extra: Any):
         # As Flask-Admin's own: the column's scale unless the view gives ``places``.
         field_args.setdefault("places", None)
         return FiniteDecimalField(**field_args)
+
+    @converts("DateTime")
+    def handle_datetime(self, field_args: dict, **extra: Any):
+        return LocalDateTimeField(**field_args)
 
 
 class SecuredModelView(
@@ -317,8 +322,8 @@ class SecuredModelView(
 
     landing_endpoint = "index_view"
 
-    # Times everywhere as "YYYY-MM-DD HH:MM", in UTC like every stored time; Decimals keep
-    # their two places. Exports keep full precision.
+    # Times everywhere as "YYYY-MM-DD HH:MM", in the person's time zone (the footer names
+    # it); Decimals keep their two places. Exports keep full precision, in UTC.
     column_type_formatters = {**typefmt.BASE_FORMATTERS, dt.datetime: _minutes, bool: _yes_no}
     column_type_formatters_detail = {
         **typefmt.DETAIL_FORMATTERS,

@@ -30,7 +30,7 @@ from sqlalchemy import inspect
 from wtforms.fields import HiddenField
 from wtforms.utils import unset_value
 
-from console import audit
+from console import audit, localtime
 from console.admin import conflicts
 from console.admin.lookups import as_int_id
 from console.database import db
@@ -189,7 +189,7 @@ class OptimisticConcurrencyMixin:
         if record_type is not None:
             deleted = audit.deletion_of(db.session, record_type, record_id)
             if deleted is not None:
-                when = deleted.at.strftime("%Y-%m-%d %H:%M UTC")
+                when = localtime.show(deleted.at)
                 message = (
                     f"This {kind} ({deleted.record_label}) was deleted by {deleted.actor_email} "
                     f"at {when}; nothing was changed."

@@ -23,6 +23,7 @@ from sqlalchemy.exc import NoInspectionAvailable
 from wtforms import Form
 from wtforms.fields import Field, FieldList, FormField, HiddenField, PasswordField
 
+from console import localtime
 from console.audit.display import EMPTY
 
 NO_ENTRIES = "(none)"
@@ -194,7 +195,7 @@ def _text(form_field: Field, value: Any) -> str:
     if isinstance(value, list | tuple | set | frozenset):
         return ", ".join(sorted(_text(form_field, item) for item in value)) or EMPTY
     if isinstance(value, dt.datetime):
-        return value.strftime("%Y-%m-%d %H:%M")
+        return localtime.show(value)
     if isinstance(value, Decimal):
         return format(value, "f")
     choices = getattr(form_field, "choices", None)

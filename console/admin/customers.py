@@ -40,8 +40,8 @@ class CustomerAdmin(ImportMixin, SecuredModelView):
         "email": "E-mail",
         "addresses": "Address book",
         "address": "Address (free text, from before the address book)",
-        "created_at": "Created (UTC)",
-        "updated_at": "Updated (UTC)",
+        "created_at": "Created",
+        "updated_at": "Updated",
     }
     column_searchable_list = ["email", "last_name", "first_name", "phone"]
     search_hint = "Search by name, e-mail or phone"

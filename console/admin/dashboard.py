@@ -9,6 +9,7 @@ from flask_login import current_user
 from console.admin.base import SecuredIndexView
 from console.admin.formatters import format_money
 from console.database import db
+from console.localtime import person_zone, to_local
 from console.models.base import utcnow
 from console.permissions import ORDERS_APPROVE, ORDERS_READ, PRODUCTS_READ, can
 from console.services import dashboard
@@ -34,7 +35,10 @@ class DashboardView(SecuredIndexView):
                 if context["can_approve"]
                 else url_for("order.index_view", flt0_0="pending")
             )
-            sales = dashboard.sales_by_day(db.session, days=30, today=now.date())
+            zone = person_zone()
+            sales = dashboard.sales_by_day(
+                db.session, days=30, today=to_local(now, zone).date(), zone=zone
+            )
             context["sales"] = sales
             context["sales_total"] = format_money(sum((d.revenue for d in sales), start=0))
             context["orders_total"] = sum(d.orders for d in sales)

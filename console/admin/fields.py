@@ -6,9 +6,12 @@ from decimal import Decimal
 from typing import Any
 
 from flask_admin.contrib.sqla.form import AdminModelConverter
+from flask_admin.form import DateTimeField
 from flask_admin.model.form import converts
 from wtforms import DecimalField
 from wtforms.validators import DataRequired, InputRequired, ValidationError
+
+from console.localtime import to_local, to_utc
 
 
 def strip(value: object) -> object:
@@ -123,3 +126,23 @@ def unused_ignoring_case(model: Any, attribute: str, what: str) -> Any:
             )
 
     return check
+
+
+class LocalDateTimeField(DateTimeField):
+    """A date and time typed and shown in the person's time zone, kept as naive UTC.
+
+    Every stored time is UTC (``console.localtime``); the form shows it in the person's
+    zone and reads what they type in that zone, so "valid from 09:00" is their 09:00.
+    """
+
+    def _value(self) -> str:
+        if self.raw_data:
+            return " ".join(self.raw_data)
+        if self.data is None:
+            return ""
+        return to_local(self.data).strftime(self.format[0])
+
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        super().process_formdata(valuelist)
+        if self.data is not None:
+            self.data = to_utc(self.data)

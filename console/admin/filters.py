@@ -4,17 +4,20 @@ Flask-Admin's text filters on a joined column offer "contains" (``ILIKE '%x%'``)
 reads every order of a large table. The order filters match exactly, through a subquery
 on the indexed column, so a filtered page of a million orders costs the same as of a
 thousand. ``BoundedFilterConverter`` gives every model view integer and decimal filters
-that refuse values their columns cannot hold.
+that refuse values their columns cannot hold, and date-and-time filters that read what
+the person types in their own time zone (``console.localtime``).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from typing import Any
 
 from flask_admin.contrib.sqla.filters import BaseSQLAFilter, FilterConverter, FilterEmpty
 from sqlalchemy import select
 
+from console.localtime import to_utc
 from console.models import Customer, Order, OrderLine, Product, User
 
 
@@ -107,8 +110,32 @@ def _bounded(filters: tuple[type, ...], bound: type) -> tuple[type, ...]:
     )
 
 
+class _LocalTime:
+    """A date-and-time filter whose typed value is the person's local time.
+
+    The database keeps UTC; Flask-Admin parses ``2026-12-02 00:00:00`` and would compare
+    it as UTC. Here the parsed time is read in the person's zone and turned into UTC,
+    so "from midnight" is the person's midnight.
+    """
+
+    def clean(self, value: str) -> Any:
+        cleaned = super().clean(value)  # type: ignore[misc]
+        if isinstance(cleaned, list):
+            return [to_utc(moment) for moment in cleaned]
+        return to_utc(cleaned) if isinstance(cleaned, dt.datetime) else cleaned
+
+
+def local_time(filter_class: type) -> type:
+    """``filter_class`` (a date-and-time filter) reading typed values in the person's zone."""
+    if filter_class is FilterEmpty:
+        return filter_class
+    return type(f"Local{filter_class.__name__}", (_LocalTime, filter_class), {})
+
+
 class BoundedFilterConverter(FilterConverter):
-    """Flask-Admin's filter converter, with integer and decimal filters range-checked."""
+    """Flask-Admin's filter converter, with integer and decimal filters range-checked and
+    date-and-time filters read in the person's time zone."""
 
     int_filters = _bounded(FilterConverter.int_filters, _IntBounded)
     float_filters = _bounded(FilterConverter.float_filters, _AmountBounded)
+    datetime_filters = tuple(local_time(flt) for flt in FilterConverter.datetime_filters)

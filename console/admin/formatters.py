@@ -8,6 +8,8 @@ from typing import Any
 from flask import current_app, url_for
 from markupsafe import Markup
 
+from console import localtime
+
 
 def format_money(value: Decimal | None) -> str:
     """``1234.5`` -> ``"1,234.50 EUR"`` in the configured currency."""
@@ -21,8 +23,8 @@ def money_formatter(view: Any, context: Any, model: Any, name: str) -> str:
 
 
 def datetime_formatter(view: Any, context: Any, model: Any, name: str) -> str:
-    value = getattr(model, name)
-    return value.strftime("%Y-%m-%d %H:%M") if value else ""
+    """A time of the record in the person's zone (the page's footer names it)."""
+    return localtime.show(getattr(model, name), zone_name=False)
 
 
 def customer_link_formatter(view: Any, context: Any, model: Any, name: str) -> Markup | str:
@@ -100,13 +102,18 @@ def tax_lines_text(view: Any, context: Any, model: Any, name: str) -> str:
     )
 
 
+def badge(kind: str, state: str, word: str) -> Markup:
+    """``state`` of a ``kind`` of thing (an order's status, an e-mail's delivery, a job,
+    an invitation) as a coloured badge with its ``word``: the classes ``{kind}-badge``
+    and ``{kind}-{state}`` pick the colour in console.css, the word is always written."""
+    return Markup('<span class="badge {0}-badge {0}-{1}">{2}</span>').format(kind, state, word)
+
+
 def status_badge(status: str | None) -> Markup:
     """An order's status as a coloured badge with its word (colours in console.css)."""
     if not status:
         return Markup("")
-    return Markup('<span class="badge status-badge status-{}">{}</span>').format(
-        status, status.capitalize()
-    )
+    return badge("status", status, status.capitalize())
 
 
 def status_badge_formatter(view: Any, context: Any, model: Any, name: str) -> Markup:
@@ -117,6 +124,4 @@ def delivery_badge(state: str | None) -> Markup:
     """An e-mail's delivery state (queued, sending, sent, retrying, failed) as a badge."""
     if not state:
         return Markup("")
-    return Markup('<span class="badge delivery-badge delivery-{}">{}</span>').format(
-        state, state.capitalize()
-    )
+    return badge("delivery", state, state.capitalize())

@@ -68,10 +68,10 @@ class NotificationAdmin(SecuredModelView):
         "sent_at",
     ]
     column_labels = {
-        "created_at": "Queued (UTC)",
-        "next_attempt_at": "Next attempt (UTC)",
-        "last_attempt_at": "Last attempt (UTC)",
-        "sent_at": "Sent (UTC)",
+        "created_at": "Queued",
+        "next_attempt_at": "Next attempt",
+        "last_attempt_at": "Last attempt",
+        "sent_at": "Sent",
         "body_text": "Text part",
         "body_html": "HTML part",
     }

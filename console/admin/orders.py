@@ -58,7 +58,7 @@ from console.permissions import (
     can,
 )
 from console.services import orders as order_service
-from console.services import workflow
+from console.services import pending, workflow
 from console.services.errors import DomainError, PricingRefused
 from console.services.pricing import MAX_QUANTITY, Quote
 
@@ -115,14 +115,14 @@ class OrderAdmin(OrderNotesMixin, OrderAddressFormMixin, SecuredModelView):
     column_list = ["number", "customer", "status", "total", "created_at", "created_by"]
     column_labels = {
         "number": "Order",
-        "created_at": "Created (UTC)",
+        "created_at": "Created",
         "created_by": "Taken by",
-        "placed_at": "Placed (UTC)",
-        "decided_at": "Decided (UTC)",
-        "shipped_at": "Shipped (UTC)",
-        "delivered_at": "Delivered (UTC)",
-        "cancelled_at": "Cancelled (UTC)",
-        "updated_at": "Updated (UTC)",
+        "placed_at": "Placed",
+        "decided_at": "Decided",
+        "shipped_at": "Shipped",
+        "delivered_at": "Delivered",
+        "cancelled_at": "Cancelled",
+        "updated_at": "Updated",
         "customer.email": "Customer e-mail",
         "customer.last_name": "Customer last name",
         "shipping_method": "Shipping",
@@ -223,6 +223,8 @@ class OrderAdmin(OrderNotesMixin, OrderAddressFormMixin, SecuredModelView):
     details_template = "admin/order/details.html"
     edit_template = "admin/order/edit.html"
     list_template = "admin/order/list.html"
+    queue_keys = False
+    """Whether the list offers the pending queue's keys (templates/admin/order/_queue.html)."""
 
     def get_one(self, id: Any) -> Order | None:
         """The order with its lines, their products and its people, in a fixed few queries."""
@@ -374,6 +376,20 @@ class OrderAdmin(OrderNotesMixin, OrderAddressFormMixin, SecuredModelView):
             if order.status in t.sources and can(t.permission)
         ]
 
+    def queue_neighbours(self, order: Order, list_url: str) -> dict[str, str] | None:
+        """The addresses of the previous and next orders of the pending queue, for the
+        order page's queue links and keys; None unless ``order`` waits for a decision
+        this person may take."""
+        if order.status != OrderStatus.PENDING.value or not can(ORDERS_APPROVE):
+            return None
+        person = current_user._get_current_object()
+        links = {}
+        for name, backwards in (("previous", True), ("next", False)):
+            other = pending.next_pending(db.session, order, person, backwards=backwards)
+            if other is not None:
+                links[name] = self.get_url(".details_view", id=other.id, url=list_url)
+        return links
+
     def approval_refusal(self, order: Order) -> str | None:
         """Why the current person may not approve ``order`` (four-eyes rule), or None.
 
@@ -409,9 +425,27 @@ class OrderAdmin(OrderNotesMixin, OrderAddressFormMixin, SecuredModelView):
             )
         except DomainError as refused:
             flash(refused.message, "error")
-        else:
-            flash(f"Order {order.number} {DONE[transition_name]}.", "success")
+            return redirect(return_url)
+        done = f"Order {order.number} {DONE[transition_name]}."
+        if transition_name in ("approve", "reject") and request.form.get("then") == "next":
+            return self._to_next_pending(order, done)
+        flash(done, "success")
         return redirect(return_url)
+
+    def _to_next_pending(self, decided: Order, done: str):
+        """After a decision taken on an order's page: the next order of the queue.
+
+        The order's page is opened with the list it came from (``list_url``), so its
+        "Back to the list" link still leads there; with no order left to decide, the
+        person lands on that list.
+        """
+        list_url = get_redirect_target("list_url") or self.get_url(".index_view")
+        following = pending.next_pending(db.session, decided, current_user._get_current_object())
+        if following is None:
+            flash(f"{done} No other pending order is waiting for your decision.", "success")
+            return redirect(list_url)
+        flash(f"{done} Next pending order: {following.number}.", "success")
+        return redirect(self.get_url(".details_view", id=following.id, url=list_url))
 
     # Each bulk transition asks for the transition's own permission (workflow.TRANSITIONS).
     action_permissions = {
@@ -627,6 +661,7 @@ class PendingOrderAdmin(OrderAdmin):
 
     column_default_sort = [("created_at", False), ("id", False)]
     column_filters = ["created_at", "total", CustomerEmailFilter(), ProductSkuFilter()]
+    queue_keys = True
     # Every order listed here is pending: "Mark delivered" could never apply.
     action_disallowed_list = ["deliver"]
     # Orders are previewed and saved under Orders.

@@ -152,8 +152,8 @@ class PromotionAdmin(PricingAdmin):
     search_hint = "Search by code"
     column_filters = ["active", "kind"]
     column_labels = {
-        "valid_from": "Valid from (UTC)",
-        "valid_until": "Valid until (UTC)",
+        "valid_from": "Valid from",
+        "valid_until": "Valid until",
         "usage_limit": "Uses in all",
         "per_customer_limit": "Uses per customer",
         "times_used": "Used",

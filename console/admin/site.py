@@ -17,7 +17,9 @@ from console.admin.notifications import NotificationAdmin
 from console.admin.orders import OrderAdmin, PendingOrderAdmin
 from console.admin.pricing import PromotionAdmin, ShippingMethodAdmin, TaxRateAdmin
 from console.admin.products import ProductAdmin
+from console.admin.profile import ProfileView
 from console.admin.registry import ADMIN_EXTENSION, VIEWS_EXTENSION, register_view
+from console.admin.saved_filters import SavedFiltersView, saved_filters_of
 from console.admin.sessions import SessionsView
 from console.admin.staff import RoleAdmin, StaffUserAdmin
 from console.database import db
@@ -86,6 +88,7 @@ def init_admin(app: Flask) -> Admin:
         ),
     )
     app.extensions[ADMIN_EXTENSION] = admin
+    app.jinja_env.globals["saved_filters_of"] = saved_filters_of
     app.extensions[VIEWS_EXTENSION] = [index]
     for entry in MODEL_VIEWS:
         register_view(
@@ -102,4 +105,8 @@ def init_admin(app: Flask) -> Admin:
     register_view(app, JobsView(name="Jobs", endpoint="jobs", url="jobs"))
     register_view(app, SessionsView(name="Your sessions", endpoint="sessions", url="sessions"))
     register_view(app, KeepAliveView(name="Keep-alive", endpoint="keepalive", url="keepalive"))
+    register_view(app, ProfileView(name="Profile", endpoint="profile", url="profile"))
+    register_view(
+        app, SavedFiltersView(name="Saved filters", endpoint="saved_filters", url="saved-filters")
+    )
     return admin

@@ -20,9 +20,10 @@ from markupsafe import Markup
 from sqlalchemy.orm import selectinload
 from wtforms import SelectMultipleField
 
+from console import localtime
 from console.admin.base import SecuredModelView
 from console.admin.fields import known_choices, lower, strip
-from console.admin.formatters import datetime_formatter
+from console.admin.formatters import badge, datetime_formatter
 from console.admin.lookups import as_int_id
 from console.admin.sessions import session_rows
 from console.database import db
@@ -56,25 +57,30 @@ def two_factor_formatter(view: Any, context: Any, model: User, name: str) -> str
 
 
 def _when(value) -> str:
-    return f"{value:%Y-%m-%d %H:%M}"
+    return localtime.show(value)
 
 
-def invitation_state(model: User) -> str | None:
-    """Where the account's invitation stands, in words; None once it was accepted."""
+def invitation_state(model: User) -> Markup | None:
+    """Where the account's invitation stands, as a badge and its dates; None once it was
+    accepted."""
     invitation = model.invitation
     if invitation is None or invitation.accepted_at is not None:
         return None
     sent = _when(invitation.sent_at)
     if not invitation.is_pending:
-        return f"Invitation revoked (sent {sent})"
-    if invitation.is_expired(utcnow()):
-        return f"Invitation expired (sent {sent}, expired {_when(invitation.expires_at)})"
-    return f"Invited (sent {sent}, expires {_when(invitation.expires_at)})"
+        state, word, dates = "revoked", "Invitation revoked", f"(sent {sent})"
+    elif invitation.is_expired(utcnow()):
+        expired = _when(invitation.expires_at)
+        state, word, dates = "expired", "Invitation expired", f"(sent {sent}, expired {expired})"
+    else:
+        expires = _when(invitation.expires_at)
+        state, word, dates = "invited", "Invited", f"(sent {sent}, expires {expires})"
+    return Markup("{} {}").format(badge("invitation", state, word), dates)
 
 
-def invitation_formatter(view: Any, context: Any, model: User, name: str) -> str:
+def invitation_formatter(view: Any, context: Any, model: User, name: str) -> Markup:
     """The invitation's state while it waits to be accepted; empty otherwise."""
-    return invitation_state(model) or ""
+    return invitation_state(model) or Markup("")
 
 
 def _invitation_form(form_class: type) -> type:
@@ -192,13 +198,13 @@ class StaffUserAdmin(SecuredModelView):
         "email": "E-mail",
         "invitation_status": "Invitation",
         "tf_primary_method": "Two-factor",
-        "last_login_at": "Previous sign-in (UTC)",
+        "last_login_at": "Previous sign-in",
         "last_login_ip": "Previous sign-in address",
-        "current_login_at": "Latest sign-in (UTC)",
+        "current_login_at": "Latest sign-in",
         "current_login_ip": "Latest sign-in address",
         "login_count": "Sign-ins",
-        "create_datetime": "Created (UTC)",
-        "update_datetime": "Updated (UTC)",
+        "create_datetime": "Created",
+        "update_datetime": "Updated",
     }
     column_formatters = {
         "invitation_status": invitation_formatter,
@@ -247,8 +253,7 @@ class StaffUserAdmin(SecuredModelView):
             return False
         flash(
             f"Invitation e-mailed to {user.email}. The account becomes active when they "
-            f"choose their password; the link works until {_when(user.invitation.expires_at)} "
-            "UTC.",
+            f"choose their password; the link works until {_when(user.invitation.expires_at)}.",
             "success",
         )
         return user

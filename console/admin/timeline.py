@@ -22,7 +22,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from console import audit
+from console import audit, localtime
 from console.admin.formatters import format_money
 from console.audit.display import field_name, shown
 from console.database import db
@@ -114,7 +114,7 @@ class TimelineEntry:
 
     @property
     def when(self) -> str:
-        return self.at.strftime("%Y-%m-%d %H:%M")
+        return localtime.show(self.at, zone_name=False)
 
     @property
     def text(self) -> str:

@@ -18,6 +18,7 @@ from console.models.pricing import (
     TaxRate,
 )
 from console.models.products import Product
+from console.models.saved_filters import SavedFilter
 from console.models.security import SignInAttempt
 from console.models.sessions import StaffSession
 from console.models.staff import Role, User
@@ -47,6 +48,7 @@ __all__ = [
     "PromotionCustomerUse",
     "PromotionKind",
     "Role",
+    "SavedFilter",
     "ShippingMethod",
     "SignInAttempt",
     "StaffInvitation",

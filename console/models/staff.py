@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from flask import current_app
 from flask_security.models import sqla as fsqla
-from sqlalchemy import BigInteger
+from sqlalchemy import BigInteger, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from console.database import Model
@@ -47,6 +47,10 @@ class User(fsqla.FsUserMixin, Model):
     """Time step of the last authenticator code accepted: a code works once
     (``console.security.totp``)."""
 
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    """The IANA zone the person reads times in (``Europe/Berlin``), chosen on their
+    profile; None: the shop's (``console.localtime``)."""
+
     invitation: Mapped[StaffInvitation | None] = relationship(
         back_populates="user", cascade="all, delete-orphan", passive_deletes=True
     )
@@ -65,6 +69,7 @@ class User(fsqla.FsUserMixin, Model):
             "tf_primary_method",
             "tf_phone_number",
             "us_phone_number",
+            "timezone",
         ),
         collections=("roles",),
         masked=("password", "tf_totp_secret", "us_totp_secrets", "mf_recovery_codes"),

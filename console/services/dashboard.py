@@ -6,11 +6,10 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from console.models import AuditEvent, Order, OrderStatus, Product, User
-from console.models.base import utcnow
 
 # Orders that count as sales: accepted and not undone.
 SOLD = (OrderStatus.APPROVED.value, OrderStatus.SHIPPED.value, OrderStatus.DELIVERED.value)
@@ -42,29 +41,42 @@ def pending_summary(session: Session) -> PendingSummary:
     return PendingSummary(count=count, oldest_created_at=oldest)
 
 
-def sales_by_day(session: Session, days: int = 30, today: dt.date | None = None) -> list[DaySales]:
+def sales_by_day(
+    session: Session,
+    days: int = 30,
+    today: dt.date | None = None,
+    zone: dt.tzinfo = dt.UTC,
+) -> list[DaySales]:
     """Orders taken and revenue sold per day over the last ``days`` days, gaps filled with 0.
 
-    Orders count on the day they were taken; revenue counts the orders of that day that
-    were approved and not rejected or cancelled.
+    Days are calendar days in ``zone`` (the person's), ``today`` being the last: an order
+    taken at 23:30 UTC counts on the next day in Berlin. Orders count on the day they
+    were taken; revenue counts the orders of that day that were approved and not
+    rejected or cancelled. The database buckets the orders between the days' midnights
+    (computed here, with the zone's daylight-saving changes): the same SQL on SQLite and
+    PostgreSQL, whatever zone support each has.
     """
-    today = today or utcnow().date()
+    today = today or dt.datetime.now(zone).date()
     first = today - dt.timedelta(days=days - 1)
-    # date() exists in both SQLite and PostgreSQL; CAST(... AS DATE) does not work in SQLite.
-    day = func.date(Order.created_at)
+    dates = [first + dt.timedelta(days=i) for i in range(days + 1)]
+    midnights = [
+        dt.datetime.combine(d, dt.time(), tzinfo=zone).astimezone(dt.UTC).replace(tzinfo=None)
+        for d in dates
+    ]
+    bucket = case(
+        *((Order.created_at < end, index) for index, end in enumerate(midnights[1:-1])),
+        else_=days - 1,
+    )
     revenue = func.coalesce(
         func.sum(func.coalesce(Order.total, 0)).filter(Order.status.in_(SOLD)), 0
     )
     rows = session.execute(
-        select(day.label("day"), func.count(), revenue)
-        .where(Order.created_at >= dt.datetime.combine(first, dt.time.min))
-        .group_by(day)
+        select(bucket.label("day"), func.count(), revenue)
+        .where(Order.created_at >= midnights[0], Order.created_at < midnights[-1])
+        .group_by(bucket)
     ).all()
-    found = {_as_date(r[0]): (r[1], Decimal(r[2])) for r in rows}
-    return [
-        DaySales(d, *found.get(d, (0, Decimal("0"))))
-        for d in (first + dt.timedelta(days=i) for i in range(days))
-    ]
+    found = {int(r[0]): (r[1], Decimal(r[2])) for r in rows}
+    return [DaySales(dates[i], *found.get(i, (0, Decimal("0")))) for i in range(days)]
 
 
 def low_stock(session: Session, threshold: int, limit: int = 10) -> list[Product]:
@@ -104,12 +116,3 @@ def recent_activity_of(session: Session, user: User, limit: int = 8) -> list[Aud
             .limit(limit)
         )
     )
-
-
-def _as_date(value: object) -> dt.date:
-    # SQLite returns the date as text, PostgreSQL as a date.
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    return dt.date.fromisoformat(str(value))

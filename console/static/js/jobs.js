@@ -21,7 +21,9 @@
 
   function show(job) {
     box.dataset.state = job.state;
-    document.getElementById("job-state").textContent = job.state;
+    var state = document.getElementById("job-state");
+    state.textContent = job.state;
+    state.className = "badge job-badge job-" + job.state;
     var count = number(job.done);
     if (job.total !== null && job.total !== undefined) {
       count += " of " + number(job.total);

@@ -1,0 +1,47 @@
+"""``/admin/profile/``: what each signed-in person sets for themselves (their time zone)."""
+
+from __future__ import annotations
+
+from flask import current_app, flash, redirect, request, url_for
+from flask_admin import expose
+from flask_login import current_user
+
+from console.admin.base import SecuredBaseView
+from console.database import db
+from console.localtime import known_zones, shop_zone
+from console.services import profile
+from console.services.errors import DomainError
+
+
+class ProfileView(SecuredBaseView):
+    """The person's own settings: every signed-in person, for themselves only."""
+
+    read_permission = None
+
+    def is_visible(self) -> bool:
+        """Reached from the account menu (templates/admin/master.html)."""
+        return False
+
+    @expose("/", methods=("GET", "POST"))
+    def index(self):
+        if request.method == "POST":
+            try:
+                kept = profile.set_timezone(db.session, current_user, request.form.get("timezone"))
+            except DomainError as refused:
+                flash(refused.message, "error")
+                return self._page(chosen=request.form.get("timezone"), status=400)
+            flash(
+                f"Times are now shown in {kept or f'the shop’s time zone ({shop_zone().key})'}.",
+                "success",
+            )
+            return redirect(url_for(".index"))
+        return self._page(chosen=current_user.timezone)
+
+    def _page(self, chosen: str | None, status: int = 200):
+        body = self.render(
+            "admin/profile.html",
+            zones=known_zones(),
+            chosen=chosen or "",
+            shop_zone=current_app.config.get("SHOP_TIMEZONE") or shop_zone().key,
+        )
+        return body, status
