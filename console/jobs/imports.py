@@ -718,13 +718,35 @@ class _BulkWriter:
             if rowcount(result) != len(parameters):
                 raise StaleDataError("a record changed between its check and its update")
         if prepared.creates:
-            statement = insert(self.table).returning(self.table.c.id, sort_by_parameter_order=True)
-            ids = connection.execute(statement, [after for _r, after, _l in prepared.creates])
-            for (_row, after, label), record_id in zip(
-                prepared.creates, ids.scalars(), strict=True
-            ):
-                written.append(audit.Written(CREATE, record_id, after.get("version"), label, after))
+            connection.execute(insert(self.table), [after for _r, after, _l in prepared.creates])
+            keys = [after[self.spec.key] for _r, after, _l in prepared.creates]
+            ids = self._ids_of(keys)
+            for row_key, (_row, after, label) in zip(keys, prepared.creates, strict=True):
+                written.append(
+                    audit.Written(CREATE, ids[row_key], after.get("version"), label, after)
+                )
         audit.record_written(self.session, self.model, written, at=self.now)
+
+    def _ids_of(self, keys: list[str]) -> dict[str, int]:
+        """The ids of the records just created with ``keys``, by key.
+
+        Found through the lower-cased key's index (``INSERT ... RETURNING`` in the
+        order of the rows would make SQLAlchemy send one statement per row on SQLite).
+        SQLite lower-cases ASCII letters only: a key it lower-cases otherwise than
+        Python is looked up as it is.
+        """
+        key = self.table.c[self.spec.key]
+        ids: dict[str, int] = dict(
+            self.session.execute(
+                select(key, self.table.c.id).where(func.lower(key).in_({k.lower() for k in keys}))
+            ).all()
+        )
+        missing = [k for k in keys if k not in ids]
+        if missing:
+            ids.update(
+                self.session.execute(select(key, self.table.c.id).where(key.in_(missing))).all()
+            )
+        return ids
 
     def _current(
         self, updates: list[tuple[RowResult, dict, dict, str | None]], *, valid_only: bool
