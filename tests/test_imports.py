@@ -887,3 +887,35 @@ def test_an_import_job_reports_progress_while_it_writes(app, client, auth, catal
         (5, 5, 5),
     ]
     assert db.session.get(Job, job_id, populate_existing=True).state == "done"
+
+
+def test_a_clash_while_writing_leaves_no_row_and_no_event(app, catalogue):
+    """Rows and audit events already written by the import's transaction roll back."""
+    from console.jobs import imports as engine
+    from console.services import imports as import_service
+
+    manager = StaffFactory(email="boss@staff.test", role="manager")
+    data = csv_bytes(
+        ["SKU", "Name", "Unit price"], ["KET-1", "Kettle", "50.00"], ["NEW-1", "Cup", "2"]
+    )
+    batch = import_service.store(
+        db.session,
+        manager,
+        "products",
+        file_name="clash.csv",
+        file_format="csv",
+        data=data,
+        headers=["SKU", "Name", "Unit price"],
+        rows=2,
+        mapping={"sku": 0, "name": 1, "unit_price": 2},
+    )
+    spec = engine.SPECS["products"]
+    plan = engine.check_rows(db.session, spec, engine.table_of(app, batch), batch.mapping)
+    assert [row.action for row in plan.rows] == ["update", "create"]
+    ProductFactory(sku="new-1", name="Typed meanwhile")  # the same SKU, another case
+    before = snapshot()
+    with pytest.raises(import_service.ImportRefused, match="Another change to the same records"):
+        engine.apply(db.session, plan, batch, manager, valid_only=True)
+    after = snapshot()
+    assert after["product"] == before["product"]
+    assert after["audit_event"] == before["audit_event"]
