@@ -672,28 +672,41 @@ def test_too_many_columns_or_rows_are_refused(client, auth, catalogue, monkeypat
     assert snapshot() == before
 
 
-def test_a_record_changed_after_the_check_is_not_overwritten(app, catalogue):
+def kettle_and_cup(app):
+    """An import of a new price for KET-1 and a new product NEW-1, stored and checked
+    (not confirmed) by a manager: ``(manager, batch, plan)``."""
     from console.jobs import imports as engine
     from console.services import imports as import_service
 
     manager = StaffFactory(email="boss@staff.test", role="manager")
-    kettle, _lamp = catalogue
-    data = csv_bytes(
-        ["SKU", "Name", "Unit price"], ["KET-1", "Kettle", "50.00"], ["NEW-1", "Cup", "2"]
-    )
+    headers = ["SKU", "Name", "Unit price"]
+    data = csv_bytes(headers, ["KET-1", "Kettle", "50.00"], ["NEW-1", "Cup", "2"])
     batch = import_service.store(
         db.session,
         manager,
         "products",
-        file_name="late.csv",
+        file_name="kettle-and-cup.csv",
         file_format="csv",
         data=data,
-        headers=["SKU", "Name", "Unit price"],
+        headers=headers,
         rows=2,
         mapping={"sku": 0, "name": 1, "unit_price": 2},
     )
     spec = engine.SPECS["products"]
-    plan = engine.check_rows(db.session, spec, engine.table_of(app, batch), batch.mapping)
+    return (
+        manager,
+        batch,
+        engine.check_rows(db.session, spec, engine.table_of(app, batch), batch.mapping),
+    )
+
+
+def test_a_record_changed_after_the_check_is_not_overwritten(app, catalogue):
+    from console.jobs import imports as engine
+    from console.services import imports as import_service
+
+    manager, batch, plan = kettle_and_cup(app)
+    kettle, _lamp = catalogue
+    spec = engine.SPECS["products"]
     kettle.name = "Renamed meanwhile"
     db.session.commit()
     before = snapshot()
@@ -894,23 +907,7 @@ def test_a_clash_while_writing_leaves_no_row_and_no_event(app, catalogue):
     from console.jobs import imports as engine
     from console.services import imports as import_service
 
-    manager = StaffFactory(email="boss@staff.test", role="manager")
-    data = csv_bytes(
-        ["SKU", "Name", "Unit price"], ["KET-1", "Kettle", "50.00"], ["NEW-1", "Cup", "2"]
-    )
-    batch = import_service.store(
-        db.session,
-        manager,
-        "products",
-        file_name="clash.csv",
-        file_format="csv",
-        data=data,
-        headers=["SKU", "Name", "Unit price"],
-        rows=2,
-        mapping={"sku": 0, "name": 1, "unit_price": 2},
-    )
-    spec = engine.SPECS["products"]
-    plan = engine.check_rows(db.session, spec, engine.table_of(app, batch), batch.mapping)
+    manager, batch, plan = kettle_and_cup(app)
     assert [row.action for row in plan.rows] == ["update", "create"]
     ProductFactory(sku="new-1", name="Typed meanwhile")  # the same SKU, another case
     before = snapshot()
