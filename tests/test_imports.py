@@ -21,7 +21,7 @@ from console.database import db
 from console.jobs.runner import run_next
 from console.models import AuditEvent, Customer, ImportBatch, Job, Product, TaxRate
 from tests.factories import CustomerFactory, ProductFactory, StaffFactory
-from tests.helpers import alerts, csrf_token_from, export, parse, text_of
+from tests.helpers import alerts, csrf_token_from, export, parse, submit, text_of
 
 VIEWS = {"customers": "customer", "products": "product"}
 
@@ -672,28 +672,41 @@ def test_too_many_columns_or_rows_are_refused(client, auth, catalogue, monkeypat
     assert snapshot() == before
 
 
-def test_a_record_changed_after_the_check_is_not_overwritten(app, catalogue):
+def kettle_and_cup(app):
+    """An import of a new price for KET-1 and a new product NEW-1, stored and checked
+    (not confirmed) by a manager: ``(manager, batch, plan)``."""
     from console.jobs import imports as engine
     from console.services import imports as import_service
 
     manager = StaffFactory(email="boss@staff.test", role="manager")
-    kettle, _lamp = catalogue
-    data = csv_bytes(
-        ["SKU", "Name", "Unit price"], ["KET-1", "Kettle", "50.00"], ["NEW-1", "Cup", "2"]
-    )
+    headers = ["SKU", "Name", "Unit price"]
+    data = csv_bytes(headers, ["KET-1", "Kettle", "50.00"], ["NEW-1", "Cup", "2"])
     batch = import_service.store(
         db.session,
         manager,
         "products",
-        file_name="late.csv",
+        file_name="kettle-and-cup.csv",
         file_format="csv",
         data=data,
-        headers=["SKU", "Name", "Unit price"],
+        headers=headers,
         rows=2,
         mapping={"sku": 0, "name": 1, "unit_price": 2},
     )
     spec = engine.SPECS["products"]
-    plan = engine.check_rows(db.session, spec, engine.table_of(app, batch), batch.mapping)
+    return (
+        manager,
+        batch,
+        engine.check_rows(db.session, spec, engine.table_of(app, batch), batch.mapping),
+    )
+
+
+def test_a_record_changed_after_the_check_is_not_overwritten(app, catalogue):
+    from console.jobs import imports as engine
+    from console.services import imports as import_service
+
+    manager, batch, plan = kettle_and_cup(app)
+    kettle, _lamp = catalogue
+    spec = engine.SPECS["products"]
     kettle.name = "Renamed meanwhile"
     db.session.commit()
     before = snapshot()
@@ -709,3 +722,197 @@ def test_a_record_changed_after_the_check_is_not_overwritten(app, catalogue):
     assert outcome["counts"]["create"] == 1 and outcome["counts"]["error"] == 1
     assert product("KET-1").unit_price == Decimal("45.00")  # not overwritten
     assert product("NEW-1") is not None
+
+
+# --- the bulk write: the same audit trail as the forms, progress until committed -------------
+
+
+def events_of(record_type: str, record_id: int) -> list[dict]:
+    """The audit events of one record, as a person (or a test) compares them."""
+    db.session.expire_all()
+    found = db.session.scalars(
+        select(AuditEvent)
+        .where(AuditEvent.record_type == record_type, AuditEvent.record_id == record_id)
+        .order_by(AuditEvent.id)
+    ).all()
+    return [
+        {
+            "action": e.action,
+            "actor": e.actor_email,
+            "label": e.record_label,
+            "version": e.record_version,
+            "parent": (e.parent_type, e.parent_id),
+            "changes": e.changes,
+        }
+        for e in found
+    ]
+
+
+def same_but_key(events: list[dict], key: str, other: str) -> list[dict]:
+    """``events`` with the record's key ``key`` read as ``other`` (labels and values)."""
+    text = repr(events).replace(key, other)
+    return eval(text)  # noqa: S307 - reads back the repr of plain dicts made above
+
+
+def test_products_imported_in_bulk_are_audited_as_the_form_audits_them(client, auth, app):
+    """Created and edited through the form, or through an import: the same events."""
+    auth.login_as("manager")
+    reduced = TaxRate(name="Reduced", rate=Decimal("5.50"))
+    db.session.add(reduced)
+    db.session.commit()
+    typed = {
+        "name": "Kettle",
+        "description": "Steel, 1.7 l",
+        "unit_price": "39.9",
+        "stock": "7",
+        "active": "y",
+        "tax_rate": str(reduced.id),
+    }
+    response = submit(client, "/admin/product/new/", {**typed, "sku": "FORM-1"})
+    assert response.status_code == 302, alerts(response.get_data(as_text=True))
+    header = ["SKU", "Name", "Description", "Unit price", "Tax rate", "Stock on hand", "Active"]
+    created = csv_bytes(header, ["BULK-1", "Kettle", "Steel, 1.7 l", "39.9", "Reduced", "7", "yes"])
+    batch_id = uploaded(client, "products", created, "new.csv")
+    preview(client, "products", batch_id)
+    confirm(client, "products", batch_id)
+    by_form, by_import = product("FORM-1"), product("BULK-1")
+    assert by_import is not None and by_import.version == 1
+    assert events_of("product", by_import.id) == same_but_key(
+        events_of("product", by_form.id), "FORM-1", "BULK-1"
+    )
+
+    # An edit of the price, stock, active flag, description and tax rate.
+    edited = {
+        **typed,
+        "description": "",
+        "unit_price": "41.50",
+        "stock": "0",
+        "tax_rate": "1",
+        "version": str(by_form.version),
+    }
+    del edited["active"]  # the box unticked
+    response = submit(client, f"/admin/product/edit/?id={by_form.id}", {**edited, "sku": "FORM-1"})
+    assert response.status_code == 302, alerts(response.get_data(as_text=True))
+    changed = csv_bytes(header, ["BULK-1", "Kettle", "", "41.50", "Zero", "0", "no"])
+    batch_id = uploaded(client, "products", changed, "edit.csv")
+    preview(client, "products", batch_id)
+    confirm(client, "products", batch_id)
+    by_form, by_import = product("FORM-1"), product("BULK-1")
+    assert (by_import.unit_price, by_import.stock, by_import.active) == (Decimal("41.50"), 0, False)
+    assert by_import.version == by_form.version == 2
+    form_events = events_of("product", by_form.id)
+    assert [e["action"] for e in form_events] == ["create", "update"]
+    assert form_events[1]["changes"]["tax_rate"] == [
+        f"Reduced (5.50 %) (#{reduced.id})",
+        "Zero (0.00 %) (#1)",
+    ]
+    assert events_of("product", by_import.id) == same_but_key(form_events, "FORM-1", "BULK-1")
+
+
+def test_customers_imported_in_bulk_are_audited_and_found_as_typed_ones(client, auth):
+    """The form's events, and the search text the customer picker matches, kept in bulk."""
+    auth.login_as("clerk")
+    typed = {"first_name": "Zoë", "last_name": "Müller", "phone": "+49 30 1", "notes": "VIP"}
+    response = submit(client, "/admin/customer/new/", {**typed, "email": "zoe@form.example.com"})
+    assert response.status_code == 302, alerts(response.get_data(as_text=True))
+    header = ["E-mail", "First name", "Last name", "Phone", "Notes"]
+    data = csv_bytes(header, ["zoe@bulk.example.com", "Zoë", "Müller", "+49 30 1", "VIP"])
+    batch_id = uploaded(client, "customers", data)
+    preview(client, "customers", batch_id)
+    confirm(client, "customers", batch_id)
+
+    def customer(email: str) -> Customer:
+        db.session.expire_all()
+        return db.session.scalar(select(Customer).where(Customer.email == email))
+
+    by_form, by_import = customer("zoe@form.example.com"), customer("zoe@bulk.example.com")
+    assert by_import.search_text == "zoe muller zoe bulk.example.com"
+    assert events_of("customer", by_import.id) == same_but_key(
+        events_of("customer", by_form.id), "form.example.com", "bulk.example.com"
+    )
+    data = csv_bytes(header, ["ZOE@bulk.example.com", "Zoé", "Curie", "", "VIP"])
+    batch_id = uploaded(client, "customers", data)
+    preview(client, "customers", batch_id)
+    confirm(client, "customers", batch_id)
+    by_import = customer("zoe@bulk.example.com")
+    assert (by_import.last_name, by_import.phone, by_import.version) == ("Curie", None, 2)
+    assert by_import.search_text == "zoe curie zoe bulk.example.com"
+    (_created, updated) = events_of("customer", by_import.id)
+    assert updated["changes"] == {
+        "first_name": ["Zoë", "Zoé"],
+        "last_name": ["Müller", "Curie"],
+        "phone": ["+49 30 1", None],
+    }
+
+
+@pytest.mark.settings(IMPORT_INLINE_MAX_ROWS=1)
+def test_an_import_job_reports_progress_while_it_writes(app, client, auth, catalogue, monkeypatch):
+    """The bar counts each row checked, then each row written, in batches, and reaches
+    its end only once the rows are committed."""
+    from sqlalchemy import event, func
+
+    from console.jobs import imports as engine
+    from console.jobs.runner import JobContext
+
+    monkeypatch.setattr(engine, "CHUNK", 2)  # batches of two rows
+    monkeypatch.setattr(JobContext, "REPORT_SECONDS", 0)  # every batch's report is written
+    auth.login_as("manager")
+    rows = [[f"JOB-{n}", f"Item {n}", "1.50", "1", "yes"] for n in range(4)]
+    rows.append(["KET-1", "Kettle", "45.00", "9", "yes"])  # an update
+    batch_id = uploaded(client, "products", csv_bytes(PRODUCT_HEADER, *rows))
+    preview(client, "products", batch_id)
+    run_next(app)
+    response = confirm(client, "products", batch_id, follow=False)
+    job_id = int(urlsplit(response.headers["Location"]).path.rstrip("/").split("/")[-1])
+
+    seen: list[tuple[int, int, int]] = []
+
+    def observe(_session) -> None:
+        """At each commit: the job's progress and the imported rows, as others see them."""
+        with db.engine.connect() as conn:
+            job = conn.execute(
+                select(Job.progress_done, Job.progress_total).where(Job.id == job_id)
+            ).one()
+            written = conn.scalar(
+                select(func.count())
+                .select_from(Product)
+                .where(Product.sku.like("JOB-%") | (Product.unit_price == Decimal("45.00")))
+            )
+        if not seen or seen[-1] != (*job, written):
+            seen.append((*job, written))
+
+    event.listen(db.session, "after_commit", observe)
+    try:
+        assert run_next(app) == job_id
+    finally:
+        event.remove(db.session, "after_commit", observe)
+    # Claimed; then 5 rows checked in batches (2, 4, 5 of 10 steps), made ready to
+    # write in batches (7, 9), written and committed; the job's end shows the 5 rows.
+    assert seen == [
+        (0, None, 0),
+        (0, 10, 0),
+        (2, 10, 0),
+        (4, 10, 0),
+        (5, 10, 0),
+        (7, 10, 0),
+        (9, 10, 0),
+        (9, 10, 5),
+        (5, 5, 5),
+    ]
+    assert db.session.get(Job, job_id, populate_existing=True).state == "done"
+
+
+def test_a_clash_while_writing_leaves_no_row_and_no_event(app, catalogue):
+    """Rows and audit events already written by the import's transaction roll back."""
+    from console.jobs import imports as engine
+    from console.services import imports as import_service
+
+    manager, batch, plan = kettle_and_cup(app)
+    assert [row.action for row in plan.rows] == ["update", "create"]
+    ProductFactory(sku="new-1", name="Typed meanwhile")  # the same SKU, another case
+    before = snapshot()
+    with pytest.raises(import_service.ImportRefused, match="Another change to the same records"):
+        engine.apply(db.session, plan, batch, manager, valid_only=True)
+    after = snapshot()
+    assert after["product"] == before["product"]
+    assert after["audit_event"] == before["audit_event"]

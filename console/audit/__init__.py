@@ -37,7 +37,7 @@ from console.audit.actions import (
     TWO_FACTOR_CHANGED,
     UPDATE,
 )
-from console.audit.capture import REDACTED, acting, record
+from console.audit.capture import REDACTED, Written, acting, record, record_written
 from console.audit.context import ANONYMOUS, SYSTEM, Actor, EventContext
 from console.audit.queries import deletion_of, events_of
 from console.audit.spec import (
@@ -84,6 +84,8 @@ __all__ = [
     "deletion_of",
     "events_of",
     "record",
+    "record_written",
+    "Written",
     "record_type_of",
     "spec_for",
 ]

@@ -1,6 +1,6 @@
 """Capture: the event buffer of a session, the field-level diff, and the session hooks.
 
-Two ways in, one buffer per database session:
+Three ways in; the first two share one buffer per database session:
 
 - Automatic capture. ``before_flush`` watches every flush of the audited models
   (``console.audit.spec``) and buffers one event per record created, updated or
@@ -10,6 +10,9 @@ Two ways in, one buffer per database session:
   order approved, a sign-in). It joins the same buffer and absorbs the automatic
   "update" event of the same record in the same transaction, so an approval is one
   "approve" event carrying the status diff rather than two events.
+- ``record_written(session, model, written)`` for records written in bulk by Core
+  statements (an import), which no flush sees: the same events as the flush would
+  record, inserted at once into the transaction under way.
 
 The hooks are attached by ``console.session_hooks``, which lists everything that
 happens when the console's session flushes and commits.
@@ -31,7 +34,14 @@ from sqlalchemy.orm import Session, SessionTransaction, scoped_session
 
 from console.audit.actions import CREATE, DELETE, UPDATE
 from console.audit.context import Actor, EventContext, current_actor, current_context
-from console.audit.spec import SECRET_NAME, AuditSpec, record_type_of, reference_model, spec_for
+from console.audit.spec import (
+    SECRET_NAME,
+    SPECS,
+    AuditSpec,
+    record_type_of,
+    reference_model,
+    spec_for,
+)
 from console.models import AuditEvent
 from console.models.base import utcnow
 
@@ -110,7 +120,18 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
-def _label(session: Session, ref: _Ref) -> str | None:
+def _label(
+    session: Session, ref: _Ref, known: dict[tuple[type, Any], str] | None = None
+) -> str | None:
+    """What a reference reads as in an event: the record's label and id.
+
+    ``known`` keeps the labels found, for a caller resolving many events at once.
+    """
+    if known is not None and ref.obj is None:
+        key = (ref.model, ref.id)
+        if key not in known:
+            known[key] = _label(session, ref)  # type: ignore[assignment]
+        return known[key]
     if ref.obj is not None:
         identity = inspect(ref.obj).identity
         ref_id = identity[0] if identity else None
@@ -121,12 +142,17 @@ def _label(session: Session, ref: _Ref) -> str | None:
     return f"{target} (#{ref.id})" if target is not None else f"#{ref.id} (deleted)"
 
 
-def _resolve(session: Session, changes: dict[str, list[Any]]) -> dict[str, list[Any]]:
+def _resolve(
+    session: Session,
+    changes: dict[str, list[Any]],
+    known: dict[tuple[type, Any], str] | None = None,
+) -> dict[str, list[Any]]:
     """Turn references into labels and values into JSON-safe ones."""
     out: dict[str, list[Any]] = {}
     for name, pair in changes.items():
         out[name] = [
-            _label(session, value) if isinstance(value, _Ref) else _plain(value) for value in pair
+            _label(session, value, known) if isinstance(value, _Ref) else _plain(value)
+            for value in pair
         ]
     return out
 
@@ -282,6 +308,103 @@ def record(
     _buffer(own).add(entry)
 
 
+@dataclass(frozen=True)
+class Written:
+    """A record written by a Core statement rather than the unit of work (a bulk import).
+
+    ``before`` holds the values the statement replaced (empty for a creation) and
+    ``after`` the values it wrote, by column name (a reference by its key column);
+    ``version`` and ``label`` are the record's after the write.
+    """
+
+    action: str
+    record_id: Any
+    version: int | None
+    label: str | None
+    after: Mapping[str, Any]
+    before: Mapping[str, Any] | None = None
+
+
+def record_written(
+    session: Session | scoped_session,
+    model: type,
+    written: Iterable[Written],
+    *,
+    at: dt.datetime | None = None,
+) -> int:
+    """Record the creations and updates of ``model`` records written in bulk; how many.
+
+    Statements that bypass the unit of work (``INSERT``/``UPDATE`` executed many at
+    once) are not seen by the automatic capture: this records the same events the
+    flush of those records would have (``create`` with the record's values, ``update``
+    with the changed fields before and after, references by label, secrets masked),
+    as the person the session is ``acting`` for, with its note. The events are
+    inserted at once into the transaction under way, so that an import of 100,000
+    rows does not keep 100,000 events until it commits; they roll back with it.
+    """
+    own = session() if isinstance(session, scoped_session) else session
+    spec = SPECS.get(model)
+    if spec is None:
+        return 0
+    on_behalf: Acting | None = own.info.get(ACTING_KEY)
+    actor = on_behalf.actor if on_behalf is not None else current_actor()
+    context = (on_behalf.context if on_behalf is not None else None) or current_context()
+    note = on_behalf.note if on_behalf is not None else None
+    when = at or utcnow()
+    known: dict[tuple[type, Any], str] = {}
+    rows = []
+    for item in written:
+        if item.action == CREATE:
+            changes = _snapshot_of(model, item.after, spec, deleted=False)
+        else:
+            changes = _diff_of(model, item.before or {}, item.after, spec)
+            if not changes:
+                continue
+        parent_type, parent_id = None, None
+        if spec.parent is not None:
+            parent_type = spec.parent[0]
+            parent_id = item.after.get(spec.parent[1], (item.before or {}).get(spec.parent[1]))
+        rows.append(
+            {
+                "at": when,
+                "actor_id": actor.id,
+                "actor_email": actor.email[:255],
+                "client_addr": context.client_addr,
+                "request_id": context.request_id,
+                "action": item.action,
+                "record_type": spec.record_type,
+                "record_id": item.record_id,
+                "record_label": item.label[:255] if item.label is not None else None,
+                "record_version": item.version,
+                "parent_type": parent_type,
+                "parent_id": parent_id,
+                "changes": _resolve(own, changes, known),
+                "note": note,
+            }
+        )
+    if rows:
+        own.connection().execute(insert(AuditEvent), rows)
+    return len(rows)
+
+
+def _diff_of(
+    model: type, before: Mapping[str, Any], after: Mapping[str, Any], spec: AuditSpec
+) -> dict[str, list[Any]]:
+    """``{field: [before, after]}`` of the audited values ``after`` changes (as ``_diff``)."""
+    changes: dict[str, list[Any]] = {}
+    for name in spec.fields:
+        if name in after and before.get(name) != after[name]:
+            changes[name] = [before.get(name), after[name]]
+    for fk, label in spec.references.items():
+        if fk in after and before.get(fk) != after[fk]:
+            target = reference_model(model, label)
+            changes[label] = [_Ref(target, before.get(fk)), _Ref(target, after[fk])]
+    for name in spec.masked:
+        if name in after and before.get(name) != after[name]:
+            changes[name] = [REDACTED, REDACTED]
+    return changes
+
+
 # --- diffs --------------------------------------------------------------------------
 
 
@@ -381,6 +504,13 @@ def _snapshot(obj: Any, spec: AuditSpec, *, deleted: bool, load: bool) -> dict[s
     With ``load`` false (inside a flush) only values already loaded are read.
     """
     values = {name: getattr(obj, name) for name in spec.watched} if load else inspect(obj).dict
+    return _snapshot_of(type(obj), values, spec, deleted=deleted)
+
+
+def _snapshot_of(
+    model: type, values: Mapping[str, Any], spec: AuditSpec, *, deleted: bool
+) -> dict[str, list[Any]]:
+    """The creation (or deletion) diff of a ``model`` record holding ``values``."""
     out: dict[str, list[Any]] = {}
 
     def put(name: str, value: Any) -> None:
@@ -392,7 +522,7 @@ def _snapshot(obj: Any, spec: AuditSpec, *, deleted: bool, load: bool) -> dict[s
         put(name, values.get(name))
     for fk, label in spec.references.items():
         if values.get(fk) is not None:
-            put(label, _Ref(reference_model(type(obj), label), values[fk]))
+            put(label, _Ref(reference_model(model, label), values[fk]))
     for name in spec.collections:
         if name in values:
             put(name, _labels(values[name]))

@@ -34,6 +34,12 @@ def search_words(text: str | None) -> list[str]:
     return [word for word in _WORD_BREAK.split(plain) if word]
 
 
+def search_text_of(first_name: str | None, last_name: str | None, email: str | None) -> str:
+    """A customer's ``search_text``: the words of the names and e-mail (``search_words``)."""
+    words = search_words(" ".join(part or "" for part in (first_name, last_name, email)))
+    return " ".join(words)[:SEARCH_TEXT_LENGTH]
+
+
 class Customer(TimestampMixin, VersionedMixin, Model):
     __tablename__ = "customer"
     __table_args__ = (
@@ -65,7 +71,8 @@ class Customer(TimestampMixin, VersionedMixin, Model):
     )
     """"first last email" without accents, lower-cased: what the customer picker matches.
 
-    Kept by the model whenever a name or the e-mail is set (``_keep_search_text``).
+    Kept by the model whenever a name or the e-mail is set (``_keep_search_text``), and
+    by bulk writes with ``search_text_of``.
     """
 
     orders: Mapped[list[Order]] = relationship(back_populates="customer")
@@ -96,8 +103,7 @@ class Customer(TimestampMixin, VersionedMixin, Model):
             "email": self.email,
         }
         parts[key] = value
-        words = search_words(" ".join(part or "" for part in parts.values()))
-        self.search_text = " ".join(words)[:SEARCH_TEXT_LENGTH]
+        self.search_text = search_text_of(**parts)
         return value
 
     @property

@@ -74,10 +74,14 @@ def _default_tax_rate(_mapper: Any, connection: Any, product: Product) -> None:
     The product form always names a rate; this keeps code that predates tax rates
     working, and taxes nothing it did not tax before.
     """
-    if product.tax_rate_id is not None:
-        return
+    if product.tax_rate_id is None:
+        product.tax_rate_id = zero_rate_id(connection)
+
+
+def zero_rate_id(connection: Any) -> int | None:
+    """The id of the zero rate a product saved without a tax rate gets (see above)."""
     from console.models.pricing import TaxRate
 
-    product.tax_rate_id = connection.scalar(
+    return connection.scalar(
         select(TaxRate.id).where(TaxRate.rate == 0).order_by(TaxRate.id).limit(1)
     )
