@@ -161,8 +161,35 @@ ENDPOINTS: dict[str, Needs] = {
     "jobs.cancel": SIGNED_IN,
     "jobs.notify": SIGNED_IN,
     "jobs.download": SIGNED_IN,
+    # API tokens: staff management (DESIGN.md: "staff.manage (users, roles, API tokens...)").
+    "api_tokens.index": ("staff.manage",),
+    "api_tokens.create": ("staff.manage",),
+    "api_tokens.revoke": ("staff.manage",),
 }
 """Endpoint -> the permissions it needs (all of them), ``SIGNED_IN`` or ``NOBODY``."""
+
+API_ENDPOINTS: dict[str, Needs] = {
+    # The JSON API asks what the console's equivalent pages ask, of the token.
+    "api_customers.list": ("customers.read",),
+    "api_customers.get": ("customers.read",),
+    "api_customers.create": ("customers.read", "customers.write"),
+    "api_customers.update": ("customers.read", "customers.write"),
+    "api_products.list": ("products.read",),
+    "api_products.get": ("products.read",),
+    "api_products.create": ("products.read", "products.write"),
+    "api_products.update": ("products.read", "products.write"),
+    "api_orders.list": ("orders.read",),
+    "api_orders.get": ("orders.read",),
+    "api_orders.create": ("orders.read", "orders.write"),
+    "api_orders.approve": ("orders.read", "orders.approve"),
+    "api_orders.reject": ("orders.read", "orders.approve"),
+    "api_orders.ship": ("orders.read", "orders.fulfil"),
+    "api_orders.deliver": ("orders.read", "orders.fulfil"),
+    "api_orders.cancel": ("orders.read", "orders.cancel"),
+}
+"""API endpoint -> the permissions its token needs (tests/test_api_access.py)."""
+
+ENDPOINTS.update(API_ENDPOINTS)
 
 TRANSITIONS: dict[str, str] = {
     "approve": "orders.approve",
@@ -220,9 +247,9 @@ SCRIPT_ENDPOINTS = frozenset({"keepalive.index"})
 """Endpoints asked by the pages' scripts: a visitor not signed in gets 401 JSON there,
 never the sign-in page."""
 
-PUBLIC_BLUEPRINTS = frozenset({"security"})
+PUBLIC_BLUEPRINTS = frozenset({"security", "api-docs", "api_docs"})
 """Flask-Security-Too's pages (sign-in, reset, two-factor): they ask for sign-in
-themselves where they need it."""
+themselves where they need it; the API's OpenAPI document and its docs page (no data)."""
 
 PUBLIC_ENDPOINTS = frozenset(
     {"static", "admin.static", "web.home", "web.status", "web.favicon", "invitations.accept"}

@@ -23,6 +23,7 @@ import tests.job_kinds  # noqa: F401 - the kind of the sample job
 from console.admin.registry import endpoint_requirement, register_view, registered_views
 from console.database import db
 from console.models import (
+    ApiToken,
     Customer,
     ImportBatch,
     Job,
@@ -43,6 +44,7 @@ from console.permissions import (
 from console.services import jobs as jobs_service
 from tests.design_matrix import (
     ACTIONS,
+    API_ENDPOINTS,
     DESIGN_PERMISSIONS,
     ENDPOINTS,
     NOT_BUILT_YET,
@@ -52,7 +54,13 @@ from tests.design_matrix import (
     TRANSITIONS,
     allowed,
 )
-from tests.factories import CustomerFactory, OrderFactory, ProductFactory, StaffFactory
+from tests.factories import (
+    CustomerFactory,
+    OrderFactory,
+    ProductFactory,
+    StaffFactory,
+    api_secret,
+)
 from tests.helpers import ROLES, csrf_token_from, export, flashed_errors
 
 PRINCIPALS = ["anonymous", *ROLES]
@@ -90,6 +98,8 @@ def sample_records() -> None:
     if db.session.scalar(select(ShippingMethod).limit(1)) is None:
         db.session.add(ShippingMethod(name="Sample post", price=Decimal("4.90")))
     db.session.commit()
+    if db.session.scalar(select(ApiToken).limit(1)) is None:
+        api_secret(["customers.read"])
 
 
 JSON_ENDPOINTS = {"preview"}
@@ -188,6 +198,8 @@ def url_values(rule) -> list[dict]:
             ]
         elif argument == "file_format":
             choices[argument] = ["csv", "xlsx"]
+        elif argument == "token_id":
+            choices[argument] = [db.session.scalar(select(ApiToken.id).limit(1))]
         elif argument == "job_id":
             # The newest job: the one ``sample_job`` made for the person signed in.
             choices[argument] = [db.session.scalar(select(Job.id).order_by(Job.id.desc()))]
@@ -370,7 +382,8 @@ def test_permission_matrix(app, client, auth, principal):
     cases = [
         (rule, values)
         for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule)
-        if not is_public(rule.endpoint)
+        # The API takes tokens, not sessions: tests/test_api_access.py walks its routes.
+        if not is_public(rule.endpoint) and rule.endpoint not in API_ENDPOINTS
         for values in url_values(rule)
     ]
     for rule, values in cases:
