@@ -243,6 +243,11 @@ def allowed(role: str | None, *needs: Needs) -> bool:
     return wanted <= DESIGN_PERMISSIONS[role]
 
 
+def allowed_by(scope: tuple[str, ...], needs: Needs) -> bool:
+    """Whether a token carrying exactly ``scope`` may use what needs ``needs``."""
+    return needs is not NOBODY and set(needs) <= set(scope)
+
+
 SCRIPT_ENDPOINTS = frozenset({"keepalive.index"})
 """Endpoints asked by the pages' scripts: a visitor not signed in gets 401 JSON there,
 never the sign-in page."""

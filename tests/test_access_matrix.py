@@ -61,7 +61,7 @@ from tests.factories import (
     StaffFactory,
     api_secret,
 )
-from tests.helpers import ROLES, csrf_token_from, export, flashed_errors
+from tests.helpers import ROLES, csrf_token_from, export, flashed_errors, snapshot
 
 PRINCIPALS = ["anonymous", *ROLES]
 
@@ -149,16 +149,6 @@ def sample_imports(owner: User) -> None:
             rows=1,
             mapping={},
         )
-
-
-def snapshot() -> dict[str, list[tuple]]:
-    """Every row of every table, to prove a refused request changed nothing."""
-    db.session.expire_all()
-    with db.engine.connect() as conn:
-        return {
-            table.name: sorted(map(tuple, conn.execute(select(table)).all()), key=repr)
-            for table in db.metadata.sorted_tables
-        }
 
 
 def admin_views(app) -> dict:

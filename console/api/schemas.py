@@ -8,15 +8,52 @@ console's, applied by the same forms and services.
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, validate
 
 MAX_ID = 2**31 - 1
 MAX_QUANTITY = 100_000
-MONEY = {"as_string": True, "places": 2}
-"""Money as answered: text with two decimals, exact."""
-MONEY_IN = {"as_string": True}
-"""Money as read: exact text or number, never rounded here (the console's form refuses
-fractions of a cent)."""
+MAX_PRICE = Decimal("9999999999")
+DECIMAL_TEXT = {"type": "string", "format": "decimal", "pattern": r"^-?[0-9]+(\.[0-9]+)?$"}
+"""How money is documented: exact decimal text (marshmallow's Decimal would say number)."""
+
+
+def _money(**kwargs: Any) -> fields.Decimal:
+    """Money as answered: text with two decimals, exact."""
+    return fields.Decimal(
+        as_string=True, places=2, metadata={**DECIMAL_TEXT, "example": "24.90"}, **kwargs
+    )
+
+
+def _price_in_range(value: Decimal) -> None:
+    # A function, not ``validate.Range``: apispec would document the bounds as numbers
+    # on a text field; the pattern documents "not negative".
+    if not Decimal(0) <= value <= MAX_PRICE:
+        raise ValidationError(f"Enter a price from 0 to {MAX_PRICE}.")
+
+
+def _money_in(**kwargs: Any) -> fields.Decimal:
+    """Money as read: exact text, never rounded here (the console's form refuses
+    fractions of a cent)."""
+    return fields.Decimal(
+        as_string=True,
+        validate=_price_in_range,
+        metadata={**DECIMAL_TEXT, "pattern": r"^[0-9]+(\.[0-9]+)?$", "example": "24.90"},
+        **kwargs,
+    )
+
+
+class UtcDateTime(fields.DateTime):
+    """A moment as RFC 3339 text with its offset: the database keeps naive UTC, which
+    a client could not tell from local time."""
+
+    def _serialize(self, value: Any, attr: Any, obj: Any, **kwargs: Any) -> Any:
+        if isinstance(value, dt.datetime) and value.tzinfo is None:
+            value = value.replace(tzinfo=dt.UTC)
+        return super()._serialize(value, attr, obj, **kwargs)
 
 
 def _id(**kwargs) -> fields.Integer:
@@ -67,8 +104,8 @@ class CustomerSchema(Schema):
     phone = _text(40, allow_none=True, metadata={"example": "+44 20 7946 0000"})
     notes = _text(5000, allow_none=True, metadata={"example": "Prefers e-mail."})
     version = fields.Integer(dump_only=True, metadata={"example": 1})
-    created_at = fields.DateTime(dump_only=True)
-    updated_at = fields.DateTime(dump_only=True)
+    created_at = UtcDateTime(dump_only=True)
+    updated_at = UtcDateTime(dump_only=True)
 
 
 class CustomerUpdateSchema(CustomerSchema):
@@ -100,20 +137,15 @@ class ProductSchema(Schema):
     sku = _text(40, required=True, metadata={"example": "KET-001"})
     name = _text(200, required=True, metadata={"example": "Kettle"})
     description = _text(5000, allow_none=True, metadata={"example": "1.7 l, steel"})
-    unit_price = fields.Decimal(
-        required=True,
-        validate=validate.Range(0, 9_999_999_999),
-        metadata={"example": "24.90"},
-        **MONEY_IN,
-    )
+    unit_price = _money_in(required=True)
     tax_rate_id = _id(metadata={"example": 1, "description": "Default: the usual rate"})
     stock = fields.Integer(
         strict=True, validate=validate.Range(0, 2_000_000_000), metadata={"example": 12}
     )
     active = fields.Boolean(metadata={"example": True})
     version = fields.Integer(dump_only=True, metadata={"example": 1})
-    created_at = fields.DateTime(dump_only=True)
-    updated_at = fields.DateTime(dump_only=True)
+    created_at = UtcDateTime(dump_only=True)
+    updated_at = UtcDateTime(dump_only=True)
 
 
 class ProductUpdateSchema(ProductSchema):
@@ -121,9 +153,7 @@ class ProductUpdateSchema(ProductSchema):
 
     sku = _text(40, metadata={"example": "KET-001"})
     name = _text(200, metadata={"example": "Kettle"})
-    unit_price = fields.Decimal(
-        validate=validate.Range(0, 9_999_999_999), metadata={"example": "24.90"}, **MONEY_IN
-    )
+    unit_price = _money_in()
 
 
 class ProductListArgs(PageArgs):
@@ -177,9 +207,9 @@ class OrderLineSchema(Schema):
     sku = fields.String()
     name = fields.String()
     quantity = fields.Integer()
-    unit_price = fields.Decimal(**MONEY)
-    tax_rate = fields.Decimal(**MONEY)
-    line_total = fields.Decimal(**MONEY)
+    unit_price = _money()
+    tax_rate = _money()
+    line_total = _money()
 
 
 class OrderSchema(Schema):
@@ -193,22 +223,22 @@ class OrderSchema(Schema):
     shipping_method_name = fields.String(allow_none=True)
     billing_address = fields.Nested(AddressSchema, allow_none=True)
     shipping_address = fields.Nested(AddressSchema, allow_none=True)
-    subtotal = fields.Decimal(**MONEY)
-    discount_total = fields.Decimal(**MONEY)
-    shipping_total = fields.Decimal(**MONEY)
-    tax_total = fields.Decimal(**MONEY)
-    total = fields.Decimal(**MONEY)
+    subtotal = _money()
+    discount_total = _money()
+    shipping_total = _money()
+    tax_total = _money()
+    total = _money()
     prices_include_tax = fields.Boolean()
     rejection_reason = fields.String(allow_none=True)
     tracking_number = fields.String(allow_none=True)
-    placed_at = fields.DateTime(allow_none=True)
-    decided_at = fields.DateTime(allow_none=True)
-    shipped_at = fields.DateTime(allow_none=True)
-    delivered_at = fields.DateTime(allow_none=True)
-    cancelled_at = fields.DateTime(allow_none=True)
+    placed_at = UtcDateTime(allow_none=True)
+    decided_at = UtcDateTime(allow_none=True)
+    shipped_at = UtcDateTime(allow_none=True)
+    delivered_at = UtcDateTime(allow_none=True)
+    cancelled_at = UtcDateTime(allow_none=True)
     version = fields.Integer()
-    created_at = fields.DateTime()
-    updated_at = fields.DateTime()
+    created_at = UtcDateTime()
+    updated_at = UtcDateTime()
 
 
 class OrderListArgs(PageArgs):
