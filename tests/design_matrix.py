@@ -186,6 +186,13 @@ API_ENDPOINTS: dict[str, Needs] = {
     "api_orders.ship": ("orders.read", "orders.fulfil"),
     "api_orders.deliver": ("orders.read", "orders.fulfil"),
     "api_orders.cancel": ("orders.read", "orders.cancel"),
+    # Exports as jobs: the list's read permission and ``export``, as the Export menu.
+    "api_jobs.export_orders": ("orders.read", "export"),
+    "api_jobs.export_customers": ("customers.read", "export"),
+    "api_jobs.export_products": ("products.read", "export"),
+    # A job's state and result: any token, for its owner's own jobs (all: staff.manage).
+    "api_jobs.get": SIGNED_IN,
+    "api_jobs.result": SIGNED_IN,
 }
 """API endpoint -> the permissions its token needs (tests/test_api_access.py)."""
 

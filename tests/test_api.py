@@ -286,6 +286,10 @@ def test_bad_input_gets_a_problem_and_changes_nothing(app, client):
         "shipping_address.country"
         in assert_problem(post("/api/v1/orders", json=bad_address), 422)["errors"]
     )
+    nul = post(
+        "/api/v1/customers", json={"first_name": "A\x00", "last_name": "B", "email": "a@b.c"}
+    )
+    assert_problem(nul, 422)
     assert_problem(client.get("/api/v1/orders/999999", headers=headers), 404)
     assert_problem(client.get("/api/v1/orders/99999999999999999999", headers=headers), 404)
     assert_problem(client.delete("/api/v1/orders", headers=headers), 405)
@@ -296,6 +300,17 @@ def test_bad_input_gets_a_problem_and_changes_nothing(app, client):
     )
     assert "email" in email["errors"]
     assert (count(Customer), count(Order), count(OutboxMessage)) == before
+
+
+def test_deeply_nested_json_is_refused_not_a_500(app, client):
+    headers = bearer(api_secret(["orders.read", "orders.write"]))
+    deep = client.post(
+        "/api/v1/orders",
+        data="[" * 100_000 + "]" * 100_000,
+        content_type="application/json",
+        headers=headers,
+    )
+    assert_problem(deep, 400)
 
 
 # --- orders ----------------------------------------------------------------------------
@@ -457,3 +472,32 @@ def test_prune_removes_keys_after_a_day(app, client, runner, clock):
     # The key is free again: the same request now takes a new order.
     client.post("/api/v1/orders", json=order_body(customer, product), headers=headers)
     assert count(Order) == 2
+
+
+# --- jobs ------------------------------------------------------------------------------
+
+
+def test_an_export_runs_as_a_job_with_progress_and_result(app, client):
+    from console.jobs.runner import run_next
+
+    customer = CustomerFactory()
+    product = ProductFactory(stock=10)
+    order = OrderFactory(customer=customer, lines={product: 1})
+    manager = StaffFactory(role="manager")
+    headers = bearer(api_secret(["orders.read", "export"], manager))
+    started = client.post("/api/v1/exports/orders?format=csv", headers=headers)
+    assert started.status_code == 202, started.get_data(as_text=True)
+    job = started.get_json()
+    assert started.headers["Location"].endswith(f"/api/v1/jobs/{job['id']}")
+    assert job["state"] == "queued" and job["result_url"] is None
+    assert_problem(client.get(f"/api/v1/jobs/{job['id']}/result", headers=headers), 409)
+    run_next(app)
+    done = client.get(f"/api/v1/jobs/{job['id']}", headers=headers).get_json()
+    assert done["state"] == "done" and done["result_url"], done
+    result = client.get(done["result_url"], headers=headers)
+    assert result.status_code == 200 and order.number in result.get_data(as_text=True)
+    # Another staff member's token does not see the job (nor does a token without a job).
+    other = bearer(api_secret(["orders.read"], StaffFactory(role="clerk")))
+    assert_problem(client.get(f"/api/v1/jobs/{job['id']}", headers=other), 403)
+    assert_problem(client.get("/api/v1/jobs/999999", headers=other), 404)
+    assert_problem(client.post("/api/v1/exports/orders?format=pdf", headers=headers), 422)

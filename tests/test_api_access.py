@@ -31,7 +31,28 @@ def samples() -> dict[str, int]:
     customer = CustomerFactory()
     product = ProductFactory(stock=50, unit_price=Decimal("5.00"))
     order = OrderFactory(customer=customer, lines={product: 1})
-    return {"customer_id": customer.id, "product_id": product.id, "order_id": order.id}
+    return {
+        "customer_id": customer.id,
+        "product_id": product.id,
+        "order_id": order.id,
+        "job_id": finished_job(),
+    }
+
+
+def finished_job() -> int:
+    """A finished job with its result file, made by an admin (whom every admin's token
+    may see)."""
+    from flask import current_app
+
+    import tests.job_kinds  # noqa: F401 - the kind of the sample job
+    from console.jobs.runner import run_next
+    from console.services import jobs as jobs_service
+    from tests.factories import StaffFactory
+
+    owner = StaffFactory(role="admin")
+    job = jobs_service.start(db.session, owner, "test.steps", {"steps": 1}, title="Sample job")
+    run_next(current_app._get_current_object())
+    return job.id
 
 
 def request_for(rule, ids: dict[str, int]) -> tuple[str, str, dict]:

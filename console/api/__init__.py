@@ -16,11 +16,11 @@ from flask_smorest import Api as SmorestApi
 from flask_smorest.spec import prepare_response
 
 from console.admin.registry import API_REQUIREMENTS_EXTENSION
-from console.api import auth, customers, docs, orders, products
+from console.api import auth, base, customers, docs, jobs, orders, products
 from console.api.problems import API_PREFIX, PROBLEM_MIMETYPE
 from console.api.schemas import ProblemSchema
 
-RESOURCES = (customers.blp, products.blp, orders.blp)
+RESOURCES = (customers.blp, products.blp, orders.blp, jobs.blp)
 
 BEARER = {"type": "http", "scheme": "bearer", "description": "An API token made in the console."}
 
@@ -83,6 +83,7 @@ def init_api(app: Flask) -> None:
     """Serve the API on ``app``: document, docs page, resources, declared permissions."""
     for key, value in SETTINGS.items():
         app.config.setdefault(key, value)
+    app.json = base.DepthSafeJSONProvider(app)
     api = Api(app)
     for blueprint in RESOURCES:
         api.register_blueprint(blueprint)

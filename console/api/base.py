@@ -6,6 +6,7 @@ import hashlib
 from typing import Any
 
 from flask import abort, current_app, request
+from flask.json.provider import DefaultJSONProvider
 from flask_limiter.util import get_remote_address
 from flask_smorest import Blueprint
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
@@ -46,6 +47,46 @@ def check_body() -> None:
     is_json = request.mimetype == "application/json" or request.mimetype.endswith("+json")
     if has_body and not is_json:
         abort(415)
+    # Read here (400 when it is not JSON), before webargs, whose own reading of JSON
+    # nested thousands deep would fail with a RecursionError (a 500).
+    if has_body and _has_nul(request.get_json()):
+        abort(422, NUL_REFUSED)
+    if any("\x00" in value for value in request.headers.values()):
+        abort(400, NUL_REFUSED)
+
+
+NUL_REFUSED = (
+    "The request contains a NUL character (\\u0000), which no field can hold. "
+    "Nothing was changed; remove it and try again."
+)
+
+
+class DepthSafeJSONProvider(DefaultJSONProvider):
+    """Flask's JSON, with a body nested too deeply to read refused as invalid JSON.
+
+    Python's parser raises ``RecursionError`` past about a thousand levels, which no
+    caller expects: Flask-Security's request loader reads every JSON body (looking for
+    an auth token) while the identity loads, so any such body answered 500, on the API
+    and on the console's own JSON endpoints alike.
+    """
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        try:
+            return super().loads(s, **kwargs)
+        except RecursionError:
+            raise ValueError("JSON nested too deeply") from None
+
+
+def _has_nul(value: Any) -> bool:
+    """True when a NUL character is anywhere in parsed JSON (PostgreSQL stores none;
+    ``console.web`` refuses it in query strings and forms)."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(key) or _has_nul(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(item) for item in value)
+    return False
 
 
 def handle_http_error(error: HTTPException) -> Any:
