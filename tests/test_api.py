@@ -88,7 +88,9 @@ def test_openapi_document_and_local_docs_page(app, client):
 def test_no_token_unknown_token_and_a_signed_in_session_get_401(app, client, auth):
     """A browser signed in to the console gets 401 on the API: its cookie is not read,
     so a form on another site cannot act through it (no CSRF surface)."""
-    assert_problem(client.get("/api/v1/customers"), 401)
+    refused = client.get("/api/v1/customers")
+    assert_problem(refused, 401)
+    assert refused.headers["WWW-Authenticate"].startswith("Bearer")
     assert_problem(client.get("/api/v1/customers", headers=bearer("bo_unknown")), 401)
     auth.login_as("admin")
     assert client.get("/admin/").status_code == 200  # the session is real

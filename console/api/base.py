@@ -112,6 +112,8 @@ def handle_http_error(error: HTTPException) -> Any:
     headers = {}
     if status == 405 and getattr(error, "valid_methods", None):
         headers["Allow"] = ", ".join(error.valid_methods)  # type: ignore[attr-defined]
+    if status == 401:
+        headers["WWW-Authenticate"] = 'Bearer realm="api"'
     if status == 429:
         from console.security.limits import seconds_until_retry
 
