@@ -481,6 +481,21 @@ class ShopSettings(_FromEnvironment):
         }
 
 
+class ApiSettings(_FromEnvironment):
+    """The JSON API (console.api): per-token limits and the largest request body."""
+
+    model_config = SettingsConfigDict(env_prefix="API_")
+
+    rate_limit: str = "600 per minute"
+    """Requests each token may make (Flask-Limiter's notation, e.g. "100 per minute";
+    several separated by ";"); kept in Redis when ``REDIS_URL`` is set."""
+    max_body_bytes: PositiveInt = 1024 * 1024
+    """Largest request body the API reads; a larger one answers 413 unread."""
+
+    def flask(self) -> dict[str, Any]:
+        return {"API_RATE_LIMIT": self.rate_limit, "API_MAX_BODY_BYTES": self.max_body_bytes}
+
+
 def _variable(model: type[BaseSettings], location: str | int) -> str:
     """The environment variable behind ``model``'s field ``location``."""
     info = model.model_fields.get(str(location))
@@ -504,6 +519,7 @@ class Settings:
     two_factor: TwoFactorSettings
     logging: LoggingSettings
     shop: ShopSettings
+    api: ApiSettings
 
     @classmethod
     def from_environment(cls) -> Settings:
@@ -545,6 +561,7 @@ class Settings:
             | self.two_factor.flask(environment)
             | self.logging.flask()
             | self.shop.flask()
+            | self.api.flask()
         )
 
 

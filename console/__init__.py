@@ -14,6 +14,7 @@ import config as settings
 from console import audit, cli, localtime, models, notify, session_hooks, web
 from console.admin.registry import check_declared
 from console.admin.site import init_admin
+from console.api import init_api
 from console.audit import signals as audit_signals
 from console.database import db, init_database
 from console.extensions import csrf, mail
@@ -43,6 +44,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     register_blueprints(app)
     register_templates(app)
     register_errorhandlers(app)
+    register_api(app)
     register_commands(app)
     register_shell_context(app)
     register_outbox(app)
@@ -107,6 +109,11 @@ def register_templates(app: Flask) -> None:
 def register_errorhandlers(app: Flask) -> None:
     """Friendly pages for the errors a person can meet."""
     web.register_error_pages(app)
+
+
+def register_api(app: Flask) -> None:
+    """The JSON API at /api/v1 (tokens, OpenAPI document, docs page)."""
+    init_api(app)
 
 
 def register_outbox(app: Flask) -> None:

@@ -14,6 +14,7 @@ from console.jobs.worker import run_worker as run_jobs_worker
 from console.models.base import utcnow
 from console.notify.dispatcher import count_due, deliver_due, mail_configured, waiting_for_retry
 from console.notify.worker import run_worker
+from console.services import idempotency
 from console.services import jobs as jobs_service
 from console.services.audit_retention import export_and_prune
 from console.services.errors import DomainError
@@ -200,9 +201,23 @@ def jobs_prune_command() -> None:
         click.echo(f"Marked failed: job(s) {ids}, whose worker stopped answering.")
 
 
+@click.group("api")
+def api_group() -> None:
+    """The JSON API's housekeeping."""
+
+
+@api_group.command("prune-keys")
+@with_appcontext
+def api_prune_keys_command() -> None:
+    """Remove Idempotency-Keys older than 24 hours (a repeat after that is a new order)."""
+    removed = idempotency.prune(db.session)
+    click.echo(f"Removed {removed} idempotency key(s) older than 24 hours.")
+
+
 def register(app: Flask) -> None:
     """Attach the console's commands to ``app``'s CLI."""
     app.cli.add_command(seed_command)
     app.cli.add_command(outbox_group)
     app.cli.add_command(audit_group)
     app.cli.add_command(jobs_group)
+    app.cli.add_command(api_group)

@@ -109,7 +109,9 @@ PUBLIC = "public"
 
 # Endpoints outside Flask-Admin, by blueprint (or exact endpoint): they do their own
 # checks (Flask-Security's pages ask for sign-in where they need it).
-PUBLIC_BLUEPRINTS = frozenset({"security", "web"})
+# The API's OpenAPI document and its documentation page hold no data: anyone may read
+# them (a storefront's script starts from the document); the API itself takes a token.
+PUBLIC_BLUEPRINTS = frozenset({"security", "web", "api-docs", "api_docs"})
 # The invitation page is admitted by its signed link, like the password reset page.
 PUBLIC_ENDPOINTS = frozenset({"static", "admin.static", "invitations.accept"})
 

@@ -24,6 +24,7 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from werkzeug.datastructures import ImmutableMultiDict
 from werkzeug.exceptions import BadRequest, SecurityError
 
+from console.api import problems
 from console.database import db
 from console.extensions import csrf
 from console.models import OutboxMessage, OutboxStatus
@@ -166,6 +167,10 @@ def register_error_pages(app: Flask) -> None:
     """Render friendly pages instead of Werkzeug's bare ones."""
 
     def _page(code: int, title: str, message: str):
+        if problems.is_api_request():
+            # An API address outside the API's blueprints (an unknown path, a wrong
+            # method, a body over the app's limit): a problem, never an HTML page.
+            return problems.problem(code), code
         # Rendered without the request's context processors: they would load the signed-in
         # person from the database, which may be the very thing that failed.
         template = app.jinja_env.get_template("errors/error.html")

@@ -161,17 +161,51 @@ ENDPOINTS: dict[str, Needs] = {
     "jobs.cancel": SIGNED_IN,
     "jobs.notify": SIGNED_IN,
     "jobs.download": SIGNED_IN,
+    # Each person's own profile (their time zone).
+    "profile.index": SIGNED_IN,
     # Saved filters: every signed-in person saves, opens and deletes their own (another
     # person's answers 404), and each asks again for the list's read permission
     # (tests/test_saved_filters.py).
-    # Each person's own profile (their time zone).
-    "profile.index": SIGNED_IN,
     "saved_filters.index": SIGNED_IN,
     "saved_filters.save_view": SIGNED_IN,
     "saved_filters.open_view": SIGNED_IN,
     "saved_filters.delete_view": SIGNED_IN,
+    # API tokens: staff management (DESIGN.md: "staff.manage (users, roles, API tokens...)").
+    "api_tokens.index": ("staff.manage",),
+    "api_tokens.create": ("staff.manage",),
+    "api_tokens.revoke": ("staff.manage",),
 }
 """Endpoint -> the permissions it needs (all of them), ``SIGNED_IN`` or ``NOBODY``."""
+
+API_ENDPOINTS: dict[str, Needs] = {
+    # The JSON API asks what the console's equivalent pages ask, of the token.
+    "api_customers.list": ("customers.read",),
+    "api_customers.get": ("customers.read",),
+    "api_customers.create": ("customers.read", "customers.write"),
+    "api_customers.update": ("customers.read", "customers.write"),
+    "api_products.list": ("products.read",),
+    "api_products.get": ("products.read",),
+    "api_products.create": ("products.read", "products.write"),
+    "api_products.update": ("products.read", "products.write"),
+    "api_orders.list": ("orders.read",),
+    "api_orders.get": ("orders.read",),
+    "api_orders.create": ("orders.read", "orders.write"),
+    "api_orders.approve": ("orders.read", "orders.approve"),
+    "api_orders.reject": ("orders.read", "orders.approve"),
+    "api_orders.ship": ("orders.read", "orders.fulfil"),
+    "api_orders.deliver": ("orders.read", "orders.fulfil"),
+    "api_orders.cancel": ("orders.read", "orders.cancel"),
+    # Exports as jobs: the list's read permission and ``export``, as the Export menu.
+    "api_jobs.export_orders": ("orders.read", "export"),
+    "api_jobs.export_customers": ("customers.read", "export"),
+    "api_jobs.export_products": ("products.read", "export"),
+    # A job's state and result: any token, for its owner's own jobs (all: staff.manage).
+    "api_jobs.get": SIGNED_IN,
+    "api_jobs.result": SIGNED_IN,
+}
+"""API endpoint -> the permissions its token needs (tests/test_api_access.py)."""
+
+ENDPOINTS.update(API_ENDPOINTS)
 
 TRANSITIONS: dict[str, str] = {
     "approve": "orders.approve",
@@ -231,13 +265,19 @@ REDIRECTING_ENDPOINTS = frozenset(
 """Endpoints served by a redirect to another view's page: a saved filter is saved,
 opened and deleted from a list, and leads back to that list."""
 
+
+def allowed_by(scope: tuple[str, ...], needs: Needs) -> bool:
+    """Whether a token carrying exactly ``scope`` may use what needs ``needs``."""
+    return needs is not NOBODY and set(needs) <= set(scope)
+
+
 SCRIPT_ENDPOINTS = frozenset({"keepalive.index"})
 """Endpoints asked by the pages' scripts: a visitor not signed in gets 401 JSON there,
 never the sign-in page."""
 
-PUBLIC_BLUEPRINTS = frozenset({"security"})
+PUBLIC_BLUEPRINTS = frozenset({"security", "api-docs", "api_docs"})
 """Flask-Security-Too's pages (sign-in, reset, two-factor): they ask for sign-in
-themselves where they need it."""
+themselves where they need it; the API's OpenAPI document and its docs page (no data)."""
 
 PUBLIC_ENDPOINTS = frozenset(
     {"static", "admin.static", "web.home", "web.status", "web.favicon", "invitations.accept"}

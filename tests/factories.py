@@ -12,6 +12,7 @@ console could have taken.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from decimal import Decimal
 
 import factory
@@ -143,3 +144,27 @@ def catalogue(stock: dict[str, int], price: str = "10.00") -> tuple[Customer, di
         for sku, quantity in stock.items()
     }
     return customer, products
+
+
+def api_secret(
+    permissions: Iterable[str], owner: User | None = None, *, role: str = "admin", **extra
+) -> str:
+    """The secret of a new API token with ``permissions``, acting as ``owner`` (default:
+    a new staff member holding ``role``), made by the token service as an admin would."""
+    from console.services import api_tokens
+
+    session = ConsoleFactory._meta.sqlalchemy_session
+    owner = owner or StaffFactory(role=role)
+    maker = accounts_datastore().find_user(email="token-maker@staff.test") or StaffFactory(
+        email="token-maker@staff.test", role="admin"
+    )
+    _token, secret = api_tokens.create(
+        session, maker, owner, extra.pop("name", "Test token"), permissions, **extra
+    )
+    session.commit()
+    return secret
+
+
+def bearer(secret: str) -> dict[str, str]:
+    """The header that names ``secret``'s token."""
+    return {"Authorization": f"Bearer {secret}"}

@@ -134,6 +134,18 @@ def form_token(client: FlaskClient, url: str) -> str:
     return csrf_token_from(response.get_data(as_text=True))
 
 
+def snapshot(skip: frozenset[str] = frozenset()) -> dict[str, list[tuple]]:
+    """Every row of every table (but those named in ``skip``), to prove a refused
+    request changed nothing."""
+    db.session.expire_all()
+    with db.engine.connect() as conn:
+        return {
+            table.name: sorted(map(tuple, conn.execute(select(table)).all()), key=repr)
+            for table in db.metadata.sorted_tables
+            if table.name not in skip
+        }
+
+
 def count_rows(model) -> int:
     """Rows of ``model``'s table as the database has them now."""
     db.session.expire_all()

@@ -23,6 +23,7 @@ import tests.job_kinds  # noqa: F401 - the kind of the sample job
 from console.admin.registry import endpoint_requirement, register_view, registered_views
 from console.database import db
 from console.models import (
+    ApiToken,
     Customer,
     ImportBatch,
     Job,
@@ -44,6 +45,7 @@ from console.permissions import (
 from console.services import jobs as jobs_service
 from tests.design_matrix import (
     ACTIONS,
+    API_ENDPOINTS,
     DESIGN_PERMISSIONS,
     ENDPOINTS,
     NOT_BUILT_YET,
@@ -54,8 +56,14 @@ from tests.design_matrix import (
     TRANSITIONS,
     allowed,
 )
-from tests.factories import CustomerFactory, OrderFactory, ProductFactory, StaffFactory
-from tests.helpers import ROLES, csrf_token_from, export, flashed_errors
+from tests.factories import (
+    CustomerFactory,
+    OrderFactory,
+    ProductFactory,
+    StaffFactory,
+    api_secret,
+)
+from tests.helpers import ROLES, csrf_token_from, export, flashed_errors, snapshot
 
 PRINCIPALS = ["anonymous", *ROLES]
 
@@ -95,6 +103,8 @@ def sample_records() -> None:
     if db.session.scalar(select(ShippingMethod).limit(1)) is None:
         db.session.add(ShippingMethod(name="Sample post", price=Decimal("4.90")))
     db.session.commit()
+    if db.session.scalar(select(ApiToken).limit(1)) is None:
+        api_secret(["customers.read"])
 
 
 JSON_ENDPOINTS = {"preview"}
@@ -152,16 +162,6 @@ def sample_imports(owner: User) -> None:
         )
 
 
-def snapshot() -> dict[str, list[tuple]]:
-    """Every row of every table, to prove a refused request changed nothing."""
-    db.session.expire_all()
-    with db.engine.connect() as conn:
-        return {
-            table.name: sorted(map(tuple, conn.execute(select(table)).all()), key=repr)
-            for table in db.metadata.sorted_tables
-        }
-
-
 def admin_views(app) -> dict:
     return {view.endpoint: view for view in registered_views(app)}
 
@@ -205,6 +205,8 @@ def url_values(rule) -> list[dict]:
             choices[argument] = [
                 db.session.scalar(select(SavedFilter.id).order_by(SavedFilter.id.desc()))
             ]
+        elif argument == "token_id":
+            choices[argument] = [db.session.scalar(select(ApiToken.id).limit(1))]
         elif argument == "job_id":
             # The newest job: the one ``sample_job`` made for the person signed in.
             choices[argument] = [db.session.scalar(select(Job.id).order_by(Job.id.desc()))]
@@ -396,7 +398,8 @@ def test_permission_matrix(app, client, auth, principal):
     cases = [
         (rule, values)
         for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule)
-        if not is_public(rule.endpoint)
+        # The API takes tokens, not sessions: tests/test_api_access.py walks its routes.
+        if not is_public(rule.endpoint) and rule.endpoint not in API_ENDPOINTS
         for values in url_values(rule)
     ]
     for rule, values in cases:

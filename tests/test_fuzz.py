@@ -126,6 +126,8 @@ def url_values(rule: Rule, samples: dict, rng: random.Random) -> list[dict]:
         # Nor an import: its pages answer 404 (or 403), never a 5xx.
         "batch_id": [1, 2**31, 10**30],
         "saved_id": [1, 2**31, 10**30],
+        # API tokens: none in the samples (revoking one that is not there answers 404).
+        "token_id": [1, 2**31, 10**30],
     }
     arguments = sorted(rule.arguments)
     if not arguments:

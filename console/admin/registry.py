@@ -25,6 +25,9 @@ if TYPE_CHECKING:
 
 ADMIN_EXTENSION = "console_admin"
 VIEWS_EXTENSION = "console_views"
+API_REQUIREMENTS_EXTENSION = "console_api_requirements"
+"""API endpoint -> the permissions its operation declared (``console.api.auth.requires``);
+None for an endpoint that declared nothing."""
 
 
 def register_view(app: Flask, view: BaseView) -> BaseView:
@@ -57,6 +60,11 @@ def endpoint_requirement(app, endpoint: str) -> Requirement | str:
     blueprint, _, method = endpoint.rpartition(".")
     if blueprint in PUBLIC_BLUEPRINTS:
         return PUBLIC
+    api_requirements = app.extensions.get(API_REQUIREMENTS_EXTENSION, {})
+    if endpoint in api_requirements:
+        if api_requirements[endpoint] is None:
+            raise UndeclaredPermission(f"{endpoint}: API operation without auth.requires(...)")
+        return api_requirements[endpoint]
     for view in registered_views(app):
         if view.endpoint == blueprint:
             permission_for = getattr(view, "permission_for", None)

@@ -8,6 +8,7 @@ from flask import Flask
 from flask_admin import Admin
 from flask_admin.theme import Bootstrap4Theme
 
+from console.admin.api_tokens import ApiTokensView
 from console.admin.audit import AuditEventAdmin
 from console.admin.customers import CustomerAdmin
 from console.admin.dashboard import DashboardView
@@ -102,6 +103,10 @@ def init_admin(app: Flask) -> Admin:
                 category=entry.category,
             ),
         )
+    register_view(
+        app,
+        ApiTokensView(name="API tokens", endpoint="api_tokens", url="api_tokens", category="Staff"),
+    )
     register_view(app, JobsView(name="Jobs", endpoint="jobs", url="jobs"))
     register_view(app, SessionsView(name="Your sessions", endpoint="sessions", url="sessions"))
     register_view(app, KeepAliveView(name="Keep-alive", endpoint="keepalive", url="keepalive"))

@@ -1,6 +1,7 @@
 """SQLAlchemy models of the console, one module per concern."""
 
 from console.models.addresses import CustomerAddress, PostalAddress
+from console.models.api import ApiToken, IdempotencyKey
 from console.models.audit import AuditEvent
 from console.models.customers import Customer
 from console.models.drafts import FormDraft
@@ -26,6 +27,8 @@ from console.models.stock import StockMovement, StockReason
 from console.models.submissions import FormSubmission
 
 __all__ = [
+    "ApiToken",
+    "IdempotencyKey",
     "AuditEvent",
     "Customer",
     "FormDraft",

@@ -33,12 +33,13 @@ from console.models import (
     ShippingMethod,
     User,
 )
-from console.models.addresses import ORDER_ADDRESS_COLUMNS
+from console.models.addresses import ORDER_ADDRESS_COLUMNS, PostalAddress
 from console.models.base import utcnow
 from console.permissions import ORDERS_WRITE
 from console.services import pricing, promotions
 from console.services.addresses import fill_missing_addresses
 from console.services.errors import DomainError, PricingRefused
+from console.services.ids import row_id
 from console.services.notifications import enqueue_order_email
 
 CENT = Decimal("0.01")
@@ -612,3 +613,80 @@ def _starts_with(column: SQLColumnExpression[str], prefix: str) -> ColumnElement
 
 def _escape_like(term: str) -> str:
     return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+@dataclass(frozen=True)
+class OrderIntake:
+    """An order taken from outside the console's form (the JSON API), ready to place."""
+
+    customer_id: int
+    lines: tuple[DraftLine, ...]
+    coupon_code: str | None = None
+    shipping_method_id: int | None = None
+    billing_address: PostalAddress | None = None
+    shipping_address: PostalAddress | None = None
+
+
+def take_order(session: Session, actor: User, intake: OrderIntake) -> Order:
+    """Take and place ``intake`` as ``actor``: the order form's rules, pricing and e-mail.
+
+    Records that do not exist, addresses that cannot be delivered to and what pricing
+    refuses come back together as ``PricingRefused`` by field (``customer_id``,
+    ``lines.0.product_id``, ``shipping_address.country``...). Flushes; the caller
+    commits (or rolls back on a refusal).
+    """
+    errors: dict[str, list[str]] = {}
+    customer_id = row_id(intake.customer_id)
+    customer = session.get(Customer, customer_id) if customer_id is not None else None
+    if customer is None:
+        errors["customer_id"] = ["There is no such customer."]
+    shipping_method = None
+    if intake.shipping_method_id is not None:
+        method_id = row_id(intake.shipping_method_id)
+        shipping_method = session.get(ShippingMethod, method_id) if method_id else None
+        if shipping_method is None:
+            errors["shipping_method_id"] = ["There is no such shipping method."]
+    if not intake.lines:
+        errors["lines"] = ["An order needs at least one line."]
+    wanted = {row_id(line.product_id) for line in intake.lines} - {None}
+    products = {
+        product.id: product
+        for product in session.scalars(select(Product).where(Product.id.in_(wanted)))
+    }
+    for index, line in enumerate(intake.lines):
+        if products.get(row_id(line.product_id)) is None:  # type: ignore[arg-type]
+            errors[f"lines.{index}.product_id"] = ["There is no such product."]
+    addresses: dict[str, PostalAddress | None] = {
+        "billing": intake.billing_address,
+        "shipping": intake.shipping_address,
+    }
+    for kind, address in addresses.items():
+        if address is None:
+            continue
+        address = addresses[kind] = address.cleaned()
+        for name, problem in address.problems().items():
+            errors[f"{kind}_address.{name}"] = [problem]
+    if errors:
+        raise PricingRefused(errors)
+    order = Order(
+        customer=customer,
+        shipping_method=shipping_method,
+        coupon_code=(intake.coupon_code or "").strip() or None,
+    )
+    for kind, address in addresses.items():
+        if address is not None:
+            order.keep_address(kind, address)
+    for line in intake.lines:
+        order.lines.append(OrderLine(product=products[line.product_id], quantity=line.quantity))
+    session.add(order)
+    try:
+        prepare_order(session, order, actor, created=True)
+    except PricingRefused as refused:
+        # The form's field names, as the API's request names them.
+        raise PricingRefused(
+            {_INTAKE_FIELDS.get(name, name): messages for name, messages in refused.errors.items()}
+        ) from None
+    return order
+
+
+_INTAKE_FIELDS = {"shipping_method": "shipping_method_id", "customer": "customer_id"}
