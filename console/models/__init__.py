@@ -23,12 +23,14 @@ from console.models.sessions import StaffSession
 from console.models.staff import Role, User
 from console.models.stock import StockMovement, StockReason
 from console.models.submissions import FormSubmission
+from console.models.webhooks import DeliveryStatus, WebhookDelivery, WebhookEndpoint
 
 __all__ = [
     "AuditEvent",
     "Customer",
     "FormDraft",
     "CustomerAddress",
+    "DeliveryStatus",
     "FormSubmission",
     "ImportBatch",
     "ImportState",
@@ -55,4 +57,6 @@ __all__ = [
     "StockReason",
     "TaxRate",
     "User",
+    "WebhookDelivery",
+    "WebhookEndpoint",
 ]

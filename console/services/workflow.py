@@ -37,6 +37,7 @@ from console.permissions import ORDERS_APPROVE, ORDERS_CANCEL, ORDERS_FULFIL
 from console.services.errors import DomainError
 from console.services.ids import row_id
 from console.services.notifications import enqueue_order_email
+from console.services.webhooks import enqueue_order_event
 
 MAX_REASON_LENGTH = 2000
 MAX_TRACKING_LENGTH = 100
@@ -244,6 +245,7 @@ def approve(
         reserved = ", ".join(f"{line.product.sku} × {line.quantity}" for line in loaded.lines)
         audit.record(session, actor, audit.APPROVE, loaded, note=f"Stock reserved: {reserved}")
         enqueue_order_email(session, loaded, "order_approved")
+        enqueue_order_event(session, loaded, "order.approved")
         return loaded
 
     return _in_one_transaction(session, change)
@@ -276,6 +278,7 @@ def reject(
         _write_order_first(session)
         audit.record(session, actor, audit.REJECT, loaded, note=reason)
         enqueue_order_email(session, loaded, "order_rejected")
+        enqueue_order_event(session, loaded, "order.rejected")
         return loaded
 
     return _in_one_transaction(session, change)
@@ -307,6 +310,7 @@ def ship(
         _write_order_first(session)
         audit.record(session, actor, audit.SHIP, loaded, note=f"Tracking number {tracking}")
         enqueue_order_email(session, loaded, "order_shipped")
+        enqueue_order_event(session, loaded, "order.shipped")
         return loaded
 
     return _in_one_transaction(session, change)
@@ -324,6 +328,7 @@ def deliver(
         loaded.delivered_at = utcnow()
         _write_order_first(session)
         audit.record(session, actor, audit.DELIVER, loaded)
+        enqueue_order_event(session, loaded, "order.delivered")
         return loaded
 
     return _in_one_transaction(session, change)
@@ -346,6 +351,7 @@ def cancel(
         note = "Reserved stock returned" if was_approved else None
         audit.record(session, actor, audit.CANCEL, loaded, note=note)
         enqueue_order_email(session, loaded, "order_cancelled")
+        enqueue_order_event(session, loaded, "order.cancelled")
         return loaded
 
     return _in_one_transaction(session, change)
