@@ -109,7 +109,8 @@ PUBLIC = "public"
 
 # Endpoints outside Flask-Admin, by blueprint (or exact endpoint): they do their own
 # checks (Flask-Security's pages ask for sign-in where they need it).
-PUBLIC_BLUEPRINTS = frozenset({"security", "web"})
+# The customer's order page is admitted by its signed link (console.customer_page).
+PUBLIC_BLUEPRINTS = frozenset({"security", "web", "customer_page"})
 # The invitation page is admitted by its signed link, like the password reset page.
 PUBLIC_ENDPOINTS = frozenset({"static", "admin.static", "invitations.accept"})
 

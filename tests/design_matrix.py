@@ -227,9 +227,10 @@ SCRIPT_ENDPOINTS = frozenset({"keepalive.index"})
 """Endpoints asked by the pages' scripts: a visitor not signed in gets 401 JSON there,
 never the sign-in page."""
 
-PUBLIC_BLUEPRINTS = frozenset({"security"})
+PUBLIC_BLUEPRINTS = frozenset({"security", "customer_page"})
 """Flask-Security-Too's pages (sign-in, reset, two-factor): they ask for sign-in
-themselves where they need it."""
+themselves where they need it; and the customer's order page, admitted by the signed
+link of an order e-mail (no sign-in: customers have no account)."""
 
 PUBLIC_ENDPOINTS = frozenset(
     {"static", "admin.static", "web.home", "web.status", "web.favicon", "invitations.accept"}

@@ -24,6 +24,7 @@ from console.models.base import utcnow
 from console.permissions import NOTIFICATIONS_READ
 from console.services.errors import DomainError
 from console.services.ids import row_id
+from console.services.order_links import link_for
 
 OUTBOX_DIRTY = "console_outbox_enqueued"
 """``Session.info`` key set when a message was added; delivery is woken after commit."""
@@ -116,6 +117,7 @@ def enqueue_order_email(session: Session, order: Order, template: str) -> Outbox
         "customer": order.customer,
         "lines": list(order.lines),
         "currency": current_app.config["CONSOLE_CURRENCY"],
+        "order_url": link_for(order),
     }
     return enqueue_email(
         session, order.customer.email, template, context, subject=subject, order=order
