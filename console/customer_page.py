@@ -34,7 +34,7 @@ class CancelOrderForm(FlaskForm):
 
 
 def _order_or_404(token: str) -> Order:
-    order = order_links.order_from(db.session, token)
+    order = order_links.order_from(db.session(), token)
     if order is None:
         abort(404)
     return order
@@ -70,7 +70,7 @@ def cancel(token: str):
     form = CancelOrderForm()
     if form.validate_on_submit():
         try:
-            workflow.cancel_by_customer(db.session, order.id, order.customer.email)
+            workflow.cancel_by_customer(db.session(), order.id, order.customer.email)
         except DomainError as refused:
             flash(refused.message, "error")
         else:
