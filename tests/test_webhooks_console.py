@@ -15,7 +15,16 @@ from console.models import WebhookDelivery, WebhookEndpoint
 from console.models.base import utcnow
 from console.notify import webhooks as transport
 from tests.factories import OrderFactory, catalogue
-from tests.helpers import alerts, count_rows, flashed_errors, form_token, parse, table_rows, text_of
+from tests.helpers import (
+    alerts,
+    count_rows,
+    csrf_token_from,
+    flashed_errors,
+    form_token,
+    parse,
+    table_rows,
+    text_of,
+)
 
 pytestmark = pytest.mark.settings(WEBHOOK_ALLOW_HTTP=True, WEBHOOK_ALLOW_PRIVATE_ADDRESSES=True)
 
@@ -123,3 +132,27 @@ def test_the_resend_action_queues_a_failed_delivery_again(client, auth, webhook_
     assert "1 delivery(ies) queued to be posted again" in alerts(response.get_data(as_text=True))
     assert len(transport.deliver_due().sent) == 1
     assert [event.event_id for event in webhook_receiver.received] == [delivery.event_id]
+
+
+def test_ticking_active_again_resumes_a_disabled_endpoint(client, auth):
+    endpoint = disabled_endpoint()
+    auth.login_as("admin")
+    url = f"/admin/webhook_endpoint/edit/?id={endpoint.id}"
+    page = parse(client.get(url).text)
+    assert page.select_one("input[name=endpoint_url]")["value"] == endpoint.url
+    response = client.post(
+        url,
+        data={
+            "csrf_token": csrf_token_from(str(page)),
+            "endpoint_url": endpoint.url,
+            "events": ["order.created", "order.cancelled"],
+            "description": "",
+            "active": "y",
+        },
+    )
+    assert response.status_code == 302, flashed_errors(response.get_data(as_text=True))
+    db.session.expire_all()
+    endpoint = db.session.get(WebhookEndpoint, endpoint.id)
+    assert endpoint.active and endpoint.consecutive_failures == 0
+    assert endpoint.disabled_at is None
+    assert endpoint.events == ["order.created", "order.cancelled"]

@@ -7,6 +7,7 @@ shown on the endpoint's page to admins and can be rotated (docs/webhooks.md says
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import flash, url_for
@@ -63,6 +64,24 @@ def _events_formatter(view: Any, context: Any, model: WebhookEndpoint, name: str
 
 def _secret_formatter(view: Any, context: Any, model: WebhookEndpoint, name: str) -> Markup:
     return Markup('<code class="webhook-secret">{}</code>').format(model.secret)
+
+
+def _saved(save: Callable[..., Any], form: Any, *endpoint: WebhookEndpoint) -> Any:
+    """``save`` (the service's create or update) with the form's values; False (the
+    service's reason flashed) when it refuses."""
+    try:
+        return save(
+            db.session,
+            _actor(),
+            *endpoint,
+            url=form.endpoint_url.data or "",
+            events=form.events.data or [],
+            description=form.description.data,
+            active=bool(form.active.data),
+        )
+    except DomainError as refused:
+        flash(refused.message, "error")
+        return False
 
 
 class WebhookEndpointAdmin(SecuredModelView):
@@ -138,40 +157,17 @@ class WebhookEndpointAdmin(SecuredModelView):
         return self.create_once(form, self._register)
 
     def _register(self, form):
-        try:
-            endpoint = webhooks.create_endpoint(
-                db.session,
-                _actor(),
-                url=form.endpoint_url.data or "",
-                events=form.events.data or [],
-                description=form.description.data,
-                active=bool(form.active.data),
+        endpoint = _saved(webhooks.create_endpoint, form)
+        if endpoint:
+            flash(
+                "Endpoint registered. Its signing secret is on the endpoint's page; give it "
+                "to the receiver so that it can check each delivery's signature.",
+                "success",
             )
-        except DomainError as refused:
-            flash(refused.message, "error")
-            return False
-        flash(
-            "Endpoint registered. Its signing secret is on the endpoint's page; give it to "
-            "the receiver so that it can check each delivery's signature.",
-            "success",
-        )
         return endpoint
 
     def update_model(self, form, model) -> bool:
-        try:
-            webhooks.update_endpoint(
-                db.session,
-                _actor(),
-                model,
-                url=form.endpoint_url.data or "",
-                events=form.events.data or [],
-                description=form.description.data,
-                active=bool(form.active.data),
-            )
-        except DomainError as refused:
-            flash(refused.message, "error")
-            return False
-        return True
+        return bool(_saved(webhooks.update_endpoint, form, model))
 
     def related_links(self, model: WebhookEndpoint) -> list[tuple[str, str]]:
         """The endpoint's delivery log."""
