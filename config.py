@@ -237,6 +237,51 @@ class OutboxSettings(_FromEnvironment):
         }
 
 
+class WebhookSettings(_FromEnvironment):
+    """Signed webhooks of order events (console.notify.webhooks, docs/webhooks.md).
+
+    Deliveries are retried with the outbox's backoff and attempt limit; an endpoint
+    whose deliveries failed ``max_failures`` times in a row is disabled until an admin
+    turns it on again. Addresses that are not public (loopback, private, link-local,
+    ...) and plain HTTP are refused unless the ``allow_*`` settings say otherwise
+    (development and tests).
+    """
+
+    model_config = SettingsConfigDict(env_prefix="WEBHOOK_")
+
+    max_failures: PositiveInt = 10
+    """Consecutive failed attempts after which an endpoint is disabled."""
+    timeout_seconds: PositiveInt = 10
+    """Seconds to connect, send and read the answer of one delivery."""
+    allow_http: bool = False
+    """Accept ``http://`` endpoint URLs (development only)."""
+    allow_private_addresses: bool = False
+    """Accept endpoints whose host resolves to a loopback, private or link-local address."""
+
+    def flask(self) -> dict[str, Any]:
+        return {
+            "WEBHOOK_MAX_FAILURES": self.max_failures,
+            "WEBHOOK_TIMEOUT_SECONDS": self.timeout_seconds,
+            "WEBHOOK_ALLOW_HTTP": self.allow_http,
+            "WEBHOOK_ALLOW_PRIVATE_ADDRESSES": self.allow_private_addresses,
+        }
+
+
+class CustomerPageSettings(_FromEnvironment):
+    """The customer's order page, reached from the link in every order e-mail."""
+
+    link_max_age_days: PositiveInt = Field(90, validation_alias="ORDER_LINK_MAX_AGE_DAYS")
+    """Days an order link in an e-mail keeps working."""
+    rate_limit: str = Field("60 per minute", validation_alias="ORDER_PAGE_RATE_LIMIT")
+    """Flask-Limiter rate: requests to order pages from one client address."""
+
+    def flask(self) -> dict[str, Any]:
+        return {
+            "ORDER_LINK_MAX_AGE": dt.timedelta(days=self.link_max_age_days),
+            "ORDER_PAGE_RATE_LIMIT": self.rate_limit,
+        }
+
+
 class JobsSettings(_FromEnvironment):
     """Background jobs (console.jobs) and the list exports, inline or as jobs.
 
@@ -513,6 +558,7 @@ class Settings:
     mail: MailSettings
     redis: RedisSettings
     outbox: OutboxSettings
+    webhooks: WebhookSettings
     jobs: JobsSettings
     imports: ImportSettings
     security: SecuritySettings
@@ -520,6 +566,7 @@ class Settings:
     logging: LoggingSettings
     shop: ShopSettings
     api: ApiSettings
+    customer_page: CustomerPageSettings
 
     @classmethod
     def from_environment(cls) -> Settings:
@@ -555,6 +602,7 @@ class Settings:
             | self.mail.flask()
             | self.redis.flask()
             | self.outbox.flask()
+            | self.webhooks.flask()
             | self.jobs.flask()
             | self.imports.flask()
             | self.security.flask(environment)
@@ -562,6 +610,7 @@ class Settings:
             | self.logging.flask()
             | self.shop.flask()
             | self.api.flask()
+            | self.customer_page.flask()
         )
 
 
@@ -707,13 +756,14 @@ def rate_limit_storage(redis_url: str | None) -> str:
     return redis_url or "memory://"
 
 
-def delivers_in_process(*, mail_server: str | None, redis_url: str | None, testing: bool) -> bool:
+def delivers_in_process(*, redis_url: str | None, testing: bool) -> bool:
     """Whether each web process runs its own outbox delivery thread.
 
-    Yes for the embedded default with a relay; no when RQ workers on Redis deliver, when
-    there is no relay to deliver to, and under test (tests that want it say so).
+    Yes for the embedded default, which delivers webhooks (and e-mail when a relay is
+    set; without one, mail waits in the outbox and the thread only posts webhooks); no
+    when RQ workers on Redis deliver, and under test (tests that want it say so).
     """
-    return bool(mail_server) and not redis_url and not testing
+    return not redis_url and not testing
 
 
 def runs_jobs_in_process(*, redis_url: str | None, testing: bool) -> bool:
@@ -736,7 +786,6 @@ def derive(config: dict[str, Any]) -> None:
         config["RATELIMIT_STORAGE_URI"] = rate_limit_storage(config.get("REDIS_URL"))
     if config.get("OUTBOX_IN_PROCESS") is None:
         config["OUTBOX_IN_PROCESS"] = delivers_in_process(
-            mail_server=config.get("MAIL_SERVER"),
             redis_url=config.get("REDIS_URL"),
             testing=bool(config.get("TESTING")),
         )

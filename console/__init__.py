@@ -11,7 +11,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 import config as settings
-from console import audit, cli, localtime, models, notify, session_hooks, web
+from console import audit, cli, customer_page, localtime, models, notify, session_hooks, web
 from console.admin.registry import check_declared
 from console.admin.site import init_admin
 from console.api import init_api
@@ -96,9 +96,11 @@ def register_security(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    """Mount the console's own pages (home redirect, health check, invitations)."""
+    """Mount the console's own pages (home redirect, health check, invitations, the
+    customers' order pages)."""
     app.register_blueprint(web.bp)
     app.register_blueprint(invitation_pages.bp)
+    app.register_blueprint(customer_page.bp)
 
 
 def register_templates(app: Flask) -> None:

@@ -12,6 +12,7 @@ from flask.cli import with_appcontext
 from console.database import db
 from console.jobs.worker import run_worker as run_jobs_worker
 from console.models.base import utcnow
+from console.notify import webhooks
 from console.notify.dispatcher import count_due, deliver_due, mail_configured, waiting_for_retry
 from console.notify.worker import run_worker
 from console.services import idempotency
@@ -100,20 +101,31 @@ def _in_how_long(delta: dt.timedelta) -> str:
 @outbox_group.command("send")
 @with_appcontext
 def outbox_send_command() -> None:
-    """Deliver the messages due now, once, and exit."""
+    """Deliver the messages and webhook deliveries due now, once, and exit."""
+    batch = current_app.config["OUTBOX_BATCH_SIZE"]
+    hooks = _drain(webhooks.deliver_due, batch)
+    if hooks.attempted:
+        click.echo(
+            f"Webhooks: {len(hooks.sent)} delivered, {len(hooks.retried)} to retry, "
+            f"{len(hooks.failed)} failed."
+        )
     if not mail_configured():
         click.echo(
             f"No MAIL_SERVER configured: {count_due()} due message(s) stay in the outbox "
             "(readable in the console under Notifications)."
         )
         return
+    _echo_report(_drain(deliver_due, batch))
+
+
+def _drain(deliver, batch: int):
+    """Run ``deliver`` until a round finds less than a full batch; the merged report."""
     total = None
     while True:
-        report = deliver_due()
+        report = deliver()
         total = report if total is None else _merge(total, report)
-        if report.attempted < current_app.config["OUTBOX_BATCH_SIZE"]:
-            break
-    _echo_report(total)
+        if report.attempted < batch:
+            return total
 
 
 def _merge(a, b):
@@ -127,11 +139,14 @@ def _merge(a, b):
 @click.option("--burst", is_flag=True, help="Stop once nothing is due (RQ: queue empty).")
 @with_appcontext
 def outbox_worker_command(burst: bool) -> None:
-    """Deliver continuously: an RQ worker when REDIS_URL is set, else a polling loop."""
+    """Deliver continuously: an RQ worker when REDIS_URL is set, else a polling loop.
+
+    Without MAIL_SERVER it still posts webhooks; e-mail then waits in the outbox.
+    """
     if not current_app.config.get("MAIL_SERVER"):
-        raise click.ClickException(
-            "No MAIL_SERVER configured: there is nothing to deliver to. Messages stay in "
-            "the outbox; set MAIL_SERVER (and MAIL_PORT) to send them."
+        click.echo(
+            "No MAIL_SERVER configured: e-mail stays in the outbox; this worker delivers "
+            "webhooks only."
         )
     run_worker(current_app._get_current_object(), burst=burst, echo=click.echo)
 

@@ -111,7 +111,8 @@ PUBLIC = "public"
 # checks (Flask-Security's pages ask for sign-in where they need it).
 # The API's OpenAPI document and its documentation page hold no data: anyone may read
 # them (a storefront's script starts from the document); the API itself takes a token.
-PUBLIC_BLUEPRINTS = frozenset({"security", "web", "api-docs", "api_docs"})
+# The customer's order page is admitted by its signed link (console.customer_page).
+PUBLIC_BLUEPRINTS = frozenset({"security", "web", "api-docs", "api_docs", "customer_page"})
 # The invitation page is admitted by its signed link, like the password reset page.
 PUBLIC_ENDPOINTS = frozenset({"static", "admin.static", "invitations.accept"})
 

@@ -122,6 +122,11 @@ ENDPOINTS: dict[str, Needs] = {
     "pending_order.preview": NOBODY,
     **_model_view("staff.manage", "staff.manage", None, False, "staff_user"),
     **_model_view("staff.manage", "staff.manage", None, False, "role"),
+    # Webhook endpoints are staff management (DESIGN.md: "users, roles, API tokens,
+    # webhooks"); never deleted (turned off instead). Their delivery log is read and
+    # resent by the same people, never written.
+    **_model_view("staff.manage", "staff.manage", None, False, "webhook_endpoint"),
+    **_model_view("staff.manage", None, None, False, "webhook_delivery"),
     # A customer's address book as JSON, for the order form's address pickers: those
     # who take orders (it lists customer data, so reading customers as well).
     "customer.addresses_view": ("customers.read", "orders.write"),
@@ -247,6 +252,8 @@ ACTIONS: dict[str, dict[str, Needs]] = {
         "delete": NOBODY,
     },
     "role": {"delete": NOBODY},
+    "webhook_endpoint": {"rotate_secret": ("staff.manage",), "delete": NOBODY},
+    "webhook_delivery": {"resend": ("staff.manage",), "delete": NOBODY},
 }
 """View endpoint -> list action -> the permissions it needs beyond the list's own."""
 
@@ -275,9 +282,11 @@ SCRIPT_ENDPOINTS = frozenset({"keepalive.index"})
 """Endpoints asked by the pages' scripts: a visitor not signed in gets 401 JSON there,
 never the sign-in page."""
 
-PUBLIC_BLUEPRINTS = frozenset({"security", "api-docs", "api_docs"})
+PUBLIC_BLUEPRINTS = frozenset({"security", "api-docs", "api_docs", "customer_page"})
 """Flask-Security-Too's pages (sign-in, reset, two-factor): they ask for sign-in
-themselves where they need it; the API's OpenAPI document and its docs page (no data)."""
+themselves where they need it; the API's OpenAPI document and its docs page (no data);
+and the customer's order page, admitted by the signed link of an order e-mail (no
+sign-in: customers have no account)."""
 
 PUBLIC_ENDPOINTS = frozenset(
     {"static", "admin.static", "web.home", "web.status", "web.favicon", "invitations.accept"}

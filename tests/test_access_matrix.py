@@ -34,6 +34,7 @@ from console.models import (
     SavedFilter,
     ShippingMethod,
     User,
+    WebhookEndpoint,
 )
 from console.permissions import (
     ALL_PERMISSIONS,
@@ -91,8 +92,15 @@ def sample_records() -> None:
     """One record of each model, so edit/details/delete endpoints have something.
 
     The order is taken through the order service, which queues its "order received"
-    e-mail: a notification to look at.
+    e-mail (a notification to look at) and its webhook delivery to the sample endpoint.
     """
+    if db.session.scalar(select(WebhookEndpoint).limit(1)) is None:
+        db.session.add(
+            WebhookEndpoint(
+                url="https://93.184.215.14/hooks", events=["order.created"], secret="whsec_sample"
+            )
+        )
+        db.session.commit()
     customer = CustomerFactory()
     product = ProductFactory(sku="SKU-1", name="Kettle")
     OrderFactory(customer=customer, lines={product: 2})

@@ -278,6 +278,7 @@ def test_every_spec_is_declared_on_its_model():
         "shipping_method",
         "staff_user",
         "tax_rate",
+        "webhook_endpoint",
     )
 
 

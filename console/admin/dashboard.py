@@ -11,8 +11,8 @@ from console.admin.formatters import format_money
 from console.database import db
 from console.localtime import person_zone, to_local
 from console.models.base import utcnow
-from console.permissions import ORDERS_APPROVE, ORDERS_READ, PRODUCTS_READ, can
-from console.services import dashboard
+from console.permissions import ORDERS_APPROVE, ORDERS_READ, PRODUCTS_READ, STAFF_MANAGE, can
+from console.services import dashboard, webhooks
 
 CHART_WIDTH, CHART_HEIGHT = 600, 160
 
@@ -49,6 +49,8 @@ class DashboardView(SecuredIndexView):
             threshold = current_app.config["LOW_STOCK_THRESHOLD"]
             context["low_stock_threshold"] = threshold
             context["low_stock"] = dashboard.low_stock(db.session, threshold)
+        if can(STAFF_MANAGE):
+            context["disabled_webhooks"] = webhooks.disabled_endpoints(db.session)
         return self.render("admin/index.html", **context)
 
 

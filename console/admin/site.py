@@ -23,6 +23,7 @@ from console.admin.registry import ADMIN_EXTENSION, VIEWS_EXTENSION, register_vi
 from console.admin.saved_filters import SavedFiltersView, saved_filters_of
 from console.admin.sessions import SessionsView
 from console.admin.staff import RoleAdmin, StaffUserAdmin
+from console.admin.webhooks import WebhookDeliveryAdmin, WebhookEndpointAdmin
 from console.database import db
 from console.models import (
     AuditEvent,
@@ -35,6 +36,8 @@ from console.models import (
     ShippingMethod,
     TaxRate,
     User,
+    WebhookDelivery,
+    WebhookEndpoint,
 )
 from console.security.headers import csp_nonce
 
@@ -69,6 +72,20 @@ MODEL_VIEWS: tuple[ModelViewEntry, ...] = (
     ModelViewEntry(AuditEventAdmin, AuditEvent, "Audit trail", "audit"),
     ModelViewEntry(StaffUserAdmin, User, "Staff accounts", "staff_user", category="Staff"),
     ModelViewEntry(RoleAdmin, Role, "Roles", "role", category="Staff"),
+    ModelViewEntry(
+        WebhookEndpointAdmin,
+        WebhookEndpoint,
+        "Endpoints",
+        "webhook_endpoint",
+        category="Webhooks",
+    ),
+    ModelViewEntry(
+        WebhookDeliveryAdmin,
+        WebhookDelivery,
+        "Deliveries",
+        "webhook_delivery",
+        category="Webhooks",
+    ),
 )
 """The console's model views, in menu order (the dashboard comes first)."""
 

@@ -22,7 +22,10 @@ from console.request_id import request_id
 
 @dataclass(frozen=True)
 class Actor:
-    """Who caused an event: a staff member, the system, or someone not signed in."""
+    """Who caused an event: a staff member, the system, a customer, or someone not signed in.
+
+    Staff members have an ``id``; the others are a label in ``email`` only.
+    """
 
     id: int | None
     email: str
@@ -38,6 +41,14 @@ class Actor:
             return cls(None, actor)
         return cls(getattr(actor, "id", None), getattr(actor, "email", None) or str(actor))
 
+    @classmethod
+    def customer(cls, email: str) -> Actor:
+        """A customer acting without an account (their order page): ``customer <email>``."""
+        return cls(None, f"{CUSTOMER_ACTOR_PREFIX}{email}"[:255])
+
+
+CUSTOMER_ACTOR_PREFIX = "customer "
+"""``actor_email`` of a customer's own actions starts with this, then their e-mail."""
 
 SYSTEM = Actor(None, SYSTEM_ACTOR)
 ANONYMOUS = Actor(None, ANONYMOUS_ACTOR)

@@ -25,6 +25,7 @@ from console.models.sessions import StaffSession
 from console.models.staff import Role, User
 from console.models.stock import StockMovement, StockReason
 from console.models.submissions import FormSubmission
+from console.models.webhooks import DeliveryStatus, WebhookDelivery, WebhookEndpoint
 
 __all__ = [
     "ApiToken",
@@ -33,6 +34,7 @@ __all__ = [
     "Customer",
     "FormDraft",
     "CustomerAddress",
+    "DeliveryStatus",
     "FormSubmission",
     "ImportBatch",
     "ImportState",
@@ -60,4 +62,6 @@ __all__ = [
     "StockReason",
     "TaxRate",
     "User",
+    "WebhookDelivery",
+    "WebhookEndpoint",
 ]

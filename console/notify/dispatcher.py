@@ -20,6 +20,7 @@ import logging
 import smtplib
 import uuid
 from dataclasses import dataclass, field
+from typing import Any
 
 from flask import current_app
 from flask_mail import Message
@@ -78,31 +79,38 @@ def _due_condition(now: dt.datetime):
     )
 
 
-def claim_due(session: Session, limit: int, only_ids: list[int] | None = None) -> list[int]:
-    """Claim up to ``limit`` due messages for this dispatcher; returns their ids. Commits."""
+def claim_rows(
+    session: Session, model: type, due: Any, limit: int, only_ids: list[int] | None = None
+) -> list[int]:
+    """Claim up to ``limit`` rows of ``model`` matching ``due`` for this dispatcher.
+
+    ``model`` is a queue table with ``status``, ``claim_token``, ``claimed_at`` and
+    ``next_attempt_at`` (the outbox, webhook deliveries). Returns the claimed ids.
+    Commits.
+    """
     now = utcnow()
     token = uuid.uuid4().hex
-    due = _due_condition(now)
-    query = select(OutboxMessage.id).where(due).order_by(OutboxMessage.next_attempt_at)
+    claimed = {"status": "sending", "claim_token": token, "claimed_at": now}
+    query = select(model.id).where(due).order_by(model.next_attempt_at)
     if only_ids is not None:
-        query = query.where(OutboxMessage.id.in_(only_ids))
+        query = query.where(model.id.in_(only_ids))
     try:
         if session.get_bind().dialect.name == "postgresql":
             ids = list(session.scalars(query.limit(limit).with_for_update(skip_locked=True)))
             if ids:
                 session.execute(
-                    update(OutboxMessage)
-                    .where(OutboxMessage.id.in_(ids))
-                    .values(status=OutboxStatus.SENDING.value, claim_token=token, claimed_at=now)
+                    update(model)
+                    .where(model.id.in_(ids))
+                    .values(**claimed)
                     .execution_options(synchronize_session=False)
                 )
         else:
             ids = []
             for candidate in session.scalars(query.limit(limit)).all():
                 result = session.execute(
-                    update(OutboxMessage)
-                    .where(OutboxMessage.id == candidate, due)
-                    .values(status=OutboxStatus.SENDING.value, claim_token=token, claimed_at=now)
+                    update(model)
+                    .where(model.id == candidate, due)
+                    .values(**claimed)
                     .execution_options(synchronize_session=False)
                 )
                 if rowcount(result) == 1:
@@ -112,6 +120,22 @@ def claim_due(session: Session, limit: int, only_ids: list[int] | None = None) -
         session.rollback()
         raise
     return ids
+
+
+def claim_due(session: Session, limit: int, only_ids: list[int] | None = None) -> list[int]:
+    """Claim up to ``limit`` due messages for this dispatcher; returns their ids. Commits."""
+    return claim_rows(session, OutboxMessage, _due_condition(utcnow()), limit, only_ids)
+
+
+def record_outcome(session: Session, model: type, row: int, token: str | None, **values) -> None:
+    """Write an outcome, only where the row is still claimed by this dispatcher. Commits."""
+    session.execute(
+        update(model)
+        .where(model.id == row, model.claim_token == token)
+        .values(claim_token=None, claimed_at=None, updated_at=utcnow(), **values)
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
 
 
 OUTBOX_ID_HEADER = "X-Console-Outbox-Id"
@@ -131,14 +155,7 @@ def _as_mail(message: OutboxMessage) -> Message:
 
 
 def _record(session: Session, message_id: int, token: str | None, **values) -> None:
-    """Write an outcome, only where the row is still claimed by this dispatcher."""
-    session.execute(
-        update(OutboxMessage)
-        .where(OutboxMessage.id == message_id, OutboxMessage.claim_token == token)
-        .values(claim_token=None, claimed_at=None, updated_at=utcnow(), **values)
-        .execution_options(synchronize_session=False)
-    )
-    session.commit()
+    record_outcome(session, OutboxMessage, message_id, token, **values)
 
 
 def send_claimed(session: Session, message_id: int, report: DeliveryReport) -> None:

@@ -5,11 +5,12 @@ from __future__ import annotations
 from flask import current_app, has_app_context
 
 from console import create_app
+from console.notify import webhooks
 from console.notify.dispatcher import deliver_due
 
 
 def deliver_due_job() -> dict[str, int]:
-    """Deliver the messages due now (RQ job). Runs inside the worker's app context.
+    """Deliver the messages and webhook deliveries due now (RQ job), in an app context.
 
     A job is a trigger, not a message: it drains whatever is due, so a duplicate or a
     late job is harmless and a message whose job was lost goes with the next one.
@@ -18,6 +19,10 @@ def deliver_due_job() -> dict[str, int]:
         with create_app().app_context():
             return deliver_due_job()
     report = deliver_due()
+    hooks = webhooks.deliver_due()
+    report.sent += hooks.sent
+    report.retried += hooks.retried
+    report.failed += hooks.failed
     current_app.logger.info(
         "outbox: %s sent, %s to retry, %s failed",
         len(report.sent),

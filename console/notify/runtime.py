@@ -14,23 +14,32 @@ from flask import Flask
 from rq import Queue
 
 from console import background
-from console.notify.dispatcher import count_due, deliver_due
+from console.notify import dispatcher, webhooks
 from console.services.notifications import OUTBOX_DIRTY
 
 
 def delivery_round(app: Flask, _stop: threading.Event) -> background.Round:
-    """Deliver the messages due now (one batch)."""
-    report = deliver_due()
-    summary = (
-        f"sent {len(report.sent)}, retry {len(report.retried)}, failed {len(report.failed)}"
+    """Deliver the e-mails and the webhook deliveries due now (one batch of each)."""
+    mail = dispatcher.deliver_due()
+    hooks = webhooks.deliver_due()
+    parts = [
+        f"{name}: sent {len(report.sent)}, retry {len(report.retried)}, failed {len(report.failed)}"
+        for name, report in (("mail", mail), ("webhooks", hooks))
         if report.attempted
-        else None
-    )
-    return background.Round(summary, full=report.attempted >= app.config["OUTBOX_BATCH_SIZE"])
+    ]
+    batch = app.config["OUTBOX_BATCH_SIZE"]
+    full = mail.attempted >= batch or hooks.attempted >= batch
+    return background.Round("; ".join(parts) or None, full=full)
+
+
+def count_due() -> int:
+    """E-mails (when there is a relay to send them to) and webhook deliveries due now."""
+    mail = dispatcher.count_due() if dispatcher.mail_configured() else 0
+    return mail + webhooks.count_due()
 
 
 def delivery_backlog() -> int:
-    """One delivery job drains every due message: one is wanted while any is due."""
+    """One delivery job drains everything due: one is wanted while anything is due."""
     return 1 if count_due() else 0
 
 

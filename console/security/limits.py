@@ -92,6 +92,16 @@ INVITATION_LIMIT = limiter.limit(
 )
 """Applied to ``console.security.invitations.accept`` where it is defined."""
 
+# The customer's order page: every request counts per client address, so that nobody
+# can try tokens or load the page in bulk.
+ORDER_PAGE_LIMIT = limiter.limit(
+    lambda: current_app.config["ORDER_PAGE_RATE_LIMIT"],
+    key_func=get_remote_address,
+    scope="customer-order-page",
+    error_message="Too many requests for order pages.",
+)
+"""Applied to the views of ``console.customer_page`` where they are defined."""
+
 LOCKED_ENDPOINTS: dict[str, Callable[[], str | None]] = {
     "security.login": lockout.sign_in_account,
     "security.two_factor_token_validation": lockout.second_factor_account,

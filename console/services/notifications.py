@@ -24,6 +24,7 @@ from console.models.base import utcnow
 from console.permissions import NOTIFICATIONS_READ
 from console.services.errors import DomainError
 from console.services.ids import row_id
+from console.services.order_links import link_for
 
 OUTBOX_DIRTY = "console_outbox_enqueued"
 """``Session.info`` key set when a message was added; delivery is woken after commit."""
@@ -116,6 +117,7 @@ def enqueue_order_email(session: Session, order: Order, template: str) -> Outbox
         "customer": order.customer,
         "lines": list(order.lines),
         "currency": current_app.config["CONSOLE_CURRENCY"],
+        "order_url": link_for(order),
     }
     return enqueue_email(
         session, order.customer.email, template, context, subject=subject, order=order
@@ -132,20 +134,23 @@ def resend(session: Session, message_ids: Iterable[int], actor: User) -> int:
     """
     if not actor.has_permission(NOTIFICATIONS_READ):
         raise DomainError("Your role does not allow resending e-mails.")
-    ids = [number for number in map(row_id, message_ids) if number is not None]
+    return requeue(session, OutboxMessage, message_ids)
+
+
+def requeue(session: Session, model: Any, row_ids: Iterable[Any]) -> int:
+    """Put rows of a delivery queue (the outbox, webhook deliveries) back for a new
+    round of attempts; ids no row can have are ignored. Commits; returns how many."""
+    ids = [number for number in map(row_id, row_ids) if number is not None]
     if not ids:
         return 0
     try:
-        # One conditional UPDATE: a message a dispatcher claims at this very moment
-        # keeps its claim instead of being reset under it.
+        # One conditional UPDATE: a row a dispatcher claims at this very moment keeps
+        # its claim instead of being reset under it (it would go out twice).
         statement = (
-            update(OutboxMessage)
-            .where(
-                OutboxMessage.id.in_(ids),
-                OutboxMessage.status != OutboxStatus.SENDING.value,
-            )
+            update(model)
+            .where(model.id.in_(ids), model.status != "sending")
             .values(
-                status=OutboxStatus.PENDING.value,
+                status="pending",
                 attempts=0,
                 next_attempt_at=utcnow(),
                 claim_token=None,

@@ -41,6 +41,7 @@ from console.services.addresses import fill_missing_addresses
 from console.services.errors import DomainError, PricingRefused
 from console.services.ids import row_id
 from console.services.notifications import enqueue_order_email
+from console.services.webhooks import enqueue_order_event
 
 CENT = Decimal("0.01")
 
@@ -467,10 +468,12 @@ def prepare_order(
         order.placed_at = utcnow()
         _flush_as_stored(session, order)
         enqueue_order_email(session, order, "order_received")
+        enqueue_order_event(session, order, "order.created")
     elif told_before is not None:
         _flush_as_stored(session, order)
         if told_customer(order) != told_before:
             enqueue_order_email(session, order, "order_updated")
+            enqueue_order_event(session, order, "order.updated")
 
 
 def _flush_as_stored(session: Session, order: Order) -> None:

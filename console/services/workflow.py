@@ -37,6 +37,7 @@ from console.permissions import ORDERS_APPROVE, ORDERS_CANCEL, ORDERS_FULFIL
 from console.services.errors import DomainError
 from console.services.ids import row_id
 from console.services.notifications import enqueue_order_email
+from console.services.webhooks import enqueue_order_event
 
 MAX_REASON_LENGTH = 2000
 MAX_TRACKING_LENGTH = 100
@@ -109,6 +110,16 @@ def _load_for(
             f"Your role does not allow you to {transition.name} orders "
             f"(it needs the permission {transition.permission})."
         )
+    return _load(session, order, transition, expected_version)
+
+
+def _load(
+    session: Session,
+    order: Order | int,
+    transition: Transition,
+    expected_version: int | None = None,
+) -> Order:
+    """Reload ``order`` fresh and locked; refuse it unless ``transition`` applies."""
     # An id no integer column can hold names no order (and must not reach the query).
     order_id = order.id if isinstance(order, Order) else row_id(order)
     # populate_existing: decide on the row as the database has it now, not on what
@@ -244,6 +255,7 @@ def approve(
         reserved = ", ".join(f"{line.product.sku} × {line.quantity}" for line in loaded.lines)
         audit.record(session, actor, audit.APPROVE, loaded, note=f"Stock reserved: {reserved}")
         enqueue_order_email(session, loaded, "order_approved")
+        enqueue_order_event(session, loaded, "order.approved")
         return loaded
 
     return _in_one_transaction(session, change)
@@ -276,6 +288,7 @@ def reject(
         _write_order_first(session)
         audit.record(session, actor, audit.REJECT, loaded, note=reason)
         enqueue_order_email(session, loaded, "order_rejected")
+        enqueue_order_event(session, loaded, "order.rejected")
         return loaded
 
     return _in_one_transaction(session, change)
@@ -307,6 +320,7 @@ def ship(
         _write_order_first(session)
         audit.record(session, actor, audit.SHIP, loaded, note=f"Tracking number {tracking}")
         enqueue_order_email(session, loaded, "order_shipped")
+        enqueue_order_event(session, loaded, "order.shipped")
         return loaded
 
     return _in_one_transaction(session, change)
@@ -324,6 +338,7 @@ def deliver(
         loaded.delivered_at = utcnow()
         _write_order_first(session)
         audit.record(session, actor, audit.DELIVER, loaded)
+        enqueue_order_event(session, loaded, "order.delivered")
         return loaded
 
     return _in_one_transaction(session, change)
@@ -333,22 +348,49 @@ def cancel(
     session: Session, order: Order | int, actor: User, *, expected_version: int | None = None
 ) -> Order:
     """Cancel a pending or approved order; an approved order's stock is returned."""
-    transition = TRANSITIONS["cancel"]
 
     def change() -> Order:
-        loaded = _load_for(session, order, actor, transition, expected_version)
-        was_approved = loaded.status == APPROVED
-        loaded.status = transition.target.value
-        loaded.cancelled_at = utcnow()
-        _write_order_first(session)
-        if was_approved:
-            _change_stock(session, loaded, actor, +1, StockReason.RELEASE)
-        note = "Reserved stock returned" if was_approved else None
-        audit.record(session, actor, audit.CANCEL, loaded, note=note)
-        enqueue_order_email(session, loaded, "order_cancelled")
-        return loaded
+        loaded = _load_for(session, order, actor, TRANSITIONS["cancel"], expected_version)
+        return _cancel(session, loaded, actor, actor)
 
     return _in_one_transaction(session, change)
+
+
+CUSTOMER_CANCEL = Transition(
+    "cancel", "Cancel", frozenset({PENDING}), OrderStatus.CANCELLED, ORDERS_CANCEL
+)
+"""What a customer may do from their order page: cancel while the order is pending."""
+
+
+def cancel_by_customer(session: Session, order: Order | int, email: str) -> Order:
+    """Cancel a pending order at its customer's request (their order page).
+
+    The same change as a staff member's cancel; the audit trail names the customer
+    (``customer <email>``) as the actor. Only pending orders: once approved, stock is
+    reserved and the shop decides.
+    """
+
+    def change() -> Order:
+        loaded = _load(session, order, CUSTOMER_CANCEL)
+        return _cancel(session, loaded, audit.Actor.customer(email), None)
+
+    return _in_one_transaction(session, change)
+
+
+def _cancel(session: Session, loaded: Order, actor: Any, staff: User | None) -> Order:
+    """Cancel ``loaded`` (already checked) as ``actor``; stock moves are ``staff``'s."""
+    was_approved = loaded.status == APPROVED
+    loaded.status = OrderStatus.CANCELLED.value
+    loaded.cancelled_at = utcnow()
+    _write_order_first(session)
+    if was_approved:
+        assert staff is not None  # customers cancel pending orders only
+        _change_stock(session, loaded, staff, +1, StockReason.RELEASE)
+    note = "Reserved stock returned" if was_approved else None
+    audit.record(session, actor, audit.CANCEL, loaded, note=note)
+    enqueue_order_email(session, loaded, "order_cancelled")
+    enqueue_order_event(session, loaded, "order.cancelled")
+    return loaded
 
 
 def perform(session: Session, name: str, order: Order | int, actor: User, **values: Any) -> Order:
