@@ -3,6 +3,13 @@
 from console.models.addresses import CustomerAddress, PostalAddress
 from console.models.audit import AuditEvent
 from console.models.customers import Customer
+from console.models.documents import (
+    CreditNote,
+    DocumentCounter,
+    DocumentSeries,
+    ImmutableDocument,
+    Invoice,
+)
 from console.models.drafts import FormDraft
 from console.models.imports import ImportBatch, ImportState
 from console.models.invitations import StaffInvitation
@@ -26,6 +33,11 @@ from console.models.submissions import FormSubmission
 
 __all__ = [
     "AuditEvent",
+    "CreditNote",
+    "DocumentCounter",
+    "DocumentSeries",
+    "ImmutableDocument",
+    "Invoice",
     "Customer",
     "FormDraft",
     "CustomerAddress",
