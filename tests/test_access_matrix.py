@@ -23,8 +23,10 @@ import tests.job_kinds  # noqa: F401 - the kind of the sample job
 from console.admin.registry import endpoint_requirement, register_view, registered_views
 from console.database import db
 from console.models import (
+    CreditNote,
     Customer,
     ImportBatch,
+    Invoice,
     Job,
     Order,
     Product,
@@ -40,7 +42,9 @@ from console.permissions import (
     STAFF_MANAGE,
     UndeclaredPermission,
 )
+from console.services import documents
 from console.services import jobs as jobs_service
+from console.services.documents import CreditLine
 from tests.design_matrix import (
     ACTIONS,
     DESIGN_PERMISSIONS,
@@ -89,6 +93,20 @@ def sample_records() -> None:
         db.session.add(Promotion(code="SAMPLE", kind="percentage", value=Decimal("5")))
     if db.session.scalar(select(ShippingMethod).limit(1)) is None:
         db.session.add(ShippingMethod(name="Sample post", price=Decimal("4.90")))
+    db.session.commit()
+    sample_documents()
+
+
+def sample_documents() -> None:
+    """An invoice and a credit note of the first order, for the download endpoints."""
+    if db.session.scalar(select(Invoice.id).limit(1)) is not None:
+        return
+    order = db.session.scalar(select(Order).order_by(Order.id).limit(1))
+    issuer = StaffFactory(email="sample-manager@staff.test", role="manager")
+    documents.issue_invoice(db.session, order, issuer)
+    documents.issue_credit_note(
+        db.session, order, issuer, [CreditLine(order.lines[0].id, 1, Decimal("1.00"))], reason="x"
+    )
     db.session.commit()
 
 
@@ -188,6 +206,10 @@ def url_values(rule) -> list[dict]:
             ]
         elif argument == "file_format":
             choices[argument] = ["csv", "xlsx"]
+        elif argument == "invoice_id":
+            choices[argument] = [db.session.scalar(select(Invoice.id).limit(1))]
+        elif argument == "credit_note_id":
+            choices[argument] = [db.session.scalar(select(CreditNote.id).limit(1))]
         elif argument == "job_id":
             # The newest job: the one ``sample_job`` made for the person signed in.
             choices[argument] = [db.session.scalar(select(Job.id).order_by(Job.id.desc()))]

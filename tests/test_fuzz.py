@@ -125,6 +125,9 @@ def url_values(rule: Rule, samples: dict, rng: random.Random) -> list[dict]:
         "job_id": [1, 2**31, 10**30],
         # Nor an import: its pages answer 404 (or 403), never a 5xx.
         "batch_id": [1, 2**31, 10**30],
+        # Nor documents: an unknown invoice or credit note answers 404.
+        "invoice_id": [1, 2**31, 10**30],
+        "credit_note_id": [1, 2**31, 10**30],
     }
     arguments = sorted(rule.arguments)
     if not arguments:
