@@ -12,7 +12,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import DBAPIError
 
 from console.database import db
-from console.models import CreditNote, ImmutableDocument, Invoice, Order
+from console.models import AuditEvent, CreditNote, ImmutableDocument, Invoice, Order
 from console.models.base import utcnow
 from console.notify.dispatcher import deliver_due
 from console.services import documents, workflow
@@ -115,6 +115,17 @@ def test_an_issued_invoice_never_changes(team, priced):
     db.session.expire_all()
     kept = db.session.get(Invoice, invoice_id)
     assert kept.pdf == pdf and kept.total != Decimal("0.01")
+
+
+def test_issuing_is_audited_with_the_person_who_shipped(team, priced):
+    _order, invoice = shipped_invoice(team, priced)
+    event = db.session.scalars(select(AuditEvent).where(AuditEvent.record_type == "invoice")).one()
+    assert (event.action, event.record_id, event.actor_email) == (
+        "create",
+        invoice.id,
+        "clerk@staff.test",
+    )
+    assert event.changes["number"][1] == invoice.number
 
 
 def test_shipping_again_is_refused_and_issues_no_second_invoice(team, priced):

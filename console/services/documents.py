@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -30,6 +31,8 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, selectinload
 
+from console import audit
+from console.audit.capture import ACTING_KEY
 from console.models import (
     CreditNote,
     DocumentCounter,
@@ -168,6 +171,14 @@ def invoice_content(order: Order, number: str, issued_at: dt.datetime) -> dict[s
     }
 
 
+def _acting(session: Session, actor: User | None) -> AbstractContextManager[None]:
+    """Record the document's creation as ``actor``'s, unless the caller already says
+    who acts (a refund's transaction, an import)."""
+    if actor is None or ACTING_KEY in session.info:
+        return nullcontext()
+    return audit.acting(session, actor)
+
+
 def _render(template: str, content: dict[str, Any]) -> bytes:
     currency = content["currency"]
 
@@ -212,8 +223,9 @@ def issue_invoice(session: Session, order: Order, actor: User | None) -> Invoice
         content=content,
         pdf=_render("invoice", content),
     )
-    session.add(invoice)
-    session.flush()
+    with _acting(session, actor):
+        session.add(invoice)
+        session.flush()
     return invoice
 
 
@@ -394,8 +406,9 @@ def issue_credit_note(
         content=content,
         pdf=_render("credit_note", content),
     )
-    session.add(note)
-    session.flush()
+    with _acting(session, actor):
+        session.add(note)
+        session.flush()
     return note
 
 
