@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from console.database import db
-from console.models import Order
+from console.models import Order, OutboxMessage
 from console.services import documents, workflow
 from tests.documents_support import approved_orders, pdf_pages, taxed_order
 from tests.factories import StaffFactory
@@ -112,3 +112,13 @@ def test_bulk_packing_slips_are_refused_without_orders_fulfil(client, auth, team
     response = _list_action(client, "packing_slips", ids)
     assert response.status_code == 403
     assert b"%PDF" not in response.data
+
+
+def test_the_outbox_page_of_the_shipped_email_names_its_attached_invoice(client, auth, shipped):
+    message_id = db.session.scalar(
+        select(OutboxMessage.id).where(OutboxMessage.template == "order_shipped")
+    )
+    auth.login_as("manager")
+    page = parse(client.get(f"/admin/notification/details/?id={message_id}").get_data(as_text=True))
+    rows = {text_of(row.find("td")): text_of(row.find_all("td")[-1]) for row in page.select("tr")}
+    assert rows["Invoice attached (PDF)"] == shipped["invoice"].number
