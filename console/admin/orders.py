@@ -437,14 +437,18 @@ class OrderAdmin(OrderNotesMixin, OrderAddressFormMixin, SecuredModelView):
     # --- documents: invoices, credit notes, packing slips ------------------------------
 
     def documents_for(self, order: Order) -> list[tuple[str, str, str]]:
-        """(kind, number, download URL) of each document issued for ``order``."""
+        """(kind, number, download URL) of each document issued for ``order``.
+
+        The downloads are the Orders list's (the approval queue serves none), so the
+        links work from any page that shows the order's header.
+        """
         found = []
         for document in document_service.documents_of(db.session, order.id):
             if isinstance(document, Invoice):
-                url = self.get_url(".invoice_pdf", invoice_id=document.id)
+                url = url_for("order.invoice_pdf", invoice_id=document.id)
                 found.append(("Invoice", document.number, url))
             else:
-                url = self.get_url(".credit_note_pdf", credit_note_id=document.id)
+                url = url_for("order.credit_note_pdf", credit_note_id=document.id)
                 found.append(("Credit note", document.number, url))
         return found
 
