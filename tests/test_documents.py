@@ -213,6 +213,11 @@ def test_credit_note_needs_orders_approve_a_reason_and_at_most_the_shipping_paid
         )
     with pytest.raises(DomainError, match="at least one line"):
         documents.issue_credit_note(db.session, order, team["manager"], [], reason="x")
+    for unknown in (10**6, 10**30, "x"):
+        with pytest.raises(DomainError, match="does not exist"):
+            documents.issue_credit_note(
+                db.session, unknown, team["manager"], [], shipping="1.00", reason="x"
+            )
     db.session.rollback()
     assert db.session.scalars(select(CreditNote)).all() == []
 

@@ -48,6 +48,7 @@ from console.models.base import utcnow
 from console.models.documents import document_number
 from console.permissions import ORDERS_APPROVE
 from console.services.errors import DomainError
+from console.services.ids import row_id
 from console.services.pdf import render_pdf
 from console.services.pricing import (
     ZERO,
@@ -371,7 +372,8 @@ def issue_credit_note(
         raise DomainError(
             f"Your role does not allow issuing credit notes (it needs {ORDERS_APPROVE})."
         )
-    loaded = order if isinstance(order, Order) else session.get(Order, order)
+    order_id = order.id if isinstance(order, Order) else row_id(order)
+    loaded = None if order_id is None else session.get(Order, order_id)
     if loaded is None:
         raise DomainError("This order does not exist (any more).")
     reason = (reason or "").strip()
@@ -431,6 +433,8 @@ def packing_slips(session: Session, order_ids: Sequence[int]) -> bytes:
     order number, both addresses, lines and quantities; no prices."""
     if not order_ids:
         raise DomainError("Select the orders to print packing slips for.")
+    if any(row_id(order_id) is None for order_id in order_ids):
+        raise DomainError("Some of the selected rows are not orders; nothing printed.")
     if len(order_ids) > MAX_PACKING_SLIPS:
         raise DomainError(f"Print at most {MAX_PACKING_SLIPS} packing slips at a time.")
     found = {
