@@ -42,7 +42,7 @@ from console.permissions import (
     STAFF_MANAGE,
     UndeclaredPermission,
 )
-from console.services import documents
+from console.services import documents, workflow
 from console.services import jobs as jobs_service
 from console.services.documents import CreditLine
 from tests.design_matrix import (
@@ -98,12 +98,18 @@ def sample_records() -> None:
 
 
 def sample_documents() -> None:
-    """An invoice and a credit note of the first order, for the download endpoints."""
+    """A shipped order (so its invoice) with a credit note, for the download endpoints.
+
+    A second order: the first stays pending for the edit and transition endpoints.
+    """
     if db.session.scalar(select(Invoice.id).limit(1)) is not None:
         return
-    order = db.session.scalar(select(Order).order_by(Order.id).limit(1))
+    customer = db.session.scalar(select(Customer).limit(1))
+    product = db.session.scalar(select(Product).limit(1))
     issuer = StaffFactory(email="sample-manager@staff.test", role="manager")
-    documents.issue_invoice(db.session, order, issuer)
+    order = OrderFactory(customer=customer, lines={product: 1})
+    workflow.approve(db.session, order.id, issuer)
+    workflow.ship(db.session, order.id, issuer, "SAMPLE-TRACKING")
     documents.issue_credit_note(
         db.session, order, issuer, [CreditLine(order.lines[0].id, 1, Decimal("1.00"))], reason="x"
     )

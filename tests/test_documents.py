@@ -20,6 +20,7 @@ from console.services.documents import CreditLine
 from console.services.errors import DomainError
 from console.services.pdf import FONT_DIR, LocalFilesOnly, RefusedURL
 from tests.documents_support import approved_orders, pdf_pages, pdf_text, taxed_order
+from tests.factories import OrderFactory
 from tests.fixtures.servers import mail_relay
 from tests.pricing_support import D
 
@@ -289,3 +290,12 @@ def test_a_shipped_email_retried_after_an_outage_still_carries_the_invoice(
     shipped = [m for m in smtp_server.received if "on its way" in m["Subject"]]
     (attachment,) = list(shipped[0].iter_attachments())
     assert attachment.get_content() == invoice.pdf
+
+
+def test_an_order_never_approved_has_nothing_to_credit(team, priced):
+    pending = OrderFactory(customer=priced["ada"], lines={priced["tea"]: 1}, actor=team["clerk"])
+    with pytest.raises(DomainError, match="never approved"):
+        documents.issue_credit_note(
+            db.session, pending.id, team["manager"], [], shipping="0.01", reason="x"
+        )
+    assert documents.documents_of(db.session, pending) == []

@@ -442,14 +442,12 @@ class OrderAdmin(OrderNotesMixin, OrderAddressFormMixin, SecuredModelView):
         The downloads are the Orders list's (the approval queue serves none), so the
         links work from any page that shows the order's header.
         """
+        endpoints = {"invoice": "order.invoice_pdf", "credit_note": "order.credit_note_pdf"}
+        labels = {"invoice": "Invoice", "credit_note": "Credit note"}
         found = []
-        for document in document_service.documents_of(db.session, order.id):
-            if isinstance(document, Invoice):
-                url = url_for("order.invoice_pdf", invoice_id=document.id)
-                found.append(("Invoice", document.number, url))
-            else:
-                url = url_for("order.credit_note_pdf", credit_note_id=document.id)
-                found.append(("Credit note", document.number, url))
+        for document in document_service.documents_of(db.session, order):
+            url = url_for(endpoints[document.kind], **{f"{document.kind}_id": document.id})
+            found.append((labels[document.kind], document.number, url))
         return found
 
     def packing_slip_url(self, order: Order) -> str | None:

@@ -27,7 +27,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import literal, select, union_all
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, selectinload
 
@@ -376,6 +376,11 @@ def issue_credit_note(
     loaded = None if order_id is None else session.get(Order, order_id)
     if loaded is None:
         raise DomainError("This order does not exist (any more).")
+    if loaded.status in UNDOCUMENTED:
+        raise DomainError(
+            f"Order {loaded.number} is {loaded.status}: it was never approved, so there is "
+            "nothing to credit."
+        )
     reason = (reason or "").strip()
     if not reason:
         raise DomainError("Give the reason for the credit note; the customer reads it.")
@@ -414,15 +419,36 @@ def issue_credit_note(
     return note
 
 
-def documents_of(session: Session, order_id: int) -> list[Invoice | CreditNote]:
-    """``order_id``'s invoice and credit notes, in the order they were issued."""
-    invoices: list[Invoice | CreditNote] = list(
-        session.scalars(select(Invoice).where(Invoice.order_id == order_id).order_by(Invoice.id))
+@dataclass(frozen=True)
+class IssuedDocument:
+    """An issued document as an order's page lists it."""
+
+    kind: str
+    """``invoice`` or ``credit_note``."""
+    id: int
+    number: str
+
+
+UNDOCUMENTED = frozenset({OrderStatus.PENDING.value, OrderStatus.REJECTED.value})
+"""Statuses of orders that were never approved: nothing was invoiced or credited."""
+
+
+def documents_of(session: Session, order: Order) -> list[IssuedDocument]:
+    """``order``'s invoice, then its credit notes in the order issued (one query; none
+    for an order that was never approved)."""
+    if order.status in UNDOCUMENTED:
+        return []
+    invoices = select(literal("invoice").label("kind"), Invoice.id, Invoice.number).where(
+        Invoice.order_id == order.id
     )
-    notes = session.scalars(
-        select(CreditNote).where(CreditNote.order_id == order_id).order_by(CreditNote.id)
+    notes = select(literal("credit_note").label("kind"), CreditNote.id, CreditNote.number).where(
+        CreditNote.order_id == order.id
     )
-    return [*invoices, *notes]
+    both = union_all(invoices, notes).subquery()
+    rows = session.execute(
+        select(both.c.kind, both.c.id, both.c.number).order_by(both.c.kind.desc(), both.c.id)
+    )
+    return [IssuedDocument(kind, id_, number) for kind, id_, number in rows]
 
 
 # --- packing slips -----------------------------------------------------------------------
