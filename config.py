@@ -101,6 +101,8 @@ class Environment:
     """``CONSOLE_BASE_URL`` when the variable is not set (None: it must be set)."""
     trusted_hosts: str = ""
     """``CONSOLE_TRUSTED_HOSTS`` when the variable is not set."""
+    demo_seller: bool = True
+    """Whether unset ``SELLER_*`` variables take the demo shop's details (invoices)."""
 
 
 ENVIRONMENTS: Final[Mapping[str, Environment]] = {
@@ -131,6 +133,7 @@ ENVIRONMENTS: Final[Mapping[str, Environment]] = {
         require_2fa_permissions="staff.manage",
         development_secrets=False,
         base_url=None,
+        demo_seller=False,
     ),
 }
 
@@ -541,6 +544,49 @@ class ApiSettings(_FromEnvironment):
         return {"API_RATE_LIMIT": self.rate_limit, "API_MAX_BODY_BYTES": self.max_body_bytes}
 
 
+DEMO_SELLER: Final[Mapping[str, str]] = {
+    "SELLER_NAME": "Demo Shop Ltd",
+    "SELLER_ADDRESS": "1 Example Street; 1000 Brussels; Belgium",
+    "SELLER_VAT_ID": "BE0123456789",
+    "SELLER_EMAIL": "accounts@shop.example",
+}
+"""The seller an invoice names in development and tests, where no SELLER_* is set."""
+
+
+class DocumentSettings(_FromEnvironment):
+    """Invoices, credit notes and packing slips (console.services.documents).
+
+    The seller's details are printed on every invoice and credit note as they are when
+    it is issued (an issued document never changes, so a later change of these
+    variables only affects documents issued after it).
+    """
+
+    invoice_on: Literal["shipped", "approved"] = Field("shipped", validation_alias="INVOICE_ON")
+    """The order transition that issues its invoice (and whose e-mail carries it)."""
+    seller_name: str | None = Field(None, validation_alias="SELLER_NAME")
+    """The seller's legal name; unset: the shop's name (``SHOP_NAME``)."""
+    seller_address: str | None = Field(None, validation_alias="SELLER_ADDRESS")
+    """The seller's postal address, its lines separated by ``;`` or new lines."""
+    seller_vat_id: str | None = Field(None, validation_alias="SELLER_VAT_ID")
+    seller_email: str | None = Field(None, validation_alias="SELLER_EMAIL")
+
+    @field_validator("invoice_on", mode="before")
+    @classmethod
+    def _lower_case(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    def flask(self, environment: Environment) -> dict[str, Any]:
+        values = {
+            "SELLER_NAME": self.seller_name,
+            "SELLER_ADDRESS": self.seller_address,
+            "SELLER_VAT_ID": self.seller_vat_id,
+            "SELLER_EMAIL": self.seller_email,
+        }
+        if environment.demo_seller:
+            values = {key: value or DEMO_SELLER[key] for key, value in values.items()}
+        return {"INVOICE_ON": self.invoice_on, **values}
+
+
 def _variable(model: type[BaseSettings], location: str | int) -> str:
     """The environment variable behind ``model``'s field ``location``."""
     info = model.model_fields.get(str(location))
@@ -567,6 +613,7 @@ class Settings:
     shop: ShopSettings
     api: ApiSettings
     customer_page: CustomerPageSettings
+    documents: DocumentSettings
 
     @classmethod
     def from_environment(cls) -> Settings:
@@ -611,6 +658,7 @@ class Settings:
             | self.shop.flask()
             | self.api.flask()
             | self.customer_page.flask()
+            | self.documents.flask(environment)
         )
 
 

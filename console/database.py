@@ -63,8 +63,17 @@ def init_database(app: Flask) -> None:
         enable_sqlite_foreign_keys(db.engine)
 
 
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+"""How long a SQLite writer waits for another's transaction before "database is locked".
+
+Python's default is 5 s. A shipment holds the write lock while its invoice's PDF is
+rendered (the number must stay taken until the commit), so several clerks shipping at
+once queue for longer than other writes do."""
+
+
 def enable_sqlite_foreign_keys(engine: Engine) -> None:
-    """Make SQLite enforce foreign keys, which it ignores unless asked on each connection."""
+    """Make SQLite enforce foreign keys, which it ignores unless asked on each connection,
+    and let writers wait ``SQLITE_BUSY_TIMEOUT_MS`` for each other."""
     if engine.dialect.name != "sqlite":
         return
 
@@ -72,6 +81,7 @@ def enable_sqlite_foreign_keys(engine: Engine) -> None:
     def _on_connect(dbapi_connection, _record) -> None:  # pragma: no cover - trivial
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.close()
 
 

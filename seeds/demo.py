@@ -34,6 +34,7 @@ from console.models import (
 from console.models.addresses import ADDRESS_KINDS
 from console.models.base import utcnow
 from console.permissions import ROLE_DESCRIPTIONS, ROLE_PERMISSIONS
+from console.services.documents import invoice_of, issue_invoice
 from console.services.orders import price_order
 
 # Development-only credentials, documented in README.md. The seed refuses to run under
@@ -184,6 +185,7 @@ class SeedReport:
     orders: int = 0
     pricing: int = 0
     """Tax rates, shipping methods and promotion codes."""
+    invoices: int = 0
 
     @property
     def created_anything(self) -> bool:
@@ -196,6 +198,7 @@ class SeedReport:
                 self.products,
                 self.orders,
                 self.pricing,
+                self.invoices,
             )
         )
 
@@ -396,6 +399,22 @@ def _apply_history(
         order.cancelled_at = decided_at
 
 
+def seed_invoices(report: SeedReport, clerk: User) -> None:
+    """An invoice for each shipped or delivered demo order that has none, in the order
+    they shipped. They are issued now (dated the day the seed runs), as the console
+    issues them: numbered, rendered, immutable."""
+    invoiced = (OrderStatus.SHIPPED.value, OrderStatus.DELIVERED.value)
+    shipped = db.session.scalars(
+        select(Order)
+        .where(Order.number.like(f"{DEMO_ORDER_PREFIX}%"), Order.status.in_(invoiced))
+        .order_by(Order.shipped_at, Order.id)
+    )
+    for order in shipped:
+        if invoice_of(db.session, order.id) is None:
+            issue_invoice(db.session, order, clerk)
+            report.invoices += 1
+
+
 def load_demo_data() -> SeedReport:
     """Create whatever demo data is missing, in one transaction."""
     report = SeedReport()
@@ -408,6 +427,8 @@ def load_demo_data() -> SeedReport:
         products = seed_products(report, rng, rates)
         db.session.flush()
         seed_orders(report, rng, customers, products, staff, shipping)
+        db.session.flush()
+        seed_invoices(report, staff["clerk"])
         db.session.commit()
     except Exception:
         db.session.rollback()

@@ -7,6 +7,7 @@
 - ``tests/fixtures/servers.py``: real SMTP and Redis servers on loopback.
 - ``tests/fixtures/browser.py``: Chromium through Playwright, ``live_server``, ``screenshot``.
 - ``tests/fixtures/clock.py``: ``clock``, a stopped wall clock the test moves on itself.
+- ``tests/fixtures/documents.py``: ``team`` (a clerk and a manager), ``priced`` (a priced shop).
 
 Records are made with the factories of ``tests/factories.py``; pages are read with the
 helpers of ``tests/helpers.py``.
@@ -18,4 +19,5 @@ pytest_plugins = [
     "tests.fixtures.servers",
     "tests.fixtures.browser",
     "tests.fixtures.clock",
+    "tests.fixtures.documents",
 ]

@@ -147,6 +147,15 @@ ENDPOINTS: dict[str, Needs] = {
     # The transition buttons of an order page: see TRANSITIONS.
     "order.transition_view": ("orders.read",),
     "pending_order.transition_view": ("orders.approve",),
+    # An order's invoice and credit notes, downloaded from its page: whoever reads orders
+    # (issue 14). Packing slips: those who ship (orders.fulfil). The approval queue
+    # serves none of them (its orders have no documents yet).
+    "order.invoice_pdf": ("orders.read",),
+    "order.credit_note_pdf": ("orders.read",),
+    "order.packing_slip": ("orders.read", "orders.fulfil"),
+    "pending_order.invoice_pdf": NOBODY,
+    "pending_order.credit_note_pdf": NOBODY,
+    "pending_order.packing_slip": NOBODY,
     # Internal notes on an order's page: staff who write orders, on any status.
     "order.note_view": ("orders.read", "orders.write"),
     "pending_order.note_view": ("orders.approve", "orders.write"),
@@ -229,6 +238,8 @@ ACTIONS: dict[str, dict[str, Needs]] = {
         "reject": (TRANSITIONS["reject"],),
         "deliver": (TRANSITIONS["deliver"],),
         "cancel": (TRANSITIONS["cancel"],),
+        # One PDF of the selected orders' packing slips: those who ship.
+        "packing_slips": ("orders.fulfil",),
         "delete": NOBODY,
     },
     "pending_order": {
@@ -237,6 +248,7 @@ ACTIONS: dict[str, dict[str, Needs]] = {
         # Pending orders are never shipped, so never delivered: the queue has no such action.
         "deliver": NOBODY,
         "cancel": (TRANSITIONS["cancel"],),
+        "packing_slips": NOBODY,
         "delete": NOBODY,
     },
     "notification": {"resend": ("notifications.read",), "delete": NOBODY},

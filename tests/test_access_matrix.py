@@ -24,8 +24,10 @@ from console.admin.registry import endpoint_requirement, register_view, register
 from console.database import db
 from console.models import (
     ApiToken,
+    CreditNote,
     Customer,
     ImportBatch,
+    Invoice,
     Job,
     Order,
     Product,
@@ -43,7 +45,9 @@ from console.permissions import (
     STAFF_MANAGE,
     UndeclaredPermission,
 )
+from console.services import documents, workflow
 from console.services import jobs as jobs_service
+from console.services.documents import CreditLine
 from tests.design_matrix import (
     ACTIONS,
     API_ENDPOINTS,
@@ -113,6 +117,26 @@ def sample_records() -> None:
     db.session.commit()
     if db.session.scalar(select(ApiToken).limit(1)) is None:
         api_secret(["customers.read"])
+    sample_documents()
+
+
+def sample_documents() -> None:
+    """A shipped order (so its invoice) with a credit note, for the download endpoints.
+
+    A second order: the first stays pending for the edit and transition endpoints.
+    """
+    if db.session.scalar(select(Invoice.id).limit(1)) is not None:
+        return
+    customer = db.session.scalar(select(Customer).limit(1))
+    product = db.session.scalar(select(Product).limit(1))
+    issuer = StaffFactory(email="sample-manager@staff.test", role="manager")
+    order = OrderFactory(customer=customer, lines={product: 1})
+    workflow.approve(db.session, order.id, issuer)
+    workflow.ship(db.session, order.id, issuer, "SAMPLE-TRACKING")
+    documents.issue_credit_note(
+        db.session, order, issuer, [CreditLine(order.lines[0].id, 1, Decimal("1.00"))], reason="x"
+    )
+    db.session.commit()
 
 
 JSON_ENDPOINTS = {"preview"}
@@ -215,6 +239,10 @@ def url_values(rule) -> list[dict]:
             ]
         elif argument == "token_id":
             choices[argument] = [db.session.scalar(select(ApiToken.id).limit(1))]
+        elif argument == "invoice_id":
+            choices[argument] = [db.session.scalar(select(Invoice.id).limit(1))]
+        elif argument == "credit_note_id":
+            choices[argument] = [db.session.scalar(select(CreditNote.id).limit(1))]
         elif argument == "job_id":
             # The newest job: the one ``sample_job`` made for the person signed in.
             choices[argument] = [db.session.scalar(select(Job.id).order_by(Job.id.desc()))]

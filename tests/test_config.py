@@ -266,3 +266,17 @@ def test_every_variable_is_documented():
 def test_the_request_body_limit_follows_the_import_file_limit(monkeypatch):
     monkeypatch.setenv("IMPORT_MAX_BYTES", "5000")
     assert load("development")["MAX_CONTENT_LENGTH"] == 5000 + settings.UPLOAD_FORM_ALLOWANCE
+
+
+def test_invoice_settings_are_typed_and_the_seller_has_demo_details_outside_production(
+    monkeypatch,
+):
+    monkeypatch.setenv("INVOICE_ON", "Approved")
+    config = load("development")
+    assert config["INVOICE_ON"] == "approved"
+    assert config["SELLER_NAME"] == settings.DEMO_SELLER["SELLER_NAME"]
+    monkeypatch.setenv("SELLER_VAT_ID", "FR12345678901")
+    assert load("testing")["SELLER_VAT_ID"] == "FR12345678901"
+    monkeypatch.setenv("INVOICE_ON", "delivered")
+    with pytest.raises(ConfigurationError, match="INVOICE_ON='delivered'"):
+        load("development")

@@ -128,6 +128,9 @@ def url_values(rule: Rule, samples: dict, rng: random.Random) -> list[dict]:
         "saved_id": [1, 2**31, 10**30],
         # API tokens: none in the samples (revoking one that is not there answers 404).
         "token_id": [1, 2**31, 10**30],
+        # Nor documents: an unknown invoice or credit note answers 404.
+        "invoice_id": [1, 2**31, 10**30],
+        "credit_note_id": [1, 2**31, 10**30],
     }
     arguments = sorted(rule.arguments)
     if not arguments:

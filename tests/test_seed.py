@@ -158,3 +158,22 @@ def test_seed_refuses_production_unless_forced(app):
     forced = runner.invoke(args=["seed", "--force"])
     assert forced.exit_code == 0, forced.output
     assert count_rows(Customer) == 50
+
+
+def test_shipped_demo_orders_have_their_invoices_once(app):
+    from console.models import Invoice
+
+    first = load_demo_data()
+    shipped = set(
+        db.session.scalars(
+            select(Order.id).where(
+                Order.status.in_((OrderStatus.SHIPPED.value, OrderStatus.DELIVERED.value))
+            )
+        )
+    )
+    invoiced = dict(db.session.execute(select(Invoice.order_id, Invoice.number)).all())
+    assert shipped and set(invoiced) == shipped and first.invoices == len(shipped)
+    year = utcnow().year
+    assert sorted(invoiced.values()) == [f"INV-{year}-{n:06d}" for n in range(1, len(shipped) + 1)]
+    assert load_demo_data().invoices == 0
+    assert count_rows(Invoice) == len(shipped)

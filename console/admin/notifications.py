@@ -74,6 +74,8 @@ class NotificationAdmin(SecuredModelView):
         "sent_at": "Sent",
         "body_text": "Text part",
         "body_html": "HTML part",
+        "invoice": "Invoice attached (PDF)",
+        "credit_note": "Credit note attached (PDF)",
     }
     column_searchable_list = ["recipient"]
     search_hint = "Search by recipient e-mail"
@@ -98,6 +100,8 @@ class NotificationAdmin(SecuredModelView):
         "attempts",
         "last_error",
         "order",
+        "invoice",
+        "credit_note",
         "template",
         "created_at",
         "last_attempt_at",

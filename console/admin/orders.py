@@ -8,10 +8,20 @@ store (``console.services.orders.preview``: the same pricing as the save).
 
 from __future__ import annotations
 
+import io
 from decimal import Decimal
 from typing import Any
 
-from flask import abort, flash, has_request_context, jsonify, redirect, request, url_for
+from flask import (
+    abort,
+    flash,
+    has_request_context,
+    jsonify,
+    redirect,
+    request,
+    send_file,
+    url_for,
+)
 from flask_admin import expose
 from flask_admin.actions import action
 from flask_admin.contrib.sqla.filters import FilterEqual
@@ -48,15 +58,26 @@ from console.admin.formatters import (
 from console.admin.lookups import CustomerLookup, RecordLookup, as_int_id
 from console.admin.order_notes import OrderNotesMixin
 from console.database import db
-from console.models import Order, OrderLine, OrderStatus, Product, ShippingMethod
+from console.models import (
+    CreditNote,
+    Invoice,
+    Order,
+    OrderLine,
+    OrderStatus,
+    Product,
+    ShippingMethod,
+)
 from console.permissions import (
     NOTIFICATIONS_READ,
     ORDERS_APPROVE,
+    ORDERS_FULFIL,
     ORDERS_READ,
     ORDERS_WRITE,
     PRODUCTS_READ,
     can,
+    satisfies,
 )
+from console.services import documents as document_service
 from console.services import orders as order_service
 from console.services import pending, workflow
 from console.services.errors import DomainError, PricingRefused
@@ -447,19 +468,100 @@ class OrderAdmin(OrderNotesMixin, OrderAddressFormMixin, SecuredModelView):
         flash(f"{done} Next pending order: {following.number}.", "success")
         return redirect(self.get_url(".details_view", id=following.id, url=list_url))
 
-    # Each bulk transition asks for the transition's own permission (workflow.TRANSITIONS).
+    # --- documents: invoices, credit notes, packing slips ------------------------------
+
+    def documents_for(self, order: Order) -> list[tuple[str, str, str]]:
+        """(kind, number, download URL) of each document issued for ``order``.
+
+        The downloads are the Orders list's (the approval queue serves none), so the
+        links work from any page that shows the order's header.
+        """
+        endpoints = {"invoice": "order.invoice_pdf", "credit_note": "order.credit_note_pdf"}
+        labels = {"invoice": "Invoice", "credit_note": "Credit note"}
+        found = []
+        for document in document_service.documents_of(db.session, order):
+            url = url_for(endpoints[document.kind], **{f"{document.kind}_id": document.id})
+            found.append((labels[document.kind], document.number, url))
+        return found
+
+    def packing_slip_url(self, order: Order) -> str | None:
+        """The order's packing slip, for those who ship (and once it can be packed)."""
+        packable = {OrderStatus.APPROVED, OrderStatus.SHIPPED, OrderStatus.DELIVERED}
+        if order.status not in packable or not satisfies(self.permission_for("packing_slip")):
+            return None
+        return self.get_url(".packing_slip", order_id=order.id)
+
+    @staticmethod
+    def _pdf(data: bytes, file_name: str):
+        return send_file(
+            io.BytesIO(data),
+            mimetype="application/pdf",
+            as_attachment=True,
+            download_name=file_name,
+            max_age=0,
+        )
+
+    def _issued_pdf(self, model: type[Invoice] | type[CreditNote], document_id: int):
+        """An issued document's PDF as issued, or 404 for an id no document has."""
+        number = as_int_id(document_id)
+        document = None if number is None else db.session.get(model, number)
+        if document is None:
+            abort(404)
+        return self._pdf(document.pdf, document.file_name)
+
+    @expose("/invoice/<int:invoice_id>/")
+    def invoice_pdf(self, invoice_id: int):
+        """An invoice's PDF (``orders.read``, checked by the view before it runs)."""
+        return self._issued_pdf(Invoice, invoice_id)
+
+    @expose("/credit-note/<int:credit_note_id>/")
+    def credit_note_pdf(self, credit_note_id: int):
+        """A credit note's PDF (``orders.read``)."""
+        return self._issued_pdf(CreditNote, credit_note_id)
+
+    @expose("/<int:order_id>/packing-slip/")
+    def packing_slip(self, order_id: int):
+        """One order's packing slip (``orders.fulfil``): lines and quantities, no prices."""
+        number = as_int_id(order_id)
+        order = None if number is None else db.session.get(Order, number)
+        if order is None:
+            abort(404)
+        data = document_service.packing_slips(db.session, [order.id])
+        return self._pdf(data, f"packing-slip-{order.number}.pdf")
+
+    @action("packing_slips", "Print packing slips")
+    def action_packing_slips(self, ids: list[str]):
+        """The selected orders' packing slips as one PDF, one order per page."""
+        try:
+            order_ids = [int(raw) for raw in ids]
+            data = document_service.packing_slips(db.session, order_ids)
+        except DomainError as refused:
+            flash(refused.message, "error")
+            return None
+        name = f"packing-slips-{len(order_ids)}-orders.pdf"
+        return self._pdf(data, name)
+
+    # Each bulk transition asks for the transition's own permission (workflow.TRANSITIONS);
+    # packing slips are for those who ship.
     action_permissions = {
-        name: workflow.TRANSITIONS[name].permission
-        for name in ("approve", "reject", "deliver", "cancel")
+        **{
+            name: workflow.TRANSITIONS[name].permission
+            for name in ("approve", "reject", "deliver", "cancel")
+        },
+        "packing_slips": ORDERS_FULFIL,
     }
     # The transition buttons: reading orders, plus the permission of the transition
     # named in the URL (``permission_for``).
     # Internal notes: writing orders (``note_view``, ``OrderNotesMixin``), on any status.
     # The preview serves the order form: the form's own permission.
+    # Invoices and credit notes: anyone who reads orders; packing slips: those who ship.
     endpoint_permissions = {
         "transition_view": ORDERS_READ,
         "note_view": ORDERS_WRITE,
         "preview": ORDERS_WRITE,
+        "invoice_pdf": ORDERS_READ,
+        "credit_note_pdf": ORDERS_READ,
+        "packing_slip": ORDERS_FULFIL,
     }
 
     def permission_for(self, name: str):
@@ -662,10 +764,17 @@ class PendingOrderAdmin(OrderAdmin):
     column_default_sort = [("created_at", False), ("id", False)]
     column_filters = ["created_at", "total", CustomerEmailFilter(), ProductSkuFilter()]
     queue_keys = True
-    # Every order listed here is pending: "Mark delivered" could never apply.
-    action_disallowed_list = ["deliver"]
-    # Orders are previewed and saved under Orders.
-    endpoint_permissions = {**OrderAdmin.endpoint_permissions, "preview": None}
+    # Every order listed here is pending: "Mark delivered" could never apply, and there
+    # is nothing to pack yet.
+    action_disallowed_list = ["deliver", "packing_slips"]
+    # Orders are previewed and saved, and their documents downloaded, under Orders.
+    endpoint_permissions = {
+        **OrderAdmin.endpoint_permissions,
+        "preview": None,
+        "invoice_pdf": None,
+        "credit_note_pdf": None,
+        "packing_slip": None,
+    }
 
     def get_query(self):
         return super().get_query().filter(Order.status == OrderStatus.PENDING.value)

@@ -4,6 +4,13 @@ from console.models.addresses import CustomerAddress, PostalAddress
 from console.models.api import ApiToken, IdempotencyKey
 from console.models.audit import AuditEvent
 from console.models.customers import Customer
+from console.models.documents import (
+    CreditNote,
+    DocumentCounter,
+    DocumentSeries,
+    ImmutableDocument,
+    Invoice,
+)
 from console.models.drafts import FormDraft
 from console.models.imports import ImportBatch, ImportState
 from console.models.invitations import StaffInvitation
@@ -31,6 +38,11 @@ __all__ = [
     "ApiToken",
     "IdempotencyKey",
     "AuditEvent",
+    "CreditNote",
+    "DocumentCounter",
+    "DocumentSeries",
+    "ImmutableDocument",
+    "Invoice",
     "Customer",
     "FormDraft",
     "CustomerAddress",

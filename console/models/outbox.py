@@ -19,6 +19,7 @@ from console.database import Model
 from console.models.base import TimestampMixin, utcnow
 
 if TYPE_CHECKING:
+    from console.models.documents import CreditNote, Invoice
     from console.models.orders import Order
 
 
@@ -66,7 +67,23 @@ class OutboxMessage(TimestampMixin, Model):
     claimed_at: Mapped[dt.datetime | None] = mapped_column()
     sent_at: Mapped[dt.datetime | None] = mapped_column()
 
+    invoice_id: Mapped[int | None] = mapped_column(
+        ForeignKey("invoice.id", ondelete="RESTRICT"), index=True
+    )
+    """An invoice sent with the message as a PDF attachment (read at each attempt)."""
+    credit_note_id: Mapped[int | None] = mapped_column(
+        ForeignKey("credit_note.id", ondelete="RESTRICT"), index=True
+    )
+    """A credit note sent with the message as a PDF attachment."""
+
     order: Mapped[Order | None] = relationship()
+    invoice: Mapped[Invoice | None] = relationship()
+    credit_note: Mapped[CreditNote | None] = relationship()
+
+    @property
+    def attachments(self) -> list[CreditNote | Invoice]:
+        """The documents that go with the message, each as its PDF."""
+        return [doc for doc in (self.invoice, self.credit_note) if doc is not None]
 
     def __str__(self) -> str:
         return f"{self.subject} → {self.recipient}"

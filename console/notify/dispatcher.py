@@ -144,7 +144,12 @@ customer's complaint, a relay's log) can be traced back to it in the console."""
 
 
 def _as_mail(message: OutboxMessage) -> Message:
-    return Message(
+    """The message as Flask-Mail sends it, with its documents attached as PDF files.
+
+    Attachments are read from the documents at each attempt (the outbox row holds a
+    reference, not a copy), so a retried message carries the same, immutable PDF.
+    """
+    mail = Message(
         subject=message.subject,
         recipients=[message.recipient],
         body=message.body_text,
@@ -152,6 +157,9 @@ def _as_mail(message: OutboxMessage) -> Message:
         sender=message.sender,
         extra_headers={OUTBOX_ID_HEADER: str(message.id)},
     )
+    for document in message.attachments:
+        mail.attach(document.file_name, "application/pdf", document.pdf)
+    return mail
 
 
 def _record(session: Session, message_id: int, token: str | None, **values) -> None:
@@ -166,9 +174,10 @@ def send_claimed(session: Session, message_id: int, report: DeliveryReport) -> N
     token = message.claim_token
     attempts = message.attempts + 1
     now = utcnow()
+    mail = _as_mail(message)
     session.commit()  # end the read transaction: no database lock is held during SMTP
     try:
-        transport.send(_as_mail(message))
+        transport.send(mail)
     except SMTP_ERRORS as exc:
         error = f"{type(exc).__name__}: {exc}"[:2000]
         if attempts >= current_app.config["OUTBOX_MAX_ATTEMPTS"]:

@@ -19,7 +19,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from console.database import rowcount
-from console.models import Order, OutboxMessage, OutboxStatus, User
+from console.models import CreditNote, Invoice, Order, OutboxMessage, OutboxStatus, User
 from console.models.base import utcnow
 from console.permissions import NOTIFICATIONS_READ
 from console.services.errors import DomainError
@@ -54,15 +54,25 @@ def enqueue_email(
     subject: str,
     sender: str | None = None,
     order: Order | None = None,
+    attach: Invoice | CreditNote | None = None,
 ) -> OutboxMessage:
     """Render ``template`` for ``to`` and add it to the outbox in ``session``'s transaction.
 
     Nothing is sent here: the caller commits (or rolls back) the message with the
-    change it belongs to; a dispatcher delivers it after the commit.
+    change it belongs to; a dispatcher delivers it after the commit. ``attach``: an
+    issued document that goes with the message as its PDF.
     """
     text, html = render_email(template, context)
     return enqueue_rendered(
-        session, to, subject, text, html, template=template, sender=sender, order=order
+        session,
+        to,
+        subject,
+        text,
+        html,
+        template=template,
+        sender=sender,
+        order=order,
+        attach=attach,
     )
 
 
@@ -80,6 +90,7 @@ def enqueue_rendered(
     template: str,
     sender: str | None = None,
     order: Order | None = None,
+    attach: Invoice | CreditNote | None = None,
 ) -> OutboxMessage:
     """Add an already rendered message to the outbox in ``session``'s transaction.
 
@@ -94,6 +105,8 @@ def enqueue_rendered(
         body_text=text,
         body_html=html,
         order=order,
+        invoice=attach if isinstance(attach, Invoice) else None,
+        credit_note=attach if isinstance(attach, CreditNote) else None,
         status=OutboxStatus.PENDING.value,
         attempts=0,
         next_attempt_at=utcnow(),
@@ -108,8 +121,11 @@ def is_confidential(message: OutboxMessage) -> bool:
     return message.template.startswith(SECURITY_TEMPLATE_PREFIX)
 
 
-def enqueue_order_email(session: Session, order: Order, template: str) -> OutboxMessage:
-    """Queue the customer's e-mail ``template`` about ``order`` (number, lines, totals)."""
+def enqueue_order_email(
+    session: Session, order: Order, template: str, *, attach: Invoice | None = None
+) -> OutboxMessage:
+    """Queue the customer's e-mail ``template`` about ``order`` (number, lines, totals),
+    with ``attach`` (its invoice) as a PDF attachment."""
     subjects = current_app.config["ORDER_EMAIL_SUBJECTS"]
     subject = subjects[template].format(number=order.number, shop=current_app.config["SHOP_NAME"])
     context = {
@@ -118,9 +134,16 @@ def enqueue_order_email(session: Session, order: Order, template: str) -> Outbox
         "lines": list(order.lines),
         "currency": current_app.config["CONSOLE_CURRENCY"],
         "order_url": link_for(order),
+        "invoice": attach,
     }
     return enqueue_email(
-        session, order.customer.email, template, context, subject=subject, order=order
+        session,
+        order.customer.email,
+        template,
+        context,
+        subject=subject,
+        order=order,
+        attach=attach,
     )
 
 

@@ -31,9 +31,18 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from console import audit
 from console.database import rowcount
-from console.models import Order, OrderStatus, Product, StockMovement, StockReason, User
+from console.models import (
+    Invoice,
+    Order,
+    OrderStatus,
+    Product,
+    StockMovement,
+    StockReason,
+    User,
+)
 from console.models.base import utcnow
 from console.permissions import ORDERS_APPROVE, ORDERS_CANCEL, ORDERS_FULFIL
+from console.services import documents
 from console.services.errors import DomainError
 from console.services.ids import row_id
 from console.services.notifications import enqueue_order_email
@@ -205,6 +214,14 @@ def _change_stock(
     return short
 
 
+def _invoice_if_due(session: Session, order: Order, actor: User) -> Invoice | None:
+    """Issue ``order``'s invoice when its new status is the one ``INVOICE_ON`` names,
+    in this transaction: its number is taken and given back with the transition."""
+    if not documents.invoice_due_on(order.status):
+        return None
+    return documents.issue_invoice(session, order, actor)
+
+
 def four_eyes_refusal(order: Order, actor: User) -> str | None:
     """Why ``actor`` may not approve ``order`` under the four-eyes rule, or None.
 
@@ -254,7 +271,8 @@ def approve(
             )
         reserved = ", ".join(f"{line.product.sku} × {line.quantity}" for line in loaded.lines)
         audit.record(session, actor, audit.APPROVE, loaded, note=f"Stock reserved: {reserved}")
-        enqueue_order_email(session, loaded, "order_approved")
+        invoice = _invoice_if_due(session, loaded, actor)
+        enqueue_order_email(session, loaded, "order_approved", attach=invoice)
         enqueue_order_event(session, loaded, "order.approved")
         return loaded
 
@@ -319,7 +337,8 @@ def ship(
         loaded.shipped_at = utcnow()
         _write_order_first(session)
         audit.record(session, actor, audit.SHIP, loaded, note=f"Tracking number {tracking}")
-        enqueue_order_email(session, loaded, "order_shipped")
+        invoice = _invoice_if_due(session, loaded, actor)
+        enqueue_order_email(session, loaded, "order_shipped", attach=invoice)
         enqueue_order_event(session, loaded, "order.shipped")
         return loaded
 
