@@ -15,6 +15,7 @@ from console.models.base import utcnow
 from console.notify.dispatcher import count_due, deliver_due, mail_configured, waiting_for_retry
 from console.notify.worker import run_worker
 from console.services import jobs as jobs_service
+from console.services import stock as stock_service
 from console.services.audit_retention import export_and_prune
 from console.services.errors import DomainError
 from seeds.bulk import generate_orders
@@ -200,9 +201,42 @@ def jobs_prune_command() -> None:
         click.echo(f"Marked failed: job(s) {ids}, whose worker stopped answering.")
 
 
+@click.group("stock")
+def stock_group() -> None:
+    """The stock ledger."""
+
+
+@stock_group.command("verify")
+@with_appcontext
+def stock_verify_command() -> None:
+    """Check that every product's stock equals the sum of its movements.
+
+    Exits 0 when every product agrees, 1 naming each product that does not.
+    """
+    result = stock_service.verify(db.session)
+    if not result.mismatches:
+        click.echo(
+            f"Stock ledger verified: the stock of all {result.products} product(s) equals "
+            "the sum of their movements."
+        )
+        return
+    click.echo(
+        f"Stock ledger broken for {len(result.mismatches)} of {result.products} product(s):",
+        err=True,
+    )
+    for mismatch in result.mismatches:
+        click.echo(
+            f"  {mismatch.sku}: stock {mismatch.stock}, sum of movements {mismatch.moved} "
+            f"(difference {mismatch.stock - mismatch.moved:+d})",
+            err=True,
+        )
+    raise SystemExit(1)
+
+
 def register(app: Flask) -> None:
     """Attach the console's commands to ``app``'s CLI."""
     app.cli.add_command(seed_command)
     app.cli.add_command(outbox_group)
     app.cli.add_command(audit_group)
     app.cli.add_command(jobs_group)
+    app.cli.add_command(stock_group)

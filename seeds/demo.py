@@ -34,6 +34,7 @@ from console.models import (
 from console.models.addresses import ADDRESS_KINDS
 from console.models.base import utcnow
 from console.permissions import ROLE_DESCRIPTIONS, ROLE_PERMISSIONS
+from console.services import stock as stock_service
 from console.services.orders import price_order
 
 # Development-only credentials, documented in README.md. The seed refuses to run under
@@ -320,6 +321,8 @@ def seed_products(
                 tax_rate=rates[_tax_rate_name(i)],
             )
             db.session.add(product)
+            # Through the ledger, so that the stock is explained by its movements.
+            stock_service.record_initial_stock(db.session, product, None)
             report.products += 1
         products.append(product)
     return products
