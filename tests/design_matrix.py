@@ -102,6 +102,10 @@ ENDPOINTS: dict[str, Needs] = {
     "admin.index": SIGNED_IN,
     **_model_view("customers.read", "customers.write", "customers.delete", True, "customer"),
     **_model_view("products.read", "products.write", "products.delete", True, "product"),
+    # The stock ledger: read (and exported) by whoever reads products, written by nobody
+    # (the stock service writes it); adjustments need stock.adjust.
+    **_model_view("products.read", None, None, True, "stock_movement"),
+    "stock_adjust.index": ("stock.adjust",),
     **_model_view("orders.read", "orders.write", None, True, "order"),
     # The approval queue: for those who approve; orders are taken and edited under Orders.
     **_model_view("orders.approve", None, None, True, "pending_order"),
@@ -176,7 +180,8 @@ TRANSITIONS: dict[str, str] = {
 
 ACTIONS: dict[str, dict[str, Needs]] = {
     "customer": {"delete": ("customers.delete",)},
-    "product": {"delete": ("products.delete",)},
+    "product": {"delete": ("products.delete",), "adjust_stock": ("stock.adjust",)},
+    "stock_movement": {"delete": NOBODY},
     "order": {
         "approve": (TRANSITIONS["approve"],),
         "reject": (TRANSITIONS["reject"],),

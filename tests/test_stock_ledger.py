@@ -223,3 +223,13 @@ def test_stock_verify_names_the_products_it_cannot_explain(app, runner, manager)
     assert "broken for 1 of 2 product(s)" in result.output
     assert "LAMP-1: stock 7, sum of movements 3 (difference +4)" in result.output
     assert "KET-1" not in result.output
+
+
+def test_demo_and_bulk_data_pass_stock_verify(app, runner):
+    """The seeds put their stock in through the ledger."""
+    seeded = runner.invoke(args=["seed", "--orders", "230"])
+    assert seeded.exit_code == 0, seeded.output
+    assert db.session.scalar(select(func.count()).select_from(StockMovement)) > 0
+    result = runner.invoke(args=["stock", "verify"])
+    assert result.exit_code == 0, result.output
+    assert "Stock ledger verified" in result.output

@@ -20,6 +20,7 @@ from console.admin.products import ProductAdmin
 from console.admin.registry import ADMIN_EXTENSION, VIEWS_EXTENSION, register_view
 from console.admin.sessions import SessionsView
 from console.admin.staff import RoleAdmin, StaffUserAdmin
+from console.admin.stock import StockAdjustView, StockMovementAdmin
 from console.database import db
 from console.models import (
     AuditEvent,
@@ -30,6 +31,7 @@ from console.models import (
     Promotion,
     Role,
     ShippingMethod,
+    StockMovement,
     TaxRate,
     User,
 )
@@ -53,6 +55,14 @@ MODEL_VIEWS: tuple[ModelViewEntry, ...] = (
     ModelViewEntry(PendingOrderAdmin, Order, "Pending approval", "pending_order", url="pending"),
     ModelViewEntry(CustomerAdmin, Customer, "Customers", "customer"),
     ModelViewEntry(ProductAdmin, Product, "Products", "product"),
+    ModelViewEntry(
+        StockMovementAdmin,
+        StockMovement,
+        "Stock movements",
+        "stock_movement",
+        url="stock/movements",
+        category="Stock",
+    ),
     ModelViewEntry(PromotionAdmin, Promotion, "Promotion codes", "promotion", category="Pricing"),
     ModelViewEntry(
         ShippingMethodAdmin,
@@ -99,6 +109,12 @@ def init_admin(app: Flask) -> Admin:
                 category=entry.category,
             ),
         )
+    register_view(
+        app,
+        StockAdjustView(
+            name="Adjust stock", endpoint="stock_adjust", url="stock/adjust", category="Stock"
+        ),
+    )
     register_view(app, JobsView(name="Jobs", endpoint="jobs", url="jobs"))
     register_view(app, SessionsView(name="Your sessions", endpoint="sessions", url="sessions"))
     register_view(app, KeepAliveView(name="Keep-alive", endpoint="keepalive", url="keepalive"))

@@ -364,14 +364,16 @@ def adjust(
         chosen = None
     if chosen not in ADJUSTMENT_REASONS:
         raise DomainError(
-            "Choose the reason of the adjustment: "
+            "Nothing was changed. Choose the reason of the adjustment: "
             + ", ".join(r.label.lower() for r in ADJUSTMENT_REASONS)
             + "."
         )
     assert chosen is not None
     note = (note or "").strip() or None
     if note is not None and len(note) > MAX_NOTE_LENGTH:
-        raise DomainError(f"The note is too long (at most {MAX_NOTE_LENGTH} characters).")
+        raise DomainError(
+            f"Nothing was changed. The note is too long (at most {MAX_NOTE_LENGTH} characters)."
+        )
     found, problems = _check_rows(session, chosen, rows)
     if problems:
         raise DomainError("Nothing was changed. " + " ".join(problems))
