@@ -233,3 +233,15 @@ def test_demo_and_bulk_data_pass_stock_verify(app, runner):
     result = runner.invoke(args=["stock", "verify"])
     assert result.exit_code == 0, result.output
     assert "Stock ledger verified" in result.output
+
+
+def test_a_given_stock_figure_is_written_as_the_difference(app, manager):
+    """``set_available``: what a writer given a figure (an import) calls."""
+    _, products = catalogue({"A": 5})
+    movement = stock.set_available(db.session, products["A"], 8, manager, note="Import 3")
+    assert stock.set_available(db.session, products["A"], 8, manager) is None
+    db.session.commit()
+    assert (movement.reason, movement.quantity, movement.balance_after) == ("correction", 3, 8)
+    assert ledger() == {"A": (8, 8)}
+    with pytest.raises(DomainError, match="below zero"):
+        stock.set_available(db.session, products["A"], -1, manager)

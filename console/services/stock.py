@@ -185,6 +185,33 @@ def record_initial_stock(session: Session, product: Product, actor: User | None)
     )
 
 
+def set_available(
+    session: Session,
+    product: Product,
+    quantity: int,
+    actor: User | None,
+    *,
+    reason: StockReason = StockReason.CORRECTION,
+    note: str | None = None,
+) -> StockMovement | None:
+    """Make ``product``'s available stock ``quantity`` with one movement of the
+    difference (none when it is already so), in the caller's transaction.
+
+    For writers that are given a stock figure rather than a change (a product import's
+    "stock" column): the row is locked before the difference is computed, so a
+    concurrent approval is never overwritten. ``quantity`` must be 0 or more.
+    """
+    if quantity < 0:
+        raise DomainError(f"{product.sku}: stock cannot be below zero.")
+    _lock(session, product.id)
+    current = session.scalar(select(Product.stock).where(Product.id == product.id)) or 0
+    if quantity == current:
+        return None
+    movement = _move(session, product.id, quantity - current, reason, actor, note=note)
+    _forget_stock(session, [product])
+    return movement
+
+
 # --- figures -----------------------------------------------------------------------------
 
 
