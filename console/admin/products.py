@@ -41,6 +41,7 @@ from console.permissions import (
     can,
 )
 from console.services import stock as stock_service
+from console.services.errors import DomainError
 
 LATEST_MOVEMENTS = 20
 """Movements the product's page shows (the movements list has them all)."""
@@ -181,6 +182,15 @@ class ProductAdmin(ImportMixin, SecuredModelView):
         if is_created:
             stock_service.record_initial_stock(
                 db.session(), model, current_user._get_current_object()
+            )
+
+    def on_model_delete(self, model: Product) -> None:
+        """Refuse, with a message, to delete a product whose stock has a history."""
+        super().on_model_delete(model)
+        if stock_service.latest_movements(db.session, model.id, limit=1):
+            raise DomainError(
+                f"{model.sku} has stock movements: they are the history of its stock, so "
+                "it cannot be deleted. Untick Active to stop selling it."
             )
 
     @action("adjust_stock", "Adjust stock")
