@@ -17,6 +17,7 @@ from console.notify.dispatcher import count_due, deliver_due, mail_configured, w
 from console.notify.worker import run_worker
 from console.services import idempotency
 from console.services import jobs as jobs_service
+from console.services import stock as stock_service
 from console.services.audit_retention import export_and_prune
 from console.services.errors import DomainError
 from seeds.bulk import generate_orders
@@ -229,6 +230,38 @@ def api_prune_keys_command() -> None:
     click.echo(f"Removed {removed} idempotency key(s) older than 24 hours.")
 
 
+@click.group("stock")
+def stock_group() -> None:
+    """The stock ledger."""
+
+
+@stock_group.command("verify")
+@with_appcontext
+def stock_verify_command() -> None:
+    """Check that every product's stock equals the sum of its movements.
+
+    Exits 0 when every product agrees, 1 naming each product that does not.
+    """
+    result = stock_service.verify(db.session)
+    if not result.mismatches:
+        click.echo(
+            f"Stock ledger verified: the stock of all {result.products} product(s) equals "
+            "the sum of their movements."
+        )
+        return
+    click.echo(
+        f"Stock ledger broken for {len(result.mismatches)} of {result.products} product(s):",
+        err=True,
+    )
+    for mismatch in result.mismatches:
+        click.echo(
+            f"  {mismatch.sku}: stock {mismatch.stock}, sum of movements {mismatch.moved} "
+            f"(difference {mismatch.stock - mismatch.moved:+d})",
+            err=True,
+        )
+    raise SystemExit(1)
+
+
 def register(app: Flask) -> None:
     """Attach the console's commands to ``app``'s CLI."""
     app.cli.add_command(seed_command)
@@ -236,3 +269,4 @@ def register(app: Flask) -> None:
     app.cli.add_command(audit_group)
     app.cli.add_command(jobs_group)
     app.cli.add_command(api_group)
+    app.cli.add_command(stock_group)

@@ -26,6 +26,8 @@ AUDIT_READ = "audit.read"
 EXPORT = "export"
 STAFF_MANAGE = "staff.manage"
 PROMOTIONS_MANAGE = "promotions.manage"
+STOCK_ADJUST = "stock.adjust"
+RETURNS_MANAGE = "returns.manage"
 
 ALL_PERMISSIONS: tuple[str, ...] = (
     CUSTOMERS_READ,
@@ -44,6 +46,8 @@ ALL_PERMISSIONS: tuple[str, ...] = (
     EXPORT,
     STAFF_MANAGE,
     PROMOTIONS_MANAGE,
+    STOCK_ADJUST,
+    RETURNS_MANAGE,
 )
 
 PERMISSION_INFO: dict[str, tuple[str, str, str]] = {
@@ -55,7 +59,11 @@ PERMISSION_INFO: dict[str, tuple[str, str, str]] = {
     ),
     CUSTOMERS_DELETE: ("Customers", "Delete customers", "Remove customer records."),
     PRODUCTS_READ: ("Products", "See products", "Open the product list and pages."),
-    PRODUCTS_WRITE: ("Products", "Create and edit products", "Prices, stock, tax rate."),
+    PRODUCTS_WRITE: (
+        "Products",
+        "Create and edit products",
+        "Prices, tax rate, a new product's initial stock.",
+    ),
     PRODUCTS_DELETE: ("Products", "Delete products", "Remove product records."),
     ORDERS_READ: ("Orders", "See orders", "Open the order list and order pages."),
     ORDERS_WRITE: ("Orders", "Take and edit orders", "Create orders, edit pending ones."),
@@ -71,6 +79,12 @@ PERMISSION_INFO: dict[str, tuple[str, str, str]] = {
         "Manage pricing",
         "Promotion codes, tax rates, shipping methods.",
     ),
+    STOCK_ADJUST: (
+        "Products",
+        "Adjust stock",
+        "Record goods received, counts, damage and loss.",
+    ),
+    RETURNS_MANAGE: ("Orders", "Handle returns", "Returns of shipped orders, back to stock."),
 }
 """Each permission's area, name and description, as the role page shows them."""
 
@@ -87,6 +101,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             ORDERS_READ,
             ORDERS_WRITE,
             ORDERS_FULFIL,
+            RETURNS_MANAGE,
         }
     ),
     "viewer": frozenset({CUSTOMERS_READ, PRODUCTS_READ, ORDERS_READ, AUDIT_READ, EXPORT}),

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import func, insert, literal, select, text
 
 from console.database import db
 from console.models import (
@@ -25,6 +25,8 @@ from console.models import (
     OrderStatus,
     OrderTaxLine,
     Product,
+    StockMovement,
+    StockReason,
     TaxRate,
     User,
 )
@@ -94,6 +96,34 @@ def _zero_rate() -> TaxRate:
     return rate
 
 
+def _receive_initial_stock(now: dt.datetime) -> None:
+    """A "received" movement for each bulk product's stock that no movement explains yet
+    (the stock ledger's invariant: stock equals the sum of the movements)."""
+    explained = select(StockMovement.id).where(StockMovement.product_id == Product.id)
+    db.session.execute(
+        insert(StockMovement).from_select(
+            [
+                "product_id",
+                "quantity",
+                "reason",
+                "balance_after",
+                "note",
+                "created_at",
+                "updated_at",
+            ],
+            select(
+                Product.id,
+                Product.stock,
+                literal(StockReason.RECEIVED.value),
+                Product.stock,
+                literal("Initial stock of a bulk product"),
+                literal(now),
+                literal(now),
+            ).where(Product.sku.like("BULK-%"), Product.stock > 0, ~explained.exists()),
+        )
+    )
+
+
 def _ensure_products(wanted: int, report: BulkReport, rng: random.Random, rate: TaxRate) -> list:
     """Bulk products as (id, unit price, SKU, name) rows."""
     existing = _count(Product, Product.sku.like("BULK-%"))
@@ -114,6 +144,7 @@ def _ensure_products(wanted: int, report: BulkReport, rng: random.Random, rate: 
     ]
     if rows:
         db.session.execute(insert(Product), rows)
+        _receive_initial_stock(now)
         report.products += len(rows)
     db.session.commit()
     return list(

@@ -21,6 +21,7 @@ from flask import current_app
 
 from console.database import db
 from console.models import Customer, Order, OrderLine, Product, Promotion, User
+from console.services import stock as stock_service
 from console.services.orders import prepare_order
 
 STAFF_PASSWORD = "correct horse battery staple"
@@ -61,6 +62,8 @@ class CustomerFactory(ConsoleFactory):
 
 
 class ProductFactory(ConsoleFactory):
+    """A product whose stock came in through the ledger (a "received" movement)."""
+
     class Meta:
         model = Product
 
@@ -68,6 +71,15 @@ class ProductFactory(ConsoleFactory):
     name = factory.LazyAttribute(lambda product: f"Product {product.sku}")
     unit_price = Decimal("10.00")
     stock = 5
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        session = cls._meta.sqlalchemy_session
+        product = model_class(*args, **kwargs)
+        session.add(product)
+        stock_service.record_initial_stock(session, product, None)
+        session.commit()
+        return product
 
 
 class PromotionFactory(ConsoleFactory):

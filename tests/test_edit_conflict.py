@@ -215,22 +215,26 @@ def test_a_product_conflict_compares_values_not_spellings(app):
     url = f"/admin/product/edit/?id={product.id}"
     first, second = signed_in(app, "manager"), signed_in(app, "admin")
     first_form, second_form = open_form(first, url), open_form(second, url)
-    first_form["stock"] = "7"
+    first_form["name"] = "Steel kettle"
     assert first.post(url, data=first_form).status_code == 302
 
     second_form["unit_price"] = "12.5"
     del second_form["active"]  # the box unticked
     refused = second.post(url, data=second_form).get_data(as_text=True)
     assert comparison(refused) == {
+        "Name": ("Product SKU-1", "Steel kettle", False),
         "Unit price": ("12.5", "10.00", True),
-        "Stock on hand": ("5", "7", False),
         "Active": ("No", "Yes", True),
     }
     filled = second.post(url, data=reapply_form(refused)).get_data(as_text=True)
     assert second.post(url, data=edit_form(filled)).status_code == 302
     db.session.expire_all()
     stored = db.session.get(Product, product.id)
-    assert (stored.unit_price, stored.stock, stored.active) == (Decimal("12.50"), 7, False)
+    assert (stored.name, stored.unit_price, stored.active) == (
+        "Steel kettle",
+        Decimal("12.50"),
+        False,
+    )
 
 
 def test_an_order_conflict_shows_and_re_applies_the_lines(app):

@@ -159,8 +159,8 @@ def test_product_preview_counts_and_names_every_bad_cell(client, auth, catalogue
         ("5", "BAD-4", "Unit price", "The price must be 0 or more."),
         ("6", "BAD-5", "Active", "Enter yes or no (not 'perhaps')."),
         ("6", "BAD-5", "Name", "This field is required (spaces alone do not count)."),
-        ("6", "BAD-5", "Stock on hand", "Not a valid integer value."),
-        ("6", "BAD-5", "Stock on hand", "Stock must be 0 or more."),  # as the form says it
+        ("6", "BAD-5", "Initial stock", "Not a valid integer value."),
+        ("6", "BAD-5", "Initial stock", "Stock must be 0 or more."),  # as the form says it
     ]
     assert updates(page) == [
         ("2", "ket-1", "SKU", "KET-1", "ket-1"),

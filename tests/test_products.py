@@ -49,7 +49,8 @@ def test_create_list_search_details(client, manager):
     assert "stainless steel" in details
 
 
-def test_edit_price_and_stock(client, manager):
+def test_edit_price_keeps_the_stock(client, manager):
+    """Stock changes only through the stock ledger: a stock posted to the form is ignored."""
     product = ProductFactory(**KETTLE)
     response = submit(
         client,
@@ -58,11 +59,11 @@ def test_edit_price_and_stock(client, manager):
     )
     assert response.status_code == 302
     db.session.expire_all()
-    assert (product.unit_price, product.stock, product.active) == (Decimal("41.00"), 0, False)
+    assert (product.unit_price, product.stock, product.active) == (Decimal("41.00"), 12, False)
 
 
 def test_delete_needs_products_delete(client, auth):
-    product = ProductFactory(**KETTLE)
+    product = ProductFactory(**{**KETTLE, "stock": 0})
     auth.login_as("admin")
     token = form_token(client, "/admin/product/")
     response = client.post("/admin/product/delete/", data={"id": product.id, "csrf_token": token})
@@ -102,9 +103,25 @@ def test_duplicate_sku_is_refused(client, manager):
 def test_negative_stock_on_edit_changes_nothing(client, manager):
     product = ProductFactory(**KETTLE)
     response = submit(client, f"/admin/product/edit/?id={product.id}", {**VALID, "stock": "-1"})
-    assert response.status_code == 200
+    assert response.status_code == 302
     db.session.expire_all()
     assert product.stock == 12
+
+
+def test_a_product_with_stock_movements_is_kept(client, auth):
+    """Its movements are the history of its stock: the product is deactivated instead."""
+    product = ProductFactory(**KETTLE)
+    auth.login_as("admin")
+    token = form_token(client, "/admin/product/")
+    response = client.post(
+        "/admin/product/delete/",
+        data={"id": product.id, "csrf_token": token},
+        follow_redirects=True,
+    )
+    assert "KET-001 has stock movements" in " ".join(
+        flashed_errors(response.get_data(as_text=True))
+    )
+    assert count_rows(Product) == 1
 
 
 def test_database_refuses_negative_values_even_without_the_form(app):

@@ -85,6 +85,7 @@ def test_concurrent_approvals_never_oversell(app):
         db.session.execute(
             select(Product.sku, func.sum(StockMovement.quantity))
             .join(StockMovement.product)
+            .where(StockMovement.reason == "reserve")
             .group_by(Product.sku)
         ).all()
     )

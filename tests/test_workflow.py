@@ -35,8 +35,13 @@ def snapshot() -> dict:
         "outbox": sorted(
             db.session.execute(select(OutboxMessage.id, OutboxMessage.template)).all()
         ),
+        # The orders' movements (each product's initial stock is one too).
         "movements": sorted(
-            db.session.execute(select(StockMovement.product_id, StockMovement.quantity)).all()
+            db.session.execute(
+                select(StockMovement.product_id, StockMovement.quantity).where(
+                    StockMovement.order_id.is_not(None)
+                )
+            ).all()
         ),
     }
 

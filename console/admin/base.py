@@ -526,6 +526,14 @@ class SecuredModelView(
         """Links from a record's page to the records related to it: ``(label, url)``."""
         return []
 
+    def filter_url(self, filter_type: type, value: str) -> str:
+        """The list filtered by the first filter of ``filter_type`` equal to ``value``."""
+        for index, flt in enumerate(self._filters or []):
+            if isinstance(flt, filter_type):
+                arg = f"flt0_{self.get_filter_arg(index, flt)}"
+                return url_for(f"{self.endpoint}.index_view", **{arg: value})
+        raise LookupError(f"{type(self).__name__} has no {filter_type.__name__}")
+
     def sibling(self, endpoint: str) -> Any:
         """Another view of the same console, by endpoint (to link to its pages)."""
         view = find_view(current_app, endpoint)

@@ -15,10 +15,10 @@ import math
 from typing import Any
 
 from flask_admin.contrib.sqla.filters import BaseSQLAFilter, FilterConverter, FilterEmpty
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from console.localtime import to_utc
-from console.models import Customer, Order, OrderLine, Product, User
+from console.models import Customer, Order, OrderLine, Product, StockMovement, User
 
 
 class _OrdersWhere(BaseSQLAFilter):
@@ -62,6 +62,40 @@ class TakenByFilter(_OrdersWhere):
 
     def ids_for(self, value: str):
         return select(User.id).where(User.email == value.lower())
+
+
+class _MovementsWhere(_OrdersWhere):
+    """Stock movements whose ``column`` is in the ids selected for the given value."""
+
+
+class MovementProductFilter(_MovementsWhere):
+    """Movements of the product with this SKU (whatever its case)."""
+
+    def __init__(self) -> None:
+        super().__init__(StockMovement.product_id, "Product (SKU)")
+
+    def ids_for(self, value: str):
+        return select(Product.id).where(func.lower(Product.sku) == value.lower())
+
+
+class MovementPersonFilter(_MovementsWhere):
+    """Movements recorded by the staff member with this e-mail address."""
+
+    def __init__(self) -> None:
+        super().__init__(StockMovement.actor_id, "Person (e-mail)")
+
+    def ids_for(self, value: str):
+        return select(User.id).where(User.email == value.lower())
+
+
+class MovementOrderFilter(_MovementsWhere):
+    """Movements of the order with this number."""
+
+    def __init__(self) -> None:
+        super().__init__(StockMovement.order_id, "Order")
+
+    def ids_for(self, value: str):
+        return select(Order.id).where(Order.number == value)
 
 
 # --- filters that keep to what the columns hold ------------------------------------------

@@ -256,14 +256,6 @@ class OrderAdmin(OrderNotesMixin, OrderAddressFormMixin, SecuredModelView):
 
     search_hint = "Search by order number, customer e-mail or name"
 
-    def filter_url(self, filter_type: type, value: str) -> str:
-        """The order list filtered by the first filter of ``filter_type`` equal to ``value``."""
-        for index, flt in enumerate(self._filters or []):
-            if isinstance(flt, filter_type):
-                arg = f"flt0_{self.get_filter_arg(index, flt)}"
-                return url_for(f"{self.endpoint}.index_view", **{arg: value})
-        raise LookupError(f"{type(self).__name__} has no {filter_type.__name__}")
-
     def _apply_pagination(self, query, page: int | None, page_size: int | None):
         """Deferred join: find a deep page's ids in the indexes first, then load only those.
 

@@ -1,9 +1,19 @@
-"""The product catalogue: kept by managers, read by everyone."""
+"""The product catalogue: kept by managers, read by everyone.
+
+Stock is not edited here: a new product's form takes its initial stock (recorded as
+"received" in the stock ledger), and afterwards the edit form shows the stock without
+posting it; stock changes through the Adjust stock page and the orders
+(``console.services.stock``). The product's page shows on the shelf, reserved and
+available, with its latest movements.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from flask import url_for
+from flask_admin.actions import action
+from flask_login import current_user
 from sqlalchemy import func, select
 from wtforms.validators import (
     InputRequired,
@@ -16,12 +26,25 @@ from wtforms.validators import (
 
 from console.admin.base import SecuredModelView
 from console.admin.fields import in_cents, strip
-from console.admin.filters import ProductSkuFilter
+from console.admin.filters import MovementProductFilter, ProductSkuFilter
 from console.admin.formatters import money_formatter
 from console.admin.imports import ImportMixin, import_permissions
+from console.admin.lookups import as_int_id
 from console.database import db
 from console.models import Product, TaxRate
-from console.permissions import ORDERS_READ, PRODUCTS_DELETE, PRODUCTS_READ, PRODUCTS_WRITE, can
+from console.permissions import (
+    ORDERS_READ,
+    PRODUCTS_DELETE,
+    PRODUCTS_READ,
+    PRODUCTS_WRITE,
+    STOCK_ADJUST,
+    can,
+)
+from console.services import stock as stock_service
+from console.services.errors import DomainError
+
+LATEST_MOVEMENTS = 20
+"""Movements the product's page shows (the movements list has them all)."""
 
 
 def sku_is_free(form: Any, field: Any) -> None:
@@ -90,13 +113,16 @@ class ProductAdmin(ImportMixin, SecuredModelView):
     import_kind = "products"
     list_template = "admin/model/importable_list.html"
     endpoint_permissions = import_permissions(PRODUCTS_WRITE)
+    action_permissions = {"adjust_stock": STOCK_ADJUST}
+    details_template = "admin/product/details.html"
+    edit_template = "admin/product/edit.html"
     column_list = ["sku", "name", "unit_price", "tax_rate", "stock", "active"]
     column_formatters = {"unit_price": money_formatter}
     column_formatters_detail = {"unit_price": money_formatter}
     column_labels = {
         "sku": "SKU",
         "unit_price": "Unit price",
-        "stock": "Stock on hand",
+        "stock": "Available",
         "tax_rate": "Tax rate",
     }
     column_searchable_list = ["sku", "name"]
@@ -132,12 +158,62 @@ class ProductAdmin(ImportMixin, SecuredModelView):
             "default": lambda: usual_tax_rate(),
             "validators": [Chosen(message="Choose the tax rate the product is sold at.")],
         },
+        # Only on the create form (``get_edit_form``): recorded as received.
         "stock": {
+            "label": "Initial stock",
+            "description": "Recorded as received in the stock ledger; later changes go "
+            "through Adjust stock.",
             "validators": [
                 NumberRange(min=0, max=2_000_000_000, message="Stock must be 0 or more.")
-            ]
+            ],
         },
     }
+
+    def get_edit_form(self) -> Any:
+        """The product form without its stock: stock changes only through the ledger.
+
+        A field set to None in a subclass is no field at all for WTForms, so a posted
+        ``stock`` is never read, and the edit page shows the figures instead.
+        """
+        return type("ProductEditForm", (super().get_edit_form(),), {"stock": None})
+
+    def on_model_change(self, form: Any, model: Product, is_created: bool) -> None:
+        super().on_model_change(form, model, is_created)
+        if is_created:
+            stock_service.record_initial_stock(
+                db.session(), model, current_user._get_current_object()
+            )
+
+    def on_model_delete(self, model: Product) -> None:
+        """Refuse, with a message, to delete a product whose stock has a history."""
+        super().on_model_delete(model)
+        if stock_service.latest_movements(db.session, model.id, limit=1):
+            raise DomainError(
+                f"{model.sku} has stock movements: they are the history of its stock, so "
+                "it cannot be deleted. Untick Active to stop selling it."
+            )
+
+    @action("adjust_stock", "Adjust stock")
+    def action_adjust_stock(self, ids: list[str]) -> Any:
+        """The Adjust stock form with the selected products filled in (it posts to the
+        Adjust stock page)."""
+        numbers = [number for number in map(as_int_id, ids) if number is not None]
+        skus = db.session.scalars(
+            select(Product.sku).where(Product.id.in_(numbers)).order_by(Product.sku)
+        ).all()
+        return self.sibling("stock_adjust").form_page(list(skus))
+
+    def stock_panel(self, model: Product) -> dict[str, Any]:
+        """What the product's pages show of its stock: figures, latest movements, links."""
+        movements = self.sibling("stock_movement")
+        return {
+            "figures": stock_service.figures(db.session, model),
+            "movements": stock_service.latest_movements(db.session, model.id, LATEST_MOVEMENTS),
+            "all_url": movements.filter_url(MovementProductFilter, model.sku),
+            "adjust_url": url_for("stock_adjust.index", sku=model.sku)
+            if can(STOCK_ADJUST)
+            else None,
+        }
 
     def edit_form(self, obj: Any = None) -> Any:
         form = super().edit_form(obj)

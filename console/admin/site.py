@@ -23,6 +23,7 @@ from console.admin.registry import ADMIN_EXTENSION, VIEWS_EXTENSION, register_vi
 from console.admin.saved_filters import SavedFiltersView, saved_filters_of
 from console.admin.sessions import SessionsView
 from console.admin.staff import RoleAdmin, StaffUserAdmin
+from console.admin.stock import StockAdjustView, StockMovementAdmin
 from console.admin.webhooks import WebhookDeliveryAdmin, WebhookEndpointAdmin
 from console.database import db
 from console.models import (
@@ -34,6 +35,7 @@ from console.models import (
     Promotion,
     Role,
     ShippingMethod,
+    StockMovement,
     TaxRate,
     User,
     WebhookDelivery,
@@ -59,6 +61,14 @@ MODEL_VIEWS: tuple[ModelViewEntry, ...] = (
     ModelViewEntry(PendingOrderAdmin, Order, "Pending approval", "pending_order", url="pending"),
     ModelViewEntry(CustomerAdmin, Customer, "Customers", "customer"),
     ModelViewEntry(ProductAdmin, Product, "Products", "product"),
+    ModelViewEntry(
+        StockMovementAdmin,
+        StockMovement,
+        "Stock movements",
+        "stock_movement",
+        url="stock/movements",
+        category="Stock",
+    ),
     ModelViewEntry(PromotionAdmin, Promotion, "Promotion codes", "promotion", category="Pricing"),
     ModelViewEntry(
         ShippingMethodAdmin,
@@ -123,6 +133,9 @@ def init_admin(app: Flask) -> Admin:
     register_view(
         app,
         ApiTokensView(name="API tokens", endpoint="api_tokens", url="api_tokens", category="Staff"),
+        StockAdjustView(
+            name="Adjust stock", endpoint="stock_adjust", url="stock/adjust", category="Stock"
+        ),
     )
     register_view(app, JobsView(name="Jobs", endpoint="jobs", url="jobs"))
     register_view(app, SessionsView(name="Your sessions", endpoint="sessions", url="sessions"))

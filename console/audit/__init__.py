@@ -17,6 +17,7 @@ person explicitly; they never read the request.
 from __future__ import annotations
 
 from console.audit.actions import (
+    ADJUST_STOCK,
     APPROVE,
     CANCEL,
     CREATE,
@@ -51,6 +52,7 @@ from console.audit.spec import (
 )
 
 __all__ = [
+    "ADJUST_STOCK",
     "ANONYMOUS",
     "APPROVE",
     "CANCEL",

@@ -11,6 +11,7 @@ PASSWORD_CHANGED, PASSWORD_RESET, TWO_FACTOR_CHANGED = (
     "2fa_changed",
 )
 EXPORT = "export"
+ADJUST_STOCK = "adjust_stock"
 INVITED, INVITATION_REVOKED, INVITATION_ACCEPTED = (
     "invited",
     "invitation_revoked",
@@ -27,6 +28,7 @@ KNOWN_ACTIONS: tuple[str, ...] = (
     DELIVER,
     CANCEL,
     EXPORT,
+    ADJUST_STOCK,
     LOGIN,
     LOGOUT,
     LOGIN_FAILED,

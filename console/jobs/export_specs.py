@@ -28,6 +28,7 @@ from console.models import (
     OrderLine,
     OrderTaxLine,
     Product,
+    StockMovement,
     User,
 )
 from console.models.addresses import ADDRESS_FIELDS, ADDRESS_KINDS
@@ -242,7 +243,7 @@ PRODUCT_FIELDS: tuple[Field, ...] = (
     Field("name", "Name", Product.name),
     Field("description", "Description", Product.description),
     Field("unit_price", "Unit price", Product.unit_price, MONEY),
-    Field("stock", "Stock on hand", Product.stock, NUMBER),
+    Field("stock", "Available", Product.stock, NUMBER),
     Field("active", "Active", Product.active, BOOLEAN),
     Field("created_at", "Created (UTC)", Product.created_at, DATETIME),
     Field("updated_at", "Updated (UTC)", Product.updated_at, DATETIME),
@@ -261,6 +262,32 @@ AUDIT_FIELDS: tuple[Field, ...] = (
     Field("changes", "Changes", AuditEvent.changes, JSON, value=_changes),
     Field("note", "Note", AuditEvent.note),
 )
+
+
+_moved_by = aliased(User, name="moved_by")
+_moved_order = aliased(Order, name="moved_order")
+
+STOCK_MOVEMENT_FIELDS: tuple[Field, ...] = (
+    Field("at", "When (UTC)", StockMovement.created_at, DATETIME),
+    Field("sku", "SKU", Product.sku),
+    Field("product_name", "Product", Product.name),
+    # The stored reason (received, counted, damaged...), stable for spreadsheets.
+    Field("reason", "Reason", StockMovement.reason),
+    Field("quantity", "Change", StockMovement.quantity, NUMBER),
+    Field("balance_after", "Stock after", StockMovement.balance_after, NUMBER),
+    Field("order_number", "Order", _moved_order.number),
+    Field("actor_email", "Who", _moved_by.email),
+    Field("note", "Note", StockMovement.note),
+)
+"""The stock movements list, one row per movement."""
+
+
+def _stock_movements_source() -> FromClause:
+    return (
+        StockMovement.__table__.join(Product, StockMovement.product_id == Product.id)
+        .outerjoin(_moved_order, StockMovement.order_id == _moved_order.id)
+        .outerjoin(_moved_by, StockMovement.actor_id == _moved_by.id)
+    )
 
 
 def _orders_source() -> FromClause:
@@ -315,6 +342,15 @@ SPECS: dict[str, ExportSpec] = {
             lambda: Product.__table__,
             key=lambda: Product.id,
             order=lambda: (Product.id,),
+        ),
+        ExportSpec(
+            "stock_movements",
+            "Stock movements",
+            StockMovement,
+            STOCK_MOVEMENT_FIELDS,
+            _stock_movements_source,
+            key=lambda: StockMovement.id,
+            order=lambda: (StockMovement.id,),
         ),
         ExportSpec(
             "audit",

@@ -62,6 +62,7 @@ from console.models.customers import search_text_of
 from console.models.products import zero_rate_id
 from console.permissions import CUSTOMERS_WRITE, PRODUCTS_WRITE, STAFF_MANAGE
 from console.services import imports as import_service
+from console.services import stock as stock_service
 from console.services.errors import DomainError
 
 KIND = "import"
@@ -155,7 +156,10 @@ SPECS: dict[str, ImportSpec] = {
                 Column("description", "Description"),
                 Column("unit_price", "Unit price", True, ("price",)),
                 Column("tax_rate", "Tax rate", False, ("tax",)),
-                Column("stock", "Stock on hand", False, ("stock",)),
+                # A new product's initial stock ("received" in the stock ledger); the
+                # stock of an existing product changes through the ledger only (Adjust
+                # stock), so an existing product's row leaves it as it is.
+                Column("stock", "Initial stock", False, ("stock", "stock on hand", "available")),
                 Column("active", "Active", False, boolean=True),
             ),
             PRODUCTS_WRITE,
@@ -485,6 +489,8 @@ def _check_row(
     if tax_rate is not None:
         # Written by key (the column); the audit trail names the rate.
         values["tax_rate_id"] = tax_rate.id
+    if record is not None:
+        values.pop("stock", None)  # changed through the stock ledger only (Column above)
     result.values = values
     if record is None:
         result.action = CREATE
@@ -575,14 +581,14 @@ def apply(
             "nothing). Fix them and upload the file again, or confirm with "
             '"valid rows only".'
         )
-    writer = _BulkWriter(session, spec)
+    note = f"Import #{batch.id} ({batch.file_name})"
+    writer = _BulkWriter(session, spec, actor, note)
     wanted = [row for row in plan.rows if row.action in (CREATE, UPDATE)]
     batches = []
     for start in range(0, len(wanted), CHUNK):
         batches.append(writer.prepare(wanted[start : start + CHUNK]))
         if progress is not None:
             progress(min(start + CHUNK, len(wanted)), len(wanted))
-    note = f"Import #{batch.id} ({batch.file_name})"
     try:
         with acting(session, actor, note=note):
             for prepared in batches:
@@ -600,18 +606,6 @@ def apply(
         session.rollback()
         raise
     return outcome
-
-
-def _stock_on_hand(spec: ImportSpec, values: dict[str, Any]) -> dict[str, Any]:
-    """The stock on hand a product import writes, as columns of the product's row.
-
-    The one place an import sets stock: today a column of the product's ``INSERT``
-    or ``UPDATE``; the place to route it through a stock ledger (a movement per
-    change) once stock is written only there.
-    """
-    if spec.model is Product and "stock" in values:
-        return {"stock": values.pop("stock")}
-    return {}
 
 
 @dataclass
@@ -635,9 +629,11 @@ class _BulkWriter:
     (``console.audit.record_written``).
     """
 
-    def __init__(self, session: Session, spec: ImportSpec) -> None:
+    def __init__(self, session: Session, spec: ImportSpec, actor: User, note: str) -> None:
         self.session = session
         self.spec = spec
+        self.actor = actor
+        self.note = note
         self.model = spec.model
         self.table = spec.model.__table__
         self.now = utcnow()
@@ -677,7 +673,6 @@ class _BulkWriter:
         derive = self.spec.derived
         for row in rows:
             values = dict(row.values)
-            values.update(_stock_on_hand(self.spec, values))
             if row.action == CREATE:
                 after = {**self.defaults, **values}
                 if derive is not None:
@@ -719,11 +714,24 @@ class _BulkWriter:
                 raise StaleDataError("a record changed between its check and its update")
         if prepared.creates:
             connection.execute(insert(self.table), [after for _r, after, _l in prepared.creates])
-            keys = [after[self.spec.key] for _r, after, _l in prepared.creates]
+            afters = [after for _r, after, _l in prepared.creates]
+            keys = [after[self.spec.key] for after in afters]
             ids = self._ids_of(keys)
             for row_key, (_row, after, label) in zip(keys, prepared.creates, strict=True):
                 written.append(
                     audit.Written(CREATE, ids[row_key], after.get("version"), label, after)
+                )
+            if self.model is Product:
+                # A new product's stock is "received", as on the product form: the one
+                # place an import moves stock (console.services.stock).
+                stock_service.record_initial_stocks(
+                    self.session,
+                    [
+                        (ids[k], after.get("stock") or 0)
+                        for k, (_r, after, _l) in zip(keys, prepared.creates, strict=True)
+                    ],
+                    self.actor,
+                    self.note,
                 )
         audit.record_written(self.session, self.model, written, at=self.now)
 

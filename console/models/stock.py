@@ -1,8 +1,9 @@
-"""Stock movements: why a product's stock on hand changed.
+"""Stock movements: the ledger of every change of a product's stock.
 
-Approving an order writes one negative movement per line (the reservation); cancelling
-an approved order writes the matching positive movements. The sum of a product's
-movements explains every change of its stock made by the order workflow.
+``Product.stock`` is the quantity free to sell; every change of it is one row here,
+written by ``console.services.stock`` in the transaction of the change, so that for
+every product ``Product.stock`` equals the sum of its movements (``flask stock verify``
+checks it). What the numbers mean is told in ``console.services.stock`` and docs/stock.md.
 """
 
 from __future__ import annotations
@@ -23,11 +24,42 @@ if TYPE_CHECKING:
 
 
 class StockReason(enum.StrEnum):
-    RESERVE = "reserve"
-    """Stock taken by an approved order."""
-    RELEASE = "release"
-    """Stock returned by cancelling an approved order."""
+    """Why stock changed. The stored values of the first two predate the ledger."""
 
+    RESERVE = "reserve"
+    """Order reserved: stock taken by approving an order (negative)."""
+    RELEASE = "release"
+    """Order released by cancel: an approved order's stock given back (positive)."""
+    RETURN_RESTOCKED = "return_restocked"
+    """A returned item put back on the shelf (positive). Returns will refer to their
+    return record from their movement; the order is already referred to."""
+    RECEIVED = "received"
+    """Goods received, or a new product's initial stock (positive)."""
+    COUNTED = "counted"
+    """A count: the counted quantity minus what the ledger expected on the shelf."""
+    DAMAGED = "damaged"
+    """Damaged or lost (negative)."""
+    CORRECTION = "correction"
+    """A correction of an earlier mistake (either sign)."""
+    OPENING_BALANCE = "opening_balance"
+    """Written once by the ledger's migration: the stock the ledger started from."""
+
+    @property
+    def label(self) -> str:
+        return REASON_LABELS[self]
+
+
+REASON_LABELS: dict[StockReason, str] = {
+    StockReason.RESERVE: "Order reserved",
+    StockReason.RELEASE: "Order released by cancel",
+    StockReason.RETURN_RESTOCKED: "Return restocked",
+    StockReason.RECEIVED: "Received",
+    StockReason.COUNTED: "Counted",
+    StockReason.DAMAGED: "Damaged or lost",
+    StockReason.CORRECTION: "Correction",
+    StockReason.OPENING_BALANCE: "Opening balance",
+}
+"""How each reason reads on the console's pages."""
 
 _REASON_VALUES = ", ".join(f"'{r.value}'" for r in StockReason)
 
@@ -37,6 +69,7 @@ class StockMovement(TimestampMixin, Model):
     __table_args__ = (
         CheckConstraint("quantity <> 0", name="quantity_not_zero"),
         CheckConstraint(f"reason IN ({_REASON_VALUES})", name="reason_known"),
+        CheckConstraint("balance_after >= 0", name="balance_after_not_negative"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -46,14 +79,28 @@ class StockMovement(TimestampMixin, Model):
     order_id: Mapped[int | None] = mapped_column(
         ForeignKey("sales_order.id", ondelete="SET NULL"), index=True
     )
+    # A return's movement will also name its return here (a nullable return_id),
+    # added with the returns table.
     quantity: Mapped[int] = mapped_column()
-    """Signed change of the stock on hand: negative takes stock, positive returns it."""
-    reason: Mapped[str] = mapped_column(String(16))
-    actor_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"))
+    """Signed change of the stock: negative takes stock, positive adds to it."""
+    reason: Mapped[str] = mapped_column(String(16), index=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"), index=True)
+    note: Mapped[str | None] = mapped_column(String(500))
+    """What the person wrote about it (a delivery note number, what was broken)."""
+    balance_after: Mapped[int | None] = mapped_column()
+    """``Product.stock`` right after this movement. Unknown (empty) for movements
+    written before the ledger, when the stock could still be overwritten on the form."""
 
     product: Mapped[Product] = relationship()
     order: Mapped[Order | None] = relationship()
     actor: Mapped[User | None] = relationship()
 
+    @property
+    def reason_label(self) -> str:
+        try:
+            return StockReason(self.reason).label
+        except ValueError:
+            return self.reason
+
     def __str__(self) -> str:
-        return f"{self.quantity:+d} {self.reason}"
+        return f"{self.quantity:+d} {self.reason_label}"

@@ -14,8 +14,9 @@ raises ``DomainError`` with a reason a person can read: nothing changes, no e-ma
 Concurrency: the order row is read ``FOR UPDATE`` (PostgreSQL) and written first with
 its version checked, so two people acting on one order cannot both succeed; on SQLite
 that first write also takes the database's write lock for the rest of the transaction.
-Stock is taken with one conditional ``UPDATE ... WHERE stock >= :qty`` per line, in
-product order (no deadlock between two approvals), so stock never drops below zero.
+Stock is taken and given back by the stock ledger (``console.services.stock``): one
+conditional ``UPDATE`` per line, in product order (no deadlock between two approvals),
+so stock never drops below zero, and one movement per line.
 """
 
 from __future__ import annotations
@@ -25,24 +26,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from console import audit
-from console.database import rowcount
-from console.models import (
-    Invoice,
-    Order,
-    OrderStatus,
-    Product,
-    StockMovement,
-    StockReason,
-    User,
-)
+from console.models import Invoice, Order, OrderStatus, User
 from console.models.base import utcnow
 from console.permissions import ORDERS_APPROVE, ORDERS_CANCEL, ORDERS_FULFIL
-from console.services import documents
+from console.services import documents, stock
 from console.services.errors import DomainError
 from console.services.ids import row_id
 from console.services.notifications import enqueue_order_email
@@ -169,51 +160,6 @@ def _write_order_first(session: Session) -> None:
     session.flush()
 
 
-def _change_stock(
-    session: Session, order: Order, actor: User, sign: int, reason: StockReason
-) -> list[str]:
-    """Move stock for every line of ``order``; returns the lines that were short.
-
-    ``sign`` -1 takes stock (only where enough is left, checked by the database in the
-    same statement), +1 returns it. The version of each product is bumped so that an
-    edit form opened before the change cannot write an old stock value back.
-    """
-    short: list[str] = []
-    now = utcnow()
-    for line in sorted(order.lines, key=lambda line: line.product_id):
-        statement = (
-            update(Product)
-            .where(Product.id == line.product_id)
-            .values(
-                stock=Product.stock + sign * line.quantity,
-                version=Product.version + 1,
-                updated_at=now,
-            )
-            .execution_options(synchronize_session=False)
-        )
-        if sign < 0:
-            statement = statement.where(Product.stock >= line.quantity)
-        if rowcount(session.execute(statement)) != 1:
-            available = session.scalar(select(Product.stock).where(Product.id == line.product_id))
-            short.append(
-                f"{line.product.sku} ({line.product.name}): {line.quantity} ordered, "
-                f"{available} in stock"
-            )
-            continue
-        session.add(
-            StockMovement(
-                product_id=line.product_id,
-                order_id=order.id,
-                quantity=sign * line.quantity,
-                reason=reason.value,
-                actor_id=actor.id,
-            )
-        )
-    for line in order.lines:
-        session.expire(line.product, ["stock", "version", "updated_at"])
-    return short
-
-
 def _invoice_if_due(session: Session, order: Order, actor: User) -> Invoice | None:
     """Issue ``order``'s invoice when its new status is the one ``INVOICE_ON`` names,
     in this transaction: its number is taken and given back with the transition."""
@@ -263,7 +209,7 @@ def approve(
         loaded.decided_by = actor
         loaded.decided_at = utcnow()
         _write_order_first(session)
-        short = _change_stock(session, loaded, actor, -1, StockReason.RESERVE)
+        short = stock.take_for_order(session, loaded, actor)
         if short:
             raise DomainError(
                 f"Not enough stock to approve order {loaded.number}; nothing was reserved. "
@@ -404,7 +350,7 @@ def _cancel(session: Session, loaded: Order, actor: Any, staff: User | None) -> 
     _write_order_first(session)
     if was_approved:
         assert staff is not None  # customers cancel pending orders only
-        _change_stock(session, loaded, staff, +1, StockReason.RELEASE)
+        stock.release_for_order(session, loaded, staff)
     note = "Reserved stock returned" if was_approved else None
     audit.record(session, actor, audit.CANCEL, loaded, note=note)
     enqueue_order_email(session, loaded, "order_cancelled")

@@ -1,0 +1,482 @@
+"""The stock ledger: the one place that changes ``Product.stock``.
+
+What the numbers mean
+---------------------
+Approving an order takes its stock at once (so two approvals can never sell the same
+unit), while the goods stay on the shelf until the order ships. Hence three figures:
+
+- ``Product.stock`` is **available**: what is free to sell;
+- **reserved** is the quantity on approved orders not shipped yet (their lines);
+- **on hand** (physically on the shelf) = available + reserved.
+
+Every change of ``Product.stock`` is one ``StockMovement`` (signed quantity, reason,
+who, when, the order it belongs to, a note, and the stock after it), written in the
+same transaction as the change. Invariant: for every product, ``Product.stock`` equals
+the sum of its movements (``verify``, ``flask --app console stock verify``).
+
+- approving an order: one "order reserved" movement per line (-quantity);
+- cancelling an approved order: one "order released by cancel" per line (+quantity);
+- shipping changes no stock: the reserved goods leave the shelf, ``stock`` is unchanged;
+- a receipt: "received" (+n); damage or loss: "damaged" (-n); a correction: ±n;
+- a count types what is on the shelf; its movement is
+  ``counted - (stock + reserved)``, and the stock after it ``counted - reserved``;
+- a new product's initial stock is "received"; a return put back on the shelf will be
+  "return restocked" (+n), naming its order.
+
+Concurrency
+-----------
+Stock changes with one conditional ``UPDATE product SET stock = stock + :n WHERE id =
+:id AND stock + :n >= 0 RETURNING stock`` per product, in product-id order (so that
+two transactions never wait on each other's rows in opposite orders): the database
+refuses to go below zero, and the returned value is the movement's balance. A count
+first writes the product row (a row lock on PostgreSQL, the write lock on SQLite),
+then reads stock and reserved, so an approval cannot slip in between the reading and
+the writing.
+
+Work for another service (``take_for_order``, ``release_for_order``,
+``record_initial_stock``) joins the caller's transaction; ``adjust`` is a change of its
+own: it checks, applies all rows or none, audits and commits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.orm import Session
+
+from console import audit
+from console.models import Order, OrderLine, OrderStatus, Product, StockMovement, StockReason
+from console.models.base import utcnow
+from console.models.staff import User
+from console.permissions import STOCK_ADJUST
+from console.services.errors import DomainError
+
+MAX_QUANTITY = 2_000_000_000
+"""The largest quantity a row of an adjustment may give (stock is a 32-bit integer)."""
+
+MAX_NOTE_LENGTH = 500
+MAX_ROWS = 200
+"""The most products one adjustment changes."""
+
+ADJUSTMENT_REASONS: tuple[StockReason, ...] = (
+    StockReason.RECEIVED,
+    StockReason.COUNTED,
+    StockReason.DAMAGED,
+    StockReason.CORRECTION,
+)
+"""What the Adjust stock page records (the other reasons belong to orders and returns)."""
+
+ADJUSTMENT_HELP: dict[StockReason, str] = {
+    StockReason.RECEIVED: "Goods received: the quantity that arrived (added to stock).",
+    StockReason.COUNTED: "Count: the quantity counted on the shelf (the difference is recorded).",
+    StockReason.DAMAGED: "Damaged or lost: the quantity gone (taken from stock).",
+    StockReason.CORRECTION: "Correction: a signed quantity (-3 takes 3, +3 adds 3).",
+}
+
+
+# --- moving stock -----------------------------------------------------------------------
+
+
+def _move(
+    session: Session,
+    product_id: int,
+    quantity: int,
+    reason: StockReason,
+    actor: User | None,
+    *,
+    order_id: int | None = None,
+    note: str | None = None,
+) -> StockMovement | None:
+    """Change one product's stock by ``quantity`` and write its movement.
+
+    Returns the movement (its ``balance_after`` is the stock after it), or None, with
+    nothing written, when the stock would drop below zero: the database decides, in the
+    same statement that changes it.
+    """
+    result = session.execute(
+        update(Product)
+        .where(Product.id == product_id, Product.stock + quantity >= 0)
+        .values(stock=Product.stock + quantity, updated_at=utcnow())
+        .returning(Product.stock)
+        .execution_options(synchronize_session=False)
+    )
+    balance = result.scalar_one_or_none()
+    if balance is None:
+        return None
+    movement = StockMovement(
+        product_id=product_id,
+        order_id=order_id,
+        quantity=quantity,
+        reason=reason.value,
+        actor_id=actor.id if actor is not None else None,
+        note=note,
+        balance_after=balance,
+    )
+    session.add(movement)
+    return movement
+
+
+def _lock(session: Session, product_id: int) -> None:
+    """Write the product's row, so nobody else changes it before this transaction ends."""
+    session.execute(
+        update(Product)
+        .where(Product.id == product_id)
+        .values(updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _forget_stock(session: Session, products: Iterable[Product]) -> None:
+    """Make the session read the stock again: the UPDATEs went around the ORM."""
+    for product in products:
+        session.expire(product, ["stock", "updated_at"])
+
+
+def take_for_order(session: Session, order: Order, actor: User) -> list[str]:
+    """Reserve stock for every line of ``order`` (in the caller's transaction).
+
+    Returns the lines that were short, as a person reads them; the caller refuses the
+    approval (and rolls back the lines that were taken) when there are any.
+    """
+    short: list[str] = []
+    for line in sorted(order.lines, key=lambda line: line.product_id):
+        taken = _move(
+            session, line.product_id, -line.quantity, StockReason.RESERVE, actor, order_id=order.id
+        )
+        if taken is None:
+            available = session.scalar(select(Product.stock).where(Product.id == line.product_id))
+            short.append(
+                f"{line.product.sku} ({line.product.name}): {line.quantity} ordered, "
+                f"{available} in stock"
+            )
+    _forget_stock(session, (line.product for line in order.lines))
+    return short
+
+
+def release_for_order(session: Session, order: Order, actor: User) -> None:
+    """Give back the stock an approved order reserved (in the caller's transaction)."""
+    for line in sorted(order.lines, key=lambda line: line.product_id):
+        _move(
+            session, line.product_id, line.quantity, StockReason.RELEASE, actor, order_id=order.id
+        )
+    _forget_stock(session, (line.product for line in order.lines))
+
+
+def record_initial_stock(session: Session, product: Product, actor: User | None) -> None:
+    """A new product's stock, as given on its form, is "received" (caller's transaction).
+
+    The product is new in this transaction, so nobody else can change its stock
+    meanwhile: the movement is written as it stands, after a flush gives the id.
+    """
+    if not product.stock:
+        return
+    session.flush()
+    session.add(
+        StockMovement(
+            product_id=product.id,
+            quantity=product.stock,
+            reason=StockReason.RECEIVED.value,
+            actor_id=actor.id if actor is not None else None,
+            note="Initial stock of a new product",
+            balance_after=product.stock,
+        )
+    )
+
+
+def record_initial_stocks(
+    session: Session, stocks: Iterable[tuple[int, int]], actor: User | None, note: str
+) -> None:
+    """``record_initial_stock`` for many new products at once, in one statement (an
+    import's new products: ``(product id, stock)`` pairs; zero stocks write nothing)."""
+    rows = [
+        {
+            "product_id": product_id,
+            "quantity": quantity,
+            "reason": StockReason.RECEIVED.value,
+            "actor_id": actor.id if actor is not None else None,
+            "note": note[:MAX_NOTE_LENGTH],
+            "balance_after": quantity,
+            "created_at": utcnow(),
+            "updated_at": utcnow(),
+        }
+        for product_id, quantity in stocks
+        if quantity
+    ]
+    if rows:
+        session.execute(insert(StockMovement), rows)
+
+
+def set_available(
+    session: Session,
+    product: Product,
+    quantity: int,
+    actor: User | None,
+    *,
+    reason: StockReason = StockReason.CORRECTION,
+    note: str | None = None,
+) -> StockMovement | None:
+    """Make ``product``'s available stock ``quantity`` with one movement of the
+    difference (none when it is already so), in the caller's transaction.
+
+    For writers that are given a stock figure rather than a change (a product import's
+    "stock" column): the row is locked before the difference is computed, so a
+    concurrent approval is never overwritten. ``quantity`` must be 0 or more.
+    """
+    if quantity < 0:
+        raise DomainError(f"{product.sku}: stock cannot be below zero.")
+    _lock(session, product.id)
+    current = session.scalar(select(Product.stock).where(Product.id == product.id)) or 0
+    if quantity == current:
+        return None
+    movement = _move(session, product.id, quantity - current, reason, actor, note=note)
+    _forget_stock(session, [product])
+    return movement
+
+
+# --- figures -----------------------------------------------------------------------------
+
+
+def reserved_quantities(session: Session, product_ids: Sequence[int]) -> dict[int, int]:
+    """Product id -> quantity on approved orders not shipped yet (absent: none)."""
+    if not product_ids:
+        return {}
+    rows = session.execute(
+        select(OrderLine.product_id, func.sum(OrderLine.quantity))
+        .join(Order, Order.id == OrderLine.order_id)
+        .where(Order.status == OrderStatus.APPROVED.value, OrderLine.product_id.in_(product_ids))
+        .group_by(OrderLine.product_id)
+    )
+    return {product_id: int(total) for product_id, total in rows}
+
+
+@dataclass(frozen=True)
+class StockFigures:
+    """A product's stock as its page shows it."""
+
+    available: int
+    reserved: int
+
+    @property
+    def on_hand(self) -> int:
+        return self.available + self.reserved
+
+
+def figures(session: Session, product: Product) -> StockFigures:
+    """Available, reserved and on hand of ``product``, as the database has them now."""
+    available = session.scalar(select(Product.stock).where(Product.id == product.id)) or 0
+    reserved = reserved_quantities(session, [product.id]).get(product.id, 0)
+    return StockFigures(available=available, reserved=reserved)
+
+
+def latest_movements(session: Session, product_id: int, limit: int = 20) -> list[StockMovement]:
+    """The product's ``limit`` latest movements, newest first."""
+    return list(
+        session.scalars(
+            select(StockMovement)
+            .where(StockMovement.product_id == product_id)
+            .order_by(StockMovement.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+# --- adjustments -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AdjustmentRow:
+    """One product of an adjustment: its SKU and the quantity typed for it."""
+
+    sku: str
+    quantity: int
+
+
+@dataclass
+class AdjustmentOutcome:
+    """What an adjustment wrote, and the counted products that already matched."""
+
+    movements: list[StockMovement] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+
+
+def _check_rows(
+    session: Session, reason: StockReason, rows: Sequence[AdjustmentRow]
+) -> tuple[list[tuple[Product, int]], list[str]]:
+    """The rows' products and quantities, and the messages of the rows that are wrong."""
+    problems: list[str] = []
+    if not rows:
+        return [], ["Give at least one product (its SKU) and a quantity."]
+    if len(rows) > MAX_ROWS:
+        return [], [f"One adjustment changes at most {MAX_ROWS} products."]
+    skus = {row.sku.strip().lower() for row in rows if row.sku.strip()}
+    known = {
+        product.sku.lower(): product
+        for product in session.scalars(select(Product).where(func.lower(Product.sku).in_(skus)))
+    }
+    found: list[tuple[Product, int]] = []
+    seen: set[int] = set()
+    for number, row in enumerate(rows, start=1):
+        where = f"Row {number}"
+        product = known.get(row.sku.strip().lower())
+        if not row.sku.strip():
+            problems.append(f"{where}: give the product's SKU.")
+            continue
+        if product is None:
+            problems.append(f"{where}: there is no product with the SKU {row.sku.strip()[:40]!r}.")
+            continue
+        where = f"Row {number} ({product.sku})"
+        if product.id in seen:
+            problems.append(f"{where}: the product is listed twice; give it once.")
+            continue
+        seen.add(product.id)
+        quantity = row.quantity
+        if abs(quantity) > MAX_QUANTITY:
+            problems.append(f"{where}: {quantity} is more than any stock can be.")
+        elif reason is StockReason.COUNTED and quantity < 0:
+            problems.append(f"{where}: a counted quantity cannot be below zero.")
+        elif reason in (StockReason.RECEIVED, StockReason.DAMAGED) and quantity <= 0:
+            what = "received" if reason is StockReason.RECEIVED else "damaged or lost"
+            problems.append(f"{where}: give the quantity {what} as a whole number above zero.")
+        elif reason is StockReason.CORRECTION and quantity == 0:
+            problems.append(f"{where}: a correction of zero changes nothing; give +n or -n.")
+        else:
+            found.append((product, quantity))
+    return found, problems
+
+
+def _apply(
+    session: Session,
+    actor: User,
+    reason: StockReason,
+    product: Product,
+    quantity: int,
+    note: str | None,
+    outcome: AdjustmentOutcome,
+) -> str | None:
+    """Apply one row; returns why it cannot be applied, or None."""
+    if reason is StockReason.COUNTED:
+        _lock(session, product.id)
+        available = session.scalar(select(Product.stock).where(Product.id == product.id)) or 0
+        reserved = reserved_quantities(session, [product.id]).get(product.id, 0)
+        if quantity < reserved:
+            return (
+                f"{product.sku}: {quantity} counted, but approved orders not shipped yet "
+                f"hold {reserved}; count again, or cancel or ship those orders first."
+            )
+        change = quantity - (available + reserved)
+        if change == 0:
+            outcome.unchanged.append(product.sku)
+            return None
+    else:
+        change = -quantity if reason is StockReason.DAMAGED else quantity
+    before = session.scalar(select(Product.stock).where(Product.id == product.id)) or 0
+    movement = _move(session, product.id, change, reason, actor, note=note)
+    if movement is None:
+        return (
+            f"{product.sku}: {before} in stock, so {-change} cannot be taken; "
+            "stock cannot go below zero."
+        )
+    outcome.movements.append(movement)
+    summary = f"{reason.label}: {change:+d}"
+    audit.record(
+        session,
+        actor,
+        audit.ADJUST_STOCK,
+        product,
+        {"stock": (before, movement.balance_after)},
+        note=f"{summary}; {note}" if note else summary,
+    )
+    return None
+
+
+def adjust(
+    session: Session,
+    actor: User,
+    reason: StockReason | str,
+    rows: Sequence[AdjustmentRow],
+    note: str | None = None,
+) -> AdjustmentOutcome:
+    """Record a receipt, count, damage or correction for one or many products.
+
+    All rows or none: any wrong row refuses the whole adjustment with every row's
+    problem in the message, and nothing changes.
+    """
+    if actor is None or not actor.active or not actor.has_permission(STOCK_ADJUST):
+        raise DomainError(
+            "Your role does not allow you to adjust stock "
+            f"(it needs the permission {STOCK_ADJUST})."
+        )
+    try:
+        chosen = StockReason(reason)
+    except ValueError:
+        chosen = None
+    if chosen not in ADJUSTMENT_REASONS:
+        raise DomainError(
+            "Nothing was changed. Choose the reason of the adjustment: "
+            + ", ".join(r.label.lower() for r in ADJUSTMENT_REASONS)
+            + "."
+        )
+    assert chosen is not None
+    note = (note or "").strip() or None
+    if note is not None and len(note) > MAX_NOTE_LENGTH:
+        raise DomainError(
+            f"Nothing was changed. The note is too long (at most {MAX_NOTE_LENGTH} characters)."
+        )
+    found, problems = _check_rows(session, chosen, rows)
+    if problems:
+        raise DomainError("Nothing was changed. " + " ".join(problems))
+    outcome = AdjustmentOutcome()
+    try:
+        for product, quantity in sorted(found, key=lambda pair: pair[0].id):
+            problem = _apply(session, actor, chosen, product, quantity, note, outcome)
+            if problem:
+                problems.append(problem)
+        if problems:
+            raise DomainError("Nothing was changed. " + " ".join(problems))
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    _forget_stock(session, (product for product, _ in found))
+    return outcome
+
+
+# --- the invariant -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    """A product whose stock its movements do not explain."""
+
+    sku: str
+    stock: int
+    moved: int
+
+
+@dataclass(frozen=True)
+class Verification:
+    products: int
+    mismatches: list[Mismatch]
+
+
+def verify(session: Session) -> Verification:
+    """Check, for every product at once, that its stock equals the sum of its movements."""
+    totals = (
+        select(StockMovement.product_id, func.sum(StockMovement.quantity).label("total"))
+        .group_by(StockMovement.product_id)
+        .subquery()
+    )
+    moved = func.coalesce(totals.c.total, 0)
+    mismatches = [
+        Mismatch(sku, stock, int(total))
+        for sku, stock, total in session.execute(
+            select(Product.sku, Product.stock, moved)
+            .outerjoin(totals, totals.c.product_id == Product.id)
+            .where(Product.stock != moved)
+            .order_by(Product.sku)
+        )
+    ]
+    products = session.scalar(select(func.count()).select_from(Product)) or 0
+    return Verification(products=products, mismatches=mismatches)
