@@ -34,8 +34,8 @@ from console.models import (
 from console.models.addresses import ADDRESS_KINDS
 from console.models.base import utcnow
 from console.permissions import ROLE_DESCRIPTIONS, ROLE_PERMISSIONS
-from console.services.documents import invoice_of, issue_invoice
 from console.services import stock as stock_service
+from console.services.documents import invoice_of, issue_invoice
 from console.services.orders import price_order
 
 # Development-only credentials, documented in README.md. The seed refuses to run under
