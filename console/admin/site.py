@@ -132,10 +132,13 @@ def init_admin(app: Flask) -> Admin:
         )
     register_view(
         app,
-        ApiTokensView(name="API tokens", endpoint="api_tokens", url="api_tokens", category="Staff"),
         StockAdjustView(
             name="Adjust stock", endpoint="stock_adjust", url="stock/adjust", category="Stock"
         ),
+    )
+    register_view(
+        app,
+        ApiTokensView(name="API tokens", endpoint="api_tokens", url="api_tokens", category="Staff"),
     )
     register_view(app, JobsView(name="Jobs", endpoint="jobs", url="jobs"))
     register_view(app, SessionsView(name="Your sessions", endpoint="sessions", url="sessions"))
