@@ -80,21 +80,21 @@ MODEL_VIEWS: tuple[ModelViewEntry, ...] = (
     ModelViewEntry(TaxRateAdmin, TaxRate, "Tax rates", "tax_rate", category="Pricing"),
     ModelViewEntry(NotificationAdmin, OutboxMessage, "Notifications", "notification"),
     ModelViewEntry(AuditEventAdmin, AuditEvent, "Audit trail", "audit"),
-    ModelViewEntry(StaffUserAdmin, User, "Staff accounts", "staff_user", category="Staff"),
-    ModelViewEntry(RoleAdmin, Role, "Roles", "role", category="Staff"),
+    ModelViewEntry(StaffUserAdmin, User, "Staff accounts", "staff_user", category="Admin"),
+    ModelViewEntry(RoleAdmin, Role, "Roles", "role", category="Admin"),
     ModelViewEntry(
         WebhookEndpointAdmin,
         WebhookEndpoint,
         "Endpoints",
         "webhook_endpoint",
-        category="Webhooks",
+        category="Admin",
     ),
     ModelViewEntry(
         WebhookDeliveryAdmin,
         WebhookDelivery,
         "Deliveries",
         "webhook_delivery",
-        category="Webhooks",
+        category="Admin",
     ),
 )
 """The console's model views, in menu order (the dashboard comes first)."""
@@ -138,7 +138,7 @@ def init_admin(app: Flask) -> Admin:
     )
     register_view(
         app,
-        ApiTokensView(name="API tokens", endpoint="api_tokens", url="api_tokens", category="Staff"),
+        ApiTokensView(name="API tokens", endpoint="api_tokens", url="api_tokens", category="Admin"),
     )
     register_view(app, JobsView(name="Jobs", endpoint="jobs", url="jobs"))
     register_view(app, SessionsView(name="Your sessions", endpoint="sessions", url="sessions"))

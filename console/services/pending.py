@@ -11,7 +11,7 @@ would only show them a disabled Approve button there.
 from __future__ import annotations
 
 from flask import current_app
-from sqlalchemy import and_, exists, or_, select
+from sqlalchemy import and_, case, exists, or_, select
 from sqlalchemy.orm import Session
 
 from console.models import Order, OrderStatus, User
@@ -43,7 +43,6 @@ def next_pending(
             and_(Order.created_at == after.created_at, Order.id > after.id),
         )
         in_queue_order = (Order.created_at.asc(), Order.id.asc())
-    following = session.scalar(query.where(beyond).order_by(*in_queue_order).limit(1))
-    if following is not None:
-        return following
-    return session.scalar(query.order_by(*in_queue_order).limit(1))
+    # One query: the orders beyond ``after`` first, then (wrapping round) the others.
+    wrapped = case((beyond, 0), else_=1)
+    return session.scalar(query.order_by(wrapped, *in_queue_order).limit(1))
