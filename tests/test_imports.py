@@ -359,7 +359,7 @@ def test_template_files_name_the_columns(client, auth):
     auth.login_as("manager")
     csv_template = client.get("/admin/product/import/template.csv")
     assert csv_template.get_data(as_text=True).strip() == (
-        "SKU,Name,Description,Unit price,Tax rate,Stock on hand,Active"
+        "SKU,Name,Description,Unit price,Tax rate,Initial stock,Active"
     )
     xlsx_template = client.get("/admin/customer/import/template.xlsx").get_data()
     sheet = openpyxl.load_workbook(io.BytesIO(xlsx_template), read_only=True).worksheets[0]
@@ -781,7 +781,7 @@ def test_products_imported_in_bulk_are_audited_as_the_form_audits_them(client, a
         events_of("product", by_form.id), "FORM-1", "BULK-1"
     )
 
-    # An edit of the price, stock, active flag, description and tax rate.
+    # An edit of the price, active flag, description and tax rate (and a stock, ignored).
     edited = {
         **typed,
         "description": "",
@@ -798,7 +798,9 @@ def test_products_imported_in_bulk_are_audited_as_the_form_audits_them(client, a
     preview(client, "products", batch_id)
     confirm(client, "products", batch_id)
     by_form, by_import = product("FORM-1"), product("BULK-1")
-    assert (by_import.unit_price, by_import.stock, by_import.active) == (Decimal("41.50"), 0, False)
+    # Stock is left as it was by both: it changes through the stock ledger only.
+    assert (by_import.unit_price, by_import.stock, by_import.active) == (Decimal("41.50"), 7, False)
+    assert by_form.stock == 7
     assert by_import.version == by_form.version == 2
     form_events = events_of("product", by_form.id)
     assert [e["action"] for e in form_events] == ["create", "update"]
@@ -916,3 +918,30 @@ def test_a_clash_while_writing_leaves_no_row_and_no_event(app, catalogue):
     after = snapshot()
     assert after["product"] == before["product"]
     assert after["audit_event"] == before["audit_event"]
+
+
+def test_a_product_import_brings_new_stock_through_the_ledger(client, auth):
+    """New products' stock is "received" in the ledger; existing products' stock stays."""
+    from console.models import StockMovement
+    from console.services import stock as stock_service
+
+    auth.login_as("manager")
+    header = ["SKU", "Name", "Unit price", "Stock on hand"]
+    first = csv_bytes(header, ["LEDG-1", "Lamp", "9.90", "12"], ["LEDG-2", "Bulb", "1.20", "0"])
+    batch_id = uploaded(client, "products", first, "first.csv")
+    preview(client, "products", batch_id)
+    confirm(client, "products", batch_id)
+    lamp = product("LEDG-1")
+    assert (lamp.stock, product("LEDG-2").stock) == (12, 0)
+    movements = db.session.scalars(
+        select(StockMovement).where(StockMovement.product_id == lamp.id)
+    ).all()
+    assert [(m.quantity, m.reason, m.balance_after) for m in movements] == [(12, "received", 12)]
+    assert movements[0].note.startswith(f"Import #{batch_id}")
+    # A second file with another stock for the lamp leaves its stock alone.
+    again = csv_bytes(header, ["LEDG-1", "Lamp", "9.90", "40"])
+    batch_id = uploaded(client, "products", again, "again.csv")
+    preview(client, "products", batch_id)
+    confirm(client, "products", batch_id)
+    assert product("LEDG-1").stock == 12
+    assert stock_service.verify(db.session).mismatches == []
