@@ -65,7 +65,7 @@ def test_admin_pages_run_under_the_csp(live_server, browser):
 
     sign_in(page, live_server, "admin@staff.test")
     menu = page.inner_text("nav")
-    for name in ["Orders", "Customers", "Products", "Staff"]:
+    for name in ["Orders", "Customers", "Products", "Admin"]:
         assert name in menu
 
     # Select2 turns the customer field into its widget only when its scripts run.
@@ -96,7 +96,7 @@ def test_viewer_sees_only_read_views(live_server, browser):
     sign_in(page, live_server, "viewer@staff.test")
     menu = page.inner_text("nav")
     assert "Orders" in menu and "Customers" in menu
-    assert "Staff" not in menu
+    assert "Admin" not in menu
     assert page.locator("a[title='Create New Record']").count() == 0
     response = page.goto(f"{live_server}/admin/staff_user/")
     assert response.status == 403

@@ -26,7 +26,7 @@ pytestmark = pytest.mark.postgres
 
 MENU = {
     "admin": {"Orders", "Pending approval", "Customers", "Products", "Notifications",
-              "Audit trail", "Staff"},
+              "Audit trail", "Admin"},
     "manager": {"Orders", "Pending approval", "Customers", "Products", "Notifications",
                 "Audit trail"},
     "clerk": {"Orders", "Customers", "Products"},
