@@ -47,6 +47,21 @@ class PostgresServer:
         with psycopg.connect(self.url, autocommit=True) as conn:
             conn.execute(sql)
 
+    def create_database(self, name: str, template: str | None = None) -> None:
+        """Create database ``name``, a copy of ``template`` when given.
+
+        From PostgreSQL 15 a template is copied file by file (``STRATEGY FILE_COPY``):
+        the default, ``WAL_LOG``, writes every block of the copy through the WAL, which
+        made creating each test's database several times slower. The test server runs
+        with ``fsync=off``, so the checkpoint a file copy asks for costs little.
+        """
+        if template is None:
+            self.execute(f'CREATE DATABASE "{name}"')
+            return
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            strategy = " STRATEGY FILE_COPY" if conn.info.server_version >= 150000 else ""
+            conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"{strategy}')
+
     def close(self) -> None:
         if self.stop is not None:
             self.stop()
