@@ -16,6 +16,7 @@ Usage (from the repository root, after the README's set-up)::
 
     .venv/bin/python bench/import.py                  # 100,000 products
     .venv/bin/python bench/import.py --products 10000 --no-write
+    .venv/bin/python bench/import.py --memory 10000,40000   # peak RSS as the file grows
 
 This is a benchmark, not a test: the machine's load changes its figures.
 """
@@ -26,9 +27,11 @@ import argparse
 import csv
 import datetime as dt
 import io
+import json
 import os
 import platform
 import resource
+import subprocess
 import sys
 import tempfile
 import time
@@ -55,6 +58,58 @@ def product_file(products: int, *, updated: bool) -> bytes:
              n % 50 + (5 if updated else 0), "yes"]
         )  # fmt: skip
     return buffer.getvalue().encode("utf-8")
+
+
+def current_rss_mb() -> float:
+    """The process's resident memory now (Linux ``VmRSS``), in MB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+MEMORY_GROWTH_SLACK_MB = 10
+"""How much more a file N times larger may make the import's memory grow, beyond 10%."""
+
+
+def memory(sizes: list[int]) -> tuple[str, bool]:
+    """Peak RSS of imports of each size, each in a fresh process; flat or not.
+
+    Each child builds its database, then imports (create, then update) a file of that
+    many products; the growth is its peak resident set minus its resident set just
+    before the first import. Memory is flat when the largest file's growth is within
+    10% (plus ``MEMORY_GROWTH_SLACK_MB``) of the smallest's.
+    """
+    growth: dict[int, tuple[float, float, float]] = {}
+    for size in sizes:
+        child = subprocess.run(
+            [sys.executable, __file__, "--products", str(size), "--child-json"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        runs = json.loads(child.stdout.strip().splitlines()[-1])
+        before = runs[0]["rss_before_mb"]
+        peak = max(r["peak_rss_mb"] for r in runs)
+        growth[size] = (before, peak, peak - before)
+        print(f"{size:,} products: RSS before {before:.0f} MB, peak {peak:.0f} MB", flush=True)
+    lines = [
+        "| products | RSS before the import MB | peak RSS MB | growth MB |",
+        "| ---: | ---: | ---: | ---: |",
+        *(
+            f"| {size:,} | {before:.0f} | {peak:.0f} | {grown:.0f} |"
+            for size, (before, peak, grown) in growth.items()
+        ),
+    ]
+    smallest, largest = growth[min(sizes)][2], growth[max(sizes)][2]
+    flat = largest <= smallest * 1.1 + MEMORY_GROWTH_SLACK_MB
+    lines += [
+        "",
+        f"- memory {'flat' if flat else 'NOT flat'}: the import of {max(sizes):,} products "
+        f"grew the process by {largest:.0f} MB, that of {min(sizes):,} by {smallest:.0f} MB "
+        f"(budget: within 10% + {MEMORY_GROWTH_SLACK_MB} MB)",
+    ]
+    return "\n".join(lines), flat
 
 
 def run(products: int) -> list[dict]:
@@ -86,6 +141,7 @@ def run(products: int) -> list[dict]:
         with app.app_context():
             load_demo_data()
             admin = db.session.scalar(select(User).filter_by(email="admin@example.com"))
+            rss_before = current_rss_mb()
             for step, updated in (("create", False), ("update", True)):
                 data = product_file(products, updated=updated)
                 started = time.perf_counter()
@@ -128,6 +184,7 @@ def run(products: int) -> list[dict]:
                         "audit_events": events,
                         # The process's peak resident memory so far (Linux: kB).
                         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                        "rss_before_mb": rss_before,
                         "products": in_table,
                     }
                 )
@@ -197,9 +254,22 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--products", type=int, default=100_000)
     parser.add_argument("--no-write", action="store_true", help="do not update bench/RESULTS.md")
+    parser.add_argument(
+        "--memory",
+        help="comma-separated file sizes: compare the import's peak RSS across them "
+        "(each in a fresh process) instead of measuring speed; prints, writes nothing",
+    )
+    parser.add_argument("--child-json", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     os.environ.setdefault("LOG_LEVEL", "WARNING")
+    if args.memory:
+        text, flat = memory(sorted(int(n) for n in args.memory.split(",")))
+        print(text)
+        return 0 if flat else 1
     runs = run(args.products)
+    if args.child_json:
+        print(json.dumps(runs))
+        return 0
     text, ok = report(args.products, runs)
     print(text)
     if not args.no_write:

@@ -149,6 +149,12 @@ ENDPOINTS: dict[str, Needs] = {
             "import_confirm",
         )
     },
+    # Imports of stock counts, from the stock movements list: those who adjust stock.
+    "stock_movement.import_view": ("products.read", "stock.adjust"),
+    "stock_movement.import_template": ("products.read", "stock.adjust"),
+    "stock_movement.import_batch_view": ("products.read", "stock.adjust"),
+    "stock_movement.import_preview": ("products.read", "stock.adjust"),
+    "stock_movement.import_confirm": ("products.read", "stock.adjust"),
     # The transition buttons of an order page: see TRANSITIONS.
     "order.transition_view": ("orders.read",),
     "pending_order.transition_view": ("orders.approve",),

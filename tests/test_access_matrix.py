@@ -173,12 +173,14 @@ def sample_saved_filter(owner: User) -> None:
 
 
 def sample_imports(owner: User) -> None:
-    """An uploaded import of customers and one of products of ``owner``'s."""
+    """An uploaded import of customers, one of products and one of stock counts of
+    ``owner``'s."""
     from console.services import imports as import_service
 
     files = {
         "customers": b"E-mail,First name,Last name\nx@example.com,X,Y\n",
         "products": b"SKU,Name,Unit price\nX-1,X,1.00\n",
+        "stock": b"SKU,Counted\nX-1,3\n",
     }
     for kind, data in files.items():
         import_service.store(
@@ -221,7 +223,9 @@ def url_values(rule) -> list[dict]:
         elif argument == "batch_id":
             # The newest import of the list's kind: ``sample_imports`` made it for the
             # person signed in.
-            kind = {"customer": "customers", "product": "products"}[rule.endpoint.split(".")[0]]
+            kind = {"customer": "customers", "product": "products", "stock_movement": "stock"}[
+                rule.endpoint.split(".")[0]
+            ]
             choices[argument] = [
                 db.session.scalar(
                     select(ImportBatch.id)

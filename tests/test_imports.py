@@ -23,7 +23,7 @@ from console.models import AuditEvent, Customer, ImportBatch, Job, Product, TaxR
 from tests.factories import CustomerFactory, ProductFactory, StaffFactory
 from tests.helpers import alerts, csrf_token_from, export, parse, submit, text_of
 
-VIEWS = {"customers": "customer", "products": "product"}
+VIEWS = {"customers": "customer", "products": "product", "stock": "stock/movements"}
 
 
 # --- how a person goes through the steps ---------------------------------------------------

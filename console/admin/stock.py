@@ -2,9 +2,11 @@
 
 ``/admin/stock/movements/`` lists every movement (``products.read``), filtered by
 product, reason, person, order and date, exported like the other lists; nobody writes
-it (the stock service does). ``/admin/stock/adjust/`` (``stock.adjust``) records a
-receipt, count, damage or correction for one or many products at once; the products
-list's "Adjust stock" action opens it with the selected products filled in. The rules
+it (the stock service does), and its Import button (``/admin/stock/movements/import/``,
+``stock.adjust``) takes stock counts from a CSV or XLSX file. ``/admin/stock/adjust/``
+(``stock.adjust``) records a receipt, count, damage or correction for one or many
+products at once; the products list's "Adjust stock" action opens it with the selected
+products filled in. The rules
 and the writing are ``console.services.stock``; this module reads the form and shows
 the outcome.
 """
@@ -27,6 +29,7 @@ from markupsafe import Markup
 
 from console.admin.base import SecuredBaseView, SecuredModelView
 from console.admin.filters import MovementOrderFilter, MovementPersonFilter, MovementProductFilter
+from console.admin.imports import ImportMixin, import_permissions
 from console.database import db
 from console.models import StockMovement, StockReason
 from console.permissions import PRODUCTS_READ, STOCK_ADJUST
@@ -68,12 +71,19 @@ def actor_formatter(view: Any, context: Any, model: StockMovement, name: str) ->
     return model.actor.email if model.actor is not None else "(system)"
 
 
-class StockMovementAdmin(SecuredModelView):
-    """Every change of stock, newest first; read-only for everyone."""
+class StockMovementAdmin(ImportMixin, SecuredModelView):
+    """Every change of stock, newest first; read-only for everyone.
+
+    Its Import button takes stock counts from a file (``stock.adjust``): each count is
+    a "counted" movement written by the stock service (``console.jobs.imports``).
+    """
 
     read_permission = PRODUCTS_READ
     write_permission = None
     delete_permission = None
+    import_kind = "stock"
+    list_template = "admin/model/importable_list.html"
+    endpoint_permissions = import_permissions(STOCK_ADJUST)
 
     can_view_details_modal = False
     simple_list_pager = True

@@ -1,4 +1,4 @@
-"""Imports of customers and products: mapping, the row checks, preview and apply.
+"""Imports of customers, products and stock counts: mapping, the row checks, preview, apply.
 
 The rows of a file are checked by the list view's own form (``view.get_create_form()``:
 the same filters and validators as a person typing them in, including the uniqueness
@@ -60,7 +60,7 @@ from console.models import Customer, ImportBatch, Product, TaxRate, User
 from console.models.base import utcnow
 from console.models.customers import search_text_of
 from console.models.products import zero_rate_id
-from console.permissions import CUSTOMERS_WRITE, PRODUCTS_WRITE, STAFF_MANAGE
+from console.permissions import CUSTOMERS_WRITE, PRODUCTS_WRITE, STAFF_MANAGE, STOCK_ADJUST
 from console.services import imports as import_service
 from console.services import stock as stock_service
 from console.services.errors import DomainError
@@ -112,6 +112,9 @@ class ImportSpec:
     derived: Callable[[Mapping[str, Any]], dict[str, Any]] | None = None
     """Columns the model keeps from others (a customer's ``search_text``), from a
     record's values after the write; the ORM keeps them, a bulk write asks here."""
+    ledger: bool = False
+    """Rows are stock counts of existing products, checked here and written by the
+    stock service (``stock.record_counts``), rather than records checked by a form."""
 
     def column(self, name: str) -> Column:
         return self._columns[name]
@@ -165,6 +168,27 @@ SPECS: dict[str, ImportSpec] = {
             PRODUCTS_WRITE,
             "product",
             reads=("sku", "name"),
+        ),
+        # Stock counts: what is on the shelf, typed per product; each count is a
+        # "counted" movement of the stock ledger (docs/stock.md), never a new product.
+        ImportSpec(
+            "stock",
+            "stock_movement",
+            Product,
+            "sku",
+            (
+                Column("sku", "SKU", True, ("product code", "code")),
+                Column(
+                    "counted",
+                    "Counted",
+                    True,
+                    ("count", "counted quantity", "quantity", "qty", "on the shelf", "on hand"),
+                ),
+                Column("note", "Note", False, ("notes", "comment", "comments")),
+            ),
+            STOCK_ADJUST,
+            "product",
+            ledger=True,
         ),
     )
 }
@@ -372,6 +396,8 @@ def check_rows(
     progress: Callable[[int], None] | None = None,
 ) -> Plan:
     """What each row of ``table`` would do, checked by the view's form. Reads only."""
+    if spec.ledger:
+        return _check_counts(session, spec, table, mapping, progress)
     view = find_view(current_app, spec.view)
     if view is None:
         raise DomainError("This console cannot import these records.")
@@ -387,16 +413,7 @@ def check_rows(
     model = spec.model
     columns = [model.id, model.version, *(getattr(model, name) for name in sorted(read))]
 
-    seen: dict[str, int] = {}
-    duplicates: dict[str, list[int]] = {}
-    for line, cells in table.rows:
-        key = _key(cells, key_column)
-        if key:
-            if key in seen:
-                duplicates.setdefault(key, [seen[key]]).append(line)
-            else:
-                seen[key] = line
-
+    duplicates = _duplicates(table, key_column)
     results: list[RowResult] = []
     done = 0
     for start in range(0, len(table.rows), CHUNK):
@@ -414,6 +431,147 @@ def check_rows(
             results.append(
                 _check_row(spec, form, mapping, tax_rates, line, cells, existing, duplicates)
             )
+        done += len(chunk)
+        if progress is not None:
+            progress(done)
+    return Plan(spec, mapping, results)
+
+
+def _duplicates(table: Table, key_column: int) -> dict[str, list[int]]:
+    """The keys given on more than one row of the file, with those rows' lines."""
+    seen: dict[str, int] = {}
+    duplicates: dict[str, list[int]] = {}
+    for line, cells in table.rows:
+        key = _key(cells, key_column)
+        if key:
+            if key in seen:
+                duplicates.setdefault(key, [seen[key]]).append(line)
+            else:
+                seen[key] = line
+    return duplicates
+
+
+def _duplicate_error(spec: ImportSpec, key: str, line: int, duplicates: Mapping) -> str:
+    others = ", ".join(str(n) for n in duplicates[key] if n != line)
+    return (
+        f"The same {spec.column(spec.key).header} is on rows {others} as well: "
+        "each record may appear once in a file."
+    )
+
+
+ON_SHELF = "On the shelf"
+AVAILABLE = "Available"
+WHOLE_NUMBER = re.compile(r"[+-]?\d+")
+
+
+def _check_counts(
+    session: Session,
+    spec: ImportSpec,
+    table: Table,
+    mapping: Mapping[str, int],
+    progress: Callable[[int], None] | None = None,
+) -> Plan:
+    """What each stock count would do (docs/stock.md): its movement is
+    ``counted - (available + reserved)``, "unchanged" when that is zero. Reads only.
+
+    Rows in error: an unknown SKU (a count never creates a product), a count that is
+    not a whole number, below zero or above any stock, one below what approved orders
+    hold, a formula, a note too long, a SKU given twice.
+    """
+    key_column = mapping[spec.key]
+    duplicates = _duplicates(table, key_column)
+    sku_header = spec.column("sku").header
+    counted_header = spec.column("counted").header
+    note_header = spec.column("note").header
+    results: list[RowResult] = []
+    done = 0
+    for start in range(0, len(table.rows), CHUNK):
+        chunk = table.rows[start : start + CHUNK]
+        keys = {k for k in (_key(cells, key_column) for _line, cells in chunk) if k}
+        found = session.execute(
+            select(Product.id, Product.sku, Product.stock, Product.version).where(
+                func.lower(Product.sku).in_(keys)
+            )
+        ).all()
+        existing = {product.sku.strip().casefold(): product for product in found}
+        reserved = stock_service.reserved_quantities(session, [p.id for p in found])
+        for line, cells in chunk:
+            key = _key(cells, key_column)
+            shown = _cell(cells[key_column])[0].strip()[:100] if key else ""
+            row = RowResult(line=line, key=shown, action=ERROR)
+            errors: dict[str, list[str]] = {}
+
+            def cell(name: str, row_cells: Sequence[str] = cells) -> tuple[str, str | None]:
+                index = mapping.get(name)
+                if index is None or index >= len(row_cells):
+                    return "", None
+                return _cell(row_cells[index])
+
+            product = existing.get(key)
+            if not key:
+                errors.setdefault(sku_header, []).append("Give the product's SKU.")
+            elif product is None:
+                errors.setdefault(sku_header, []).append(
+                    f"There is no product with the SKU {shown[:40]!r}: a count changes the "
+                    "stock of existing products only."
+                )
+            if key in duplicates:
+                errors.setdefault(sku_header, []).append(
+                    _duplicate_error(spec, key, line, duplicates)
+                )
+            text, problem = cell("counted")
+            counted: int | None = None
+            if problem:
+                errors.setdefault(counted_header, []).append(problem)
+            elif not text.strip():
+                errors.setdefault(counted_header, []).append(
+                    "Give the quantity counted on the shelf."
+                )
+            elif not WHOLE_NUMBER.fullmatch(text.strip()):
+                errors.setdefault(counted_header, []).append(
+                    f"Give the counted quantity as a whole number (not {text.strip()[:20]!r})."
+                )
+            else:
+                counted = int(text.strip())
+                if counted < 0:
+                    errors.setdefault(counted_header, []).append(
+                        "A counted quantity cannot be below zero."
+                    )
+                elif counted > stock_service.MAX_QUANTITY:
+                    errors.setdefault(counted_header, []).append(
+                        f"{counted:,} is more than any stock can be."
+                    )
+            note, problem = cell("note")
+            note = note.strip()
+            if problem:
+                errors.setdefault(note_header, []).append(problem)
+            elif len(note) > stock_service.MAX_NOTE_LENGTH:
+                errors.setdefault(note_header, []).append(
+                    f"The note is too long (at most {stock_service.MAX_NOTE_LENGTH} characters)."
+                )
+            held = reserved.get(product.id, 0) if product is not None else 0
+            if not errors and counted is not None and counted < held:
+                errors.setdefault(counted_header, []).append(
+                    f"{counted} counted, but approved orders not shipped yet hold {held}; "
+                    "count again, or cancel or ship those orders first."
+                )
+            if errors or product is None or counted is None:
+                row.errors = errors
+                results.append(row)
+                continue
+            row.record_id = product.id
+            row.version = product.version
+            row.values = {"counted": counted, "note": note or None}
+            on_shelf = product.stock + held
+            if counted == on_shelf:
+                row.action = UNCHANGED
+            else:
+                row.action = UPDATE
+                row.changes = {
+                    ON_SHELF: [on_shelf, counted],
+                    AVAILABLE: [product.stock, counted - held],
+                }
+            results.append(row)
         done += len(chunk)
         if progress is not None:
             progress(done)
@@ -467,10 +625,8 @@ def _check_row(
             continue
         formdata[name] = text
     if key in duplicates:
-        others = ", ".join(str(n) for n in duplicates[key] if n != line)
         errors.setdefault(spec.column(spec.key).header, []).append(
-            f"The same {spec.column(spec.key).header} is on rows {others} as well: "
-            "each record may appear once in a file."
+            _duplicate_error(spec, key, line, duplicates)
         )
     form._obj = record  # what the form's checks compare with, as on the edit page
     form.process(formdata=formdata, obj=record)
@@ -582,6 +738,8 @@ def apply(
             '"valid rows only".'
         )
     note = f"Import #{batch.id} ({batch.file_name})"
+    if spec.ledger:
+        return _apply_counts(session, plan, batch, actor, note, valid_only=valid_only)
     writer = _BulkWriter(session, spec, actor, note)
     wanted = [row for row in plan.rows if row.action in (CREATE, UPDATE)]
     batches = []
@@ -606,6 +764,53 @@ def apply(
         session.rollback()
         raise
     return outcome
+
+
+def _apply_counts(
+    session: Session,
+    plan: Plan,
+    batch: ImportBatch,
+    actor: User,
+    note: str,
+    *,
+    valid_only: bool,
+) -> dict[str, Any]:
+    """Write a stock-count import's movements through the stock service, in one
+    transaction with the import's outcome (committed here).
+
+    The service reads available and reserved again under a lock, so a count whose
+    figures moved since the check is written as it is now (a count types the shelf);
+    one below what approved orders hold by then refuses the import (or, valid rows
+    only, is left out), and one that now matches the ledger is unchanged.
+    """
+    by_product = {row.record_id: row for row in plan.rows if row.action == UPDATE}
+    counts = [
+        stock_service.Count(product_id, row.values["counted"], row.values.get("note"))
+        for product_id, row in by_product.items()
+        if product_id is not None
+    ]
+    try:
+        with acting(session, actor, note=note):
+            outcome = stock_service.record_counts(session, actor, counts, note)
+            for product_id, reason in outcome.refused.items():
+                row = by_product[product_id]
+                if not valid_only:
+                    raise import_service.ImportRefused(
+                        f"Row {row.line} ({row.key}): {reason} Nothing was imported."
+                    )
+                row.action = ERROR
+                row.errors = {"": [reason]}
+                row.changes = {}
+            for product_id in outcome.unchanged:
+                by_product[product_id].action = UNCHANGED
+                by_product[product_id].changes = {}
+            result = report(plan, applied=True, valid_only=valid_only)
+            import_service.finish(session, batch.id, result)
+            session.commit()
+    except Exception:
+        session.rollback()
+        raise
+    return result
 
 
 @dataclass

@@ -48,7 +48,7 @@ class ImportBatch(Model):
     __tablename__ = "import_batch"
     __table_args__ = (
         CheckConstraint(f"state IN ({_STATE_VALUES})", name="state_known"),
-        CheckConstraint("kind IN ('customers', 'products')", name="kind_known"),
+        CheckConstraint("kind IN ('customers', 'products', 'stock')", name="kind_known"),
         # "Was this file confirmed before?" is asked at every upload.
         Index("ix_import_batch_kind_sha256", "kind", "sha256"),
         Index("ix_import_batch_owner_id_created_at", "owner_id", "created_at"),

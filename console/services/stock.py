@@ -42,8 +42,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from console import audit
@@ -233,6 +234,135 @@ def set_available(
     movement = _move(session, product.id, quantity - current, reason, actor, note=note)
     _forget_stock(session, [product])
     return movement
+
+
+@dataclass(frozen=True)
+class Count:
+    """One product counted on the shelf (a stock-count import's row)."""
+
+    product_id: int
+    counted: int
+    note: str | None = None
+
+
+@dataclass
+class CountOutcome:
+    """What ``record_counts`` wrote: product id -> (available before, after), the
+    products whose count matched the ledger, and the counts refused (product id -> why)."""
+
+    changed: dict[int, tuple[int, int]] = field(default_factory=dict)
+    unchanged: list[int] = field(default_factory=list)
+    refused: dict[int, str] = field(default_factory=dict)
+
+
+COUNT_CHUNK = 500
+"""Products locked, read and written together by ``record_counts``."""
+
+
+def record_counts(
+    session: Session, actor: User, counts: Sequence[Count], note: str
+) -> CountOutcome:
+    """Many counts at once, as "counted" movements, in the caller's transaction.
+
+    The same rule as a count on the Adjust stock page, for thousands of products: the
+    rows are written first (``updated_at``, in product-id order, 500 at a time: a row
+    lock on PostgreSQL, the write lock on SQLite), then available and reserved are
+    read, so nothing changes them in between; each movement is
+    ``counted - (available + reserved)``, none when that is zero. A count below what
+    approved orders hold is refused (``CountOutcome.refused``) and writes nothing; the
+    caller decides whether that refuses the whole import (it rolls back) or leaves the
+    row out. Each changed product is one ``adjust_stock`` event in the audit trail,
+    noted as the session's ``audit.acting`` says (the import's number). Stock, movements
+    and events are written with statements executed many at once.
+    """
+    if actor is None or not actor.active or not actor.has_permission(STOCK_ADJUST):
+        raise DomainError(
+            "Your role does not allow you to adjust stock "
+            f"(it needs the permission {STOCK_ADJUST})."
+        )
+    outcome = CountOutcome()
+    table: Any = Product.__table__
+    set_stock = (
+        update(table)
+        .where(table.c.id == bindparam("counted_id"))
+        .values(stock=bindparam("counted_stock"), updated_at=bindparam("counted_at"))
+    )
+    ordered = sorted(counts, key=lambda count: count.product_id)
+    for start in range(0, len(ordered), COUNT_CHUNK):
+        chunk = ordered[start : start + COUNT_CHUNK]
+        ids = [count.product_id for count in chunk]
+        now = utcnow()
+        session.execute(
+            update(Product)
+            .where(Product.id.in_(ids))
+            .values(updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        current = {
+            row.id: row
+            for row in session.execute(
+                select(Product.id, Product.sku, Product.name, Product.stock, Product.version)
+                .where(Product.id.in_(ids))
+                .order_by(Product.id)
+            )
+        }
+        reserved = reserved_quantities(session, ids)
+        stocks: list[dict] = []
+        movements: list[dict] = []
+        written: list[audit.Written] = []
+        for count in chunk:
+            product = current.get(count.product_id)
+            if product is None:
+                outcome.refused[count.product_id] = "The product was deleted since the check."
+                continue
+            held = reserved.get(count.product_id, 0)
+            if not 0 <= count.counted <= MAX_QUANTITY:
+                outcome.refused[count.product_id] = (
+                    f"{product.sku}: a counted quantity is a whole number from 0 to "
+                    f"{MAX_QUANTITY:,}."
+                )
+                continue
+            if count.counted < held:
+                outcome.refused[count.product_id] = (
+                    f"{product.sku}: {count.counted} counted, but approved orders not shipped "
+                    f"yet hold {held}; count again, or cancel or ship those orders first."
+                )
+                continue
+            change = count.counted - (product.stock + held)
+            if change == 0:
+                outcome.unchanged.append(count.product_id)
+                continue
+            balance = product.stock + change
+            outcome.changed[count.product_id] = (product.stock, balance)
+            stocks.append({"counted_id": product.id, "counted_stock": balance, "counted_at": now})
+            movements.append(
+                {
+                    "product_id": product.id,
+                    "quantity": change,
+                    "reason": StockReason.COUNTED.value,
+                    "actor_id": actor.id,
+                    "note": (f"{note}; {count.note}" if count.note else note)[:MAX_NOTE_LENGTH],
+                    "balance_after": balance,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            )
+            written.append(
+                audit.Written(
+                    audit.ADJUST_STOCK,
+                    product.id,
+                    product.version,
+                    f"{product.sku} — {product.name}"[:255],
+                    {"stock": balance},
+                    {"stock": product.stock},
+                )
+            )
+        if stocks:
+            connection = session.connection()
+            connection.execute(set_stock, stocks)
+            connection.execute(insert(StockMovement), movements)
+            audit.record_written(session, Product, written, at=now)
+    return outcome
 
 
 # --- figures -----------------------------------------------------------------------------
