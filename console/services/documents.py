@@ -245,6 +245,9 @@ class CreditLine:
     order_line_id: int
     quantity: int
     amount: Decimal
+    tax: Decimal | None = None
+    """The tax of ``amount`` when the caller knows it (a refund's share of the tax the
+    order charged for the line); None: computed from ``amount`` at the line's rate."""
 
 
 def _decimal(value: Any, what: str) -> Decimal:
@@ -261,8 +264,8 @@ def _decimal(value: Any, what: str) -> Decimal:
     return number
 
 
-Credited = list[tuple[OrderLine, int, Decimal]]
-"""(order line, units credited, amount credited) per line."""
+Credited = list[tuple[OrderLine, int, Decimal, Decimal | None]]
+"""(order line, units credited, amount credited, its tax if given) per line."""
 
 
 def _credited_lines(order: Order, lines: Sequence[CreditLine]) -> Credited:
@@ -289,7 +292,12 @@ def _credited_lines(order: Order, lines: Sequence[CreditLine]) -> Credited:
                 f"{line.sku}: {money_text(value)} is more than the line's total of "
                 f"{money_text(line.line_total)}."
             )
-        credited.append((line, credit.quantity, value))
+        tax = None
+        if credit.tax is not None:
+            tax = _decimal(credit.tax, f"The tax credited for {line.sku}")
+            if order.prices_include_tax and tax > value:
+                raise DomainError(f"{line.sku}: the tax credited is more than the amount.")
+        credited.append((line, credit.quantity, value, tax))
     return credited
 
 
@@ -308,19 +316,22 @@ def credit_note_content(
     rules = PricingRules.from_config(current_app.config)
     by_rate: dict[Decimal, dict[str, Any]] = {}
 
-    def add(rate: Decimal, name: str, value: Decimal) -> None:
-        tax = included_tax(value, rate) if inclusive else added_tax(value, rate)
+    def add(rate: Decimal, name: str, value: Decimal, given: Decimal | None = None) -> None:
+        if given is not None:
+            tax = given
+        else:
+            tax = included_tax(value, rate) if inclusive else added_tax(value, rate)
         group = by_rate.setdefault(rate, {"name": name, "base": ZERO, "tax": ZERO})
         group["base"] += value - tax if inclusive else value
         group["tax"] += tax
 
-    for line, _quantity, value in credited:
-        add(line.tax_rate, line.tax_name, value)
+    for line, _quantity, value, given in credited:
+        add(line.tax_rate, line.tax_name, value, given)
     if shipping:
         rate = rules.shipping_tax_rate
         add(rate, by_rate[rate]["name"] if rate in by_rate else rules.shipping_tax_name, shipping)
     tax_total = sum((group["tax"] for group in by_rate.values()), ZERO)
-    total = sum((value for _line, _q, value in credited), ZERO) + shipping
+    total = sum((value for _line, _q, value, _tax in credited), ZERO) + shipping
     if not inclusive:
         total += tax_total
     return {
@@ -335,7 +346,7 @@ def credit_note_content(
                 "tax_rate": amount(line.tax_rate),
                 "amount": amount(value),
             }
-            for line, quantity, value in credited
+            for line, quantity, value, _tax in credited
         ],
         "shipping_total": amount(shipping),
         "taxes": [
