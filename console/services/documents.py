@@ -250,7 +250,9 @@ class CreditLine:
     order charged for the line); None: computed from ``amount`` at the line's rate."""
 
 
-def _decimal(value: Any, what: str) -> Decimal:
+def parse_amount(value: Any, what: str) -> Decimal:
+    """``value`` as an amount of money (finite, not negative, at most two decimals);
+    ``DomainError`` naming ``what`` otherwise."""
     try:
         number = Decimal(str(value))
     except (InvalidOperation, ValueError):
@@ -286,7 +288,7 @@ def _credited_lines(order: Order, lines: Sequence[CreditLine]) -> Credited:
                 f"{line.sku}: credit between 1 and the {line.quantity} ordered, "
                 f"not {credit.quantity}."
             )
-        value = _decimal(credit.amount, f"The amount credited for {line.sku}")
+        value = parse_amount(credit.amount, f"The amount credited for {line.sku}")
         if value > line.line_total:
             raise DomainError(
                 f"{line.sku}: {money_text(value)} is more than the line's total of "
@@ -294,7 +296,7 @@ def _credited_lines(order: Order, lines: Sequence[CreditLine]) -> Credited:
             )
         tax = None
         if credit.tax is not None:
-            tax = _decimal(credit.tax, f"The tax credited for {line.sku}")
+            tax = parse_amount(credit.tax, f"The tax credited for {line.sku}")
             if order.prices_include_tax and tax > value:
                 raise DomainError(f"{line.sku}: the tax credited is more than the amount.")
         credited.append((line, credit.quantity, value, tax))
@@ -398,7 +400,9 @@ def issue_credit_note(
     if len(reason) > MAX_REASON_LENGTH:
         raise DomainError(f"The reason is too long (at most {MAX_REASON_LENGTH} characters).")
     credited = _credited_lines(loaded, lines)
-    shipped_back = ZERO if shipping in (None, "") else _decimal(shipping, "The shipping credited")
+    shipped_back = (
+        ZERO if shipping in (None, "") else parse_amount(shipping, "The shipping credited")
+    )
     if shipped_back > loaded.shipping_total:
         raise DomainError(
             f"{money_text(shipped_back)} of shipping is more than the "

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, TypeVar
 
 from flask import current_app
@@ -448,20 +448,6 @@ def receive(
     return _in_one_transaction(session, change)
 
 
-def _amount(value: Any, what: str) -> Decimal:
-    try:
-        number = Decimal(str(value).strip())
-    except (InvalidOperation, ValueError):
-        raise DomainError(f"{what} must be an amount such as 12.50.") from None
-    if not number.is_finite():
-        raise DomainError(f"{what} must be an amount such as 12.50.")
-    if number < 0:
-        raise DomainError(f"{what} cannot be negative.")
-    if number != cents(number):
-        raise DomainError(f"{what} has more than two decimals: {number}.")
-    return number
-
-
 def four_eyes_refusal(return_: Return, actor: User, total: Decimal) -> str | None:
     """Why ``actor`` may not approve a refund of ``total`` for ``return_``, or None."""
     limit = Decimal(current_app.config.get("REFUND_FOUR_EYES_ABOVE", Decimal("100.00")))
@@ -498,13 +484,19 @@ def refund(
                 f"{loaded.label} is {loaded.state}; record its goods as received first."
             )
         quote = refund_quote(session, loaded)
-        goods = quote.goods if amount in (None, "") else _amount(amount, "The refund")
+        goods = (
+            quote.goods if amount in (None, "") else documents.parse_amount(amount, "The refund")
+        )
         if goods > quote.goods:
             raise DomainError(
                 f"{money_text(goods)} is more than was paid for the returned items "
                 f"({money_text(quote.goods)}); a refund can be lowered, never raised."
             )
-        shipped_back = ZERO if shipping in (None, "") else _amount(shipping, "The shipping refund")
+        shipped_back = (
+            ZERO
+            if shipping in (None, "")
+            else documents.parse_amount(shipping, "The shipping refund")
+        )
         if shipped_back > quote.shipping:
             raise DomainError(
                 f"{money_text(shipped_back)} of shipping is more than the "
