@@ -494,6 +494,11 @@ class ShopSettings(_FromEnvironment):
     """The shop's name in customer e-mails."""
     four_eyes: bool = Field(True, validation_alias="ORDERS_FOUR_EYES")
     """Nobody approves an order they created."""
+    refund_four_eyes_above: Decimal = Field(
+        Decimal("100.00"), ge=0, decimal_places=2, validation_alias="REFUND_FOUR_EYES_ABOVE"
+    )
+    """A refund above this amount is approved by someone other than the person who
+    received the return (docs/returns.md)."""
     low_stock_threshold: NonNegativeInt = Field(5, validation_alias="LOW_STOCK_THRESHOLD")
     """Products at or below this many units are listed on the dashboard."""
     prices_include_tax: bool = Field(False, validation_alias="SHOP_PRICES_INCLUDE_TAX")
@@ -522,6 +527,7 @@ class ShopSettings(_FromEnvironment):
             "CONSOLE_CURRENCY": self.currency,
             "SHOP_NAME": self.shop_name,
             "ORDERS_FOUR_EYES": self.four_eyes,
+            "REFUND_FOUR_EYES_ABOVE": self.refund_four_eyes_above,
             "LOW_STOCK_THRESHOLD": self.low_stock_threshold,
             "SHOP_PRICES_INCLUDE_TAX": self.prices_include_tax,
             "SHOP_SHIPPING_TAX_RATE": self.shipping_tax_rate,
@@ -756,6 +762,8 @@ CUSTOMER_EMAILS: Final[Mapping[str, Any]] = {
         "order_rejected": "{shop}: we cannot fulfil your order {number}",
         "order_shipped": "{shop}: your order {number} is on its way",
         "order_cancelled": "{shop}: your order {number} was cancelled",
+        "return_received": "{shop}: we received your return for order {number}",
+        "return_refunded": "{shop}: your refund for order {number}",
     },
 }
 

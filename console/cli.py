@@ -52,7 +52,7 @@ def seed_command(force: bool, bulk_orders: int) -> None:
             f"{report.customers} customers, {report.addresses} addresses, "
             f"{report.products} products, "
             f"{report.orders} orders, {report.pricing} tax rates, shipping methods and "
-            f"promotion codes, {report.invoices} invoices."
+            f"promotion codes, {report.invoices} invoices, {report.returns} refunded returns."
         )
     else:
         click.echo("Demo data already present; nothing changed.")

@@ -20,12 +20,14 @@ from console.database import db
 from console.models import (
     Customer,
     CustomerAddress,
+    Invoice,
     Order,
     OrderLine,
     OrderStatus,
     Product,
     Promotion,
     PromotionKind,
+    Return,
     Role,
     ShippingMethod,
     TaxRate,
@@ -34,6 +36,7 @@ from console.models import (
 from console.models.addresses import ADDRESS_KINDS
 from console.models.base import utcnow
 from console.permissions import ROLE_DESCRIPTIONS, ROLE_PERMISSIONS
+from console.services import returns as return_service
 from console.services import stock as stock_service
 from console.services.documents import invoice_of, issue_invoice
 from console.services.orders import price_order
@@ -187,6 +190,8 @@ class SeedReport:
     pricing: int = 0
     """Tax rates, shipping methods and promotion codes."""
     invoices: int = 0
+    returns: int = 0
+    """Returned, received and refunded demo orders (one, with its credit note)."""
 
     @property
     def created_anything(self) -> bool:
@@ -200,6 +205,7 @@ class SeedReport:
                 self.orders,
                 self.pricing,
                 self.invoices,
+                self.returns,
             )
         )
 
@@ -429,6 +435,38 @@ def seed_invoices(report: SeedReport, clerk: User) -> None:
             report.invoices += 1
 
 
+def seed_return(report: SeedReport, staff: dict[str, User]) -> None:
+    """One returned order, as the console handles it: the clerk records and receives a
+    return of one unit of an invoiced demo order (back to stock), the manager refunds
+    it with its shipping, which issues a credit note. Once: never when a return exists.
+
+    Each step is the returns service's own transaction (audit, e-mail, webhook event).
+    """
+    if db.session.scalar(select(Return.id).limit(1)) is not None:
+        return
+    order = db.session.scalars(
+        select(Order)
+        .join(Invoice, Invoice.order_id == Order.id)
+        .where(Order.number.like(f"{DEMO_ORDER_PREFIX}%"))
+        .order_by(Order.shipped_at.desc(), Order.id.desc())
+        .limit(1)
+    ).first()
+    if order is None:
+        return
+    clerk, manager = staff["clerk"], staff["manager"]
+    line = order.lines[0]
+    requested = return_service.request_return(
+        db.session,
+        order.id,
+        clerk,
+        [return_service.RequestedLine(line.id, 1)],
+        "Arrived with a cracked case; the customer sent it back.",
+    )
+    return_service.receive(db.session, requested.id, clerk, {requested.lines[0].id: "restock"})
+    return_service.refund(db.session, requested.id, manager, shipping=order.shipping_total)
+    report.returns += 1
+
+
 def load_demo_data() -> SeedReport:
     """Create whatever demo data is missing, in one transaction."""
     report = SeedReport()
@@ -447,6 +485,7 @@ def load_demo_data() -> SeedReport:
     except Exception:
         db.session.rollback()
         raise
+    seed_return(report, staff)
     return report
 
 

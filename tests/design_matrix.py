@@ -106,6 +106,12 @@ ENDPOINTS: dict[str, Needs] = {
     # (the stock service writes it); adjustments need stock.adjust.
     **_model_view("products.read", None, None, True, "stock_movement"),
     "stock_adjust.index": ("stock.adjust",),
+    # Returns: read by whoever reads orders, written only through their steps: a return
+    # is created and received with returns.manage, refunded with orders.approve.
+    **_model_view("orders.read", None, None, False, "order_return"),
+    "order_return.request_view": ("orders.read", "returns.manage"),
+    "order_return.receive_view": ("orders.read", "returns.manage"),
+    "order_return.refund_view": ("orders.read", "orders.approve"),
     **_model_view("orders.read", "orders.write", None, True, "order"),
     # The approval queue: for those who approve; orders are taken and edited under Orders.
     **_model_view("orders.approve", None, None, True, "pending_order"),
@@ -245,6 +251,7 @@ ACTIONS: dict[str, dict[str, Needs]] = {
     "customer": {"delete": ("customers.delete",)},
     "product": {"delete": ("products.delete",), "adjust_stock": ("stock.adjust",)},
     "stock_movement": {"delete": NOBODY},
+    "order_return": {"delete": NOBODY},
     "order": {
         "approve": (TRANSITIONS["approve"],),
         "reject": (TRANSITIONS["reject"],),

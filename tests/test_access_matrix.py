@@ -32,6 +32,7 @@ from console.models import (
     Order,
     Product,
     Promotion,
+    Return,
     Role,
     SavedFilter,
     ShippingMethod,
@@ -45,7 +46,7 @@ from console.permissions import (
     STAFF_MANAGE,
     UndeclaredPermission,
 )
-from console.services import documents, workflow
+from console.services import documents, returns, workflow
 from console.services import jobs as jobs_service
 from console.services.documents import CreditLine
 from tests.design_matrix import (
@@ -137,6 +138,10 @@ def sample_documents() -> None:
         db.session, order, issuer, [CreditLine(order.lines[0].id, 1, Decimal("1.00"))], reason="x"
     )
     db.session.commit()
+    # A return of it, for the returns pages (requested: receive and refund apply to it).
+    returns.request_return(
+        db.session, order.id, issuer, [returns.RequestedLine(order.lines[0].id, 1)], "x"
+    )
 
 
 JSON_ENDPOINTS = {"preview"}
@@ -247,6 +252,8 @@ def url_values(rule) -> list[dict]:
             choices[argument] = [db.session.scalar(select(Invoice.id).limit(1))]
         elif argument == "credit_note_id":
             choices[argument] = [db.session.scalar(select(CreditNote.id).limit(1))]
+        elif argument == "return_id":
+            choices[argument] = [db.session.scalar(select(Return.id).limit(1))]
         elif argument == "job_id":
             # The newest job: the one ``sample_job`` made for the person signed in.
             choices[argument] = [db.session.scalar(select(Job.id).order_by(Job.id.desc()))]

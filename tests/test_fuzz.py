@@ -131,6 +131,8 @@ def url_values(rule: Rule, samples: dict, rng: random.Random) -> list[dict]:
         # Nor documents: an unknown invoice or credit note answers 404.
         "invoice_id": [1, 2**31, 10**30],
         "credit_note_id": [1, 2**31, 10**30],
+        # Nor returns: an unknown return answers 404.
+        "return_id": [1, 2**31, 10**30],
     }
     arguments = sorted(rule.arguments)
     if not arguments:

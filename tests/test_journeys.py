@@ -17,7 +17,16 @@ import pytest
 from sqlalchemy import select
 
 from console.database import db
-from console.models import Customer, Order, OrderStatus, Product
+from console.models import (
+    Customer,
+    Order,
+    OrderStatus,
+    OutboxMessage,
+    Product,
+    Return,
+    StockMovement,
+)
+from console.services import stock, workflow
 from tests.factories import OrderFactory, StaffFactory, catalogue
 from tests.helpers import ROLES, STAFF_PASSWORD
 
@@ -171,3 +180,62 @@ def test_a_page_without_permission_shows_the_403_page(app, people, open_page, sc
     assert response.status == 403
     assert clerk.locator("text=Not allowed").count() == 1
     screenshot(clerk, "clerk-forbidden")
+
+
+def test_a_clerk_receives_one_of_three_back_to_stock_and_a_manager_refunds_it(
+    app, people, open_page, screenshot
+):
+    customer, products = catalogue({"KET-1": 10}, price="30.00")
+    order = OrderFactory(customer=customer, lines={products["KET-1"]: 3}, actor=people["clerk"])
+    workflow.approve(db.session, order.id, people["manager"])
+    workflow.ship(db.session, order.id, people["clerk"], "TRK-3")
+    assert db.session.get(Product, products["KET-1"].id).stock == 7
+
+    clerk = open_page()
+    sign_in(clerk, "clerk")
+    clerk.goto(f"/admin/order/details/?id={order.id}")
+    clerk.click("#create-return")
+    line = order.lines[0]
+    clerk.fill(f"input[name='quantity-{line.id}']", "1")
+    clerk.fill("#return-reason", "The lid does not close")
+    clerk.click("#return-request-form button[type=submit]")
+    clerk.wait_for_selector(f"text=Return 1 of order {order.number} recorded.")
+    returned = db.session.scalar(select(Return))
+    clerk.check(f"#outcome-{returned.lines[0].id}-restock")
+    screenshot(clerk, "clerk-receives-return")
+    clerk.click("#return-receive-form button[type=submit]")
+    clerk.wait_for_selector("text=Return 1 received; the customer is told.")
+
+    manager = open_page()
+    sign_in(manager, "manager")
+    manager.goto(f"/admin/returns/details/?id={returned.id}")
+    assert manager.inner_text("#refund-most") == "30.00 EUR"
+    manager.click("#return-refund-form button[type=submit]")
+    manager.wait_for_selector("text=Return 1 refunded: 30.00 EUR")
+    screenshot(manager, "manager-refunded-return")
+    manager.goto(f"/admin/order/details/?id={order.id}")
+    manager.wait_for_selector("#order-timeline a.timeline-link >> text=Credit note CN-")
+
+    db.session.expire_all()
+    returned = db.session.get(Return, returned.id)
+    note = returned.credit_note
+    assert returned.state == "refunded" and returned.received_by_id == people["clerk"].id
+    assert returned.refunded_by_id == people["manager"].id
+    assert note.total == returned.refund_total == Decimal("30.00")
+    assert db.session.get(Product, products["KET-1"].id).stock == 8
+    (movement,) = db.session.scalars(
+        select(StockMovement).where(StockMovement.return_id == returned.id)
+    ).all()
+    assert (movement.quantity, movement.reason, movement.balance_after) == (
+        1,
+        "return_restocked",
+        8,
+    )
+    assert stock.verify(db.session).mismatches == []
+    mails = {
+        m.template: m
+        for m in db.session.scalars(select(OutboxMessage).where(OutboxMessage.order_id == order.id))
+    }
+    assert mails["return_received"].recipient == customer.email
+    assert mails["return_refunded"].credit_note_id == note.id
+    assert "We refunded 30.00 EUR" in mails["return_refunded"].body_text

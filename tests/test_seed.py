@@ -180,3 +180,23 @@ def test_the_latest_shipped_demo_orders_have_their_invoices_once(app):
     assert sorted(invoiced.values()) == [f"INV-{year}-{n:06d}" for n in range(1, DEMO_INVOICES + 1)]
     assert load_demo_data().invoices == 0
     assert count_rows(Invoice) == DEMO_INVOICES
+
+
+def test_the_demo_has_one_returned_and_refunded_order_with_its_credit_note(app):
+    from console.models import CreditNote, Return, StockMovement
+    from console.services import stock
+
+    assert load_demo_data().returns == 1
+    (returned,) = db.session.scalars(select(Return)).all()
+    assert returned.state == "refunded" and returned.lines[0].outcome == "restock"
+    note = db.session.get(CreditNote, returned.credit_note_id)
+    assert note.order_id == returned.order_id and note.total == returned.refund_total
+    assert (
+        db.session.scalar(
+            select(StockMovement.quantity).where(StockMovement.return_id == returned.id)
+        )
+        == 1
+    )
+    assert stock.verify(db.session).mismatches == []
+    assert load_demo_data().returns == 0
+    assert count_rows(Return) == 1

@@ -34,6 +34,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
 from wtforms.validators import InputRequired, NumberRange
 
+from console.admin import returns as order_returns
 from console.admin import timeline
 from console.admin.addresses import (
     OrderAddressFormMixin,
@@ -65,6 +66,7 @@ from console.models import (
     OrderLine,
     OrderStatus,
     Product,
+    Return,
     ShippingMethod,
 )
 from console.permissions import (
@@ -475,6 +477,14 @@ class OrderAdmin(OrderNotesMixin, OrderAddressFormMixin, SecuredModelView):
             url = url_for(endpoints[document.kind], **{f"{document.kind}_id": document.id})
             found.append((labels[document.kind], document.number, url))
         return found
+
+    def returns_for(self, order: Order) -> list[Return]:
+        """The order's returns, for its header."""
+        return order_returns.returns_for_order(order)
+
+    def create_return_url(self, order: Order) -> str | None:
+        """ "Create return" for a shipped or delivered order (``returns.manage``)."""
+        return order_returns.create_return_url(order)
 
     def packing_slip_url(self, order: Order) -> str | None:
         """The order's packing slip, for those who ship (and once it can be packed)."""

@@ -20,6 +20,7 @@ from console.admin.pricing import PromotionAdmin, ShippingMethodAdmin, TaxRateAd
 from console.admin.products import ProductAdmin
 from console.admin.profile import ProfileView
 from console.admin.registry import ADMIN_EXTENSION, VIEWS_EXTENSION, register_view
+from console.admin.returns import ReturnAdmin
 from console.admin.saved_filters import SavedFiltersView, saved_filters_of
 from console.admin.sessions import SessionsView
 from console.admin.staff import RoleAdmin, StaffUserAdmin
@@ -33,6 +34,7 @@ from console.models import (
     OutboxMessage,
     Product,
     Promotion,
+    Return,
     Role,
     ShippingMethod,
     StockMovement,
@@ -69,6 +71,7 @@ MODEL_VIEWS: tuple[ModelViewEntry, ...] = (
         url="stock/movements",
         category="Stock",
     ),
+    ModelViewEntry(ReturnAdmin, Return, "Returns", "order_return", url="returns", category="Stock"),
     ModelViewEntry(PromotionAdmin, Promotion, "Promotion codes", "promotion", category="Pricing"),
     ModelViewEntry(
         ShippingMethodAdmin,

@@ -7,7 +7,9 @@ Shown on the order's details and edit pages to everyone who may read the order:
   reason, tracking number or stock note the transition recorded);
 - from the outbox, every e-mail to the customer about the order and how its delivery
   stands (queued, sending, sent, retrying, failed);
-- the internal notes staff added (``console.services.order_notes``).
+- the internal notes staff added (``console.services.order_notes``);
+- each return of the order: requested, received and refunded, with links to the
+  return and its credit note (``console.services.returns``).
 
 The values shown are the order's own (customer, lines, total, coupon code), which the
 same people read on the page anyway; the History link leads audit readers to the
@@ -22,12 +24,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from flask import url_for
+
 from console import audit, localtime
 from console.admin.formatters import format_money
 from console.audit.display import field_name, shown
 from console.database import db
-from console.models import AuditEvent, Order, OrderNote, OutboxMessage
-from console.services import notifications, order_notes
+from console.models import AuditEvent, Order, OrderNote, OutboxMessage, Return
+from console.services import notifications, order_notes, returns
 
 ORDER_VERBS = {
     audit.CREATE: "took the order",
@@ -107,6 +111,8 @@ class TimelineEntry:
     """A note's text."""
     record_id: int | None = None
     """The e-mail's or the note's id."""
+    links: list[tuple[str, str]] = field(default_factory=list)
+    """(text, URL) of records the entry is about (a return, its credit note)."""
 
     @property
     def what(self) -> list[str]:
@@ -290,6 +296,43 @@ def _from_notes(notes: list[OrderNote]) -> list[TimelineEntry]:
     ]
 
 
+def _from_returns(found: list[Return]) -> list[TimelineEntry]:
+    """Each return's steps, linking to the return (and, once refunded, its credit note)."""
+    entries = []
+    for return_ in found:
+        page = (return_.label, url_for("order_return.details_view", id=return_.id))
+        lines = ", ".join(f"{line.quantity} × {line.order_line.sku}" for line in return_.lines)
+        steps = [
+            (return_.requested_at, return_.requested_by, f"recorded a return of {lines}", [page]),
+            (return_.received_at, return_.received_by, "received the returned goods", [page]),
+        ]
+        reason = {f"recorded a return of {lines}": return_.reason}
+        if return_.refunded_at is not None:
+            links = [page]
+            if return_.credit_note is not None:
+                links.append(
+                    (
+                        f"Credit note {return_.credit_note.number}",
+                        url_for("order.credit_note_pdf", credit_note_id=return_.credit_note_id),
+                    )
+                )
+            text = f"refunded {format_money(return_.refund_total)}"
+            steps.append((return_.refunded_at, return_.refunded_by, text, links))
+        for at, who, text, step_links in steps:
+            if at is None:
+                continue
+            entries.append(
+                TimelineEntry(
+                    at,
+                    who.email if who is not None else "(system)",
+                    [TimelinePart(text, note=reason.get(text))],
+                    kind=TRANSITION,
+                    links=step_links,
+                )
+            )
+    return entries
+
+
 def _anchor(emails: list[TimelineEntry], events: list[AuditEvent]) -> None:
     """Place each e-mail with the change that queued it, at that change's time.
 
@@ -314,6 +357,7 @@ def order_timeline(order: Order) -> list[TimelineEntry]:
         *_from_trail(events),
         *emails,
         *_from_notes(order_notes.notes_of(db.session, order.id)),
+        *_from_returns(returns.returns_of(db.session, order.id)),
     ]
     # A stable sort: entries of the same instant keep the trail's order.
     return sorted(entries, key=TimelineEntry._key)

@@ -33,7 +33,10 @@ from console.audit.actions import (
     LOGOUT,
     PASSWORD_CHANGED,
     PASSWORD_RESET,
+    RECEIVE_RETURN,
+    REFUND,
     REJECT,
+    REQUEST_RETURN,
     SHIP,
     TWO_FACTOR_CHANGED,
     UPDATE,
@@ -53,6 +56,9 @@ from console.audit.spec import (
 
 __all__ = [
     "ADJUST_STOCK",
+    "RECEIVE_RETURN",
+    "REFUND",
+    "REQUEST_RETURN",
     "ANONYMOUS",
     "APPROVE",
     "CANCEL",

@@ -12,6 +12,7 @@ PASSWORD_CHANGED, PASSWORD_RESET, TWO_FACTOR_CHANGED = (
 )
 EXPORT = "export"
 ADJUST_STOCK = "adjust_stock"
+REQUEST_RETURN, RECEIVE_RETURN, REFUND = "request_return", "receive_return", "refund"
 INVITED, INVITATION_REVOKED, INVITATION_ACCEPTED = (
     "invited",
     "invitation_revoked",
@@ -29,6 +30,9 @@ KNOWN_ACTIONS: tuple[str, ...] = (
     CANCEL,
     EXPORT,
     ADJUST_STOCK,
+    REQUEST_RETURN,
+    RECEIVE_RETURN,
+    REFUND,
     LOGIN,
     LOGOUT,
     LOGIN_FAILED,

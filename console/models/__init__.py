@@ -26,6 +26,7 @@ from console.models.pricing import (
     TaxRate,
 )
 from console.models.products import Product
+from console.models.returns import Return, ReturnLine, ReturnOutcome, ReturnState
 from console.models.saved_filters import SavedFilter
 from console.models.security import SignInAttempt
 from console.models.sessions import StaffSession
@@ -64,6 +65,10 @@ __all__ = [
     "Promotion",
     "PromotionCustomerUse",
     "PromotionKind",
+    "Return",
+    "ReturnLine",
+    "ReturnOutcome",
+    "ReturnState",
     "Role",
     "SavedFilter",
     "ShippingMethod",

@@ -20,6 +20,7 @@ from console.models.base import TimestampMixin
 if TYPE_CHECKING:
     from console.models.orders import Order
     from console.models.products import Product
+    from console.models.returns import Return
     from console.models.staff import User
 
 
@@ -32,7 +33,7 @@ class StockReason(enum.StrEnum):
     """Order released by cancel: an approved order's stock given back (positive)."""
     RETURN_RESTOCKED = "return_restocked"
     """A returned item put back on the shelf (positive). Returns will refer to their
-    return record from their movement; the order is already referred to."""
+    return from their movement (``return_id``), and its order."""
     RECEIVED = "received"
     """Goods received, or a new product's initial stock (positive)."""
     COUNTED = "counted"
@@ -79,8 +80,10 @@ class StockMovement(TimestampMixin, Model):
     order_id: Mapped[int | None] = mapped_column(
         ForeignKey("sales_order.id", ondelete="SET NULL"), index=True
     )
-    # A return's movement will also name its return here (a nullable return_id),
-    # added with the returns table.
+    return_id: Mapped[int | None] = mapped_column(
+        ForeignKey("order_return.id", ondelete="SET NULL"), index=True
+    )
+    """The return whose goods went back on the shelf ("return restocked")."""
     quantity: Mapped[int] = mapped_column()
     """Signed change of the stock: negative takes stock, positive adds to it."""
     reason: Mapped[str] = mapped_column(String(16), index=True)
@@ -93,6 +96,7 @@ class StockMovement(TimestampMixin, Model):
 
     product: Mapped[Product] = relationship()
     order: Mapped[Order | None] = relationship()
+    return_: Mapped[Return | None] = relationship()
     actor: Mapped[User | None] = relationship()
 
     @property

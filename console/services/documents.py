@@ -245,9 +245,14 @@ class CreditLine:
     order_line_id: int
     quantity: int
     amount: Decimal
+    tax: Decimal | None = None
+    """The tax of ``amount`` when the caller knows it (a refund's share of the tax the
+    order charged for the line); None: computed from ``amount`` at the line's rate."""
 
 
-def _decimal(value: Any, what: str) -> Decimal:
+def parse_amount(value: Any, what: str) -> Decimal:
+    """``value`` as an amount of money (finite, not negative, at most two decimals);
+    ``DomainError`` naming ``what`` otherwise."""
     try:
         number = Decimal(str(value))
     except (InvalidOperation, ValueError):
@@ -261,8 +266,8 @@ def _decimal(value: Any, what: str) -> Decimal:
     return number
 
 
-Credited = list[tuple[OrderLine, int, Decimal]]
-"""(order line, units credited, amount credited) per line."""
+Credited = list[tuple[OrderLine, int, Decimal, Decimal | None]]
+"""(order line, units credited, amount credited, its tax if given) per line."""
 
 
 def _credited_lines(order: Order, lines: Sequence[CreditLine]) -> Credited:
@@ -283,13 +288,18 @@ def _credited_lines(order: Order, lines: Sequence[CreditLine]) -> Credited:
                 f"{line.sku}: credit between 1 and the {line.quantity} ordered, "
                 f"not {credit.quantity}."
             )
-        value = _decimal(credit.amount, f"The amount credited for {line.sku}")
+        value = parse_amount(credit.amount, f"The amount credited for {line.sku}")
         if value > line.line_total:
             raise DomainError(
                 f"{line.sku}: {money_text(value)} is more than the line's total of "
                 f"{money_text(line.line_total)}."
             )
-        credited.append((line, credit.quantity, value))
+        tax = None
+        if credit.tax is not None:
+            tax = parse_amount(credit.tax, f"The tax credited for {line.sku}")
+            if order.prices_include_tax and tax > value:
+                raise DomainError(f"{line.sku}: the tax credited is more than the amount.")
+        credited.append((line, credit.quantity, value, tax))
     return credited
 
 
@@ -308,19 +318,22 @@ def credit_note_content(
     rules = PricingRules.from_config(current_app.config)
     by_rate: dict[Decimal, dict[str, Any]] = {}
 
-    def add(rate: Decimal, name: str, value: Decimal) -> None:
-        tax = included_tax(value, rate) if inclusive else added_tax(value, rate)
+    def add(rate: Decimal, name: str, value: Decimal, given: Decimal | None = None) -> None:
+        if given is not None:
+            tax = given
+        else:
+            tax = included_tax(value, rate) if inclusive else added_tax(value, rate)
         group = by_rate.setdefault(rate, {"name": name, "base": ZERO, "tax": ZERO})
         group["base"] += value - tax if inclusive else value
         group["tax"] += tax
 
-    for line, _quantity, value in credited:
-        add(line.tax_rate, line.tax_name, value)
+    for line, _quantity, value, given in credited:
+        add(line.tax_rate, line.tax_name, value, given)
     if shipping:
         rate = rules.shipping_tax_rate
         add(rate, by_rate[rate]["name"] if rate in by_rate else rules.shipping_tax_name, shipping)
     tax_total = sum((group["tax"] for group in by_rate.values()), ZERO)
-    total = sum((value for _line, _q, value in credited), ZERO) + shipping
+    total = sum((value for _line, _q, value, _tax in credited), ZERO) + shipping
     if not inclusive:
         total += tax_total
     return {
@@ -335,7 +348,7 @@ def credit_note_content(
                 "tax_rate": amount(line.tax_rate),
                 "amount": amount(value),
             }
-            for line, quantity, value in credited
+            for line, quantity, value, _tax in credited
         ],
         "shipping_total": amount(shipping),
         "taxes": [
@@ -387,7 +400,9 @@ def issue_credit_note(
     if len(reason) > MAX_REASON_LENGTH:
         raise DomainError(f"The reason is too long (at most {MAX_REASON_LENGTH} characters).")
     credited = _credited_lines(loaded, lines)
-    shipped_back = ZERO if shipping in (None, "") else _decimal(shipping, "The shipping credited")
+    shipped_back = (
+        ZERO if shipping in (None, "") else parse_amount(shipping, "The shipping credited")
+    )
     if shipped_back > loaded.shipping_total:
         raise DomainError(
             f"{money_text(shipped_back)} of shipping is more than the "

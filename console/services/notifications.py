@@ -122,10 +122,16 @@ def is_confidential(message: OutboxMessage) -> bool:
 
 
 def enqueue_order_email(
-    session: Session, order: Order, template: str, *, attach: Invoice | None = None
+    session: Session,
+    order: Order,
+    template: str,
+    *,
+    attach: Invoice | CreditNote | None = None,
+    context: Mapping[str, Any] | None = None,
 ) -> OutboxMessage:
     """Queue the customer's e-mail ``template`` about ``order`` (number, lines, totals),
-    with ``attach`` (its invoice) as a PDF attachment."""
+    with ``attach`` (its invoice or a credit note) as a PDF attachment; ``context``
+    adds to what the template sees (a return)."""
     subjects = current_app.config["ORDER_EMAIL_SUBJECTS"]
     subject = subjects[template].format(number=order.number, shop=current_app.config["SHOP_NAME"])
     context = {
@@ -134,7 +140,9 @@ def enqueue_order_email(
         "lines": list(order.lines),
         "currency": current_app.config["CONSOLE_CURRENCY"],
         "order_url": link_for(order),
-        "invoice": attach,
+        "invoice": attach if isinstance(attach, Invoice) else None,
+        "credit_note": attach if isinstance(attach, CreditNote) else None,
+        **(context or {}),
     }
     return enqueue_email(
         session,

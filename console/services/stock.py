@@ -20,8 +20,8 @@ the sum of its movements (``verify``, ``flask --app console stock verify``).
 - a receipt: "received" (+n); damage or loss: "damaged" (-n); a correction: ±n;
 - a count types what is on the shelf; its movement is
   ``counted - (stock + reserved)``, and the stock after it ``counted - reserved``;
-- a new product's initial stock is "received"; a return put back on the shelf will be
-  "return restocked" (+n), naming its order.
+- a new product's initial stock is "received"; a return put back on the shelf is
+  "return restocked" (+n), naming its return and order (``restock_return``).
 
 Concurrency
 -----------
@@ -48,7 +48,15 @@ from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from console import audit
-from console.models import Order, OrderLine, OrderStatus, Product, StockMovement, StockReason
+from console.models import (
+    Order,
+    OrderLine,
+    OrderStatus,
+    Product,
+    Return,
+    StockMovement,
+    StockReason,
+)
 from console.models.base import utcnow
 from console.models.staff import User
 from console.permissions import STOCK_ADJUST
@@ -88,6 +96,7 @@ def _move(
     actor: User | None,
     *,
     order_id: int | None = None,
+    return_id: int | None = None,
     note: str | None = None,
 ) -> StockMovement | None:
     """Change one product's stock by ``quantity`` and write its movement.
@@ -109,6 +118,7 @@ def _move(
     movement = StockMovement(
         product_id=product_id,
         order_id=order_id,
+        return_id=return_id,
         quantity=quantity,
         reason=reason.value,
         actor_id=actor.id if actor is not None else None,
@@ -163,6 +173,30 @@ def release_for_order(session: Session, order: Order, actor: User) -> None:
             session, line.product_id, line.quantity, StockReason.RELEASE, actor, order_id=order.id
         )
     _forget_stock(session, (line.product for line in order.lines))
+
+
+def restock_return(
+    session: Session, return_: Return, restocked: Iterable[tuple[int, int]], actor: User
+) -> list[StockMovement]:
+    """Put returned goods back on the shelf (in the caller's transaction, the receipt's):
+    one "return restocked" movement per ``(product id, quantity)``, naming the return
+    and its order. Adding stock never drops below zero, so each is written."""
+    movements = []
+    for product_id, quantity in sorted(restocked):
+        movement = _move(
+            session,
+            product_id,
+            quantity,
+            StockReason.RETURN_RESTOCKED,
+            actor,
+            order_id=return_.order_id,
+            return_id=return_.id,
+            note=f"{return_.label} of order {return_.order.number}",
+        )
+        assert movement is not None  # a positive change is never refused
+        movements.append(movement)
+    _forget_stock(session, (line.order_line.product for line in return_.lines))
+    return movements
 
 
 def record_initial_stock(session: Session, product: Product, actor: User | None) -> None:

@@ -45,6 +45,9 @@ EVENTS: dict[str, str] = {
     "order.shipped": "An order was shipped (with its tracking number)",
     "order.delivered": "An order reached its customer",
     "order.cancelled": "An order was cancelled",
+    "return.requested": "A return of a shipped order was recorded",
+    "return.received": "A return's goods came back (each line restocked or written off)",
+    "refund.issued": "A return was refunded, with its credit note",
 }
 """Every event type an endpoint may subscribe to, with what it means."""
 
@@ -290,8 +293,15 @@ def order_data(order: Order) -> dict[str, Any]:
     }
 
 
-def enqueue_order_event(session: Session, order: Order, event_type: str) -> list[WebhookDelivery]:
+def enqueue_order_event(
+    session: Session,
+    order: Order,
+    event_type: str,
+    extra: dict[str, Any] | None = None,
+) -> list[WebhookDelivery]:
     """Write event ``event_type`` about ``order`` for every active endpoint wanting it.
+
+    ``extra``: more of the event's ``data`` beside the order (a return's ``return``).
 
     Nothing is sent here: the rows commit (or roll back) with the change they report.
     """
@@ -313,7 +323,7 @@ def enqueue_order_event(session: Session, order: Order, event_type: str) -> list
             "id": event_id,
             "type": event_type,
             "occurred_at": _timestamp(now),
-            "data": {"order": order_data(order)},
+            "data": {"order": order_data(order), **(extra or {})},
         },
         separators=(",", ":"),
         ensure_ascii=False,
