@@ -1,7 +1,7 @@
 """Imports of stock counts: the import kind "stock".
 
 Revision ID: 0030
-Revises: 0027
+Revises: 0028
 Create Date: 2026-12-02
 """
 
