@@ -484,6 +484,10 @@ class LoggingSettings(_FromEnvironment):
         }
 
 
+LANGUAGES: Final[tuple[str, ...]] = ("en", "de", "fr")
+"""The languages the console is written in (``console/translations/``), English first."""
+
+
 class ShopSettings(_FromEnvironment):
     """The shop the console serves, and its order rules."""
 
@@ -506,6 +510,10 @@ class ShopSettings(_FromEnvironment):
     timezone: str = Field("UTC", validation_alias="SHOP_TIMEZONE")
     """The shop's time zone (an IANA name such as ``Europe/Berlin``): times are shown in
     it to staff who chose none on their profile (``console.localtime``)."""
+    default_locale: Literal["en", "de", "fr"] = Field("en", validation_alias="DEFAULT_LOCALE")
+    """The shop's language: staff whose profile and browser name none of ``LANGUAGES``
+    read it, and customers who have no language of their own get mail in it
+    (``console.i18n``)."""
 
     @field_validator("timezone", mode="before")
     @classmethod
@@ -526,6 +534,7 @@ class ShopSettings(_FromEnvironment):
             "SHOP_PRICES_INCLUDE_TAX": self.prices_include_tax,
             "SHOP_SHIPPING_TAX_RATE": self.shipping_tax_rate,
             "SHOP_TIMEZONE": self.timezone,
+            "DEFAULT_LOCALE": self.default_locale,
         }
 
 
