@@ -4,6 +4,7 @@ compiled at start, and Flask-Admin's and Flask-Security-Too's own texts followin
 from __future__ import annotations
 
 import os
+from decimal import Decimal
 
 import pytest
 from sqlalchemy import select, update
@@ -11,7 +12,7 @@ from sqlalchemy import select, update
 from console.database import db
 from console.i18n import compile_catalogues
 from console.models import User
-from tests.factories import CustomerFactory
+from tests.factories import CustomerFactory, OrderFactory, ProductFactory
 from tests.helpers import parse, submit, text_of
 
 GERMAN = {"Accept-Language": "de-DE,de;q=0.9,en;q=0.5"}
@@ -128,3 +129,20 @@ def test_catalogues_are_compiled_when_missing_or_older_than_their_source(tmp_pat
     assert compile_catalogues(tmp_path) == [mo]
     assert b"Sichern" in mo.read_bytes()
     assert [path.name for path in mo.parent.iterdir()] == sorted(["messages.po", "messages.mo"])
+
+
+@pytest.mark.parametrize(
+    ("language", "total"),
+    [("en", "€1,234.56"), ("de", "1.234,56\xa0€"), ("fr", "1\u202f234,56\xa0€")],
+)
+def test_amounts_read_in_the_persons_locale(client, auth, language, total):
+    manager = auth.login_as("manager")
+    manager.language = language
+    db.session.commit()
+    lamp = ProductFactory(sku="LAMP-1", unit_price=Decimal("1234.56"), stock=5)
+    order = OrderFactory(customer=CustomerFactory(), lines={lamp: 1})
+    page = parse(client.get(f"/admin/order/details/?id={order.id}").get_data(as_text=True))
+    # Read raw: the no-break spaces Babel writes are part of the format.
+    assert page.find(id="order-total").get_text(strip=True) == total
+    listing = parse(client.get("/admin/order/").get_data(as_text=True))
+    assert [td.get_text(strip=True) for td in listing.select("td.col-total")] == [total]
