@@ -755,16 +755,25 @@ ADMIN: Final[Mapping[str, Any]] = {
     "ADMIN_PAGE_SIZE": 25,
 }
 
+
+def N_(message: str) -> str:
+    """Mark ``message`` for the catalogues (``pybabel extract -k N_``, see babel.cfg) where
+    it cannot be translated yet: it is translated where it is used, in the reader's
+    language."""
+    return message
+
+
 CUSTOMER_EMAILS: Final[Mapping[str, Any]] = {
     # Subjects of the customer e-mails (templates/email/<name>.txt and .html);
-    # ``{number}`` and ``{shop}`` are filled in.
+    # ``{number}`` and ``{shop}`` are filled in, after translation into the customer's
+    # language (console.services.notifications).
     "ORDER_EMAIL_SUBJECTS": {
-        "order_received": "{shop}: we received your order {number}",
-        "order_updated": "{shop}: your order {number} was updated",
-        "order_approved": "{shop}: your order {number} is confirmed",
-        "order_rejected": "{shop}: we cannot fulfil your order {number}",
-        "order_shipped": "{shop}: your order {number} is on its way",
-        "order_cancelled": "{shop}: your order {number} was cancelled",
+        "order_received": N_("{shop}: we received your order {number}"),
+        "order_updated": N_("{shop}: your order {number} was updated"),
+        "order_approved": N_("{shop}: your order {number} is confirmed"),
+        "order_rejected": N_("{shop}: we cannot fulfil your order {number}"),
+        "order_shipped": N_("{shop}: your order {number} is on its way"),
+        "order_cancelled": N_("{shop}: your order {number} was cancelled"),
     },
 }
 
