@@ -3,6 +3,7 @@ compiled at start, and Flask-Admin's and Flask-Security-Too's own texts followin
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from decimal import Decimal
 
@@ -11,7 +12,7 @@ from sqlalchemy import select, update
 
 from console.database import db
 from console.i18n import compile_catalogues
-from console.models import User
+from console.models import Order, User
 from tests.factories import CustomerFactory, OrderFactory, ProductFactory
 from tests.helpers import parse, submit, text_of
 
@@ -146,3 +147,26 @@ def test_amounts_read_in_the_persons_locale(client, auth, language, total):
     assert page.find(id="order-total").get_text(strip=True) == total
     listing = parse(client.get("/admin/order/").get_data(as_text=True))
     assert [td.get_text(strip=True) for td in listing.select("td.col-total")] == [total]
+
+
+@pytest.mark.parametrize(
+    ("language", "taken", "cell"),
+    [
+        ("de", "25.11.2026, 00:30 CET", "25.11.2026, 00:30"),
+        ("fr", "25 nov. 2026 00:30 CET", "25 nov. 2026 00:30"),
+        ("en", "2026-11-25 00:30 CET", "2026-11-25 00:30"),
+    ],
+)
+def test_times_read_in_the_persons_language_and_zone(client, auth, language, taken, cell):
+    manager = auth.login_as("manager")
+    manager.language, manager.timezone = language, "Europe/Berlin"
+    db.session.commit()
+    lamp = ProductFactory(sku="LAMP-1", stock=5)
+    order = OrderFactory(customer=CustomerFactory(), lines={lamp: 1})
+    late = dt.datetime(2026, 11, 24, 23, 30)  # already the 25th in Berlin
+    db.session.execute(update(Order).where(Order.id == order.id).values(created_at=late))
+    db.session.commit()
+    page = parse(client.get(f"/admin/order/details/?id={order.id}").get_data(as_text=True))
+    assert text_of(page.find(id="order-taken")).endswith(taken)
+    listing = parse(client.get("/admin/order/").get_data(as_text=True))
+    assert [text_of(td) for td in listing.select("td.col-created_at")] == [cell]
