@@ -163,10 +163,12 @@ def mail_figures(text: str) -> dict[str, Decimal]:
     """The totals of an order e-mail's text part (templates/email/_lines.txt)."""
 
     def line(pattern: str) -> Decimal:
-        match = re.search(rf"^\s*{pattern}.*?: -?([0-9][0-9,]*\.[0-9]{{2}}) ", text, re.M)
+        match = re.search(rf"^\s*{pattern}.*?: -?€([0-9][0-9,]*\.[0-9]{{2}})(?![0-9])", text, re.M)
         return Decimal(match.group(1).replace(",", "")) if match else Decimal("0.00")
 
-    taxes = re.findall(r"^\s*Tax(?: included)? .*? %: ([0-9][0-9,]*\.[0-9]{2}) ", text, re.M)
+    taxes = re.findall(
+        r"^\s*Tax(?: included)? .*? %: €([0-9][0-9,]*\.[0-9]{2})(?![0-9])", text, re.M
+    )
     return {
         "subtotal": line("Subtotal"),
         "discount_total": line("Discount"),
