@@ -484,6 +484,10 @@ class LoggingSettings(_FromEnvironment):
         }
 
 
+LANGUAGES: Final[tuple[str, ...]] = ("en", "de", "fr")
+"""The languages the console is written in (``console/translations/``), English first."""
+
+
 class ShopSettings(_FromEnvironment):
     """The shop the console serves, and its order rules."""
 
@@ -511,6 +515,10 @@ class ShopSettings(_FromEnvironment):
     timezone: str = Field("UTC", validation_alias="SHOP_TIMEZONE")
     """The shop's time zone (an IANA name such as ``Europe/Berlin``): times are shown in
     it to staff who chose none on their profile (``console.localtime``)."""
+    default_locale: Literal["en", "de", "fr"] = Field("en", validation_alias="DEFAULT_LOCALE")
+    """The shop's language: staff whose profile and browser name none of ``LANGUAGES``
+    read it, and customers who have no language of their own get mail in it
+    (``console.i18n``)."""
 
     @field_validator("timezone", mode="before")
     @classmethod
@@ -532,6 +540,7 @@ class ShopSettings(_FromEnvironment):
             "SHOP_PRICES_INCLUDE_TAX": self.prices_include_tax,
             "SHOP_SHIPPING_TAX_RATE": self.shipping_tax_rate,
             "SHOP_TIMEZONE": self.timezone,
+            "DEFAULT_LOCALE": self.default_locale,
         }
 
 
@@ -752,18 +761,27 @@ ADMIN: Final[Mapping[str, Any]] = {
     "ADMIN_PAGE_SIZE": 25,
 }
 
+
+def N_(message: str) -> str:
+    """Mark ``message`` for the catalogues (``pybabel extract -k N_``, see babel.cfg) where
+    it cannot be translated yet: it is translated where it is used, in the reader's
+    language."""
+    return message
+
+
 CUSTOMER_EMAILS: Final[Mapping[str, Any]] = {
     # Subjects of the customer e-mails (templates/email/<name>.txt and .html);
-    # ``{number}`` and ``{shop}`` are filled in.
+    # ``{number}`` and ``{shop}`` are filled in, after translation into the customer's
+    # language (console.services.notifications).
     "ORDER_EMAIL_SUBJECTS": {
-        "order_received": "{shop}: we received your order {number}",
-        "order_updated": "{shop}: your order {number} was updated",
-        "order_approved": "{shop}: your order {number} is confirmed",
-        "order_rejected": "{shop}: we cannot fulfil your order {number}",
-        "order_shipped": "{shop}: your order {number} is on its way",
-        "order_cancelled": "{shop}: your order {number} was cancelled",
-        "return_received": "{shop}: we received your return for order {number}",
-        "return_refunded": "{shop}: your refund for order {number}",
+        "order_received": N_("{shop}: we received your order {number}"),
+        "order_updated": N_("{shop}: your order {number} was updated"),
+        "order_approved": N_("{shop}: your order {number} is confirmed"),
+        "order_rejected": N_("{shop}: we cannot fulfil your order {number}"),
+        "order_shipped": N_("{shop}: your order {number} is on its way"),
+        "order_cancelled": N_("{shop}: your order {number} was cancelled"),
+        "return_received": N_("{shop}: we received your return for order {number}"),
+        "return_refunded": N_("{shop}: your refund for order {number}"),
     },
 }
 

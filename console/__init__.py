@@ -11,7 +11,17 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 import config as settings
-from console import audit, cli, customer_page, localtime, models, notify, session_hooks, web
+from console import (
+    audit,
+    cli,
+    customer_page,
+    i18n,
+    localtime,
+    models,
+    notify,
+    session_hooks,
+    web,
+)
 from console.admin.registry import check_declared
 from console.admin.site import init_admin
 from console.api import init_api
@@ -67,9 +77,11 @@ def register_logging(app: Flask) -> None:
 
 
 def register_extensions(app: Flask) -> None:
-    """Bind the database and the unbound extensions, and build the app's Security."""
+    """Bind the database and the unbound extensions (Flask-Babel with the console's
+    languages and compiled catalogues), and build the app's Security."""
     init_database(app)
     mail.init_app(app)
+    i18n.init_app(app)
     csrf.init_app(app)
     init_security(app)
 

@@ -15,10 +15,12 @@ address is a credential.
 from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
+from flask_babel import force_locale
 from flask_wtf import FlaskForm
 from wtforms import SubmitField
 
 from console.database import db
+from console.i18n import customer_locale
 from console.models import Order
 from console.security.limits import ORDER_PAGE_LIMIT
 from console.services import order_links, workflow
@@ -50,16 +52,17 @@ def no_referrer(response):
 @bp.get("/order-status/<token>")
 @ORDER_PAGE_LIMIT
 def show(token: str):
-    """The order's page."""
+    """The order's page, in the customer's language (else the shop's), as their e-mails."""
     order = _order_or_404(token)
-    return render_template(
-        "customer/order.html",
-        order=order,
-        token=token,
-        form=CancelOrderForm(),
-        currency=current_app.config["CONSOLE_CURRENCY"],
-        shop_name=current_app.config["SHOP_NAME"],
-    )
+    with force_locale(customer_locale(order.customer)):
+        return render_template(
+            "customer/order.html",
+            order=order,
+            token=token,
+            form=CancelOrderForm(),
+            currency=current_app.config["CONSOLE_CURRENCY"],
+            shop_name=current_app.config["SHOP_NAME"],
+        )
 
 
 @bp.post("/order-status/<token>/cancel")
@@ -68,11 +71,12 @@ def cancel(token: str):
     """Cancel the pending order the link names, then show its page again."""
     order = _order_or_404(token)
     form = CancelOrderForm()
-    if form.validate_on_submit():
-        try:
-            workflow.cancel_by_customer(db.session(), order.id, order.customer.email)
-        except DomainError as refused:
-            flash(refused.message, "error")
-        else:
-            flash("Your order is cancelled. We have sent you an e-mail about it.", "success")
+    with force_locale(customer_locale(order.customer)):
+        if form.validate_on_submit():
+            try:
+                workflow.cancel_by_customer(db.session(), order.id, order.customer.email)
+            except DomainError as refused:
+                flash(refused.message, "error")
+            else:
+                flash("Your order is cancelled. We have sent you an e-mail about it.", "success")
     return redirect(url_for(".show", token=token), 303)

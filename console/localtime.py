@@ -18,6 +18,7 @@ import zoneinfo
 from functools import cache
 
 from flask import Flask, current_app, has_app_context, has_request_context
+from flask_babel import format_date, format_time, get_locale
 from flask_login import current_user
 
 UTC = dt.UTC
@@ -76,8 +77,24 @@ def show(value: dt.datetime | None, *, seconds: bool = False, zone_name: bool = 
     if value is None:
         return ""
     local = to_local(value)
-    text = local.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
+    text = _in_locale(local, seconds)
     return f"{text} {local.tzname()}" if zone_name else text
+
+
+def _in_locale(local: dt.datetime, seconds: bool) -> str:
+    """``local`` as the reader's language writes a date and time: Babel's medium date and
+    short (or medium, with seconds) time, joined by the locale's pattern
+    (``25.11.2026, 00:30`` in German, ``25 nov. 2026 00:30`` in French).
+
+    English keeps ``2026-11-25 00:30``: unambiguous for a shop's staff across the
+    English-speaking world, where CLDR's ``11/25/26`` reads differently by country.
+    """
+    locale = get_locale() if has_app_context() else None
+    if locale is None or locale.language == "en":
+        return local.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
+    date = format_date(local, "medium", rebase=False)
+    time = format_time(local, "medium" if seconds else "short", rebase=False)
+    return str(locale.datetime_formats["short"]).format(time, date)
 
 
 def show_date(value: dt.datetime | dt.date | None) -> str:

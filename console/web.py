@@ -27,6 +27,7 @@ from werkzeug.exceptions import BadRequest, SecurityError
 from console.api import problems
 from console.database import db
 from console.extensions import csrf
+from console.i18n import page_language
 from console.models import OutboxMessage, OutboxStatus
 from console.models.base import utcnow
 from console.security.limits import seconds_until_retry
@@ -60,13 +61,10 @@ def refuse_nul_characters() -> None:
                 abort(400, NUL_REFUSED)
 
 
-PAGE_LANGUAGE = "en"
-"""The language of the console's pages, declared on their ``<html>`` element."""
-
-
 @bp.after_app_request
 def declare_page_language(response):
-    """Declare the page's language on Flask-Admin's pages.
+    """Declare the page's language (the request's, ``console.i18n``) on Flask-Admin's
+    pages.
 
     Flask-Admin's base template opens them with a bare ``<html>``; screen readers then
     guess the language for reading aloud. The console's own templates declare it.
@@ -76,7 +74,7 @@ def declare_page_language(response):
         head = body[:200]
         if b"<html>" in head:
             response.set_data(
-                head.replace(b"<html>", f'<html lang="{PAGE_LANGUAGE}">'.encode(), 1) + body[200:]
+                head.replace(b"<html>", f'<html lang="{page_language()}">'.encode(), 1) + body[200:]
             )
     return response
 

@@ -81,4 +81,4 @@ def test_clerk_order_to_customer_inbox(client, auth, app, smtp_server, smtp_down
     assert len(confirmations) == 1
     text = confirmations[0].get_body(preferencelist=("plain",)).get_content()
     assert confirmations[0]["To"] == "ada@example.com"
-    assert order.number in text and "3 x Product A (A)" in text and "Total: 50.00 EUR" in text
+    assert order.number in text and "3 x Product A (A)" in text and "Total: €50.00" in text

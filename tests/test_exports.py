@@ -423,3 +423,25 @@ def test_the_orders_export_gives_the_tax_per_rate(client, auth, app):
     first = db.session.scalar(select(Order).order_by(Order.id))
     stored = [(t.name, f"{t.rate:.2f}", f"{t.base:.2f}", f"{t.tax:.2f}") for t in first.tax_lines]
     assert stored == [(e["name"], e["rate"], e["base"], e["tax"]) for e in expected]
+
+
+def test_a_german_readers_export_keeps_machine_values(client, auth, app):
+    """Pages follow the reader's locale (1.234,56 €); exports keep dot decimals and the
+    times as stored, whatever the reader's language."""
+    viewer = auth.login_as("viewer")
+    viewer.language = "de"
+    db.session.commit()
+    lamp = ProductFactory(sku="LAMP-1", name="Lamp", unit_price=Decimal("1234.56"), stock=9)
+    order = OrderFactory(customer=CustomerFactory(), lines={lamp: 2})
+    page = client.get(f"/admin/order/details/?id={order.id}").get_data(as_text=True)
+    assert "2.469,12\xa0€" in page
+
+    lines = csv_rows(export(client, "/admin/order/export/csv/?of=order_lines").get_data())
+    assert [(r["Quantity"], r["Line total"]) for r in lines] == [("2", "2469.12")]
+    assert "€" not in str(lines)
+    sheet = xlsx_rows(export(client, "/admin/order/export/xlsx/?of=order_lines").get_data())
+    assert sheet[0]["Line total"] == 2469.12
+    response = export(client, "/admin/order/export/jsonl/?of=order_lines")
+    objects = [json.loads(line) for line in response.get_data(as_text=True).splitlines()]
+    assert objects[0]["line_total"] == "2469.12"
+    assert objects[0]["order_created_at"] == order.created_at.isoformat()

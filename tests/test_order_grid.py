@@ -143,23 +143,23 @@ def test_the_preview_writes_the_figures_as_the_order_page_does(client, auth, sho
     assert response.status_code == 200, response.get_json()
     quote = response.get_json()
     shown = quote["shown"]
-    assert shown["subtotal"] == "1,233.00 EUR"
-    assert shown["discount_total"] == "-123.30 EUR"
-    assert shown["shipping_total"] == "12.00 EUR"
-    assert shown["total"] == f"{Decimal(quote['total']):,.2f} EUR"
+    assert shown["subtotal"] == "€1,233.00"
+    assert shown["discount_total"] == "-€123.30"
+    assert shown["shipping_total"] == "€12.00"
+    assert shown["total"] == f"€{Decimal(quote['total']):,.2f}"
     assert shown["tax_total_label"] == "Tax, all rates"
     assert [tax["label"] for tax in shown["taxes"]] == [
-        "Tax Zero 0.00 % on 44.40 EUR",  # the books and the shipping
-        "Tax Standard 20.00 % on 1,077.30 EUR",
+        "Tax Zero 0.00 % on €44.40",  # the books and the shipping
+        "Tax Standard 20.00 % on €1,077.30",
     ]
     assert shown["lines"] == [
         {
-            "unit_price": "39.90 EUR",
+            "unit_price": "€39.90",
             "tax_rate": "20.00 %",
-            "line_total": "1,197.00 EUR",
+            "line_total": "€1,197.00",
             "stock": "50",
         },
-        {"unit_price": "12.00 EUR", "tax_rate": "0.00 %", "line_total": "36.00 EUR", "stock": "2"},
+        {"unit_price": "€12.00", "tax_rate": "0.00 %", "line_total": "€36.00", "stock": "2"},
     ]
     assert [(line["stock"], line["short"]) for line in quote["lines"]] == [(50, False), (2, True)]
 
@@ -184,8 +184,8 @@ def test_the_preview_names_the_tax_as_the_shop_prices(client, auth, shop, includ
     }
     response = client.post("/admin/order/preview", json=body, headers={"X-CSRFToken": token})
     shown = response.get_json()["shown"]
-    assert shown["discount_total"] == "0.00 EUR"
+    assert shown["discount_total"] == "€0.00"
     word = "Tax included" if included else "Tax"
     assert shown["tax_total_label"] == f"{word}, all rates"
     base = "33.25" if included else "39.90"
-    assert [tax["label"] for tax in shown["taxes"]] == [f"{word} Standard 20.00 % on {base} EUR"]
+    assert [tax["label"] for tax in shown["taxes"]] == [f"{word} Standard 20.00 % on €{base}"]

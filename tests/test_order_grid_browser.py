@@ -133,7 +133,7 @@ def grid_figures(page) -> dict[str, Decimal]:
 
 
 def amount(text: str) -> Decimal:
-    """``"-1,234.50 EUR"`` -> ``Decimal("1234.50")`` (the sign is the row's label)."""
+    """``"-€1,234.50"`` -> ``Decimal("1234.50")`` (the sign is the row's label)."""
     match = re.search(r"([0-9][0-9,]*\.[0-9]{2})", text)
     assert match, text
     return Decimal(match.group(1).replace(",", ""))
@@ -163,10 +163,12 @@ def mail_figures(text: str) -> dict[str, Decimal]:
     """The totals of an order e-mail's text part (templates/email/_lines.txt)."""
 
     def line(pattern: str) -> Decimal:
-        match = re.search(rf"^\s*{pattern}.*?: -?([0-9][0-9,]*\.[0-9]{{2}}) ", text, re.M)
+        match = re.search(rf"^\s*{pattern}.*?: -?€([0-9][0-9,]*\.[0-9]{{2}})(?![0-9])", text, re.M)
         return Decimal(match.group(1).replace(",", "")) if match else Decimal("0.00")
 
-    taxes = re.findall(r"^\s*Tax(?: included)? .*? %: ([0-9][0-9,]*\.[0-9]{2}) ", text, re.M)
+    taxes = re.findall(
+        r"^\s*Tax(?: included)? .*? %: €([0-9][0-9,]*\.[0-9]{2})(?![0-9])", text, re.M
+    )
     return {
         "subtotal": line("Subtotal"),
         "discount_total": line("Discount"),
@@ -213,10 +215,10 @@ def test_a_phone_order_taken_on_the_grid_matches_page_mail_and_export(
     expect(rows).to_have_count(3)
     expect(clerk.locator("#order-grid-totals")).to_have_attribute("data-state", "done")
     expect(clerk.locator("#lines-2 [data-figure=line_total] .order-line-value")).to_have_text(
-        "12.00 EUR"
+        "€12.00"
     )
     expect(clerk.locator("#lines-0 [data-figure=unit_price] .order-line-value")).to_have_text(
-        "39.90 EUR"
+        "€39.90"
     )
     expect(clerk.locator("#lines-0 [data-figure=tax_rate] .order-line-value")).to_have_text(
         "20.00 %"
@@ -242,9 +244,7 @@ def test_a_phone_order_taken_on_the_grid_matches_page_mail_and_export(
 
     clerk.click("#s2id_shipping_method a.select2-choice")
     clerk.locator("#select2-drop .select2-result-selectable", has_text="Courier").click()
-    expect(clerk.locator("#order-grid-totals [data-total=shipping_total]")).to_have_text(
-        "12.00 EUR"
-    )
+    expect(clerk.locator("#order-grid-totals [data-total=shipping_total]")).to_have_text("€12.00")
     expect(clerk.locator("#order-grid-totals")).to_have_attribute("data-state", "done")
     shown = grid_figures(clerk)
     assert shown["discount_total"] > 0 and shown["tax_total"] > 0
@@ -357,7 +357,7 @@ def test_the_edit_page_shows_the_figures_and_removes_a_stored_line(shop, open_pa
         "data-amount", f"{total:.2f}"
     )
     expect(clerk.locator("#lines-1 [data-figure=unit_price] .order-line-value")).to_have_text(
-        "4.35 EUR"
+        "€4.35"
     )
     expect(clerk.locator("#lines-1 .order-line-flag-inactive")).to_have_text("Inactive product")
     expect(clerk.locator("#lines-0 .order-line-flag-inactive")).to_have_count(0)

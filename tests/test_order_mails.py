@@ -135,15 +135,15 @@ def test_every_customer_mail_shows_both_addresses_lines_and_figures(client, auth
         # 2 × 39.90 + 3 × 4.35 = 92.85; 10 % off: 9.29; post is free above 50.00.
         for expected in (
             "2 x Kettle (KET-1)",
-            "39.90 EUR each = 79.80 EUR",
+            "€39.90 each = €79.80",
             "3 x Green tea (TEA-1)",
-            "4.35 EUR each = 13.05 EUR",
-            "Subtotal: 92.85 EUR",
-            "Discount (TEN): -9.29 EUR",
-            "Shipping (Post): 0.00 EUR",
-            "Tax Standard 20.00 %: 14.36 EUR",
-            "Tax Reduced 5.50 %: 0.65 EUR",
-            "Total: 98.57 EUR",
+            "€4.35 each = €13.05",
+            "Subtotal: €92.85",
+            "Discount (TEN): -€9.29",
+            "Shipping (Post): €0.00",
+            "Tax Standard 20.00 %: €14.36",
+            "Tax Reduced 5.50 %: €0.65",
+            "Total: €98.57",
             "Billing address:\n  Ada Lovelace\n  Analytical Engines Ltd\n  1 Korenmarkt\n"
             "  9000 Ghent\n  Belgium\n",
             "Shipping to:\n  Ada Lovelace\n  12 Rue de la République\n  69002 Lyon\n  France\n",
@@ -157,12 +157,12 @@ def test_every_customer_mail_shows_both_addresses_lines_and_figures(client, auth
         assert shipping == "Shipping to: Ada Lovelace 12 Rue de la République 69002 Lyon France"
         cells = [" ".join(row.stripped_strings) for row in html.select("tfoot tr")]
         assert cells == [
-            "Subtotal 92.85 EUR",
-            "Discount (TEN) -9.29 EUR",
-            "Shipping (Post) 0.00 EUR",
-            "Tax Reduced 5.50 % 0.65 EUR",
-            "Tax Standard 20.00 % 14.36 EUR",
-            "Total 98.57 EUR",
+            "Subtotal €92.85",
+            "Discount (TEN) -€9.29",
+            "Shipping (Post) €0.00",
+            "Tax Reduced 5.50 % €0.65",
+            "Tax Standard 20.00 % €14.36",
+            "Total €98.57",
         ]
 
 
@@ -186,11 +186,11 @@ def test_each_saved_edit_sends_one_update_and_an_unchanged_save_none(
     assert len(received) == 2
     (first_text, _), (second_text, second_html) = received
     # 2 × 39.90 = 79.80 + courier 12.00, 20 % tax on the lines: 15.96.
-    assert "2 x Kettle (KET-1)" in first_text and "Total: 107.76 EUR" in first_text
+    assert "2 x Kettle (KET-1)" in first_text and "Total: €107.76" in first_text
     # 3 × 39.90 = 119.70 + 12.00, tax 23.94.
-    assert "3 x Kettle (KET-1)" in second_text and "Total: 155.64 EUR" in second_text
-    assert "Tax Standard 20.00 %: 23.94 EUR" in second_text
-    assert "155.64 EUR" in second_html and "Shipping to:" in second_html
+    assert "3 x Kettle (KET-1)" in second_text and "Total: €155.64" in second_text
+    assert "Tax Standard 20.00 %: €23.94" in second_text
+    assert "€155.64" in second_html and "Shipping to:" in second_html
     subjects = [message["Subject"] for _, message in smtp_server.messages]
     assert subjects == [
         f"Our shop: we received your order {order.number}",
@@ -218,11 +218,11 @@ def test_what_the_customer_reads_changing_sends_an_update(client, auth, shop, ch
     [update] = mails("order_updated")
     assert update.subject == f"Our shop: your order {order.number} was updated"
     stored = the_order()
-    assert f"Total: {stored.total:,.2f} EUR" in update.body_text
+    assert f"Total: €{stored.total:,.2f}" in update.body_text
     if "shipping_city" in change:
         assert "69002 Villeurbanne" in update.body_text
     if "coupon_code" in change:
-        assert "Discount (TEN): -3.99 EUR" in update.body_text
+        assert "Discount (TEN): -€3.99" in update.body_text
     if "lines-1-product" in change:
         assert "1 x Green tea (TEA-1)" in update.body_text
 
@@ -284,7 +284,7 @@ def test_catalogue_and_address_book_changes_leave_page_mails_and_export_as_place
     page_before, export_before = page(), exported()
     [received] = mails()
     assert "Billing address:" in received.body_text and "1 Korenmarkt" in received.body_text
-    assert "Tax Standard 20.00 %: 15.96 EUR" in received.body_text
+    assert "Tax Standard 20.00 %: €15.96" in received.body_text
     assert b"Reduced 5.50%: 0.24; Standard 20.00%: 15.96" in export_before[0]
 
     kettle = db.session.get(type(shop["kettle"]), shop["kettle"].id)

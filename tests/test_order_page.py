@@ -86,7 +86,7 @@ def test_header_shows_number_status_customer_and_total(client, auth, shop, page)
     customer = header.find(id="order-customer")
     assert customer.find("a")["href"].endswith(f"/admin/customer/details/?id={shop['customer'].id}")
     assert "Ada Lovelace" in text_of(customer) and "ada@example.com" in text_of(customer)
-    assert text_of(header.find(id="order-total")) == "30.00 EUR"
+    assert text_of(header.find(id="order-total")) == "€30.00"
     taken = text_of(header.find(id="order-taken"))
     assert "clerk@staff.test" in taken and order.created_at.strftime("%Y-%m-%d %H:%M") in taken
     assert order.placed_at.strftime("%Y-%m-%d %H:%M") in text_of(header.find(id="order-placed"))
@@ -273,8 +273,8 @@ def test_timeline_tells_the_story_in_time_order(client, auth, shop, clock):
     assert [e["at"] for e in story] == sorted(e["at"] for e in story)
     edit, note, approval_entry = story[2], story[4], story[5]
     assert edit["details"] == [
-        "total: 30.00 EUR → 45.00 EUR",
-        "subtotal: 30.00 EUR → 45.00 EUR",
+        "total: €30.00 → €45.00",
+        "subtotal: €30.00 → €45.00",
         "quantity: 2 → 3",
     ]
     assert note["body"] == "Customer asked for delivery after 5pm.\nRing twice."

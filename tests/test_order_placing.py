@@ -59,7 +59,7 @@ def test_save_and_continue_keeps_a_draft_and_save_places_it(client, auth, goods)
     assert len(mails) == 1
     assert "2 x Product A (A)" in mails[0].body_text
     assert "4 x Product B (B)" in mails[0].body_text
-    assert "Total: 75.00 EUR" in mails[0].body_text
+    assert "Total: €75.00" in mails[0].body_text
     db.session.expire_all()
     assert db.session.get(Order, order.id).placed_at is not None
 
@@ -77,7 +77,7 @@ def test_plain_save_places_the_new_order_at_once(client, auth, goods):
         new_order(client, customer, {products["A"]: 3}, continue_editing=False).status_code == 302
     )
     mails = received()
-    assert len(mails) == 1 and "Total: 37.50 EUR" in mails[0].body_text
+    assert len(mails) == 1 and "Total: €37.50" in mails[0].body_text
     assert db.session.scalar(select(Order)).placed_at is not None
 
 

@@ -65,8 +65,8 @@ def test_received_mail_has_both_parts(order, smtp_server):
     text = mail.get_body(preferencelist=("plain",)).get_content()
     html = mail.get_body(preferencelist=("html",)).get_content()
     assert "Dear Ada Lovelace" in text and order.number in text
-    assert "2 x Product A (A)" in text and "Total: 30.00 EUR" in text
-    assert "<table" in html and "Product A" in html and "30.00 EUR" in html
+    assert "2 x Product A (A)" in text and "Total: €30.00" in text
+    assert "<table" in html and "Product A" in html and "€30.00" in html
     row = message_rows()[0]
     assert (row.status, row.attempts, row.last_error) == ("sent", 1, None)
     assert row.sent_at is not None

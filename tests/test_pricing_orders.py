@@ -100,7 +100,7 @@ def test_prices_with_tax_included_show_the_tax_inside_the_total(client, clerk, s
     )
     assert order.prices_include_tax
     mail = db.session.scalar(select(OutboxMessage)).body_text
-    assert "Tax included Standard 20.00 %: 8.65 EUR" in mail and "Total: 51.90 EUR" in mail
+    assert "Tax included Standard 20.00 %: €8.65" in mail and "Total: €51.90" in mail
 
 
 def test_shipping_is_free_from_its_amount(client, clerk, shop):
@@ -338,7 +338,7 @@ def test_catalogue_changes_after_an_order_change_nothing_it_shows(client, auth, 
     order = the_order()
     page, mail = order_page_lines(client, order.id), db.session.scalar(select(OutboxMessage))
     exported = export_row(client, order.number)
-    assert "KET-1 Kettle 2 39.90 EUR 20.00 % 79.80 EUR" in page
+    assert "KET-1 Kettle 2 €39.90 20.00 % €79.80" in page
     assert "2 x Kettle (KET-1)" in mail.body_text
 
     kettle = db.session.get(Product, shop["kettle"].id)

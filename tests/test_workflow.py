@@ -80,7 +80,7 @@ def test_creation_queues_order_received(shop):
     message = db.session.scalar(select(OutboxMessage))
     assert message.recipient == "ada@example.com"
     assert order.number in message.subject and order.number in message.body_text
-    assert "4 x Product A" in message.body_text and "Total: 60.00 EUR" in message.body_text
+    assert "4 x Product A" in message.body_text and "Total: €60.00" in message.body_text
     assert "<td" in message.body_html
 
 

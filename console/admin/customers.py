@@ -14,6 +14,7 @@ from console.admin.filters import CustomerEmailFilter
 from console.admin.imports import ImportMixin, import_permissions
 from console.admin.lookups import as_int_id
 from console.database import db
+from console.i18n import LANGUAGE_NAMES
 from console.models import Customer, CustomerAddress
 from console.permissions import (
     CUSTOMERS_DELETE,
@@ -61,7 +62,9 @@ class CustomerAdmin(ImportMixin, SecuredModelView):
     column_formatters_detail = {"addresses": address_book_formatter}
     # The old free-text address is no longer edited: it is shown read-only (details
     # page, and above the form in admin/customer/edit.html) until copied into the book.
-    form_columns = ["first_name", "last_name", "email", "phone", "notes", "addresses"]
+    form_columns = ["first_name", "last_name", "email", "phone", "language", "notes", "addresses"]
+    # The language of the customer's e-mails and order page; blank: the shop's.
+    form_choices = {"language": [(code, name) for code, name in LANGUAGE_NAMES.items()]}
     inline_models = [CustomerAddressInline(CustomerAddress)]
     edit_template = "admin/customer/edit.html"
     form_args = {
@@ -72,6 +75,8 @@ class CustomerAdmin(ImportMixin, SecuredModelView):
             "validators": [Email(message="Enter a valid e-mail address, like name@example.com.")],
         },
         "phone": {"filters": [strip]},
+        # Blank (the shop's language) is kept as None, not as empty text.
+        "language": {"filters": [strip]},
         "notes": {"validators": [Optional(), Length(max=5000)]},
     }
     form_widget_args = {"notes": {"rows": 4}}

@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
-from flask import current_app, url_for
+from flask import url_for
 from markupsafe import Markup
 
 from console import localtime
-
-
-def format_money(value: Decimal | None) -> str:
-    """``1234.5`` -> ``"1,234.50 EUR"`` in the configured currency."""
-    if value is None:
-        return ""
-    return f"{Decimal(value):,.2f} {current_app.config['CONSOLE_CURRENCY']}"
+from console.i18n import format_money
 
 
 def money_formatter(view: Any, context: Any, model: Any, name: str) -> str:

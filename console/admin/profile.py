@@ -1,4 +1,5 @@
-"""``/admin/profile/``: what each signed-in person sets for themselves (their time zone)."""
+"""``/admin/profile/``: what each signed-in person sets for themselves (their time zone and
+language)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from flask_login import current_user
 
 from console.admin.base import SecuredBaseView
 from console.database import db
+from console.i18n import LANGUAGE_NAMES, known_language
 from console.localtime import known_zones, shop_zone
 from console.services import profile
 from console.services.errors import DomainError
@@ -26,22 +28,33 @@ class ProfileView(SecuredBaseView):
     def index(self):
         if request.method == "POST":
             try:
-                kept = profile.set_timezone(db.session, current_user, request.form.get("timezone"))
+                kept, _language = profile.save(
+                    db.session,
+                    current_user,
+                    timezone=request.form.get("timezone"),
+                    language=request.form.get("language"),
+                )
             except DomainError as refused:
                 flash(refused.message, "error")
-                return self._page(chosen=request.form.get("timezone"), status=400)
+                return self._page(
+                    chosen=request.form.get("timezone"),
+                    language=request.form.get("language"),
+                    status=400,
+                )
             flash(
                 f"Times are now shown in {kept or f'the shop’s time zone ({shop_zone().key})'}.",
                 "success",
             )
             return redirect(url_for(".index"))
-        return self._page(chosen=current_user.timezone)
+        return self._page(chosen=current_user.timezone, language=current_user.language)
 
-    def _page(self, chosen: str | None, status: int = 200):
+    def _page(self, chosen: str | None, language: str | None, status: int = 200):
         body = self.render(
             "admin/profile.html",
             zones=known_zones(),
             chosen=chosen or "",
             shop_zone=current_app.config.get("SHOP_TIMEZONE") or shop_zone().key,
+            languages=LANGUAGE_NAMES,
+            language=known_language(language) or "",
         )
         return body, status

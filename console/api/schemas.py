@@ -14,6 +14,8 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate
 
+from config import LANGUAGES
+
 MAX_ID = 2**31 - 1
 MAX_QUANTITY = 100_000
 MAX_PRICE = Decimal("9999999999")
@@ -103,6 +105,14 @@ class CustomerSchema(Schema):
     email = _text(254, required=True, metadata={"example": "ada@example.com"})
     phone = _text(40, allow_none=True, metadata={"example": "+44 20 7946 0000"})
     notes = _text(5000, allow_none=True, metadata={"example": "Prefers e-mail."})
+    language = fields.String(
+        allow_none=True,
+        validate=validate.OneOf(LANGUAGES),
+        metadata={
+            "example": "de",
+            "description": "Language of the customer's e-mails and order page; null: the shop's",
+        },
+    )
     version = fields.Integer(dump_only=True, metadata={"example": 1})
     created_at = UtcDateTime(dump_only=True)
     updated_at = UtcDateTime(dump_only=True)

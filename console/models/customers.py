@@ -66,6 +66,9 @@ class Customer(TimestampMixin, VersionedMixin, Model):
     for a person to copy into a structured address.
     """
     notes: Mapped[str | None] = mapped_column(Text)
+    language: Mapped[str | None] = mapped_column(String(8))
+    """The language the customer's e-mails and order page are written in (``en``,
+    ``de``, ``fr``); None: the shop's (``DEFAULT_LOCALE``, ``console.i18n``)."""
     search_text: Mapped[str] = mapped_column(
         String(SEARCH_TEXT_LENGTH), default="", server_default=""
     )
@@ -86,7 +89,7 @@ class Customer(TimestampMixin, VersionedMixin, Model):
 
     __audit__ = AuditSpec(
         "customer",
-        fields=("first_name", "last_name", "email", "phone", "address", "notes"),
+        fields=("first_name", "last_name", "email", "phone", "address", "notes", "language"),
         # A change of the address book is a change of the customer: it moves the version.
         owned_collections=("addresses",),
     )

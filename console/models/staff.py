@@ -51,6 +51,10 @@ class User(fsqla.FsUserMixin, Model):
     """The IANA zone the person reads times in (``Europe/Berlin``), chosen on their
     profile; None: the shop's (``console.localtime``)."""
 
+    language: Mapped[str | None] = mapped_column(String(8))
+    """The language the person reads the console in (``en``, ``de``, ``fr``), chosen on
+    their profile; None: their browser's (``console.i18n``)."""
+
     invitation: Mapped[StaffInvitation | None] = relationship(
         back_populates="user", cascade="all, delete-orphan", passive_deletes=True
     )
@@ -70,6 +74,7 @@ class User(fsqla.FsUserMixin, Model):
             "tf_phone_number",
             "us_phone_number",
             "timezone",
+            "language",
         ),
         collections=("roles",),
         masked=("password", "tf_totp_secret", "us_totp_secrets", "mf_recovery_codes"),

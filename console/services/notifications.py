@@ -14,11 +14,13 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from flask import current_app, render_template
+from flask_babel import force_locale, gettext
 from jinja2 import TemplateNotFound
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from console.database import rowcount
+from console.i18n import customer_locale
 from console.models import CreditNote, Invoice, Order, OutboxMessage, OutboxStatus, User
 from console.models.base import utcnow
 from console.permissions import NOTIFICATIONS_READ
@@ -131,28 +133,35 @@ def enqueue_order_email(
 ) -> OutboxMessage:
     """Queue the customer's e-mail ``template`` about ``order`` (number, lines, totals),
     with ``attach`` (its invoice or a credit note) as a PDF attachment; ``context``
-    adds to what the template sees (a return)."""
-    subjects = current_app.config["ORDER_EMAIL_SUBJECTS"]
-    subject = subjects[template].format(number=order.number, shop=current_app.config["SHOP_NAME"])
-    context = {
-        "order": order,
-        "customer": order.customer,
-        "lines": list(order.lines),
-        "currency": current_app.config["CONSOLE_CURRENCY"],
-        "order_url": link_for(order),
-        "invoice": attach if isinstance(attach, Invoice) else None,
-        "credit_note": attach if isinstance(attach, CreditNote) else None,
-        **(context or {}),
-    }
-    return enqueue_email(
-        session,
-        order.customer.email,
-        template,
-        context,
-        subject=subject,
-        order=order,
-        attach=attach,
-    )
+    adds to what the template sees (a return).
+
+    Written in the customer's language (else the shop's), whoever's request sent it:
+    subject, body, amounts and dates (``console.i18n.customer_locale``).
+    """
+    with force_locale(customer_locale(order.customer)):
+        subjects = current_app.config["ORDER_EMAIL_SUBJECTS"]
+        subject = gettext(subjects[template]).format(
+            number=order.number, shop=current_app.config["SHOP_NAME"]
+        )
+        values = {
+            "order": order,
+            "customer": order.customer,
+            "lines": list(order.lines),
+            "currency": current_app.config["CONSOLE_CURRENCY"],
+            "order_url": link_for(order),
+            "invoice": attach if isinstance(attach, Invoice) else None,
+            "credit_note": attach if isinstance(attach, CreditNote) else None,
+            **(context or {}),
+        }
+        return enqueue_email(
+            session,
+            order.customer.email,
+            template,
+            values,
+            subject=subject,
+            order=order,
+            attach=attach,
+        )
 
 
 def resend(session: Session, message_ids: Iterable[int], actor: User) -> int:
