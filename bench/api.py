@@ -7,11 +7,13 @@ admin in the database, then measures
 - order intake through ``POST /api/v1/orders`` (3 lines each, an ``Idempotency-Key``
   per order) at concurrency 4: orders per second;
 - p50/p95 of ``GET /api/v1/orders`` pages (the first page, a page from the middle of
-  the table by cursor, the status filter),
+  the table by cursor, the status filter), the sizes' servers side by side and their
+  requests alternating, so that a shared machine's changing load weighs on each size
+  alike,
 
 and checks "flat": each page's p50 at the largest size within 1.2x of the smallest.
-It prints the figures and whether the budget holds; it writes nothing (figures of a
-shared, busy machine are not results to keep).
+It prints the figures, the load average around the measurement and whether the budget
+holds; it writes nothing (bench/RESULTS.md records runs with how loaded the machine was).
 
 Usage (from the repository root, after the README's set-up)::
 
@@ -25,6 +27,7 @@ import argparse
 import concurrent.futures
 import importlib.util
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -32,6 +35,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -116,24 +120,49 @@ def intake(base: str, secret: str, seconds: float, concurrency: int) -> float:
     return total / seconds
 
 
-def pages(base: str, secret: str, middle: int, requests: int) -> dict[str, tuple[float, float]]:
-    """p50 and p95 (ms) of each page."""
-    paths = {
+def page_paths(middle: int) -> dict[str, str]:
+    """The pages measured: the first, one from the middle of the table by cursor, a filter."""
+    return {
         "first page": "/api/v1/orders?limit=50",
         "middle page (cursor)": f"/api/v1/orders?limit=50&cursor={encode(middle)}",
         "status filter": "/api/v1/orders?limit=50&status=pending",
     }
-    figures = {}
-    for name, path in paths.items():
-        for _ in range(3):
-            call(base, secret, path)
-        timings = []
-        for _ in range(requests):
-            started = time.perf_counter()
-            call(base, secret, path)
-            timings.append((time.perf_counter() - started) * 1000)
-        figures[name] = (statistics.median(timings), percentile(timings, 0.95))
+
+
+def pages(targets: dict[int, Target], requests: int) -> dict[int, dict[str, tuple[float, float]]]:
+    """p50 and p95 (ms) of each page at each size.
+
+    The sizes' servers run side by side and their requests alternate (one request at
+    10k, one at 1M, ...), so that a shared machine's changing load falls on every size
+    alike and the ratio between sizes stays meaningful.
+    """
+    figures: dict[int, dict[str, tuple[float, float]]] = {size: {} for size in targets}
+    for name in page_paths(0):
+        timings: dict[int, list[float]] = {size: [] for size in targets}
+        for round_ in range(3 + requests):
+            for size, target in targets.items():
+                path = page_paths(target.middle)[name]
+                started = time.perf_counter()
+                call(target.base, target.secret, path)
+                if round_ >= 3:  # the first rounds warm caches and connection pools
+                    timings[size].append((time.perf_counter() - started) * 1000)
+        for size, values in timings.items():
+            figures[size][name] = (statistics.median(values), percentile(values, 0.95))
     return figures
+
+
+@dataclass
+class Target:
+    """One size's database served by its own gunicorn."""
+
+    base: str
+    secret: str
+    middle: int
+    process: subprocess.Popen
+
+
+def load() -> str:
+    return "load average " + ", ".join(f"{value:.1f}" for value in os.getloadavg())
 
 
 def main() -> int:
@@ -149,26 +178,33 @@ def main() -> int:
     ok = True
     try:
         for backend in backends:
-            p50s: dict[int, dict[str, float]] = {}
+            targets: dict[int, Target] = {}
+            try:
+                for size in sizes:
+                    url, built = database(backend, size, postgres)
+                    if built is not None:
+                        print(f"{backend}, {size:,} orders: built in {built:.0f} s")
+                    process, base = serve(url)
+                    targets[size] = Target(base, make_token(url), middle_order_id(url), process)
+                print(f"{backend}: measuring ({load()})")
+                figures = pages(targets, args.requests)
+                rates = {
+                    size: intake(target.base, target.secret, args.seconds, concurrency=4)
+                    for size, target in targets.items()
+                }
+                print(f"{backend}: measured ({load()})")
+            finally:
+                for target in targets.values():
+                    target.process.terminate()
+                    target.process.wait(timeout=30)
             for size in sizes:
-                url, _built = database(backend, size, postgres)
-                secret = make_token(url)
-                middle = middle_order_id(url)
-                process, base = serve(url)
-                try:
-                    figures = pages(base, secret, middle, args.requests)
-                    rate = intake(base, secret, args.seconds, concurrency=4)
-                finally:
-                    process.terminate()
-                    process.wait(timeout=30)
-                p50s[size] = {name: p50 for name, (p50, _p95) in figures.items()}
-                print(f"{backend}, {size:,} orders: intake {rate:.1f} orders/s (3 lines)")
-                for name, (p50, p95) in figures.items():
+                print(f"{backend}, {size:,} orders: intake {rates[size]:.1f} orders/s (3 lines)")
+                for name, (p50, p95) in figures[size].items():
                     print(f"  GET {name}: p50 {p50:.1f} ms, p95 {p95:.1f} ms")
             if len(sizes) > 1:
-                small, large = p50s[min(sizes)], p50s[max(sizes)]
+                small, large = figures[min(sizes)], figures[max(sizes)]
                 for name in small:
-                    ratio = large[name] / small[name]
+                    ratio = large[name][0] / small[name][0]
                     holds = ratio <= BUDGET_RATIO
                     ok = ok and holds
                     print(

@@ -54,8 +54,8 @@ def assert_problem(response, status: int) -> dict:
 
 
 def test_openapi_document_and_local_docs_page(app, client):
-    """The document lists every operation with its schemas; the docs page loads only
-    this site's files."""
+    """The document lists every operation with its schemas and its id; the docs page
+    loads only this site's files."""
     document = client.get("/api/v1/openapi.json").get_json()
     assert document["openapi"].startswith("3.")
     operations = {
@@ -71,6 +71,11 @@ def test_openapi_document_and_local_docs_page(app, client):
         responses = operation["responses"]
         assert {"401", "403", "default"} <= set(responses), where
         assert operation.get("summary"), where
+    # Clients name operations by id (resource.action), unique in the document.
+    ids = [operation["operationId"] for operation in operations.values()]
+    assert len(set(ids)) == len(ids) == len(operations)
+    assert operations[("/api/v1/orders", "post")]["operationId"] == "orders.create"
+    assert operations[("/api/v1/orders/{order_id}/ship", "post")]["operationId"] == "orders.ship"
     page = client.get("/api/v1/docs")
     assert page.status_code == 200
     html = page.get_data(as_text=True)
