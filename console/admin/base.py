@@ -67,6 +67,9 @@ RETURN_URL_PARAMETER = "url"
 
 MAX_RETURN_URL_LENGTH = 2000
 
+_ROW_ID = "rowid0f5e3c"
+"""Stands for a record's id in a URL built once for every row (``get_url``)."""
+
 
 def is_own_path(target: str | None) -> bool:
     """True when ``target`` is a path of this site, such as ``/admin/order/?page=2``.
@@ -545,6 +548,27 @@ class SecuredModelView(
         )
         query = query.options(*self._list_loads)
         return count, (query.all() if execute else query)
+
+    def get_url(self, endpoint: str, **kwargs: Any) -> str:
+        """Flask-Admin's URL of ``endpoint``; a record's URL (``id``, with or without the
+        return ``url``) is built once per request and page, then given each row's id.
+
+        A list asks it two or three times per row (edit, details, delete), and building
+        a URL with Werkzeug's routing took about a fifth of a list page's time.
+        """
+        row_id = kwargs.get("id")
+        if (
+            not has_request_context()
+            or not kwargs.keys() <= {"id", "url"}
+            or not isinstance(row_id, int | str)
+            or not str(row_id).isdigit()
+        ):
+            return super().get_url(endpoint, **kwargs)
+        built = g.setdefault("console_record_urls", {})
+        key = (self.endpoint, endpoint, kwargs.get("url"))
+        if key not in built:
+            built[key] = super().get_url(endpoint, **{**kwargs, "id": _ROW_ID})
+        return built[key].replace(_ROW_ID, str(row_id), 1)
 
     def related_links(self, model: Any) -> list[tuple[str, str]]:
         """Links from a record's page to the records related to it: ``(label, url)``."""

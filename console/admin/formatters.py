@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from flask import current_app, url_for
+from flask import current_app
 from markupsafe import Markup
 
 from console import localtime
@@ -31,7 +31,8 @@ def customer_link_formatter(view: Any, context: Any, model: Any, name: str) -> M
     customer = model.customer
     if customer is None:
         return ""
-    href = url_for("customer.details_view", id=customer.id)
+    # Through the view: a list builds the address once for all its rows (``get_url``).
+    href = view.get_url("customer.details_view", id=customer.id)
     return Markup('<a href="{}">{}</a>').format(href, f"{customer.full_name} <{customer.email}>")
 
 
