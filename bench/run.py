@@ -304,7 +304,11 @@ class Client:
         )
         if status != 302 or "/login" in headers.get("Location", "/login"):
             errors = re.findall(r'class="fs-error-msg">([^<]+)<', body.decode(errors="replace"))
-            raise RuntimeError(f"sign-in failed ({status}): {errors or body[:300]!r}")
+            raise RuntimeError(
+                f"sign-in failed ({status}): {errors or body[:300]!r}; a database kept in "
+                "bench/.data from before the benchmark's own password salt must be rebuilt "
+                "(delete it)"
+            )
 
 
 def _wait(process: subprocess.Popen, base: str, path: str) -> None:
