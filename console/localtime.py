@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
-from functools import cache
+from functools import cache, lru_cache
 
 from flask import Flask, current_app, has_app_context, has_request_context
 from flask_babel import format_date, format_time, get_locale
@@ -31,9 +31,19 @@ def known_zones() -> tuple[str, ...]:
     return tuple(sorted(zoneinfo.available_timezones() | {DEFAULT_ZONE}))
 
 
+@cache
+def _known_zone_set() -> frozenset[str]:
+    return frozenset(known_zones())
+
+
+@lru_cache(maxsize=256)
 def zone_named(name: str | None) -> zoneinfo.ZoneInfo | None:
-    """The zone ``name`` if it is a known one, else None (never raises)."""
-    if not name or name not in known_zones():
+    """The zone ``name`` if it is a known one, else None (never raises).
+
+    Asked for every time a page shows (a list: one per row and column), and always for
+    one of a few names (the shop's, the people's): each is looked up once per process.
+    """
+    if not name or name not in _known_zone_set():
         return None
     try:
         return zoneinfo.ZoneInfo(name)

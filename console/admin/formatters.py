@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import url_for
 from markupsafe import Markup
 
 from console import localtime
@@ -24,7 +23,8 @@ def customer_link_formatter(view: Any, context: Any, model: Any, name: str) -> M
     customer = model.customer
     if customer is None:
         return ""
-    href = url_for("customer.details_view", id=customer.id)
+    # Through the view: a list builds the address once for all its rows (``get_url``).
+    href = view.get_url("customer.details_view", id=customer.id)
     return Markup('<a href="{}">{}</a>').format(href, f"{customer.full_name} <{customer.email}>")
 
 

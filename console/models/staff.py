@@ -10,7 +10,9 @@ from typing import TYPE_CHECKING
 
 from flask import current_app
 from flask_security.models import sqla as fsqla
-from sqlalchemy import BigInteger, String
+from flask_security.models.sqla import AsaList
+from sqlalchemy import BigInteger, String, Text
+from sqlalchemy.ext.mutable import MutableList
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from console.database import Model
@@ -32,8 +34,33 @@ class Role(fsqla.FsRoleMixin, Model):
         return self.name
 
 
+SECRET_COLUMNS = ("password", "tf_totp_secret", "us_totp_secrets", "mf_recovery_codes")
+"""The account's secrets: never read unless the code asks for them (see ``User``)."""
+
+
 class User(fsqla.FsUserMixin, Model):
     __tablename__ = "staff_user"
+
+    __listed_columns__ = ("id", "email")
+    """What a list shows of a person (``str(user)``): all its join reads
+    (``console.admin.base.list_load``)."""
+
+    # Flask-Security-Too's columns, the same in the database, but deferred: a query for
+    # people (the identity of each request, "Taken by" on a list, a note's author) leaves
+    # the secrets in the database; the password hash and the authenticator secrets are
+    # read, in one query, only when signing in or setting them up touches one of them.
+    password: Mapped[str | None] = mapped_column(
+        String(255), deferred=True, deferred_group="secrets"
+    )
+    tf_totp_secret: Mapped[str | None] = mapped_column(
+        String(255), deferred=True, deferred_group="secrets"
+    )
+    us_totp_secrets: Mapped[str | None] = mapped_column(
+        Text, deferred=True, deferred_group="secrets"
+    )
+    mf_recovery_codes: Mapped[list[str] | None] = mapped_column(
+        MutableList.as_mutable(AsaList()), deferred=True, deferred_group="secrets"
+    )
 
     version: Mapped[int] = mapped_column(default=1, server_default="1")
     """Bumped by ``console.services.concurrency`` on each audited change (not on sign-in).
@@ -77,7 +104,7 @@ class User(fsqla.FsUserMixin, Model):
             "language",
         ),
         collections=("roles",),
-        masked=("password", "tf_totp_secret", "us_totp_secrets", "mf_recovery_codes"),
+        masked=SECRET_COLUMNS,
     )
 
     def must_use_two_factor(self) -> bool:
