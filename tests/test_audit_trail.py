@@ -277,6 +277,7 @@ def test_every_spec_is_declared_on_its_model():
         "order_note",
         "product",
         "promotion",
+        "return",
         "role",
         "shipping_method",
         "staff_user",

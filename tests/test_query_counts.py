@@ -85,7 +85,8 @@ def test_query_count_does_not_grow_with_rows(client, auth):
     large = _measure(client, _order_with_lines(12))
     assert large == small
     # And a small fixed number: no page runs a query per row or per related record.
-    assert max(large.values()) <= 12, large
+    # The order's own pages read the most: lines, notes, invoices, returns, timeline.
+    assert max(large.values()) <= 13, large
 
 
 def test_the_edit_page_reads_the_order_and_its_lines_once(client, auth):

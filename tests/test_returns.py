@@ -307,7 +307,7 @@ def test_the_customer_gets_received_and_refunded_mails_with_the_credit_note(
     text = pdf_text(attachment.get_content())
     assert note.number in text and "43.09" in text  # 35.91 + 7.18
     body = refund_mail.get_body(preferencelist=("plain",)).get_content()
-    assert "We refunded 43.09 EUR" in body and f"credit note {note.number}" in body
+    assert "We refunded €43.09" in body and f"credit note {note.number}" in body
 
 
 # --- a full return refunds exactly what was paid -----------------------------------------

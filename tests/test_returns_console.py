@@ -78,7 +78,7 @@ def test_a_clerk_creates_and_receives_a_return_and_a_manager_refunds_it(
     auth.logout()
     auth.login_as("manager")
     page = client.get(details).get_data(as_text=True)
-    assert text_of(parse(page).select_one("#refund-most")) == "43.09 EUR"
+    assert text_of(parse(page).select_one("#refund-most")) == "€43.09"
     token = form_token(client, details)
     too_much = client.post(
         f"/admin/returns/{return_.id}/refund/",
@@ -91,7 +91,7 @@ def test_a_clerk_creates_and_receives_a_return_and_a_manager_refunds_it(
         data={"csrf_token": token, "amount": "40.00", "with_shipping": "1", "shipping": "12.00"},
         follow_redirects=True,
     )
-    assert "refunded: 52.00 EUR" in alerts(done.get_data(as_text=True))
+    assert "refunded: €52.00" in alerts(done.get_data(as_text=True))
     db.session.expire_all()
     refunded = db.session.get(Return, return_.id)
     assert refunded.state == "refunded" and refunded.refund_total == D("52.00")
@@ -99,7 +99,7 @@ def test_a_clerk_creates_and_receives_a_return_and_a_manager_refunds_it(
     # The order's page: the return and its refund in the header and the timeline,
     # with links to the return and the credit note.
     page = parse(client.get(f"/admin/order/details/?id={order.id}").get_data(as_text=True))
-    assert "refunded 52.00 EUR" in text_of(page.select_one("#order-returns"))
+    assert "refunded €52.00" in text_of(page.select_one("#order-returns"))
     links = {text_of(a): a["href"] for a in page.select("#order-timeline a.timeline-link")}
     number = refunded.credit_note.number
     assert links[f"Credit note {number}"].endswith(f"/credit-note/{refunded.credit_note_id}/")
