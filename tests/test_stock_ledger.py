@@ -13,9 +13,10 @@ import pytest
 from sqlalchemy import func, select, text
 
 from console.database import db
-from console.models import Order, OrderLine, Product, StockMovement, User
-from console.services import stock, workflow
+from console.models import Order, OrderLine, Product, Return, StockMovement, User
+from console.services import returns, stock, workflow
 from console.services.errors import DomainError
+from console.services.returns import RequestedLine
 from console.services.stock import AdjustmentRow
 from tests.factories import OrderFactory, StaffFactory, catalogue
 
@@ -132,19 +133,30 @@ def test_only_stock_adjust_may_adjust(app):
     assert ledger() == {"A": (5, 5)}
 
 
-THREADS = 6
+THREADS = 7
 
 
-def test_concurrent_approvals_cancels_and_adjustments_keep_the_ledger(app):
-    """Approvals, cancels, counts, receipts and damage at the same moment: stock never
-    drops below zero and always equals the sum of its movements."""
+def test_concurrent_approvals_cancels_adjustments_and_returns_keep_the_ledger(app):
+    """Approvals, cancels, counts, receipts, damage and returns coming back to stock at the
+    same moment: stock never drops below zero and always equals the sum of its movements."""
     clerk = StaffFactory(email="clerk@staff.test", role="clerk")
     people = [StaffFactory(email=f"m{i}@staff.test", role="manager") for i in range(THREADS)]
-    customer, products = catalogue({"A": 30, "B": 12})
+    customer, products = catalogue({"A": 42, "B": 16})
     lines = {products["A"]: 3, products["B"]: 1}
     approved = [OrderFactory(customer=customer, lines=lines, actor=clerk) for _ in range(4)]
     for order in approved:
         workflow.approve(db.session, order, people[0])
+    # Four shipped orders, each with a return of 2 A and 1 B waiting to be received.
+    sent = [OrderFactory(customer=customer, lines=lines, actor=clerk) for _ in range(4)]
+    waiting = []
+    for order in sent:
+        workflow.approve(db.session, order, people[0])
+        workflow.ship(db.session, order.id, clerk, "TRK-1")
+        units = {line.sku: line.id for line in order.lines}
+        requested = [RequestedLine(units["A"], 2), RequestedLine(units["B"], 1)]
+        waiting.append(returns.request_return(db.session, order.id, clerk, requested, "x"))
+    outcomes = [{line.id: "restock" for line in r.lines} for r in waiting]
+    return_ids = [r.id for r in waiting]
     pending = [OrderFactory(customer=customer, lines=lines, actor=clerk) for _ in range(8)]
     to_approve, to_cancel = [o.id for o in pending], [o.id for o in approved]
     person_ids = [p.id for p in people]
@@ -168,8 +180,10 @@ def test_concurrent_approvals_cancels_and_adjustments_keep_the_ledger(app):
                             stock.adjust(db.session, person, "counted", counted)
                         elif index == 4:
                             stock.adjust(db.session, person, "damaged", [AdjustmentRow("B", 2)])
-                        else:
+                        elif index == 5:
                             stock.adjust(db.session, person, "received", [AdjustmentRow("A", 1)])
+                        else:
+                            returns.receive(db.session, return_ids[step], person, outcomes[step])
                     except DomainError as refused:
                         refusals.append(str(refused))
                 db.session.remove()
@@ -189,13 +203,28 @@ def test_concurrent_approvals_cancels_and_adjustments_keep_the_ledger(app):
     for sku, (quantity, moved) in figures.items():
         assert quantity >= 0 and quantity == moved, (sku, figures)
     assert stock.verify(db.session).mismatches == []
-    # The orders' own movements are exactly what approved orders hold now: cancelled
+    # Every return came back, each with its own movements: 2 A and 1 B.
+    db.session.expire_all()
+    assert {db.session.get(Return, i).state for i in return_ids} == {"received"}
+    restocked = dict(
+        db.session.execute(
+            select(Product.sku, func.sum(StockMovement.quantity))
+            .join(StockMovement.product)
+            .where(StockMovement.return_id.in_(return_ids))
+            .group_by(Product.sku)
+        ).all()
+    )
+    assert restocked == {"A": 8, "B": 4}
+    # The other orders' movements are exactly what approved orders hold now: cancelled
     # orders gave back everything they took, refused approvals took nothing.
     by_orders = dict(
         db.session.execute(
             select(Product.sku, func.sum(StockMovement.quantity))
             .join(StockMovement.product)
-            .where(StockMovement.order_id.is_not(None))
+            .where(
+                StockMovement.order_id.is_not(None),
+                StockMovement.order_id.not_in([o.id for o in sent]),
+            )
             .group_by(Product.sku)
         ).all()
     )
