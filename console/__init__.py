@@ -17,7 +17,7 @@ from console.admin.site import init_admin
 from console.api import init_api
 from console.audit import signals as audit_signals
 from console.database import db, init_database
-from console.extensions import csrf, mail
+from console.extensions import babel, csrf, mail
 from console.jobs import runtime as jobs_runtime
 from console.logs import configure_logging, configure_sentry
 from console.security import init_security, register_hardening
@@ -70,6 +70,7 @@ def register_extensions(app: Flask) -> None:
     """Bind the database and the unbound extensions, and build the app's Security."""
     init_database(app)
     mail.init_app(app)
+    babel.init_app(app, default_translation_directories="translations")
     csrf.init_app(app)
     init_security(app)
 

@@ -11,12 +11,15 @@ app's ``Security`` through ``flask_security.current_app.extensions["security"]``
 
 from __future__ import annotations
 
+from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_mail import Mail
 from flask_wtf.csrf import CSRFProtect
 
 mail = Mail()
+# Translations of the console's own strings: catalogues in console/translations/.
+babel = Babel()
 csrf = CSRFProtect()
 # Storage comes from RATELIMIT_STORAGE_URI (memory, or Redis when REDIS_URL is set);
 # only the sign-in endpoints carry limits (see console.security).
