@@ -78,7 +78,8 @@ class _VisibleText(HTMLParser):
                 tag == "input" and name == "value" and values.get("type") in BUTTON_INPUTS
             )
             if visible and value and _has_words(value):
-                self.found.append((self.getpos()[0], f"{name}={value!r}"))
+                shown = re.sub(f"{JINJA_MARK}+", "…", value)
+                self.found.append((self.getpos()[0], f"{name}={shown!r}"))
         if tag in HIDDEN_CONTENT:
             self.hidden += 1
 
