@@ -15,6 +15,7 @@ address is a credential.
 from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
+from flask_babel import gettext
 from flask_wtf import FlaskForm
 from wtforms import SubmitField
 
@@ -74,5 +75,7 @@ def cancel(token: str):
         except DomainError as refused:
             flash(refused.message, "error")
         else:
-            flash("Your order is cancelled. We have sent you an e-mail about it.", "success")
+            flash(
+                gettext("Your order is cancelled. We have sent you an e-mail about it."), "success"
+            )
     return redirect(url_for(".show", token=token), 303)

@@ -38,6 +38,7 @@ from flask_admin.actions import action
 from flask_admin.contrib.sqla import ModelView
 from flask_admin.model import typefmt
 from flask_admin.model.form import converts
+from flask_babel import gettext
 from flask_login import current_user
 from flask_security.utils import get_request_attr
 from sqlalchemy.exc import IntegrityError, OperationalError, StatementError
@@ -556,27 +557,33 @@ class SecuredModelView(
             return True
         if isinstance(exc, StaleDataError):
             flash(
-                "Someone else changed or deleted this record while you were editing it. "
-                "Nothing was saved; reload the record and apply your change again.",
+                gettext(
+                    "Someone else changed or deleted this record while you were editing it. "
+                    "Nothing was saved; reload the record and apply your change again."
+                ),
                 "error",
             )
             return True
         if isinstance(exc, OperationalError):
             flash(
-                "The database is not answering right now; nothing was saved. "
-                "Try again in a moment.",
+                gettext(
+                    "The database is not answering right now; nothing was saved. "
+                    "Try again in a moment."
+                ),
                 "error",
             )
             return True
         if isinstance(exc, IntegrityError):
             flash(
-                "The database refused the change because it conflicts with an existing "
-                "record or breaks a rule (a duplicate value, a negative amount, or a "
-                "record still in use). Nothing was saved.",
+                gettext(
+                    "The database refused the change because it conflicts with an existing "
+                    "record or breaks a rule (a duplicate value, a negative amount, or a "
+                    "record still in use). Nothing was saved."
+                ),
                 "error",
             )
             return True
         if isinstance(exc, StatementError):
-            flash("The values given could not be stored. Nothing was saved.", "error")
+            flash(gettext("The values given could not be stored. Nothing was saved."), "error")
             return True
         return super().handle_view_exception(exc)

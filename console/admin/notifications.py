@@ -7,6 +7,7 @@ from typing import Any
 from flask import flash
 from flask_admin.actions import action
 from flask_admin.contrib.sqla.filters import FilterEqual
+from flask_babel import gettext
 from flask_login import current_user
 from markupsafe import Markup
 
@@ -126,5 +127,9 @@ class NotificationAdmin(SecuredModelView):
             flash(str(refused), "error")
             return
         skipped = len(ids) - queued
-        note = f" {skipped} being sent right now were left alone." if skipped else ""
-        flash(f"{queued} message(s) queued to be sent again.{note}", "success")
+        message = gettext("%(count)s message(s) queued to be sent again.", count=queued)
+        if skipped:
+            message += " " + gettext(
+                "%(count)s being sent right now were left alone.", count=skipped
+            )
+        flash(message, "success")

@@ -15,6 +15,7 @@ from typing import Any
 from flask import flash, redirect, request
 from flask_admin import expose
 from flask_admin.actions import action
+from flask_babel import gettext
 from flask_login import current_user
 from markupsafe import Markup
 from sqlalchemy.orm import selectinload
@@ -252,8 +253,12 @@ class StaffUserAdmin(SecuredModelView):
             flash(exc.message, "error")
             return False
         flash(
-            f"Invitation e-mailed to {user.email}. The account becomes active when they "
-            f"choose their password; the link works until {_when(user.invitation.expires_at)}.",
+            gettext(
+                "Invitation e-mailed to %(email)s. The account becomes active when they "
+                "choose their password; the link works until %(until)s.",
+                email=user.email,
+                until=_when(user.invitation.expires_at),
+            ),
             "success",
         )
         return user
@@ -270,14 +275,17 @@ class StaffUserAdmin(SecuredModelView):
         """Sign the account out everywhere (every one of its sessions ends)."""
         user = self.get_one(request.args.get("id", ""))
         if user is None:
-            flash("That staff account does not exist; no session was ended.", "error")
+            flash(gettext("That staff account does not exist; no session was ended."), "error")
             return redirect(self.get_url(".index_view"))
         try:
             ended = sessions_service.sign_out_everywhere(db.session, _actor(), user, keep=None)
         except DomainError as exc:
             flash(exc.message, "error")
         else:
-            flash(f"{user.email}: {ended} session(s) ended.", "success")
+            flash(
+                gettext("%(email)s: %(count)s session(s) ended.", email=user.email, count=ended),
+                "success",
+            )
         return redirect(self.get_url(".details_view", id=user.id))
 
     def update_model(self, form, model: User) -> bool:
@@ -305,7 +313,13 @@ class StaffUserAdmin(SecuredModelView):
     def action_force_password_reset(self, ids: list[str]) -> None:
         done = self._for_each_account(ids, staff_service.force_password_reset)
         if done:
-            flash(f"Password reset forced for {done} account(s); reset e-mails sent.", "success")
+            flash(
+                gettext(
+                    "Password reset forced for %(count)s account(s); reset e-mails sent.",
+                    count=done,
+                ),
+                "success",
+            )
 
     @action(
         "reset_two_factor",
@@ -315,7 +329,9 @@ class StaffUserAdmin(SecuredModelView):
     def action_reset_two_factor(self, ids: list[str]) -> None:
         done = self._for_each_account(ids, staff_service.reset_two_factor)
         if done:
-            flash(f"Two-factor sign-in reset for {done} account(s).", "success")
+            flash(
+                gettext("Two-factor sign-in reset for %(count)s account(s).", count=done), "success"
+            )
 
     @action(
         "resend_invitation",
@@ -326,7 +342,10 @@ class StaffUserAdmin(SecuredModelView):
         done = self._for_each_account(ids, staff_service.resend_invitation)
         if done:
             flash(
-                f"Invitation sent again to {done} account(s); earlier links no longer work.",
+                gettext(
+                    "Invitation sent again to %(count)s account(s); earlier links no longer work.",
+                    count=done,
+                ),
                 "success",
             )
 
@@ -340,7 +359,11 @@ class StaffUserAdmin(SecuredModelView):
         done = self._for_each_account(ids, staff_service.revoke_invitation)
         if done:
             flash(
-                f"Invitation revoked for {done} account(s); their links no longer work.", "success"
+                gettext(
+                    "Invitation revoked for %(count)s account(s); their links no longer work.",
+                    count=done,
+                ),
+                "success",
             )
 
     def _for_each_account(self, ids: list[str], change) -> int:
@@ -357,7 +380,10 @@ class StaffUserAdmin(SecuredModelView):
             try:
                 change(db.session, _actor(), user)
             except DomainError as exc:
-                flash(f"{user.email}: {exc.message}", "error")
+                flash(
+                    gettext("%(email)s: %(problem)s", email=user.email, problem=exc.message),
+                    "error",
+                )
                 continue
             done += 1
         return done

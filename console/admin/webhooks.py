@@ -13,6 +13,7 @@ from typing import Any
 from flask import flash, url_for
 from flask_admin.actions import action
 from flask_admin.contrib.sqla.filters import FilterEqual
+from flask_babel import gettext
 from flask_login import current_user
 from markupsafe import Markup
 from wtforms import SelectMultipleField, StringField
@@ -160,8 +161,10 @@ class WebhookEndpointAdmin(SecuredModelView):
         endpoint = _saved(webhooks.create_endpoint, form)
         if endpoint:
             flash(
-                "Endpoint registered. Its signing secret is on the endpoint's page; give it "
-                "to the receiver so that it can check each delivery's signature.",
+                gettext(
+                    "Endpoint registered. Its signing secret is on the endpoint's page; give it "
+                    "to the receiver so that it can check each delivery's signature."
+                ),
                 "success",
             )
         return endpoint
@@ -183,7 +186,12 @@ class WebhookEndpointAdmin(SecuredModelView):
         except DomainError as refused:
             flash(refused.message, "error")
             return
-        flash(f"{len(ids)} endpoint(s) got a new secret; update their receivers.", "success")
+        flash(
+            gettext(
+                "%(count)s endpoint(s) got a new secret; update their receivers.", count=len(ids)
+            ),
+            "success",
+        )
 
 
 STATUS_CHOICES = [(status.value, status.value.title()) for status in DeliveryStatus]
@@ -272,5 +280,9 @@ class WebhookDeliveryAdmin(SecuredModelView):
             flash(refused.message, "error")
             return
         skipped = len(ids) - queued
-        note = f" {skipped} being posted right now were left alone." if skipped else ""
-        flash(f"{queued} delivery(ies) queued to be posted again.{note}", "success")
+        message = gettext("%(count)s delivery(ies) queued to be posted again.", count=queued)
+        if skipped:
+            message += " " + gettext(
+                "%(count)s being posted right now were left alone.", count=skipped
+            )
+        flash(message, "success")

@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, current_app, flash, redirect, render_template, url_for
+from flask_babel import lazy_gettext
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, SubmitField
 from wtforms.validators import EqualTo, InputRequired
@@ -26,7 +27,7 @@ from console.services.invitations import InvitationRefused, PasswordRefused
 
 bp = Blueprint("invitations", __name__)
 
-ACCEPTED = (
+ACCEPTED = lazy_gettext(
     "Your password is set and your account is active. Sign in with your e-mail address "
     "and the password you chose."
 )
@@ -83,7 +84,7 @@ def accept(token: str):
         except PasswordRefused as weak:
             form.password.errors = [*form.password.errors, *weak.problems]
         else:
-            flash(ACCEPTED, "success")
+            flash(str(ACCEPTED), "success")
             return redirect(url_for("security.login"))
     return _page(
         "security/accept_invitation.html",
