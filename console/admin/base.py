@@ -38,7 +38,7 @@ from flask_admin.actions import action
 from flask_admin.contrib.sqla import ModelView
 from flask_admin.model import typefmt
 from flask_admin.model.form import converts
-from flask_babel import gettext
+from flask_babel import gettext, lazy_gettext
 from flask_login import current_user
 from flask_security.utils import get_request_attr
 from sqlalchemy.exc import IntegrityError, OperationalError, StatementError
@@ -472,7 +472,11 @@ class SecuredModelView(
                 abort(400, f"The look-up {name} must be a whole number from 0 to {highest}.")
         return super().ajax_lookup()
 
-    @action("delete", "Delete", "Are you sure you want to delete selected records?")
+    @action(
+        "delete",
+        lazy_gettext("Delete"),
+        lazy_gettext("Are you sure you want to delete selected records?"),
+    )
     def action_delete(self, ids: list[str]) -> None:
         """Flask-Admin's bulk delete, given the selected ids as integers.
 

@@ -144,22 +144,22 @@ class OrderAdmin(OrderNotesMixin, OrderAddressFormMixin, SecuredModelView):
 
     column_list = ["number", "customer", "status", "total", "created_at", "created_by"]
     column_labels = {
-        "number": "Order",
-        "created_at": "Created",
-        "created_by": "Taken by",
-        "placed_at": "Placed",
-        "decided_at": "Decided",
-        "shipped_at": "Shipped",
-        "delivered_at": "Delivered",
-        "cancelled_at": "Cancelled",
-        "updated_at": "Updated",
-        "customer.email": "Customer e-mail",
-        "customer.last_name": "Customer last name",
-        "shipping_method": "Shipping",
-        "discount_total": "Discount",
-        "shipping_total": "Shipping charge",
-        "tax_total": "Tax",
-        "tax_lines": "Tax by rate",
+        "number": lazy_gettext("Order"),
+        "created_at": lazy_gettext("Created"),
+        "created_by": lazy_gettext("Taken by"),
+        "placed_at": lazy_gettext("Placed"),
+        "decided_at": lazy_gettext("Decided"),
+        "shipped_at": lazy_gettext("Shipped"),
+        "delivered_at": lazy_gettext("Delivered"),
+        "cancelled_at": lazy_gettext("Cancelled"),
+        "updated_at": lazy_gettext("Updated"),
+        "customer.email": lazy_gettext("Customer e-mail"),
+        "customer.last_name": lazy_gettext("Customer last name"),
+        "shipping_method": lazy_gettext("Shipping"),
+        "discount_total": lazy_gettext("Discount"),
+        "shipping_total": lazy_gettext("Shipping charge"),
+        "tax_total": lazy_gettext("Tax"),
+        "tax_lines": lazy_gettext("Tax by rate"),
     }
     column_select_related_list = [Order.customer, Order.created_by]
     column_searchable_list = ["number", "customer.email", "customer.last_name"]
@@ -263,7 +263,7 @@ class OrderAdmin(OrderNotesMixin, OrderAddressFormMixin, SecuredModelView):
             return None
         return db.session.get(Order, number, options=_whole_order())
 
-    search_hint = "Search by order number, customer e-mail or name"
+    search_hint = lazy_gettext("Search by order number, customer e-mail or name")
 
     def _apply_pagination(self, query, page: int | None, page_size: int | None):
         """Deferred join: find a deep page's ids in the indexes first, then load only those.
@@ -539,7 +539,7 @@ class OrderAdmin(OrderNotesMixin, OrderAddressFormMixin, SecuredModelView):
         data = document_service.packing_slips(db.session, [order.id])
         return self._pdf(data, f"packing-slip-{order.number}.pdf")
 
-    @action("packing_slips", "Print packing slips")
+    @action("packing_slips", lazy_gettext("Print packing slips"))
     def action_packing_slips(self, ids: list[str]):
         """The selected orders' packing slips as one PDF, one order per page."""
         try:
@@ -621,11 +621,15 @@ class OrderAdmin(OrderNotesMixin, OrderAddressFormMixin, SecuredModelView):
             )
             flash(summary, "error")
 
-    @action("approve", "Approve", "Approve the selected orders? Stock is reserved for each.")
+    @action(
+        "approve",
+        lazy_gettext("Approve"),
+        lazy_gettext("Approve the selected orders? Stock is reserved for each."),
+    )
     def action_approve(self, ids: list[str]) -> None:
         self._bulk("approve", ids)
 
-    @action("reject", "Reject (asks for the reason)")
+    @action("reject", lazy_gettext("Reject (asks for the reason)"))
     def action_reject(self, ids: list[str]) -> None:
         reason = (request.form.get("reason") or "").strip()
         if not reason:
@@ -636,11 +640,19 @@ class OrderAdmin(OrderNotesMixin, OrderAddressFormMixin, SecuredModelView):
             return
         self._bulk("reject", ids, reason=reason)
 
-    @action("deliver", "Mark delivered", "Mark the selected orders as delivered?")
+    @action(
+        "deliver",
+        lazy_gettext("Mark delivered"),
+        lazy_gettext("Mark the selected orders as delivered?"),
+    )
     def action_deliver(self, ids: list[str]) -> None:
         self._bulk("deliver", ids)
 
-    @action("cancel", "Cancel", "Cancel the selected orders? Approved orders return their stock.")
+    @action(
+        "cancel",
+        lazy_gettext("Cancel"),
+        lazy_gettext("Cancel the selected orders? Approved orders return their stock."),
+    )
     def action_cancel(self, ids: list[str]) -> None:
         self._bulk("cancel", ids)
 

@@ -15,7 +15,7 @@ from typing import Any
 from flask import flash, redirect, request
 from flask_admin import expose
 from flask_admin.actions import action
-from flask_babel import gettext
+from flask_babel import gettext, lazy_gettext
 from flask_login import current_user
 from markupsafe import Markup
 from sqlalchemy.orm import selectinload
@@ -196,16 +196,16 @@ class StaffUserAdmin(SecuredModelView):
         "update_datetime",
     ]
     column_labels = {
-        "email": "E-mail",
-        "invitation_status": "Invitation",
-        "tf_primary_method": "Two-factor",
-        "last_login_at": "Previous sign-in",
-        "last_login_ip": "Previous sign-in address",
-        "current_login_at": "Latest sign-in",
-        "current_login_ip": "Latest sign-in address",
-        "login_count": "Sign-ins",
-        "create_datetime": "Created",
-        "update_datetime": "Updated",
+        "email": lazy_gettext("E-mail"),
+        "invitation_status": lazy_gettext("Invitation"),
+        "tf_primary_method": lazy_gettext("Two-factor"),
+        "last_login_at": lazy_gettext("Previous sign-in"),
+        "last_login_ip": lazy_gettext("Previous sign-in address"),
+        "current_login_at": lazy_gettext("Latest sign-in"),
+        "current_login_ip": lazy_gettext("Latest sign-in address"),
+        "login_count": lazy_gettext("Sign-ins"),
+        "create_datetime": lazy_gettext("Created"),
+        "update_datetime": lazy_gettext("Updated"),
     }
     column_formatters = {
         "invitation_status": invitation_formatter,
@@ -216,7 +216,7 @@ class StaffUserAdmin(SecuredModelView):
     }
     column_formatters_detail = column_formatters
     column_searchable_list = ["email"]
-    search_hint = "Search by e-mail"
+    search_hint = lazy_gettext("Search by e-mail")
     column_filters = ["active"]
     column_default_sort = "email"
 
@@ -307,8 +307,10 @@ class StaffUserAdmin(SecuredModelView):
 
     @action(
         "force_password_reset",
-        "Force password reset",
-        "Their current password stops working now and they receive a reset e-mail. Continue?",
+        lazy_gettext("Force password reset"),
+        lazy_gettext(
+            "Their current password stops working now and they receive a reset e-mail. Continue?"
+        ),
     )
     def action_force_password_reset(self, ids: list[str]) -> None:
         done = self._for_each_account(ids, staff_service.force_password_reset)
@@ -323,8 +325,11 @@ class StaffUserAdmin(SecuredModelView):
 
     @action(
         "reset_two_factor",
-        "Reset two-factor sign-in",
-        "They sign in with their password only and must set up an authenticator again. Continue?",
+        lazy_gettext("Reset two-factor sign-in"),
+        lazy_gettext(
+            "They sign in with their password only and must set up an authenticator again. "
+            "Continue?"
+        ),
     )
     def action_reset_two_factor(self, ids: list[str]) -> None:
         done = self._for_each_account(ids, staff_service.reset_two_factor)
@@ -335,8 +340,10 @@ class StaffUserAdmin(SecuredModelView):
 
     @action(
         "resend_invitation",
-        "Resend invitation",
-        "They receive a new invitation link; links sent before stop working. Continue?",
+        lazy_gettext("Resend invitation"),
+        lazy_gettext(
+            "They receive a new invitation link; links sent before stop working. Continue?"
+        ),
     )
     def action_resend_invitation(self, ids: list[str]) -> None:
         done = self._for_each_account(ids, staff_service.resend_invitation)
@@ -351,9 +358,11 @@ class StaffUserAdmin(SecuredModelView):
 
     @action(
         "revoke_invitation",
-        "Revoke invitation",
-        "Their invitation link stops working and the account stays unusable until an "
-        "invitation is sent again. Continue?",
+        lazy_gettext("Revoke invitation"),
+        lazy_gettext(
+            "Their invitation link stops working and the account stays unusable until an "
+            "invitation is sent again. Continue?"
+        ),
     )
     def action_revoke_invitation(self, ids: list[str]) -> None:
         done = self._for_each_account(ids, staff_service.revoke_invitation)

@@ -22,7 +22,7 @@ from flask_admin.contrib.sqla.filters import (
     DateTimeSmallerFilter,
     FilterEqual,
 )
-from flask_babel import gettext
+from flask_babel import gettext, lazy_gettext
 from flask_login import current_user
 from markupsafe import Markup
 
@@ -95,11 +95,11 @@ class StockMovementAdmin(SecuredModelView):
     ]
     column_details_list = column_list
     column_labels = {
-        "created_at": "When (UTC)",
-        "product": "Product",
-        "quantity": "Change",
-        "balance_after": "Stock after",
-        "actor": "Who",
+        "created_at": lazy_gettext("When (UTC)"),
+        "product": lazy_gettext("Product"),
+        "quantity": lazy_gettext("Change"),
+        "balance_after": lazy_gettext("Stock after"),
+        "actor": lazy_gettext("Who"),
     }
     column_formatters = {
         "reason": reason_formatter,

@@ -13,7 +13,7 @@ from typing import Any
 from flask import flash, url_for
 from flask_admin.actions import action
 from flask_admin.contrib.sqla.filters import FilterEqual
-from flask_babel import gettext
+from flask_babel import gettext, lazy_gettext
 from flask_login import current_user
 from markupsafe import Markup
 from wtforms import SelectMultipleField, StringField
@@ -107,12 +107,12 @@ class WebhookEndpointAdmin(SecuredModelView):
         "updated_at",
     ]
     column_labels = {
-        "url": "URL",
-        "consecutive_failures": "Failures in a row",
-        "disabled_at": "Disabled (UTC)",
-        "secret": "Signing secret",
-        "created_at": "Created (UTC)",
-        "updated_at": "Updated (UTC)",
+        "url": lazy_gettext("URL"),
+        "consecutive_failures": lazy_gettext("Failures in a row"),
+        "disabled_at": lazy_gettext("Disabled (UTC)"),
+        "secret": lazy_gettext("Signing secret"),
+        "created_at": lazy_gettext("Created (UTC)"),
+        "updated_at": lazy_gettext("Updated (UTC)"),
     }
     column_formatters = {
         "state": _state_formatter,
@@ -178,7 +178,11 @@ class WebhookEndpointAdmin(SecuredModelView):
             ("Delivery log", url_for("webhook_delivery.index_view", flt0_0=model.id)),
         ]
 
-    @action("rotate_secret", "Rotate secret", "Give the selected endpoints new secrets?")
+    @action(
+        "rotate_secret",
+        lazy_gettext("Rotate secret"),
+        lazy_gettext("Give the selected endpoints new secrets?"),
+    )
     def action_rotate_secret(self, ids: list[str]) -> None:
         try:
             for endpoint_id in ids:
@@ -249,13 +253,13 @@ class WebhookDeliveryAdmin(SecuredModelView):
         "body",
     ]
     column_labels = {
-        "created_at": "Event (UTC)",
-        "event_type": "Event",
-        "endpoint_id": "Endpoint id",
-        "last_status_code": "HTTP status",
-        "next_attempt_at": "Next attempt (UTC)",
-        "last_attempt_at": "Last attempt (UTC)",
-        "delivered_at": "Delivered (UTC)",
+        "created_at": lazy_gettext("Event (UTC)"),
+        "event_type": lazy_gettext("Event"),
+        "endpoint_id": lazy_gettext("Endpoint id"),
+        "last_status_code": lazy_gettext("HTTP status"),
+        "next_attempt_at": lazy_gettext("Next attempt (UTC)"),
+        "last_attempt_at": lazy_gettext("Last attempt (UTC)"),
+        "delivered_at": lazy_gettext("Delivered (UTC)"),
     }
     column_filters = [
         "endpoint_id",  # first: an endpoint's "Delivery log" link filters on it (flt0_0)
@@ -272,7 +276,7 @@ class WebhookDeliveryAdmin(SecuredModelView):
     }
     column_formatters_detail = {**column_formatters, "body": _body_formatter}
 
-    @action("resend", "Resend", "Post the selected deliveries again?")
+    @action("resend", lazy_gettext("Resend"), lazy_gettext("Post the selected deliveries again?"))
     def action_resend(self, ids: list[str]) -> None:
         try:
             queued = webhooks.resend(db.session, ids, _actor())
