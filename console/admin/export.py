@@ -158,7 +158,7 @@ class ExportMixin:
             gettext(
                 "This export has more than %(limit)s rows, so it runs in the background. "
                 "Its progress is shown here; download the file when it is done.",
-                limit=f"{limit:,}",
+                limit=format(limit, ","),
             ),
             "info",
         )

@@ -122,7 +122,7 @@ class ImportMixin:
                 gettext(
                     "The file is larger than %(limit)s bytes, the most an import takes. "
                     "Split it into smaller files. Nothing was changed.",
-                    limit=f"{limit:,}",
+                    limit=format(limit, ","),
                 ),
                 "error",
             )

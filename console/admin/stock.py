@@ -212,7 +212,7 @@ class StockAdjustView(SecuredBaseView):
                 gettext(
                     "%(sku)s %(change)s (now %(balance)s)",
                     sku=m.product.sku,
-                    change=f"{m.quantity:+d}",
+                    change=format(m.quantity, "+d"),
                     balance=m.balance_after,
                 )
                 for m in outcome.movements
