@@ -746,16 +746,23 @@ ADMIN: Final[Mapping[str, Any]] = {
     "ADMIN_PAGE_SIZE": 25,
 }
 
+
+def N_(message: str) -> str:  # noqa: N802 (gettext's own name for the no-op marker)
+    """Mark ``message`` for pybabel's extraction; the code that uses it translates it."""
+    return message
+
+
 CUSTOMER_EMAILS: Final[Mapping[str, Any]] = {
     # Subjects of the customer e-mails (templates/email/<name>.txt and .html);
-    # ``{number}`` and ``{shop}`` are filled in.
+    # ``{number}`` and ``{shop}`` are filled in. N_ marks them for pybabel; they are
+    # translated when the e-mail is written (console.services.notifications).
     "ORDER_EMAIL_SUBJECTS": {
-        "order_received": "{shop}: we received your order {number}",
-        "order_updated": "{shop}: your order {number} was updated",
-        "order_approved": "{shop}: your order {number} is confirmed",
-        "order_rejected": "{shop}: we cannot fulfil your order {number}",
-        "order_shipped": "{shop}: your order {number} is on its way",
-        "order_cancelled": "{shop}: your order {number} was cancelled",
+        "order_received": N_("{shop}: we received your order {number}"),
+        "order_updated": N_("{shop}: your order {number} was updated"),
+        "order_approved": N_("{shop}: your order {number} is confirmed"),
+        "order_rejected": N_("{shop}: we cannot fulfil your order {number}"),
+        "order_shipped": N_("{shop}: your order {number} is on its way"),
+        "order_cancelled": N_("{shop}: your order {number} was cancelled"),
     },
 }
 

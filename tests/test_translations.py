@@ -18,8 +18,15 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
+from flask_babel import force_locale
 from jinja2 import Environment
+
+from console.database import db
+from console.services import notifications
+from tests.factories import OrderFactory, StaffFactory, catalogue
+from tests.fixtures.apps import from_fixture
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = sorted(p for p in (ROOT / "templates").rglob("*") if p.suffix in {".html", ".txt"})
@@ -223,3 +230,39 @@ def test_catalogue_is_translated_with_matching_placeholders(language):
     assert errors == [], "\n".join(errors)
     obsolete = sorted(str(message_id) for message_id in catalogue.obsolete)
     assert obsolete == [], f"obsolete entries in {language} (pybabel update drops them): {obsolete}"
+
+
+@pytest.fixture(scope="module")
+def compiled_catalogues(tmp_path_factory) -> str:
+    """The German and French catalogues compiled (``pybabel compile``) into a folder."""
+    target = tmp_path_factory.mktemp("translations")
+    for language in LANGUAGES:
+        folder = target / language / "LC_MESSAGES"
+        folder.mkdir(parents=True)
+        with (folder / "messages.mo").open("wb") as handle:
+            write_mo(handle, _catalogue(language))
+    return str(target)
+
+
+@pytest.mark.settings(BABEL_TRANSLATION_DIRECTORIES=from_fixture("compiled_catalogues"))
+@pytest.mark.parametrize(
+    ("language", "subject", "greeting", "total"),
+    [
+        ("en", "we received your order", "Thank you for your order", "Total:"),
+        ("de", "Wir haben Ihre Bestellung", "Vielen Dank für Ihre Bestellung", "Summe:"),
+        ("fr", "nous avons bien reçu votre commande", "Merci pour votre commande", "Total :"),
+    ],
+)
+def test_an_order_email_is_written_in_the_language_in_force(
+    app, language, subject, greeting, total
+):
+    customer, products = catalogue({"A": 5})
+    order = OrderFactory(
+        customer=customer, lines={products["A"]: 1}, actor=StaffFactory(role="clerk")
+    )
+    with force_locale(language):
+        message = notifications.enqueue_order_email(db.session, order, "order_received")
+    assert subject in message.subject and order.number in message.subject
+    assert f"{greeting} {order.number}" in message.body_text
+    assert total in message.body_text
+    assert f"{greeting} <strong>{order.number}</strong>" in (message.body_html or "")

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import current_app
+from flask_babel import gettext
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
@@ -369,16 +370,17 @@ def _notify_owner(session: Session, job_id: int) -> None:
             "link": external_url("jobs.details", job_id=job.id),
             "console_name": current_app.config["CONSOLE_NAME"],
         },
-        subject=f"{current_app.config['CONSOLE_NAME']}: {job.title} {_outcome(job)}",
+        subject=_outcome(job) % {"console": current_app.config["CONSOLE_NAME"], "title": job.title},
     )
 
 
 def _outcome(job: Job) -> str:
-    return {
-        JobState.DONE: "is ready",
-        JobState.FAILED: "failed",
-        JobState.CANCELLED: "was cancelled",
-    }.get(JobState(job.state), job.state)
+    """The finished job's e-mail subject, with ``%(console)s`` and ``%(title)s`` to fill."""
+    if job.state == JobState.DONE:
+        return gettext("%(console)s: %(title)s is ready")
+    if job.state == JobState.FAILED:
+        return gettext("%(console)s: %(title)s failed")
+    return gettext("%(console)s: %(title)s was cancelled")
 
 
 # --- result files ------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from flask import current_app, render_template
+from flask_babel import gettext
 from jinja2 import TemplateNotFound
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -127,7 +128,11 @@ def enqueue_order_email(
     """Queue the customer's e-mail ``template`` about ``order`` (number, lines, totals),
     with ``attach`` (its invoice) as a PDF attachment."""
     subjects = current_app.config["ORDER_EMAIL_SUBJECTS"]
-    subject = subjects[template].format(number=order.number, shop=current_app.config["SHOP_NAME"])
+    # The subjects are marked for extraction in config.py; an operator's own wording has no
+    # catalogue entry and is sent as written.
+    subject = gettext(subjects[template]).format(
+        number=order.number, shop=current_app.config["SHOP_NAME"]
+    )
     context = {
         "order": order,
         "customer": order.customer,
