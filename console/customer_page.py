@@ -15,7 +15,7 @@ address is a credential.
 from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
-from flask_babel import gettext
+from flask_babel import gettext, lazy_gettext
 from flask_wtf import FlaskForm
 from wtforms import SubmitField
 
@@ -31,7 +31,7 @@ bp = Blueprint("customer_page", __name__)
 class CancelOrderForm(FlaskForm):
     """Only the CSRF token and the button: the link names the order."""
 
-    submit = SubmitField("Cancel this order")
+    submit = SubmitField(lazy_gettext("Cancel this order"))
 
 
 def _order_or_404(token: str) -> Order:

@@ -72,7 +72,7 @@ class CountryField(SelectField):
         kwargs.pop("coerce", None)
         kwargs.pop("choices", None)
         validators = [
-            DataRequired(message="Choose the country.")
+            DataRequired(message=lazy_gettext("Choose the country."))
             if isinstance(validator, InputRequired | DataRequired)
             else validator
             for validator in validators or []
@@ -238,8 +238,10 @@ class OrderAddressFormMixin:
         f"{kind}_pick": AddressPickerField(
             f"{kind.title()} address",
             description=(
-                "Choosing the customer picks their default; pick another of their "
-                "addresses, or type a one-off address in the fields below."
+                lazy_gettext(
+                    "Choosing the customer picks their default; pick another of their "
+                    "addresses, or type a one-off address in the fields below."
+                )
             ),
         )
         for kind in ADDRESS_KINDS

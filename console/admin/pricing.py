@@ -50,7 +50,11 @@ class TaxRateAdmin(PricingAdmin):
         "rate": {
             "places": 2,
             "validators": [
-                NumberRange(min=0, max=100, message="A tax rate is a percentage from 0 to 100."),
+                NumberRange(
+                    min=0,
+                    max=100,
+                    message=lazy_gettext("A tax rate is a percentage from 0 to 100."),
+                ),
                 in_cents,
             ],
         },
@@ -77,7 +81,9 @@ class ShippingMethodAdmin(PricingAdmin):
         "price": {
             "places": 2,
             "validators": [
-                NumberRange(min=0, max=MAX_AMOUNT, message="The price must be 0 or more."),
+                NumberRange(
+                    min=0, max=MAX_AMOUNT, message=lazy_gettext("The price must be 0 or more.")
+                ),
                 in_cents,
             ],
         },
@@ -85,7 +91,9 @@ class ShippingMethodAdmin(PricingAdmin):
             "places": 2,
             "validators": [
                 Optional(),
-                NumberRange(min=0, max=MAX_AMOUNT, message="The amount must be 0 or more."),
+                NumberRange(
+                    min=0, max=MAX_AMOUNT, message=lazy_gettext("The amount must be 0 or more.")
+                ),
                 in_cents,
             ],
         },
@@ -195,7 +203,7 @@ class PromotionAdmin(PricingAdmin):
             "validators": [
                 Regexp(
                     r"^[A-Za-z0-9_-]+$",
-                    message="Use letters, digits, - and _ only (no spaces).",
+                    message=lazy_gettext("Use letters, digits, - and _ only (no spaces)."),
                 ),
                 unused_ignoring_case(Promotion, "code", "code"),
             ],
@@ -206,7 +214,9 @@ class PromotionAdmin(PricingAdmin):
             "places": 2,
             "validators": [
                 Optional(),
-                NumberRange(min=0, max=MAX_AMOUNT, message="The amount must be 0 or more."),
+                NumberRange(
+                    min=0, max=MAX_AMOUNT, message=lazy_gettext("The amount must be 0 or more.")
+                ),
                 in_cents,
             ],
         },

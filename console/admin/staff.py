@@ -416,7 +416,7 @@ class RoleAdmin(SecuredModelView):
     form_columns = ["name", "description", "permissions"]
     form_extra_fields = {
         "permissions": CheckboxListField(
-            "Permissions", choices=[(name, name) for name in ALL_PERMISSIONS]
+            lazy_gettext("Permissions"), choices=[(name, name) for name in ALL_PERMISSIONS]
         )
     }
 

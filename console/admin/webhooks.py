@@ -131,10 +131,12 @@ class WebhookEndpointAdmin(SecuredModelView):
     # address, which every admin request screens (``base.screen_request``).
     form_extra_fields = {
         "endpoint_url": StringField(
-            "URL",
+            lazy_gettext("URL"),
             filters=[strip],
-            validators=[InputRequired(message="Give the endpoint's URL.")],
-            description="https://... on a public address; the receiver checks the signature.",
+            validators=[InputRequired(message=lazy_gettext("Give the endpoint's URL."))],
+            description=lazy_gettext(
+                "https://... on a public address; the receiver checks the signature."
+            ),
             render_kw={"maxlength": webhooks.MAX_URL_LENGTH},
         )
     }
@@ -143,7 +145,7 @@ class WebhookEndpointAdmin(SecuredModelView):
         "description": {"filters": [strip]},
         "events": {
             "choices": EVENT_CHOICES,
-            "validators": [InputRequired(message="Choose at least one event.")],
+            "validators": [InputRequired(message=lazy_gettext("Choose at least one event."))],
         },
     }
 

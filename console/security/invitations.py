@@ -37,19 +37,22 @@ class AcceptInvitationForm(FlaskForm):
     """The password the person chooses, typed twice."""
 
     password = PasswordField(
-        "Choose a password",
-        validators=[InputRequired(message="Choose a password.")],
+        lazy_gettext("Choose a password"),
+        validators=[InputRequired(message=lazy_gettext("Choose a password."))],
         render_kw={"autocomplete": "new-password"},
     )
     password_confirm = PasswordField(
-        "Type it again",
+        lazy_gettext("Type it again"),
         validators=[
-            InputRequired(message="Type the password a second time."),
-            EqualTo("password", message="The two passwords differ; type the same one twice."),
+            InputRequired(message=lazy_gettext("Type the password a second time.")),
+            EqualTo(
+                "password",
+                message=lazy_gettext("The two passwords differ; type the same one twice."),
+            ),
         ],
         render_kw={"autocomplete": "new-password"},
     )
-    submit = SubmitField("Set my password")
+    submit = SubmitField(lazy_gettext("Set my password"))
 
 
 def _page(template: str, **context: Any) -> str:
