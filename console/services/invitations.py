@@ -161,7 +161,9 @@ def withdraw(session: Session, actor: User, user: User) -> None:
     """Make ``user``'s live link stop working (the caller commits)."""
     invitation = user.invitation
     if invitation is None or not invitation.is_pending:
-        raise DomainError(f"{user.email} has no invitation waiting to be accepted.")
+        raise DomainError(
+            gettext("%(email)s has no invitation waiting to be accepted.", email=user.email)
+        )
     invitation.nonce_hash = None
     invitation.revoked_at = utcnow()
     audit.record(

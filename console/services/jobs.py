@@ -97,7 +97,7 @@ def start(
     """
     job_kind = kind_named(kind)
     if job_kind is None:
-        raise DomainError(f"There is no kind of job called {kind!r}.")
+        raise DomainError(gettext("There is no kind of job called %(kind)s.", kind=repr(kind)))
     refusal = job_kind.refusal(actor, parameters)
     if refusal:
         raise DomainError(refusal)
@@ -170,7 +170,10 @@ def cancel(session: Session, actor: User, job_id: Any) -> Job:
     session.refresh(job)
     if not changed:
         raise DomainError(
-            f"This job has already finished ({job.state}); there is nothing to cancel."
+            gettext(
+                "This job has already finished (%(state)s); there is nothing to cancel.",
+                state=job.state,
+            )
         )
     return job
 
@@ -179,7 +182,11 @@ def set_notify(session: Session, actor: User, job_id: Any, notify: bool) -> Job:
     """Ask (or stop asking) to be e-mailed when the job finishes; commits."""
     job = job_for(session, actor, job_id)
     if job.is_finished:
-        raise DomainError(f"This job has already finished ({job.state}); no e-mail will follow.")
+        raise DomainError(
+            gettext(
+                "This job has already finished (%(state)s); no e-mail will follow.", state=job.state
+            )
+        )
     job.notify_when_done = notify
     session.commit()
     return job

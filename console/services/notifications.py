@@ -161,7 +161,7 @@ def resend(session: Session, message_ids: Iterable[int], actor: User) -> int:
     again.
     """
     if not actor.has_permission(NOTIFICATIONS_READ):
-        raise DomainError("Your role does not allow resending e-mails.")
+        raise DomainError(gettext("Your role does not allow resending e-mails."))
     return requeue(session, OutboxMessage, message_ids)
 
 
