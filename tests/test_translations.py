@@ -27,6 +27,7 @@ from console.database import db
 from console.services import notifications
 from tests.factories import OrderFactory, StaffFactory, catalogue
 from tests.fixtures.apps import from_fixture
+from tests.helpers import alerts, form_token, parse, text_of
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = sorted(p for p in (ROOT / "templates").rglob("*") if p.suffix in {".html", ".txt"})
@@ -266,3 +267,27 @@ def test_an_order_email_is_written_in_the_language_in_force(
     assert f"{greeting} {order.number}" in message.body_text
     assert total in message.body_text
     assert f"{greeting} <strong>{order.number}</strong>" in (message.body_html or "")
+
+
+@pytest.mark.settings(
+    BABEL_TRANSLATION_DIRECTORIES=from_fixture("compiled_catalogues"), BABEL_DEFAULT_LOCALE="de"
+)
+def test_a_manager_works_in_german(app, client, auth):
+    auth.login_as("manager")
+    customer, products = catalogue({"A": 5})
+    clerk = StaffFactory(role="clerk")
+    order = OrderFactory(customer=customer, lines={products["A"]: 1}, actor=clerk)
+    listing = parse(client.get("/admin/order/").get_data(as_text=True))
+    menu = text_of(listing.select_one("nav"))
+    assert "Bestellungen" in menu and "Zur Genehmigung" in menu and "Preise" in menu
+    headers = [text_of(th) for th in listing.select("table.model-list thead th")]
+    assert "Bestellung" in headers and "Kunde" in headers
+    token = form_token(client, f"/admin/order/details/?id={order.id}")
+    page = client.post(
+        f"/admin/order/{order.id}/do/approve/",
+        data={"csrf_token": token, "version": order.version},
+        follow_redirects=True,
+    ).get_data(as_text=True)
+    assert f"Bestellung {order.number} genehmigt." in alerts(page)
+    details = text_of(parse(page))
+    assert "Zurück zur Liste" in details and "Summe" in details
