@@ -72,7 +72,7 @@ class CountryField(SelectField):
         kwargs.pop("coerce", None)
         kwargs.pop("choices", None)
         validators = [
-            DataRequired(message=lazy_gettext("Choose the country."))
+            DataRequired(message="Choose the country.")
             if isinstance(validator, InputRequired | DataRequired)
             else validator
             for validator in validators or []

@@ -70,9 +70,7 @@ class CustomerAdmin(ImportMixin, SecuredModelView):
         "last_name": {"filters": [strip]},
         "email": {
             "filters": [strip, lower],
-            "validators": [
-                Email(message=lazy_gettext("Enter a valid e-mail address, like name@example.com."))
-            ],
+            "validators": [Email(message="Enter a valid e-mail address, like name@example.com.")],
         },
         "phone": {"filters": [strip]},
         "notes": {"validators": [Optional(), Length(max=5000)]},

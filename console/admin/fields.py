@@ -8,7 +8,6 @@ from typing import Any
 from flask_admin.contrib.sqla.form import AdminModelConverter
 from flask_admin.form import DateTimeField
 from flask_admin.model.form import converts
-from flask_babel import lazy_gettext
 from wtforms import DecimalField
 from wtforms.validators import DataRequired, InputRequired, ValidationError
 
@@ -73,9 +72,7 @@ class TrimmingModelConverter(AdminModelConverter):
             filters.insert(0, strip)
         field_args["filters"] = filters
         field_args["validators"] = [
-            DataRequired(
-                message=lazy_gettext("This field is required (spaces alone do not count).")
-            )
+            DataRequired(message="This field is required (spaces alone do not count).")
             if isinstance(validator, InputRequired)
             else validator
             for validator in field_args.get("validators") or []

@@ -115,14 +115,11 @@ class OrderLineInline(InlineFormAdmin):
     form_args = {
         "quantity": {
             "validators": [
-                InputRequired(message=lazy_gettext("Enter a quantity.")),
+                InputRequired(message="Enter a quantity."),
                 NumberRange(
                     min=1,
                     max=MAX_QUANTITY,
-                    message=lazy_gettext(
-                        "The quantity must be at least 1 and at most %(maximum)s.",
-                        maximum=format(MAX_QUANTITY, ","),
-                    ),
+                    message=f"The quantity must be at least 1 and at most {MAX_QUANTITY:,}.",
                 ),
             ]
         },

@@ -53,7 +53,7 @@ class TaxRateAdmin(PricingAdmin):
                 NumberRange(
                     min=0,
                     max=100,
-                    message=lazy_gettext("A tax rate is a percentage from 0 to 100."),
+                    message="A tax rate is a percentage from 0 to 100.",
                 ),
                 in_cents,
             ],
@@ -81,9 +81,7 @@ class ShippingMethodAdmin(PricingAdmin):
         "price": {
             "places": 2,
             "validators": [
-                NumberRange(
-                    min=0, max=MAX_AMOUNT, message=lazy_gettext("The price must be 0 or more.")
-                ),
+                NumberRange(min=0, max=MAX_AMOUNT, message="The price must be 0 or more."),
                 in_cents,
             ],
         },
@@ -91,9 +89,7 @@ class ShippingMethodAdmin(PricingAdmin):
             "places": 2,
             "validators": [
                 Optional(),
-                NumberRange(
-                    min=0, max=MAX_AMOUNT, message=lazy_gettext("The amount must be 0 or more.")
-                ),
+                NumberRange(min=0, max=MAX_AMOUNT, message="The amount must be 0 or more."),
                 in_cents,
             ],
         },
@@ -203,7 +199,7 @@ class PromotionAdmin(PricingAdmin):
             "validators": [
                 Regexp(
                     r"^[A-Za-z0-9_-]+$",
-                    message=lazy_gettext("Use letters, digits, - and _ only (no spaces)."),
+                    message="Use letters, digits, - and _ only (no spaces).",
                 ),
                 unused_ignoring_case(Promotion, "code", "code"),
             ],
@@ -214,9 +210,7 @@ class PromotionAdmin(PricingAdmin):
             "places": 2,
             "validators": [
                 Optional(),
-                NumberRange(
-                    min=0, max=MAX_AMOUNT, message=lazy_gettext("The amount must be 0 or more.")
-                ),
+                NumberRange(min=0, max=MAX_AMOUNT, message="The amount must be 0 or more."),
                 in_cents,
             ],
         },

@@ -149,9 +149,7 @@ class ProductAdmin(ImportMixin, SecuredModelView):
         "unit_price": {
             "places": 2,
             "validators": [
-                NumberRange(
-                    min=0, max=9999999999, message=lazy_gettext("The price must be 0 or more.")
-                ),
+                NumberRange(min=0, max=9999999999, message="The price must be 0 or more."),
                 in_cents,
             ],
         },
@@ -167,9 +165,7 @@ class ProductAdmin(ImportMixin, SecuredModelView):
             "description": "Recorded as received in the stock ledger; later changes go "
             "through Adjust stock.",
             "validators": [
-                NumberRange(
-                    min=0, max=2_000_000_000, message=lazy_gettext("Stock must be 0 or more.")
-                )
+                NumberRange(min=0, max=2_000_000_000, message="Stock must be 0 or more.")
             ],
         },
     }
