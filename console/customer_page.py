@@ -15,7 +15,7 @@ address is a credential.
 from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
-from flask_babel import force_locale
+from flask_babel import force_locale, gettext, lazy_gettext
 from flask_wtf import FlaskForm
 from wtforms import SubmitField
 
@@ -32,7 +32,7 @@ bp = Blueprint("customer_page", __name__)
 class CancelOrderForm(FlaskForm):
     """Only the CSRF token and the button: the link names the order."""
 
-    submit = SubmitField("Cancel this order")
+    submit = SubmitField(lazy_gettext("Cancel this order"))
 
 
 def _order_or_404(token: str) -> Order:
@@ -78,5 +78,8 @@ def cancel(token: str):
             except DomainError as refused:
                 flash(refused.message, "error")
             else:
-                flash("Your order is cancelled. We have sent you an e-mail about it.", "success")
+                flash(
+                    gettext("Your order is cancelled. We have sent you an e-mail about it."),
+                    "success",
+                )
     return redirect(url_for(".show", token=token), 303)

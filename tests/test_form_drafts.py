@@ -122,7 +122,7 @@ def test_a_three_line_order_posted_after_the_timeout_comes_back_after_sign_in(
     page = client.get(next_url)
     assert page.status_code == 200
     html = page.get_data(as_text=True)
-    assert RESTORED_MESSAGE in alerts(html)
+    assert str(RESTORED_MESSAGE) in alerts(html)
     fields = form_fields(html)
     for name, value in typed.items():
         assert fields[name] == value, name
@@ -146,9 +146,9 @@ def test_a_draft_comes_back_once(client, clerk, shop, clock):
     sign_in_at(client, "/login", clerk.email)
     login_url, next_url, _typed = post_new_order_after_the_timeout(client, clock, shop)
     sign_in_at(client, login_url, clerk.email)
-    assert RESTORED_MESSAGE in alerts(client.get(next_url).get_data(as_text=True))
+    assert str(RESTORED_MESSAGE) in alerts(client.get(next_url).get_data(as_text=True))
     again = client.get(next_url).get_data(as_text=True)
-    assert RESTORED_MESSAGE not in alerts(again)
+    assert str(RESTORED_MESSAGE) not in alerts(again)
     assert form_fields(again).get("coupon_code", "") == ""
 
 
@@ -159,7 +159,7 @@ def test_another_person_signing_in_does_not_get_the_entries(client, clerk, shop,
 
     assert sign_in_at(client, login_url, "other-clerk@staff.test") == next_url
     html = client.get(next_url).get_data(as_text=True)
-    assert RESTORED_MESSAGE not in alerts(html)
+    assert str(RESTORED_MESSAGE) not in alerts(html)
     fields = form_fields(html)
     assert fields.get("coupon_code", "") == ""
     assert "lines-0-product" not in fields
@@ -246,7 +246,7 @@ def test_drafts_expire_after_a_day(client, clerk, shop, clock):
     clock.shift(24 * 60 * 60 + 1)
     sign_in_at(client, login_url, clerk.email)
     html = client.get(next_url).get_data(as_text=True)
-    assert RESTORED_MESSAGE not in alerts(html)
+    assert str(RESTORED_MESSAGE) not in alerts(html)
     assert form_fields(html).get("coupon_code", "") == ""
     assert draft_count() == 0  # the expired draft is deleted
 
@@ -276,7 +276,7 @@ def test_a_restored_edit_form_keeps_its_version_and_is_refused_when_stale(app, c
     sign_in_at(client, login_url, clerk.email)
     restored = client.get(next_url)
     html = restored.get_data(as_text=True)
-    assert RESTORED_MESSAGE in alerts(html)
+    assert str(RESTORED_MESSAGE) in alerts(html)
     fields = form_fields(html)
     assert fields["lines-0-quantity"] == "4"
     assert fields["coupon_code"] == "TYPED"
@@ -298,7 +298,7 @@ def test_a_draft_is_for_its_own_form_only(client, clerk, shop, clock):
     key = parse_qs(urlsplit(next_url).query)["draft"][0]
     sign_in_at(client, login_url, clerk.email)
     html = client.get(f"/admin/customer/new/?draft={key}").get_data(as_text=True)
-    assert RESTORED_MESSAGE not in alerts(html)
+    assert str(RESTORED_MESSAGE) not in alerts(html)
     assert draft_count() == 1
     assert db.session.scalar(select(func.count()).select_from(FormDraft)) == 1
     assert parse(html).find(id="session-notice") is not None
@@ -317,7 +317,7 @@ def test_a_restored_role_form_shows_the_permissions_ticked_not_the_stored_ones(a
 
     sign_in_at(client, login_url, admin.email)
     html = client.get(next_url).get_data(as_text=True)
-    assert RESTORED_MESSAGE in alerts(html)
+    assert str(RESTORED_MESSAGE) in alerts(html)
     ticked = [box["value"] for box in parse(html).select("input[name=permissions][checked]")]
     assert ticked == ["customers.read"]
     db.session.expire_all()

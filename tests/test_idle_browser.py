@@ -151,7 +151,7 @@ def test_after_the_end_save_leads_through_sign_in_back_to_the_filled_form(page, 
     page.wait_for_url("**/login?**")
     assert "without activity" in page.inner_text("body")
     sign_in(page, "clerk@staff.test", "/admin/customer/new/?draft=*")
-    assert RESTORED_MESSAGE in page.inner_text("body")
+    assert str(RESTORED_MESSAGE) in page.inner_text("body")
     assert page.input_value("input[name=first_name]") == "Ada"
     assert page.input_value("input[name=email]") == "ada@example.com"
     assert count_rows(Customer) == 0

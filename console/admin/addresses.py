@@ -18,6 +18,7 @@ from typing import Any
 import pycountry
 from flask import url_for
 from flask_admin.model.form import InlineFormAdmin
+from flask_babel import lazy_gettext
 from markupsafe import Markup, escape
 from wtforms import SelectField
 from wtforms.validators import DataRequired, InputRequired, StopValidation
@@ -134,12 +135,16 @@ class CustomerAddressInline(InlineFormAdmin):
     form_overrides = {"country": CountryField}
     column_labels = {
         **FIELD_LABELS,
-        "is_default_billing": "Default billing address",
-        "is_default_shipping": "Default shipping address",
+        "is_default_billing": lazy_gettext("Default billing address"),
+        "is_default_shipping": lazy_gettext("Default shipping address"),
     }
     column_descriptions = {
-        "is_default_billing": "Ticking it here moves the default from another address.",
-        "is_default_shipping": "Ticking it here moves the default from another address.",
+        "is_default_billing": lazy_gettext(
+            "Ticking it here moves the default from another address."
+        ),
+        "is_default_shipping": lazy_gettext(
+            "Ticking it here moves the default from another address."
+        ),
     }
 
 
@@ -233,8 +238,10 @@ class OrderAddressFormMixin:
         f"{kind}_pick": AddressPickerField(
             f"{kind.title()} address",
             description=(
-                "Choosing the customer picks their default; pick another of their "
-                "addresses, or type a one-off address in the fields below."
+                lazy_gettext(
+                    "Choosing the customer picks their default; pick another of their "
+                    "addresses, or type a one-off address in the fields below."
+                )
             ),
         )
         for kind in ADDRESS_KINDS

@@ -11,6 +11,7 @@ import datetime as dt
 
 from flask import abort, flash, redirect, request, url_for
 from flask_admin import expose
+from flask_babel import gettext
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -97,5 +98,5 @@ class ApiTokensView(SecuredBaseView):
             db.session.rollback()
             flash(refused.message, "error")
         else:
-            flash(f"Token {token.name} is revoked.", "success")
+            flash(gettext("Token %(name)s is revoked.", name=token.name), "success")
         return redirect(url_for(".index"))

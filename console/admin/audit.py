@@ -21,6 +21,7 @@ from flask_admin.contrib.sqla.filters import (
     FilterLike,
     IntEqualFilter,
 )
+from flask_babel import lazy_gettext
 from markupsafe import Markup
 from sqlalchemy import and_, or_
 
@@ -126,16 +127,16 @@ class AuditEventAdmin(SecuredModelView):
         "client_addr",
     ]
     column_labels = {
-        "at": "When",
-        "actor_email": "Who",
-        "record_type": "Record type",
-        "record_id": "Record id",
-        "record_label": "Record",
-        "client_addr": "Client address",
-        "request_id": "Request id",
-        "record_version": "Version after",
-        "parent_type": "Part of (type)",
-        "parent_id": "Part of (id)",
+        "at": lazy_gettext("When"),
+        "actor_email": lazy_gettext("Who"),
+        "record_type": lazy_gettext("Record type"),
+        "record_id": lazy_gettext("Record id"),
+        "record_label": lazy_gettext("Record"),
+        "client_addr": lazy_gettext("Client address"),
+        "request_id": lazy_gettext("Request id"),
+        "record_version": lazy_gettext("Version after"),
+        "parent_type": lazy_gettext("Part of (type)"),
+        "parent_id": lazy_gettext("Part of (id)"),
     }
     column_details_list = [
         "at",
@@ -156,7 +157,7 @@ class AuditEventAdmin(SecuredModelView):
     column_default_sort = [("at", True), ("id", True)]
     column_sortable_list = ["at", "actor_email", "action", "record_type", "record_id"]
     column_searchable_list = ["actor_email", "record_label", "action", "note", "client_addr"]
-    search_hint = "Search by person, record, action, note or address"
+    search_hint = lazy_gettext("Search by person, record, action, note or address")
     column_filters = [
         RecordFilter(AuditEvent.record_type, "Record"),
         FilterEqual(AuditEvent.actor_email, "Person"),

@@ -38,6 +38,7 @@ from flask_admin.actions import action
 from flask_admin.contrib.sqla import ModelView
 from flask_admin.model import typefmt
 from flask_admin.model.form import converts
+from flask_babel import gettext, lazy_gettext
 from flask_login import current_user
 from flask_security.utils import get_request_attr
 from sqlalchemy.exc import IntegrityError, OperationalError, StatementError
@@ -141,6 +142,54 @@ def sentence_case(name: str) -> str:
     return text[:1].upper() + text[1:]
 
 
+FIELD_LABELS: dict[str, Any] = {
+    "action": lazy_gettext("Action"),
+    "active": lazy_gettext("Active"),
+    "actor_id": lazy_gettext("Actor id"),
+    "attempts": lazy_gettext("Attempts"),
+    "body": lazy_gettext("Body"),
+    "changes": lazy_gettext("Changes"),
+    "code": lazy_gettext("Code"),
+    "coupon_code": lazy_gettext("Coupon code"),
+    "created_at": lazy_gettext("Created at"),
+    "customer": lazy_gettext("Customer"),
+    "decided_by": lazy_gettext("Decided by"),
+    "description": lazy_gettext("Description"),
+    "endpoint": lazy_gettext("Endpoint"),
+    "event_id": lazy_gettext("Event id"),
+    "events": lazy_gettext("Events"),
+    "first_name": lazy_gettext("First name"),
+    "kind": lazy_gettext("Kind"),
+    "last_error": lazy_gettext("Last error"),
+    "last_name": lazy_gettext("Last name"),
+    "lines": lazy_gettext("Lines"),
+    "minimum_subtotal": lazy_gettext("Minimum subtotal"),
+    "name": lazy_gettext("Name"),
+    "note": lazy_gettext("Note"),
+    "notes": lazy_gettext("Notes"),
+    "order": lazy_gettext("Order"),
+    "permissions": lazy_gettext("Permissions"),
+    "phone": lazy_gettext("Phone"),
+    "price": lazy_gettext("Price"),
+    "reason": lazy_gettext("Reason"),
+    "recipient": lazy_gettext("Recipient"),
+    "rejection_reason": lazy_gettext("Rejection reason"),
+    "roles": lazy_gettext("Roles"),
+    "sender": lazy_gettext("Sender"),
+    "state": lazy_gettext("State"),
+    "status": lazy_gettext("Status"),
+    "subject": lazy_gettext("Subject"),
+    "subtotal": lazy_gettext("Subtotal"),
+    "template": lazy_gettext("Template"),
+    "total": lazy_gettext("Total"),
+    "tracking_number": lazy_gettext("Tracking number"),
+    "updated_at": lazy_gettext("Updated at"),
+    "value": lazy_gettext("Value"),
+}
+"""Labels of the columns many views share, translated: what ``ColumnLabels`` answers for
+an undeclared name before it falls back to the name in sentence case."""
+
+
 class ColumnLabels(dict):
     """A view's ``column_labels``: the declared ones, else the name in sentence case.
 
@@ -151,7 +200,9 @@ class ColumnLabels(dict):
 
     def get(self, key: Any, default: Any = None) -> Any:
         declared = super().get(key)
-        return declared if declared is not None else sentence_case(str(key))
+        if declared is not None:
+            return declared
+        return FIELD_LABELS.get(key) or sentence_case(str(key))
 
 
 class _Undeclared:
@@ -492,7 +543,11 @@ class SecuredModelView(
                 abort(400, f"The look-up {name} must be a whole number from 0 to {highest}.")
         return super().ajax_lookup()
 
-    @action("delete", "Delete", "Are you sure you want to delete selected records?")
+    @action(
+        "delete",
+        lazy_gettext("Delete"),
+        lazy_gettext("Are you sure you want to delete selected records?"),
+    )
     def action_delete(self, ids: list[str]) -> None:
         """Flask-Admin's bulk delete, given the selected ids as integers.
 
@@ -604,27 +659,33 @@ class SecuredModelView(
             return True
         if isinstance(exc, StaleDataError):
             flash(
-                "Someone else changed or deleted this record while you were editing it. "
-                "Nothing was saved; reload the record and apply your change again.",
+                gettext(
+                    "Someone else changed or deleted this record while you were editing it. "
+                    "Nothing was saved; reload the record and apply your change again."
+                ),
                 "error",
             )
             return True
         if isinstance(exc, OperationalError):
             flash(
-                "The database is not answering right now; nothing was saved. "
-                "Try again in a moment.",
+                gettext(
+                    "The database is not answering right now; nothing was saved. "
+                    "Try again in a moment."
+                ),
                 "error",
             )
             return True
         if isinstance(exc, IntegrityError):
             flash(
-                "The database refused the change because it conflicts with an existing "
-                "record or breaks a rule (a duplicate value, a negative amount, or a "
-                "record still in use). Nothing was saved.",
+                gettext(
+                    "The database refused the change because it conflicts with an existing "
+                    "record or breaks a rule (a duplicate value, a negative amount, or a "
+                    "record still in use). Nothing was saved."
+                ),
                 "error",
             )
             return True
         if isinstance(exc, StatementError):
-            flash("The values given could not be stored. Nothing was saved.", "error")
+            flash(gettext("The values given could not be stored. Nothing was saved."), "error")
             return True
         return super().handle_view_exception(exc)

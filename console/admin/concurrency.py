@@ -26,6 +26,7 @@ from flask_admin import expose
 from flask_admin.form import FormOpts
 from flask_admin.helpers import get_redirect_target
 from flask_admin.model.helpers import get_mdict_item_or_list
+from flask_babel import gettext
 from sqlalchemy import inspect
 from wtforms.fields import HiddenField
 from wtforms.utils import unset_value
@@ -172,9 +173,12 @@ class OptimisticConcurrencyMixin:
             ),
         )
         if chosen:
-            flash("Your entries are in the form; nothing is saved until you press Save.", "info")
+            flash(
+                gettext("Your entries are in the form; nothing is saved until you press Save."),
+                "info",
+            )
         else:
-            flash("No field was ticked: the form keeps the current values.", "info")
+            flash(gettext("No field was ticked: the form keeps the current values."), "info")
         return_url = get_redirect_target() or self.get_url(".index_view")
         form_opts = FormOpts(widget_args=self.form_widget_args, form_rules=self._form_edit_rules)
         return self.render(
@@ -204,7 +208,12 @@ class OptimisticConcurrencyMixin:
             record_id = get_mdict_item_or_list(request.args, "id")
             if record_id is not None and as_int_id(record_id) is None:
                 shown = str(record_id)[:40]
-                flash(f"There is no record with id {shown!r}; nothing was changed.", "error")
+                flash(
+                    gettext(
+                        "There is no record with id %(id)s; nothing was changed.", id=repr(shown)
+                    ),
+                    "error",
+                )
                 return redirect(get_redirect_target() or self.get_url(".index_view"))
             model = None if record_id is None else self.get_one(record_id)
             if record_id is not None and model is None:

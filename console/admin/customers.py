@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import abort, jsonify
 from flask_admin import expose
+from flask_babel import lazy_gettext
 from sqlalchemy.orm import selectinload
 from wtforms.validators import Email, Length, Optional
 
@@ -38,14 +39,14 @@ class CustomerAdmin(ImportMixin, SecuredModelView):
     list_template = "admin/model/importable_list.html"
     column_list = ["last_name", "first_name", "email", "phone", "created_at"]
     column_labels = {
-        "email": "E-mail",
-        "addresses": "Address book",
-        "address": "Address (free text, from before the address book)",
-        "created_at": "Created",
-        "updated_at": "Updated",
+        "email": lazy_gettext("E-mail"),
+        "addresses": lazy_gettext("Address book"),
+        "address": lazy_gettext("Address (free text, from before the address book)"),
+        "created_at": lazy_gettext("Created"),
+        "updated_at": lazy_gettext("Updated"),
     }
     column_searchable_list = ["email", "last_name", "first_name", "phone"]
-    search_hint = "Search by name, e-mail or phone"
+    search_hint = lazy_gettext("Search by name, e-mail or phone")
     column_filters = ["last_name", "email", "created_at"]
     column_default_sort = [("last_name", False), ("first_name", False)]
     column_details_list = [

@@ -22,6 +22,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from flask import flash, g, redirect, request, url_for
+from flask_babel import lazy_gettext
 from flask_login import current_user
 from werkzeug.datastructures import ImmutableMultiDict
 
@@ -37,11 +38,11 @@ DRAFT_PARAMETER = "draft"
 FORM_ENDPOINTS = frozenset({"create_view", "edit_view"})
 """The endpoints whose posted forms are kept and brought back."""
 
-RESTORED_MESSAGE = (
+RESTORED_MESSAGE = lazy_gettext(
     "You were signed out before your changes were saved. Your entries are back in the "
     "form: check them and press Save."
 )
-KEPT_MESSAGE = (
+KEPT_MESSAGE = lazy_gettext(
     "Nothing was saved, but what you typed is kept: sign in again to get back to the form "
     "with your entries."
 )
@@ -73,7 +74,7 @@ class FormDraftMixin:
         )
         if key is None:
             return None
-        flash(KEPT_MESSAGE, "info")
+        flash(str(KEPT_MESSAGE), "info")
         return redirect(url_for("security.login", next=_form_address(key)))
 
     def create_form(self, obj: Any = None):
@@ -115,7 +116,7 @@ class FormDraftMixin:
             )
             cache[key] = None if fields is None else ImmutableMultiDict(fields)
             if fields is not None:
-                flash(RESTORED_MESSAGE, "warning")
+                flash(str(RESTORED_MESSAGE), "warning")
         return cache[key]
 
 

@@ -34,6 +34,7 @@ from flask import (
     url_for,
 )
 from flask_admin import expose
+from flask_babel import gettext
 from flask_login import current_user
 
 from console.database import db
@@ -95,7 +96,9 @@ class ExportMixin:
             return redirect(self._list_url())
         name = request.args.get("of") or (self.export_specs[0] if self.export_specs else "")
         if name not in self.export_specs:
-            flash(f"This list has no export called {name[:40]!r}.", "error")
+            flash(
+                gettext("This list has no export called %(name)s.", name=repr(name[:40])), "error"
+            )
             return redirect(self._list_url())
         spec = SPECS[name]
         bom = export_format.name == "csv" and request.args.get("bom") == "1"
@@ -152,8 +155,11 @@ class ExportMixin:
             flash(exc.message, "error")
             return redirect(self._list_url())
         flash(
-            f"This export has more than {limit:,} rows, so it runs in the background. "
-            "Its progress is shown here; download the file when it is done.",
+            gettext(
+                "This export has more than %(limit)s rows, so it runs in the background. "
+                "Its progress is shown here; download the file when it is done.",
+                limit=format(limit, ","),
+            ),
             "info",
         )
         return redirect(url_for("jobs.details", job_id=job.id))

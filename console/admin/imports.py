@@ -27,6 +27,7 @@ from typing import Any
 
 from flask import abort, current_app, flash, redirect, request, send_file, url_for
 from flask_admin import expose
+from flask_babel import gettext
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -112,14 +113,17 @@ class ImportMixin:
         limit = current_app.config["IMPORT_MAX_BYTES"]
         upload = request.files.get("file")
         if upload is None or not upload.filename:
-            flash("Choose a CSV or XLSX file to import.", "error")
+            flash(gettext("Choose a CSV or XLSX file to import."), "error")
             return None
         # One byte past the limit is enough to know; the rest is never read into memory.
         data = upload.stream.read(limit + 1)
         if len(data) > limit:
             flash(
-                f"The file is larger than {limit:,} bytes, the most an import takes. "
-                "Split it into smaller files. Nothing was changed.",
+                gettext(
+                    "The file is larger than %(limit)s bytes, the most an import takes. "
+                    "Split it into smaller files. Nothing was changed.",
+                    limit=format(limit, ","),
+                ),
                 "error",
             )
             return None
@@ -138,7 +142,7 @@ class ImportMixin:
                 mapping=mapping,
             )
         except (FileRefused, DomainError) as exc:
-            flash(f"{exc.message} Nothing was changed.", "error")
+            flash(gettext("%(problem)s Nothing was changed.", problem=exc.message), "error")
             return None
 
     @expose("/import/template.<file_format>")
@@ -203,7 +207,7 @@ class ImportMixin:
             return back
         problem = engine.missing_columns(spec, batch.headers, mapping)
         if problem:
-            flash(f"{problem} Nothing was changed.", "error")
+            flash(gettext("%(problem)s Nothing was changed.", problem=problem), "error")
             return back
         if batch.rows > current_app.config["IMPORT_INLINE_MAX_ROWS"]:
             return self._start_job(batch, "preview")
@@ -232,10 +236,21 @@ class ImportMixin:
             flash(exc.message, "error")
             return back
         counts = outcome["counts"]
+        figures = {key: f"{counts[key]:,}" for key in ("create", "update", "unchanged", "error")}
         flash(
-            f"Import #{batch.id} applied: {counts['create']:,} created, "
-            f"{counts['update']:,} updated, {counts['unchanged']:,} unchanged"
-            + (f", {counts['error']:,} rows in error left out." if counts["error"] else "."),
+            gettext(
+                "Import #%(id)s applied: %(create)s created, %(update)s updated, "
+                "%(unchanged)s unchanged, %(error)s rows in error left out.",
+                id=batch.id,
+                **figures,
+            )
+            if counts["error"]
+            else gettext(
+                "Import #%(id)s applied: %(create)s created, %(update)s updated, "
+                "%(unchanged)s unchanged.",
+                id=batch.id,
+                **figures,
+            ),
             "success",
         )
         return back
@@ -263,10 +278,19 @@ class ImportMixin:
         else:
             batch.job_id = job.id
             db.session.commit()
-        verb = "checked" if step == "preview" else "applied"
+        rows = f"{batch.rows:,}"
         flash(
-            f"The file has {batch.rows:,} rows: it is {verb} as a job. "
-            "Come back to the import when the job is done.",
+            gettext(
+                "The file has %(rows)s rows: it is checked as a job. "
+                "Come back to the import when the job is done.",
+                rows=rows,
+            )
+            if step == "preview"
+            else gettext(
+                "The file has %(rows)s rows: it is applied as a job. "
+                "Come back to the import when the job is done.",
+                rows=rows,
+            ),
             "info",
         )
         return redirect(url_for("jobs.details", job_id=job.id))

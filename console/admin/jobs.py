@@ -13,6 +13,7 @@ from typing import Any
 
 from flask import abort, flash, jsonify, redirect, request, send_file, url_for
 from flask_admin import expose
+from flask_babel import gettext
 from flask_login import current_user
 
 from console.admin.base import SecuredBaseView
@@ -105,7 +106,7 @@ class JobsView(SecuredBaseView):
         except DomainError as exc:
             flash(exc.message, "error")
         else:
-            flash(f"{job.title} cancelled.", "success")
+            flash(gettext("%(title)s cancelled.", title=job.title), "success")
         return redirect(url_for(".details", job_id=job_id))
 
     @expose("/<int:job_id>/notify/", methods=("POST",))
@@ -119,9 +120,9 @@ class JobsView(SecuredBaseView):
             flash(exc.message, "error")
         else:
             flash(
-                "You will get an e-mail when this job finishes."
+                gettext("You will get an e-mail when this job finishes.")
                 if wanted
-                else "No e-mail will be sent for this job.",
+                else gettext("No e-mail will be sent for this job."),
                 "success",
             )
         return redirect(url_for(".details", job_id=job_id))

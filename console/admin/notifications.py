@@ -7,6 +7,7 @@ from typing import Any
 from flask import flash
 from flask_admin.actions import action
 from flask_admin.contrib.sqla.filters import FilterEqual
+from flask_babel import gettext, lazy_gettext
 from flask_login import current_user
 from markupsafe import Markup
 
@@ -68,17 +69,17 @@ class NotificationAdmin(SecuredModelView):
         "sent_at",
     ]
     column_labels = {
-        "created_at": "Queued",
-        "next_attempt_at": "Next attempt",
-        "last_attempt_at": "Last attempt",
-        "sent_at": "Sent",
-        "body_text": "Text part",
-        "body_html": "HTML part",
-        "invoice": "Invoice attached (PDF)",
-        "credit_note": "Credit note attached (PDF)",
+        "created_at": lazy_gettext("Queued"),
+        "next_attempt_at": lazy_gettext("Next attempt"),
+        "last_attempt_at": lazy_gettext("Last attempt"),
+        "sent_at": lazy_gettext("Sent"),
+        "body_text": lazy_gettext("Text part"),
+        "body_html": lazy_gettext("HTML part"),
+        "invoice": lazy_gettext("Invoice attached (PDF)"),
+        "credit_note": lazy_gettext("Credit note attached (PDF)"),
     }
     column_searchable_list = ["recipient"]
-    search_hint = "Search by recipient e-mail"
+    search_hint = lazy_gettext("Search by recipient e-mail")
     column_filters = [
         FilterEqual(OutboxMessage.status, "Status", options=STATUS_CHOICES),
         "recipient",
@@ -118,7 +119,7 @@ class NotificationAdmin(SecuredModelView):
 
     action_permissions = {"resend": NOTIFICATIONS_READ}
 
-    @action("resend", "Resend", "Send the selected messages again?")
+    @action("resend", lazy_gettext("Resend"), lazy_gettext("Send the selected messages again?"))
     def action_resend(self, ids: list[str]) -> None:
         try:
             queued = notifications.resend(db.session, ids, current_user._get_current_object())
@@ -126,5 +127,9 @@ class NotificationAdmin(SecuredModelView):
             flash(str(refused), "error")
             return
         skipped = len(ids) - queued
-        note = f" {skipped} being sent right now were left alone." if skipped else ""
-        flash(f"{queued} message(s) queued to be sent again.{note}", "success")
+        message = gettext("%(count)s message(s) queued to be sent again.", count=queued)
+        if skipped:
+            message += " " + gettext(
+                "%(count)s being sent right now were left alone.", count=skipped
+            )
+        flash(message, "success")

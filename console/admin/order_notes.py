@@ -13,6 +13,7 @@ from typing import Any
 from flask import abort, flash, g, redirect, request
 from flask_admin import expose
 from flask_admin.helpers import get_redirect_target
+from flask_babel import gettext, lazy_gettext
 from flask_login import current_user
 from wtforms import Form, TextAreaField
 from wtforms.validators import ValidationError
@@ -35,7 +36,7 @@ class OrderNoteForm(Form):
     """One internal note (the page carries the CSRF token, checked app-wide)."""
 
     body = TextAreaField(
-        "Internal note",
+        lazy_gettext("Internal note"),
         filters=[order_notes.clean_body],
         validators=[_storable],
     )
@@ -83,6 +84,6 @@ class OrderNotesMixin:
         except DomainError as refused:
             flash(refused.message, "error")
         else:
-            flash(f"Note added to order {order.number}.", "success")
+            flash(gettext("Note added to order %(number)s.", number=order.number), "success")
         details = view.get_url(".details_view", id=order.id, url=return_url)
         return redirect(f"{details}#order-timeline")

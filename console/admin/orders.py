@@ -28,6 +28,7 @@ from flask_admin.contrib.sqla.filters import FilterEqual
 from flask_admin.form import RenderTemplateWidget
 from flask_admin.helpers import get_redirect_target
 from flask_admin.model.form import InlineFormAdmin
+from flask_babel import gettext, lazy_gettext
 from flask_login import current_user
 from markupsafe import Markup
 from sqlalchemy import select
@@ -88,13 +89,21 @@ from console.services.pricing import MAX_QUANTITY, Quote
 STATUS_CHOICES = [(status.value, status.value.title()) for status in OrderStatus]
 
 DONE = {
-    "approve": "approved",
-    "reject": "rejected",
-    "ship": "shipped",
-    "deliver": "marked delivered",
-    "cancel": "cancelled",
+    "approve": lazy_gettext("Order %(number)s approved."),
+    "reject": lazy_gettext("Order %(number)s rejected."),
+    "ship": lazy_gettext("Order %(number)s shipped."),
+    "deliver": lazy_gettext("Order %(number)s marked delivered."),
+    "cancel": lazy_gettext("Order %(number)s cancelled."),
 }
 """How a successful transition reads in the confirmation message."""
+BULK_DONE = {
+    "approve": lazy_gettext("Approved: %(numbers)s."),
+    "reject": lazy_gettext("Rejected: %(numbers)s."),
+    "ship": lazy_gettext("Shipped: %(numbers)s."),
+    "deliver": lazy_gettext("Marked delivered: %(numbers)s."),
+    "cancel": lazy_gettext("Cancelled: %(numbers)s."),
+}
+"""The same, for a list action over several orders."""
 
 MAX_REPORTED_REFUSALS = 10
 """Refusals listed one by one in a bulk summary (the flash lives in the session cookie)."""
@@ -137,22 +146,22 @@ class OrderAdmin(OrderNotesMixin, OrderAddressFormMixin, SecuredModelView):
 
     column_list = ["number", "customer", "status", "total", "created_at", "created_by"]
     column_labels = {
-        "number": "Order",
-        "created_at": "Created",
-        "created_by": "Taken by",
-        "placed_at": "Placed",
-        "decided_at": "Decided",
-        "shipped_at": "Shipped",
-        "delivered_at": "Delivered",
-        "cancelled_at": "Cancelled",
-        "updated_at": "Updated",
-        "customer.email": "Customer e-mail",
-        "customer.last_name": "Customer last name",
-        "shipping_method": "Shipping",
-        "discount_total": "Discount",
-        "shipping_total": "Shipping charge",
-        "tax_total": "Tax",
-        "tax_lines": "Tax by rate",
+        "number": lazy_gettext("Order"),
+        "created_at": lazy_gettext("Created"),
+        "created_by": lazy_gettext("Taken by"),
+        "placed_at": lazy_gettext("Placed"),
+        "decided_at": lazy_gettext("Decided"),
+        "shipped_at": lazy_gettext("Shipped"),
+        "delivered_at": lazy_gettext("Delivered"),
+        "cancelled_at": lazy_gettext("Cancelled"),
+        "updated_at": lazy_gettext("Updated"),
+        "customer.email": lazy_gettext("Customer e-mail"),
+        "customer.last_name": lazy_gettext("Customer last name"),
+        "shipping_method": lazy_gettext("Shipping"),
+        "discount_total": lazy_gettext("Discount"),
+        "shipping_total": lazy_gettext("Shipping charge"),
+        "tax_total": lazy_gettext("Tax"),
+        "tax_lines": lazy_gettext("Tax by rate"),
     }
     column_select_related_list = [Order.customer, Order.created_by]
     column_searchable_list = ["number", "customer.email", "customer.last_name"]
@@ -256,7 +265,7 @@ class OrderAdmin(OrderNotesMixin, OrderAddressFormMixin, SecuredModelView):
             return None
         return db.session.get(Order, number, options=_whole_order())
 
-    search_hint = "Search by order number, customer e-mail or name"
+    search_hint = lazy_gettext("Search by order number, customer e-mail or name")
 
     def _apply_pagination(self, query, page: int | None, page_size: int | None):
         """Deferred join: find a deep page's ids in the indexes first, then load only those.
@@ -348,8 +357,11 @@ class OrderAdmin(OrderNotesMixin, OrderAddressFormMixin, SecuredModelView):
     def after_model_change(self, form, model: Order, is_created: bool) -> None:
         if model.placed_at is None:
             flash(
-                f"Order {model.number} is saved as a draft; the customer is told once you "
-                "press Save.",
+                gettext(
+                    "Order %(number)s is saved as a draft; the customer is told once you "
+                    "press Save.",
+                    number=model.number,
+                ),
                 "info",
             )
 
@@ -441,7 +453,7 @@ class OrderAdmin(OrderNotesMixin, OrderAddressFormMixin, SecuredModelView):
         except DomainError as refused:
             flash(refused.message, "error")
             return redirect(return_url)
-        done = f"Order {order.number} {DONE[transition_name]}."
+        done = str(DONE[transition_name]) % {"number": order.number}
         if transition_name in ("approve", "reject") and request.form.get("then") == "next":
             return self._to_next_pending(order, done)
         flash(done, "success")
@@ -457,9 +469,15 @@ class OrderAdmin(OrderNotesMixin, OrderAddressFormMixin, SecuredModelView):
         list_url = get_redirect_target("list_url") or self.get_url(".index_view")
         following = pending.next_pending(db.session, decided, current_user._get_current_object())
         if following is None:
-            flash(f"{done} No other pending order is waiting for your decision.", "success")
+            flash(
+                gettext("%(done)s No other pending order is waiting for your decision.", done=done),
+                "success",
+            )
             return redirect(list_url)
-        flash(f"{done} Next pending order: {following.number}.", "success")
+        flash(
+            gettext("%(done)s Next pending order: %(number)s.", done=done, number=following.number),
+            "success",
+        )
         return redirect(self.get_url(".details_view", id=following.id, url=list_url))
 
     # --- documents: invoices, credit notes, packing slips ------------------------------
@@ -531,7 +549,7 @@ class OrderAdmin(OrderNotesMixin, OrderAddressFormMixin, SecuredModelView):
         data = document_service.packing_slips(db.session, [order.id])
         return self._pdf(data, f"packing-slip-{order.number}.pdf")
 
-    @action("packing_slips", "Print packing slips")
+    @action("packing_slips", lazy_gettext("Print packing slips"))
     def action_packing_slips(self, ids: list[str]):
         """The selected orders' packing slips as one PDF, one order per page."""
         try:
@@ -591,30 +609,60 @@ class OrderAdmin(OrderNotesMixin, OrderAddressFormMixin, SecuredModelView):
             else:
                 done.append(order.number)
         if done:
-            flash(f"{DONE[name].capitalize()}: {', '.join(done)}.", "success")
+            flash(str(BULK_DONE[name]) % {"numbers": ", ".join(done)}, "success")
         if refused:
             shown = refused[:MAX_REPORTED_REFUSALS]
             more = len(refused) - len(shown)
-            tail = f" (and {more} more)" if more else ""
-            flash(f"Refused {len(refused)} of {len(ids)}{tail}: " + " | ".join(shown), "error")
+            summary = (
+                gettext(
+                    "Refused %(refused)s of %(total)s (and %(more)s more): %(reasons)s",
+                    refused=len(refused),
+                    total=len(ids),
+                    more=more,
+                    reasons=" | ".join(shown),
+                )
+                if more
+                else gettext(
+                    "Refused %(refused)s of %(total)s: %(reasons)s",
+                    refused=len(refused),
+                    total=len(ids),
+                    reasons=" | ".join(shown),
+                )
+            )
+            flash(summary, "error")
 
-    @action("approve", "Approve", "Approve the selected orders? Stock is reserved for each.")
+    @action(
+        "approve",
+        lazy_gettext("Approve"),
+        lazy_gettext("Approve the selected orders? Stock is reserved for each."),
+    )
     def action_approve(self, ids: list[str]) -> None:
         self._bulk("approve", ids)
 
-    @action("reject", "Reject (asks for the reason)")
+    @action("reject", lazy_gettext("Reject (asks for the reason)"))
     def action_reject(self, ids: list[str]) -> None:
         reason = (request.form.get("reason") or "").strip()
         if not reason:
-            flash("Give the reason for rejecting the orders; the customers read it.", "error")
+            flash(
+                gettext("Give the reason for rejecting the orders; the customers read it."),
+                "error",
+            )
             return
         self._bulk("reject", ids, reason=reason)
 
-    @action("deliver", "Mark delivered", "Mark the selected orders as delivered?")
+    @action(
+        "deliver",
+        lazy_gettext("Mark delivered"),
+        lazy_gettext("Mark the selected orders as delivered?"),
+    )
     def action_deliver(self, ids: list[str]) -> None:
         self._bulk("deliver", ids)
 
-    @action("cancel", "Cancel", "Cancel the selected orders? Approved orders return their stock.")
+    @action(
+        "cancel",
+        lazy_gettext("Cancel"),
+        lazy_gettext("Cancel the selected orders? Approved orders return their stock."),
+    )
     def action_cancel(self, ids: list[str]) -> None:
         self._bulk("cancel", ids)
 

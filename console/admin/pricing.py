@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask_babel import lazy_gettext
 from wtforms.validators import NumberRange, Optional, Regexp, ValidationError
 
 from console.admin.base import SecuredModelView
@@ -40,7 +41,7 @@ def percent(view: Any, context: Any, model: Any, name: str) -> str:
 class TaxRateAdmin(PricingAdmin):
     column_list = ["name", "rate", "active"]
     column_details_list = ["name", "rate", "active", "created_at", "updated_at"]
-    column_labels = {"rate": "Rate (%)"}
+    column_labels = {"rate": lazy_gettext("Rate (%)")}
     column_formatters = {"rate": percent}
     column_formatters_detail = {"rate": percent}
     form_columns = ["name", "rate", "active"]
@@ -49,7 +50,11 @@ class TaxRateAdmin(PricingAdmin):
         "rate": {
             "places": 2,
             "validators": [
-                NumberRange(min=0, max=100, message="A tax rate is a percentage from 0 to 100."),
+                NumberRange(
+                    min=0,
+                    max=100,
+                    message="A tax rate is a percentage from 0 to 100.",
+                ),
                 in_cents,
             ],
         },
@@ -59,11 +64,13 @@ class TaxRateAdmin(PricingAdmin):
 class ShippingMethodAdmin(PricingAdmin):
     column_list = ["name", "price", "free_above", "active"]
     column_details_list = ["name", "price", "free_above", "active", "created_at", "updated_at"]
-    column_labels = {"free_above": "Free from subtotal"}
+    column_labels = {"free_above": lazy_gettext("Free from subtotal")}
     column_formatters = {"price": money_formatter, "free_above": money_formatter}
     column_formatters_detail = column_formatters
     column_descriptions = {
-        "free_above": "Orders whose subtotal reaches this amount ship free; empty: never free."
+        "free_above": lazy_gettext(
+            "Orders whose subtotal reaches this amount ship free; empty: never free."
+        )
     }
     form_columns = ["name", "price", "free_above", "active"]
     form_args = {
@@ -149,21 +156,25 @@ class PromotionAdmin(PricingAdmin):
     ]
     column_default_sort = "code"
     column_searchable_list = ["code"]
-    search_hint = "Search by code"
+    search_hint = lazy_gettext("Search by code")
     column_filters = ["active", "kind"]
     column_labels = {
-        "valid_from": "Valid from",
-        "valid_until": "Valid until",
-        "usage_limit": "Uses in all",
-        "per_customer_limit": "Uses per customer",
-        "times_used": "Used",
+        "valid_from": lazy_gettext("Valid from"),
+        "valid_until": lazy_gettext("Valid until"),
+        "usage_limit": lazy_gettext("Uses in all"),
+        "per_customer_limit": lazy_gettext("Uses per customer"),
+        "times_used": lazy_gettext("Used"),
     }
     column_formatters = {"minimum_subtotal": money_formatter}
     column_formatters_detail = {"minimum_subtotal": money_formatter}
     column_descriptions = {
-        "value": "Percent off the subtotal, or the amount off, depending on the kind.",
-        "usage_limit": "How many orders may use the code; empty: no limit.",
-        "per_customer_limit": "How many orders of one customer may use it; empty: no limit.",
+        "value": lazy_gettext(
+            "Percent off the subtotal, or the amount off, depending on the kind."
+        ),
+        "usage_limit": lazy_gettext("How many orders may use the code; empty: no limit."),
+        "per_customer_limit": lazy_gettext(
+            "How many orders of one customer may use it; empty: no limit."
+        ),
     }
     form_columns = [
         "code",

@@ -13,6 +13,7 @@ from typing import Any
 
 from flask import url_for
 from flask_admin.actions import action
+from flask_babel import lazy_gettext
 from flask_login import current_user
 from sqlalchemy import func, select
 from wtforms.validators import (
@@ -120,13 +121,13 @@ class ProductAdmin(ImportMixin, SecuredModelView):
     column_formatters = {"unit_price": money_formatter}
     column_formatters_detail = {"unit_price": money_formatter}
     column_labels = {
-        "sku": "SKU",
-        "unit_price": "Unit price",
-        "stock": "Available",
-        "tax_rate": "Tax rate",
+        "sku": lazy_gettext("SKU"),
+        "unit_price": lazy_gettext("Unit price"),
+        "stock": lazy_gettext("Available"),
+        "tax_rate": lazy_gettext("Tax rate"),
     }
     column_searchable_list = ["sku", "name"]
-    search_hint = "Search by SKU or name"
+    search_hint = lazy_gettext("Search by SKU or name")
     column_filters = ["active", "stock", "unit_price", "name"]
     column_default_sort = "sku"
     column_details_list = [
@@ -193,7 +194,7 @@ class ProductAdmin(ImportMixin, SecuredModelView):
                 "it cannot be deleted. Untick Active to stop selling it."
             )
 
-    @action("adjust_stock", "Adjust stock")
+    @action("adjust_stock", lazy_gettext("Adjust stock"))
     def action_adjust_stock(self, ids: list[str]) -> Any:
         """The Adjust stock form with the selected products filled in (it posts to the
         Adjust stock page)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from flask import current_app, flash, redirect, request, url_for
 from flask_admin import expose
+from flask_babel import gettext
 from flask_login import current_user
 
 from console.admin.base import SecuredBaseView
@@ -42,7 +43,11 @@ class ProfileView(SecuredBaseView):
                     status=400,
                 )
             flash(
-                f"Times are now shown in {kept or f'the shop’s time zone ({shop_zone().key})'}.",
+                gettext("Times are now shown in %(zone)s.", zone=kept)
+                if kept
+                else gettext(
+                    "Times are now shown in the shop’s time zone (%(zone)s).", zone=shop_zone().key
+                ),
                 "success",
             )
             return redirect(url_for(".index"))

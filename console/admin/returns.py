@@ -16,6 +16,7 @@ from typing import Any
 from flask import abort, flash, redirect, request, url_for
 from flask_admin import expose
 from flask_admin.contrib.sqla.filters import FilterEqual
+from flask_babel import gettext
 from flask_login import current_user
 from markupsafe import Markup
 from sqlalchemy.orm import joinedload, selectinload
@@ -186,7 +187,14 @@ class ReturnAdmin(SecuredModelView):
             except DomainError as refused:
                 flash(refused.message, "error")
             else:
-                flash(f"{created.label} of order {order.number} recorded.", "success")
+                flash(
+                    gettext(
+                        "%(label)s of order %(number)s recorded.",
+                        label=created.label,
+                        number=order.number,
+                    ),
+                    "success",
+                )
                 return self._back(created.id)
         return self.render(
             "admin/return/request.html",
@@ -216,7 +224,7 @@ class ReturnAdmin(SecuredModelView):
         except DomainError as refused:
             flash(refused.message, "error")
         else:
-            flash(f"{done.label} received; the customer is told.", "success")
+            flash(gettext("%(label)s received; the customer is told.", label=done.label), "success")
         return self._back(found.id)
 
     @expose("/<int:return_id>/refund/", methods=("POST",))
@@ -239,8 +247,13 @@ class ReturnAdmin(SecuredModelView):
         else:
             note = done.credit_note
             flash(
-                f"{done.label} refunded: {format_money(done.refund_total)}, credit note "
-                f"{note.number if note else ''}; the customer is e-mailed.",
+                gettext(
+                    "%(label)s refunded: %(amount)s, credit note %(number)s;"
+                    " the customer is e-mailed.",
+                    label=done.label,
+                    amount=format_money(done.refund_total),
+                    number=note.number if note else "",
+                ),
                 "success",
             )
         return self._back(found.id)

@@ -22,6 +22,7 @@ from flask import abort, current_app, flash, redirect, request, url_for
 from flask_admin import expose
 from flask_admin.helpers import get_redirect_target
 from flask_admin.model import BaseModelView
+from flask_babel import gettext
 from flask_login import current_user
 
 from console.admin.base import SecuredBaseView
@@ -120,7 +121,7 @@ class SavedFiltersView(SecuredBaseView):
         query = kept_query(request.form.get("query", ""))
         problem = query_problem(view, query)
         if problem:
-            flash(f"These filters cannot be saved: {problem}.", "error")
+            flash(gettext("These filters cannot be saved: %(problem)s.", problem=problem), "error")
             return redirect(self._list_url(view))
         try:
             saved = saved_filters.save(
@@ -129,7 +130,10 @@ class SavedFiltersView(SecuredBaseView):
         except DomainError as refused:
             flash(refused.message, "error")
             return redirect(self._list_url(view, query))
-        flash(f'Saved filter "{saved.name}" kept: open it from "Saved filters".', "success")
+        flash(
+            gettext('Saved filter "%(name)s" kept: open it from "Saved filters".', name=saved.name),
+            "success",
+        )
         return redirect(self._list_url(view, query))
 
     @expose("/<int:saved_id>/")
@@ -141,9 +145,13 @@ class SavedFiltersView(SecuredBaseView):
         problem = query_problem(view, saved.list_query)
         if problem:
             flash(
-                f'The saved filter "{saved.name}" no longer fits this list ({problem}); '
-                "here is the whole list instead. Save the filters again, then delete the "
-                "old one.",
+                gettext(
+                    'The saved filter "%(name)s" no longer fits this list (%(problem)s); '
+                    "here is the whole list instead. Save the filters again, then delete the "
+                    "old one.",
+                    name=saved.name,
+                    problem=problem,
+                ),
                 "warning",
             )
             return redirect(self._list_url(view))
@@ -157,5 +165,5 @@ class SavedFiltersView(SecuredBaseView):
         view = readable_list(saved.endpoint)
         name = saved.name
         saved_filters.delete(db.session, saved)
-        flash(f'Saved filter "{name}" deleted.', "success")
+        flash(gettext('Saved filter "%(name)s" deleted.', name=name), "success")
         return redirect(get_redirect_target() or self._list_url(view))

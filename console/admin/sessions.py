@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from flask import current_app, flash, redirect, url_for
 from flask_admin import expose
+from flask_babel import gettext
 from flask_login import current_user
 
 from console.admin.base import SecuredBaseView
@@ -58,5 +59,5 @@ class SessionsView(SecuredBaseView):
         except DomainError as exc:
             flash(exc.message, "error")
         else:
-            flash(f"Signed out of {ended} other session(s).", "success")
+            flash(gettext("Signed out of %(count)s other session(s).", count=ended), "success")
         return redirect(url_for(".index"))

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from flask import Flask
 from flask_admin import Admin
 from flask_admin.theme import Bootstrap4Theme
+from flask_babel import lazy_gettext
 
 from console.admin.api_tokens import ApiTokensView
 from console.admin.audit import AuditEventAdmin
@@ -53,51 +54,79 @@ class ModelViewEntry:
     view: type
     model: type
     name: str
+    """The menu name, a lazy translation: Flask-Admin renders it in the viewer's language."""
     endpoint: str
     url: str | None = None
     category: str | None = None
 
 
 MODEL_VIEWS: tuple[ModelViewEntry, ...] = (
-    ModelViewEntry(OrderAdmin, Order, "Orders", "order"),
-    ModelViewEntry(PendingOrderAdmin, Order, "Pending approval", "pending_order", url="pending"),
-    ModelViewEntry(CustomerAdmin, Customer, "Customers", "customer"),
-    ModelViewEntry(ProductAdmin, Product, "Products", "product"),
+    ModelViewEntry(OrderAdmin, Order, lazy_gettext("Orders"), "order"),
+    ModelViewEntry(
+        PendingOrderAdmin, Order, lazy_gettext("Pending approval"), "pending_order", url="pending"
+    ),
+    ModelViewEntry(CustomerAdmin, Customer, lazy_gettext("Customers"), "customer"),
+    ModelViewEntry(ProductAdmin, Product, lazy_gettext("Products"), "product"),
     ModelViewEntry(
         StockMovementAdmin,
         StockMovement,
-        "Stock movements",
+        lazy_gettext("Stock movements"),
         "stock_movement",
         url="stock/movements",
-        category="Stock",
+        category=lazy_gettext("Stock"),
     ),
-    ModelViewEntry(ReturnAdmin, Return, "Returns", "order_return", url="returns", category="Stock"),
-    ModelViewEntry(PromotionAdmin, Promotion, "Promotion codes", "promotion", category="Pricing"),
+    ModelViewEntry(
+        ReturnAdmin,
+        Return,
+        lazy_gettext("Returns"),
+        "order_return",
+        url="returns",
+        category=lazy_gettext("Stock"),
+    ),
+    ModelViewEntry(
+        PromotionAdmin,
+        Promotion,
+        lazy_gettext("Promotion codes"),
+        "promotion",
+        category=lazy_gettext("Pricing"),
+    ),
     ModelViewEntry(
         ShippingMethodAdmin,
         ShippingMethod,
-        "Shipping methods",
+        lazy_gettext("Shipping methods"),
         "shipping_method",
-        category="Pricing",
+        category=lazy_gettext("Pricing"),
     ),
-    ModelViewEntry(TaxRateAdmin, TaxRate, "Tax rates", "tax_rate", category="Pricing"),
-    ModelViewEntry(NotificationAdmin, OutboxMessage, "Notifications", "notification"),
-    ModelViewEntry(AuditEventAdmin, AuditEvent, "Audit trail", "audit"),
-    ModelViewEntry(StaffUserAdmin, User, "Staff accounts", "staff_user", category="Admin"),
-    ModelViewEntry(RoleAdmin, Role, "Roles", "role", category="Admin"),
+    ModelViewEntry(
+        TaxRateAdmin,
+        TaxRate,
+        lazy_gettext("Tax rates"),
+        "tax_rate",
+        category=lazy_gettext("Pricing"),
+    ),
+    ModelViewEntry(NotificationAdmin, OutboxMessage, lazy_gettext("Notifications"), "notification"),
+    ModelViewEntry(AuditEventAdmin, AuditEvent, lazy_gettext("Audit trail"), "audit"),
+    ModelViewEntry(
+        StaffUserAdmin,
+        User,
+        lazy_gettext("Staff accounts"),
+        "staff_user",
+        category=lazy_gettext("Admin"),
+    ),
+    ModelViewEntry(RoleAdmin, Role, lazy_gettext("Roles"), "role", category=lazy_gettext("Admin")),
     ModelViewEntry(
         WebhookEndpointAdmin,
         WebhookEndpoint,
-        "Endpoints",
+        lazy_gettext("Endpoints"),
         "webhook_endpoint",
-        category="Admin",
+        category=lazy_gettext("Admin"),
     ),
     ModelViewEntry(
         WebhookDeliveryAdmin,
         WebhookDelivery,
-        "Deliveries",
+        lazy_gettext("Deliveries"),
         "webhook_delivery",
-        category="Admin",
+        category=lazy_gettext("Admin"),
     ),
 )
 """The console's model views, in menu order (the dashboard comes first)."""
@@ -105,7 +134,7 @@ MODEL_VIEWS: tuple[ModelViewEntry, ...] = (
 
 def init_admin(app: Flask) -> Admin:
     """Build the app's ``Admin`` (a fresh one per app) and register its views."""
-    index = DashboardView(name="Home", url="/admin")
+    index = DashboardView(name=lazy_gettext("Home"), url="/admin")
     admin = Admin(
         app,
         name=app.config["CONSOLE_NAME"],
@@ -136,18 +165,33 @@ def init_admin(app: Flask) -> Admin:
     register_view(
         app,
         StockAdjustView(
-            name="Adjust stock", endpoint="stock_adjust", url="stock/adjust", category="Stock"
+            name=lazy_gettext("Adjust stock"),
+            endpoint="stock_adjust",
+            url="stock/adjust",
+            category=lazy_gettext("Stock"),
         ),
     )
     register_view(
         app,
-        ApiTokensView(name="API tokens", endpoint="api_tokens", url="api_tokens", category="Admin"),
+        ApiTokensView(
+            name=lazy_gettext("API tokens"),
+            endpoint="api_tokens",
+            url="api_tokens",
+            category=lazy_gettext("Admin"),
+        ),
     )
-    register_view(app, JobsView(name="Jobs", endpoint="jobs", url="jobs"))
-    register_view(app, SessionsView(name="Your sessions", endpoint="sessions", url="sessions"))
-    register_view(app, KeepAliveView(name="Keep-alive", endpoint="keepalive", url="keepalive"))
-    register_view(app, ProfileView(name="Profile", endpoint="profile", url="profile"))
+    register_view(app, JobsView(name=lazy_gettext("Jobs"), endpoint="jobs", url="jobs"))
     register_view(
-        app, SavedFiltersView(name="Saved filters", endpoint="saved_filters", url="saved-filters")
+        app, SessionsView(name=lazy_gettext("Your sessions"), endpoint="sessions", url="sessions")
+    )
+    register_view(
+        app, KeepAliveView(name=lazy_gettext("Keep-alive"), endpoint="keepalive", url="keepalive")
+    )
+    register_view(app, ProfileView(name=lazy_gettext("Profile"), endpoint="profile", url="profile"))
+    register_view(
+        app,
+        SavedFiltersView(
+            name=lazy_gettext("Saved filters"), endpoint="saved_filters", url="saved-filters"
+        ),
     )
     return admin

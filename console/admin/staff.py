@@ -15,6 +15,7 @@ from typing import Any
 from flask import flash, redirect, request
 from flask_admin import expose
 from flask_admin.actions import action
+from flask_babel import gettext, lazy_gettext
 from flask_login import current_user
 from markupsafe import Markup
 from sqlalchemy.orm import selectinload
@@ -195,16 +196,16 @@ class StaffUserAdmin(SecuredModelView):
         "update_datetime",
     ]
     column_labels = {
-        "email": "E-mail",
-        "invitation_status": "Invitation",
-        "tf_primary_method": "Two-factor",
-        "last_login_at": "Previous sign-in",
-        "last_login_ip": "Previous sign-in address",
-        "current_login_at": "Latest sign-in",
-        "current_login_ip": "Latest sign-in address",
-        "login_count": "Sign-ins",
-        "create_datetime": "Created",
-        "update_datetime": "Updated",
+        "email": lazy_gettext("E-mail"),
+        "invitation_status": lazy_gettext("Invitation"),
+        "tf_primary_method": lazy_gettext("Two-factor"),
+        "last_login_at": lazy_gettext("Previous sign-in"),
+        "last_login_ip": lazy_gettext("Previous sign-in address"),
+        "current_login_at": lazy_gettext("Latest sign-in"),
+        "current_login_ip": lazy_gettext("Latest sign-in address"),
+        "login_count": lazy_gettext("Sign-ins"),
+        "create_datetime": lazy_gettext("Created"),
+        "update_datetime": lazy_gettext("Updated"),
     }
     column_formatters = {
         "invitation_status": invitation_formatter,
@@ -215,7 +216,7 @@ class StaffUserAdmin(SecuredModelView):
     }
     column_formatters_detail = column_formatters
     column_searchable_list = ["email"]
-    search_hint = "Search by e-mail"
+    search_hint = lazy_gettext("Search by e-mail")
     column_filters = ["active"]
     column_default_sort = "email"
 
@@ -252,8 +253,12 @@ class StaffUserAdmin(SecuredModelView):
             flash(exc.message, "error")
             return False
         flash(
-            f"Invitation e-mailed to {user.email}. The account becomes active when they "
-            f"choose their password; the link works until {_when(user.invitation.expires_at)}.",
+            gettext(
+                "Invitation e-mailed to %(email)s. The account becomes active when they "
+                "choose their password; the link works until %(until)s.",
+                email=user.email,
+                until=_when(user.invitation.expires_at),
+            ),
             "success",
         )
         return user
@@ -270,14 +275,17 @@ class StaffUserAdmin(SecuredModelView):
         """Sign the account out everywhere (every one of its sessions ends)."""
         user = self.get_one(request.args.get("id", ""))
         if user is None:
-            flash("That staff account does not exist; no session was ended.", "error")
+            flash(gettext("That staff account does not exist; no session was ended."), "error")
             return redirect(self.get_url(".index_view"))
         try:
             ended = sessions_service.sign_out_everywhere(db.session, _actor(), user, keep=None)
         except DomainError as exc:
             flash(exc.message, "error")
         else:
-            flash(f"{user.email}: {ended} session(s) ended.", "success")
+            flash(
+                gettext("%(email)s: %(count)s session(s) ended.", email=user.email, count=ended),
+                "success",
+            )
         return redirect(self.get_url(".details_view", id=user.id))
 
     def update_model(self, form, model: User) -> bool:
@@ -299,48 +307,72 @@ class StaffUserAdmin(SecuredModelView):
 
     @action(
         "force_password_reset",
-        "Force password reset",
-        "Their current password stops working now and they receive a reset e-mail. Continue?",
+        lazy_gettext("Force password reset"),
+        lazy_gettext(
+            "Their current password stops working now and they receive a reset e-mail. Continue?"
+        ),
     )
     def action_force_password_reset(self, ids: list[str]) -> None:
         done = self._for_each_account(ids, staff_service.force_password_reset)
         if done:
-            flash(f"Password reset forced for {done} account(s); reset e-mails sent.", "success")
+            flash(
+                gettext(
+                    "Password reset forced for %(count)s account(s); reset e-mails sent.",
+                    count=done,
+                ),
+                "success",
+            )
 
     @action(
         "reset_two_factor",
-        "Reset two-factor sign-in",
-        "They sign in with their password only and must set up an authenticator again. Continue?",
+        lazy_gettext("Reset two-factor sign-in"),
+        lazy_gettext(
+            "They sign in with their password only and must set up an authenticator again. "
+            "Continue?"
+        ),
     )
     def action_reset_two_factor(self, ids: list[str]) -> None:
         done = self._for_each_account(ids, staff_service.reset_two_factor)
         if done:
-            flash(f"Two-factor sign-in reset for {done} account(s).", "success")
+            flash(
+                gettext("Two-factor sign-in reset for %(count)s account(s).", count=done), "success"
+            )
 
     @action(
         "resend_invitation",
-        "Resend invitation",
-        "They receive a new invitation link; links sent before stop working. Continue?",
+        lazy_gettext("Resend invitation"),
+        lazy_gettext(
+            "They receive a new invitation link; links sent before stop working. Continue?"
+        ),
     )
     def action_resend_invitation(self, ids: list[str]) -> None:
         done = self._for_each_account(ids, staff_service.resend_invitation)
         if done:
             flash(
-                f"Invitation sent again to {done} account(s); earlier links no longer work.",
+                gettext(
+                    "Invitation sent again to %(count)s account(s); earlier links no longer work.",
+                    count=done,
+                ),
                 "success",
             )
 
     @action(
         "revoke_invitation",
-        "Revoke invitation",
-        "Their invitation link stops working and the account stays unusable until an "
-        "invitation is sent again. Continue?",
+        lazy_gettext("Revoke invitation"),
+        lazy_gettext(
+            "Their invitation link stops working and the account stays unusable until an "
+            "invitation is sent again. Continue?"
+        ),
     )
     def action_revoke_invitation(self, ids: list[str]) -> None:
         done = self._for_each_account(ids, staff_service.revoke_invitation)
         if done:
             flash(
-                f"Invitation revoked for {done} account(s); their links no longer work.", "success"
+                gettext(
+                    "Invitation revoked for %(count)s account(s); their links no longer work.",
+                    count=done,
+                ),
+                "success",
             )
 
     def _for_each_account(self, ids: list[str], change) -> int:
@@ -357,7 +389,10 @@ class StaffUserAdmin(SecuredModelView):
             try:
                 change(db.session, _actor(), user)
             except DomainError as exc:
-                flash(f"{user.email}: {exc.message}", "error")
+                flash(
+                    gettext("%(email)s: %(problem)s", email=user.email, problem=exc.message),
+                    "error",
+                )
                 continue
             done += 1
         return done
@@ -381,7 +416,7 @@ class RoleAdmin(SecuredModelView):
     form_columns = ["name", "description", "permissions"]
     form_extra_fields = {
         "permissions": CheckboxListField(
-            "Permissions", choices=[(name, name) for name in ALL_PERMISSIONS]
+            lazy_gettext("Permissions"), choices=[(name, name) for name in ALL_PERMISSIONS]
         )
     }
 

@@ -24,6 +24,7 @@ from flask_admin.contrib.sqla.filters import (
     DateTimeSmallerFilter,
     FilterEqual,
 )
+from flask_babel import gettext, lazy_gettext
 from flask_login import current_user
 from markupsafe import Markup
 
@@ -104,11 +105,11 @@ class StockMovementAdmin(ImportMixin, SecuredModelView):
     ]
     column_details_list = column_list
     column_labels = {
-        "created_at": "When (UTC)",
-        "product": "Product",
-        "quantity": "Change",
-        "balance_after": "Stock after",
-        "actor": "Who",
+        "created_at": lazy_gettext("When (UTC)"),
+        "product": lazy_gettext("Product"),
+        "quantity": lazy_gettext("Change"),
+        "balance_after": lazy_gettext("Stock after"),
+        "actor": lazy_gettext("Who"),
     }
     column_formatters = {
         "reason": reason_formatter,
@@ -207,7 +208,7 @@ class StockAdjustView(SecuredBaseView):
         note = request.form.get("note", "")[: stock_service.MAX_NOTE_LENGTH * 2]
         typed, rows, problems = _typed_rows()
         if problems:
-            flash("Nothing was changed. " + " ".join(problems), "error")
+            flash(" ".join([gettext("Nothing was changed."), *problems]), "error")
             return self._render(typed, reason, note)
         try:
             outcome = stock_service.adjust(
@@ -218,15 +219,21 @@ class StockAdjustView(SecuredBaseView):
             return self._render(typed, reason, note)
         if outcome.movements:
             changed = ", ".join(
-                f"{m.product.sku} {m.quantity:+d} (now {m.balance_after})"
+                gettext(
+                    "%(sku)s %(change)s (now %(balance)s)",
+                    sku=m.product.sku,
+                    change=format(m.quantity, "+d"),
+                    balance=m.balance_after,
+                )
                 for m in outcome.movements
             )
-            flash(f"Stock adjusted: {changed}.", "success")
+            flash(gettext("Stock adjusted: %(changes)s.", changes=changed), "success")
         if outcome.unchanged:
             flash(
-                "Counted as the ledger expected, nothing to change: "
-                + ", ".join(outcome.unchanged)
-                + ".",
+                gettext(
+                    "Counted as the ledger expected, nothing to change: %(skus)s.",
+                    skus=", ".join(outcome.unchanged),
+                ),
                 "info",
             )
         return redirect(url_for("stock_adjust.index"))

@@ -16,6 +16,7 @@ from typing import Any
 
 from flask import flash, redirect, request
 from flask_admin import expose
+from flask_babel import gettext
 from sqlalchemy import event
 from wtforms.fields import HiddenField
 
@@ -49,14 +50,18 @@ class OneTimeCreateMixin:
         """Where a repeated submission lands: the record the first one made."""
         if record_id is None:
             flash(
-                "This form was already submitted and its record is being saved; nothing new "
-                "was created.",
+                gettext(
+                    "This form was already submitted and its record is being saved; nothing "
+                    "new was created."
+                ),
                 "warning",
             )
             return redirect(self.get_url(".index_view"))
         flash(
-            "This form was already submitted; here is the record it created. Nothing new "
-            "was created.",
+            gettext(
+                "This form was already submitted; here is the record it created. Nothing new "
+                "was created."
+            ),
             "warning",
         )
         if self.can_view_details:

@@ -13,6 +13,7 @@ from typing import Any
 from flask import flash, url_for
 from flask_admin.actions import action
 from flask_admin.contrib.sqla.filters import FilterEqual
+from flask_babel import gettext, lazy_gettext
 from flask_login import current_user
 from markupsafe import Markup
 from wtforms import SelectMultipleField, StringField
@@ -106,12 +107,12 @@ class WebhookEndpointAdmin(SecuredModelView):
         "updated_at",
     ]
     column_labels = {
-        "url": "URL",
-        "consecutive_failures": "Failures in a row",
-        "disabled_at": "Disabled (UTC)",
-        "secret": "Signing secret",
-        "created_at": "Created (UTC)",
-        "updated_at": "Updated (UTC)",
+        "url": lazy_gettext("URL"),
+        "consecutive_failures": lazy_gettext("Failures in a row"),
+        "disabled_at": lazy_gettext("Disabled (UTC)"),
+        "secret": lazy_gettext("Signing secret"),
+        "created_at": lazy_gettext("Created (UTC)"),
+        "updated_at": lazy_gettext("Updated (UTC)"),
     }
     column_formatters = {
         "state": _state_formatter,
@@ -130,10 +131,12 @@ class WebhookEndpointAdmin(SecuredModelView):
     # address, which every admin request screens (``base.screen_request``).
     form_extra_fields = {
         "endpoint_url": StringField(
-            "URL",
+            lazy_gettext("URL"),
             filters=[strip],
             validators=[InputRequired(message="Give the endpoint's URL.")],
-            description="https://... on a public address; the receiver checks the signature.",
+            description=lazy_gettext(
+                "https://... on a public address; the receiver checks the signature."
+            ),
             render_kw={"maxlength": webhooks.MAX_URL_LENGTH},
         )
     }
@@ -160,8 +163,10 @@ class WebhookEndpointAdmin(SecuredModelView):
         endpoint = _saved(webhooks.create_endpoint, form)
         if endpoint:
             flash(
-                "Endpoint registered. Its signing secret is on the endpoint's page; give it "
-                "to the receiver so that it can check each delivery's signature.",
+                gettext(
+                    "Endpoint registered. Its signing secret is on the endpoint's page; give it "
+                    "to the receiver so that it can check each delivery's signature."
+                ),
                 "success",
             )
         return endpoint
@@ -175,7 +180,11 @@ class WebhookEndpointAdmin(SecuredModelView):
             ("Delivery log", url_for("webhook_delivery.index_view", flt0_0=model.id)),
         ]
 
-    @action("rotate_secret", "Rotate secret", "Give the selected endpoints new secrets?")
+    @action(
+        "rotate_secret",
+        lazy_gettext("Rotate secret"),
+        lazy_gettext("Give the selected endpoints new secrets?"),
+    )
     def action_rotate_secret(self, ids: list[str]) -> None:
         try:
             for endpoint_id in ids:
@@ -183,7 +192,12 @@ class WebhookEndpointAdmin(SecuredModelView):
         except DomainError as refused:
             flash(refused.message, "error")
             return
-        flash(f"{len(ids)} endpoint(s) got a new secret; update their receivers.", "success")
+        flash(
+            gettext(
+                "%(count)s endpoint(s) got a new secret; update their receivers.", count=len(ids)
+            ),
+            "success",
+        )
 
 
 STATUS_CHOICES = [(status.value, status.value.title()) for status in DeliveryStatus]
@@ -241,13 +255,13 @@ class WebhookDeliveryAdmin(SecuredModelView):
         "body",
     ]
     column_labels = {
-        "created_at": "Event (UTC)",
-        "event_type": "Event",
-        "endpoint_id": "Endpoint id",
-        "last_status_code": "HTTP status",
-        "next_attempt_at": "Next attempt (UTC)",
-        "last_attempt_at": "Last attempt (UTC)",
-        "delivered_at": "Delivered (UTC)",
+        "created_at": lazy_gettext("Event (UTC)"),
+        "event_type": lazy_gettext("Event"),
+        "endpoint_id": lazy_gettext("Endpoint id"),
+        "last_status_code": lazy_gettext("HTTP status"),
+        "next_attempt_at": lazy_gettext("Next attempt (UTC)"),
+        "last_attempt_at": lazy_gettext("Last attempt (UTC)"),
+        "delivered_at": lazy_gettext("Delivered (UTC)"),
     }
     column_filters = [
         "endpoint_id",  # first: an endpoint's "Delivery log" link filters on it (flt0_0)
@@ -264,7 +278,7 @@ class WebhookDeliveryAdmin(SecuredModelView):
     }
     column_formatters_detail = {**column_formatters, "body": _body_formatter}
 
-    @action("resend", "Resend", "Post the selected deliveries again?")
+    @action("resend", lazy_gettext("Resend"), lazy_gettext("Post the selected deliveries again?"))
     def action_resend(self, ids: list[str]) -> None:
         try:
             queued = webhooks.resend(db.session, ids, _actor())
@@ -272,5 +286,9 @@ class WebhookDeliveryAdmin(SecuredModelView):
             flash(refused.message, "error")
             return
         skipped = len(ids) - queued
-        note = f" {skipped} being posted right now were left alone." if skipped else ""
-        flash(f"{queued} delivery(ies) queued to be posted again.{note}", "success")
+        message = gettext("%(count)s delivery(ies) queued to be posted again.", count=queued)
+        if skipped:
+            message += " " + gettext(
+                "%(count)s being posted right now were left alone.", count=skipped
+            )
+        flash(message, "success")

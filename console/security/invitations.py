@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, current_app, flash, redirect, render_template, url_for
+from flask_babel import lazy_gettext
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, SubmitField
 from wtforms.validators import EqualTo, InputRequired
@@ -26,7 +27,7 @@ from console.services.invitations import InvitationRefused, PasswordRefused
 
 bp = Blueprint("invitations", __name__)
 
-ACCEPTED = (
+ACCEPTED = lazy_gettext(
     "Your password is set and your account is active. Sign in with your e-mail address "
     "and the password you chose."
 )
@@ -36,19 +37,22 @@ class AcceptInvitationForm(FlaskForm):
     """The password the person chooses, typed twice."""
 
     password = PasswordField(
-        "Choose a password",
-        validators=[InputRequired(message="Choose a password.")],
+        lazy_gettext("Choose a password"),
+        validators=[InputRequired(message=lazy_gettext("Choose a password."))],
         render_kw={"autocomplete": "new-password"},
     )
     password_confirm = PasswordField(
-        "Type it again",
+        lazy_gettext("Type it again"),
         validators=[
-            InputRequired(message="Type the password a second time."),
-            EqualTo("password", message="The two passwords differ; type the same one twice."),
+            InputRequired(message=lazy_gettext("Type the password a second time.")),
+            EqualTo(
+                "password",
+                message=lazy_gettext("The two passwords differ; type the same one twice."),
+            ),
         ],
         render_kw={"autocomplete": "new-password"},
     )
-    submit = SubmitField("Set my password")
+    submit = SubmitField(lazy_gettext("Set my password"))
 
 
 def _page(template: str, **context: Any) -> str:
@@ -83,7 +87,7 @@ def accept(token: str):
         except PasswordRefused as weak:
             form.password.errors = [*form.password.errors, *weak.problems]
         else:
-            flash(ACCEPTED, "success")
+            flash(str(ACCEPTED), "success")
             return redirect(url_for("security.login"))
     return _page(
         "security/accept_invitation.html",

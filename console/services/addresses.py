@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from flask_babel import gettext
 from sqlalchemy import inspect
 from sqlalchemy.orm import Session
 
@@ -69,9 +70,13 @@ def settle_defaults(session: Session, customer: Customer) -> None:
             if len(newly) != 1:
                 shown = "; ".join(str(a) for a in (newly or ticked))
                 raise DomainError(
-                    f"Only one address can be the default {kind} address; it is ticked on "
-                    f"{len(newly or ticked)}: {shown}. Tick it on one address only. "
-                    "Nothing was saved."
+                    gettext(
+                        "Only one address can be the default %(kind)s address; it is ticked on "
+                        "%(count)s: %(shown)s. Tick it on one address only. Nothing was saved.",
+                        kind=kind,
+                        count=len(newly or ticked),
+                        shown=shown,
+                    )
                 )
             for address in ticked:
                 if address is not newly[0]:
@@ -134,11 +139,15 @@ def choose_order_address(order: Order, kind: str, choice: AddressChoice) -> None
     must be complete. Only a pending order's addresses change. Raises ``DomainError``.
     """
     if kind not in ADDRESS_KINDS:
-        raise ValueError(f"unknown address kind {kind!r}")
+        raise ValueError(gettext("unknown address kind %(kind)s", kind=repr(kind)))
     if not _may_change(order):
         raise DomainError(
-            f"Order {order.number} is {order.status}: its addresses can only be changed "
-            "while it is pending."
+            gettext(
+                "Order %(number)s is %(status)s: its addresses can only be changed while it is "
+                "pending.",
+                number=order.number,
+                status=order.status,
+            )
         )
     customer = order.customer
     if isinstance(choice, BookAddress):
@@ -146,8 +155,11 @@ def choose_order_address(order: Order, kind: str, choice: AddressChoice) -> None
         chosen = book.get(choice.id)
         if chosen is None:
             raise DomainError(
-                f"The {kind} address chosen is not one of this customer's addresses; "
-                "choose one of theirs or type a one-off address. Nothing was saved."
+                gettext(
+                    "The %(kind)s address chosen is not one of this customer's addresses; choose "
+                    "one of theirs or type a one-off address. Nothing was saved.",
+                    kind=kind,
+                )
             )
         order.keep_address(kind, chosen.postal())
     elif isinstance(choice, PostalAddress):
@@ -156,7 +168,7 @@ def choose_order_address(order: Order, kind: str, choice: AddressChoice) -> None
         default = customer.default_address(kind) if customer is not None else None
         order.keep_address(kind, default.postal() if default is not None else None)
     else:
-        raise ValueError(f"unknown address choice {choice!r}")
+        raise ValueError(gettext("unknown address choice %(choice)s", choice=repr(choice)))
 
 
 def fill_missing_addresses(order: Order) -> None:

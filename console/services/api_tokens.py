@@ -12,6 +12,7 @@ import hashlib
 import secrets
 from collections.abc import Iterable
 
+from flask_babel import gettext
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
@@ -45,26 +46,30 @@ def create(
     Only staff managers make tokens; the permissions must be the owner's own.
     """
     if not actor.has_permission(STAFF_MANAGE):
-        raise DomainError("Your role does not allow managing API tokens.")
+        raise DomainError(gettext("Your role does not allow managing API tokens."))
     name = (name or "").strip()
     if not name:
-        raise DomainError("Give the token a name that says what uses it.")
+        raise DomainError(gettext("Give the token a name that says what uses it."))
     if len(name) > 100:
-        raise DomainError("The name is too long (at most 100 characters).")
+        raise DomainError(gettext("The name is too long (at most 100 characters)."))
     wanted = sorted(set(permissions))
     unknown = [p for p in wanted if p not in ALL_PERMISSIONS]
     if unknown:
-        raise DomainError(f"Unknown permissions: {', '.join(unknown)}.")
+        raise DomainError(gettext("Unknown permissions: %(join)s.", join=", ".join(unknown)))
     if not owner.active:
-        raise DomainError(f"{owner.email}'s account is not active.")
+        raise DomainError(gettext("%(email)s's account is not active.", email=owner.email))
     beyond = [p for p in wanted if not owner.has_permission(p)]
     if beyond:
         raise DomainError(
-            f"{owner.email} does not hold {', '.join(beyond)}; a token can only have "
-            "permissions its owner has."
+            gettext(
+                "%(email)s does not hold %(join)s; a token can only have permissions its owner "
+                "has.",
+                email=owner.email,
+                join=", ".join(beyond),
+            )
         )
     if expires_at is not None and expires_at <= utcnow():
-        raise DomainError("The expiry must be in the future.")
+        raise DomainError(gettext("The expiry must be in the future."))
     secret = SECRET_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken(
         name=name,
@@ -83,7 +88,7 @@ def create(
 def revoke(session: Session, actor: User, token: ApiToken) -> None:
     """Revoke ``token`` from now on (kept for the audit trail, never used again)."""
     if not actor.has_permission(STAFF_MANAGE):
-        raise DomainError("Your role does not allow managing API tokens.")
+        raise DomainError(gettext("Your role does not allow managing API tokens."))
     if token.revoked_at is None:
         token.revoked_at = utcnow()
 

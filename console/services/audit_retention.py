@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from flask_babel import gettext
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
@@ -50,9 +51,11 @@ def export_and_prune(session: Session, before: dt.date, out: Path) -> PruneRepor
     """
     out = Path(out)
     if out.exists():
-        raise DomainError(f"{out} already exists; choose a new file name for this export.")
+        raise DomainError(
+            gettext("%(out)s already exists; choose a new file name for this export.", out=out)
+        )
     if not out.parent.is_dir():
-        raise DomainError(f"The folder {out.parent} does not exist.")
+        raise DomainError(gettext("The folder %(parent)s does not exist.", parent=out.parent))
     cutoff = dt.datetime.combine(before, dt.time.min)
     # Fix the set now: events recorded while the export runs are not candidates.
     last_id = session.scalar(select(func.max(AuditEvent.id)).where(AuditEvent.at < cutoff))
@@ -90,8 +93,13 @@ def export_and_prune(session: Session, before: dt.date, out: Path) -> PruneRepor
     if written != expected or len(ids) != written:
         partial.unlink()
         raise DomainError(
-            f"Export check failed (selected {expected}, wrote {written}, read back "
-            f"{len(ids)}); nothing was deleted and no file was kept."
+            gettext(
+                "Export check failed (selected %(expected)s, wrote %(written)s, read back "
+                "%(count)s); nothing was deleted and no file was kept.",
+                expected=expected,
+                written=written,
+                count=len(ids),
+            )
         )
     partial.rename(out)
 
@@ -106,8 +114,13 @@ def export_and_prune(session: Session, before: dt.date, out: Path) -> PruneRepor
             deleted += rowcount(result)
         if deleted != len(ids):
             raise DomainError(
-                f"Deleting would remove {deleted} events but the file holds {len(ids)}; "
-                f"nothing was deleted. The export stays in {out}."
+                gettext(
+                    "Deleting would remove %(deleted)s events but the file holds %(count)s; "
+                    "nothing was deleted. The export stays in %(out)s.",
+                    deleted=deleted,
+                    count=len(ids),
+                    out=out,
+                )
             )
         session.commit()
     except Exception:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask_babel import gettext
 from sqlalchemy import and_, inspect, or_, select
 from sqlalchemy.orm import Session
 
@@ -114,8 +115,11 @@ def ensure_current(
     loaded = parse_version(loaded_version)
     if loaded is None:
         raise StaleRecordError(
-            "This form does not say which version of the record it was opened on, so "
-            f"saving it could overwrite someone else's change. Nothing was saved. {advice}",
+            gettext(
+                "This form does not say which version of the record it was opened on, so saving "
+                "it could overwrite someone else's change. Nothing was saved. %(advice)s",
+                advice=advice,
+            ),
             [],
         )
     if loaded == current:

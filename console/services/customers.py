@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask_babel import gettext
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -22,7 +23,12 @@ def ensure_deletable(session: Session, customer: Customer) -> None:
     if orders:
         noun = "order" if orders == 1 else "orders"
         raise DomainError(
-            f"Cannot delete {customer.full_name}: this customer has {orders} {noun}, which "
-            "keep their customer for the order history. Keep the record instead; to stop "
-            "using it, edit it and say so in its notes (or correct its details)."
+            gettext(
+                "Cannot delete %(full_name)s: this customer has %(orders)s %(noun)s, which keep "
+                "their customer for the order history. Keep the record instead; to stop using it, "
+                "edit it and say so in its notes (or correct its details).",
+                full_name=customer.full_name,
+                orders=orders,
+                noun=noun,
+            )
         )

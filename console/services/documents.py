@@ -27,6 +27,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from flask import current_app
+from flask_babel import gettext
 from sqlalchemy import literal, select, union_all
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, selectinload
@@ -256,13 +257,15 @@ def parse_amount(value: Any, what: str) -> Decimal:
     try:
         number = Decimal(str(value))
     except (InvalidOperation, ValueError):
-        raise DomainError(f"{what} must be an amount such as 12.50.") from None
+        raise DomainError(gettext("%(what)s must be an amount such as 12.50.", what=what)) from None
     if not number.is_finite():
-        raise DomainError(f"{what} must be an amount such as 12.50.")
+        raise DomainError(gettext("%(what)s must be an amount such as 12.50.", what=what))
     if number < 0:
-        raise DomainError(f"{what} cannot be negative.")
+        raise DomainError(gettext("%(what)s cannot be negative.", what=what))
     if number != cents(number):
-        raise DomainError(f"{what} has more than two decimals: {number}.")
+        raise DomainError(
+            gettext("%(what)s has more than two decimals: %(number)s.", what=what, number=number)
+        )
     return number
 
 
@@ -279,20 +282,36 @@ def _credited_lines(order: Order, lines: Sequence[CreditLine]) -> Credited:
     for credit in lines:
         line = by_id.get(credit.order_line_id)
         if line is None:
-            raise DomainError(f"Order {order.number} has no line {credit.order_line_id}.")
+            raise DomainError(
+                gettext(
+                    "Order %(number)s has no line %(order_line_id)s.",
+                    number=order.number,
+                    order_line_id=credit.order_line_id,
+                )
+            )
         if line.id in seen:
-            raise DomainError(f"{line.sku} is credited twice; give each line once.")
+            raise DomainError(
+                gettext("%(sku)s is credited twice; give each line once.", sku=line.sku)
+            )
         seen.add(line.id)
         if not 1 <= credit.quantity <= line.quantity:
             raise DomainError(
-                f"{line.sku}: credit between 1 and the {line.quantity} ordered, "
-                f"not {credit.quantity}."
+                gettext(
+                    "%(sku)s: credit between 1 and the %(quantity)s ordered, not %(quantity2)s.",
+                    sku=line.sku,
+                    quantity=line.quantity,
+                    quantity2=credit.quantity,
+                )
             )
         value = parse_amount(credit.amount, f"The amount credited for {line.sku}")
         if value > line.line_total:
             raise DomainError(
-                f"{line.sku}: {money_text(value)} is more than the line's total of "
-                f"{money_text(line.line_total)}."
+                gettext(
+                    "%(sku)s: %(money_text)s is more than the line's total of %(money_text2)s.",
+                    sku=line.sku,
+                    money_text=money_text(value),
+                    money_text2=money_text(line.line_total),
+                )
             )
         tax = None
         if credit.tax is not None:
@@ -383,33 +402,50 @@ def issue_credit_note(
     """
     if actor is None or not actor.active or not actor.has_permission(ORDERS_APPROVE):
         raise DomainError(
-            f"Your role does not allow issuing credit notes (it needs {ORDERS_APPROVE})."
+            gettext(
+                "Your role does not allow issuing credit notes (it needs %(orders_approve)s).",
+                orders_approve=ORDERS_APPROVE,
+            )
         )
     order_id = order.id if isinstance(order, Order) else row_id(order)
     loaded = None if order_id is None else session.get(Order, order_id)
     if loaded is None:
-        raise DomainError("This order does not exist (any more).")
+        raise DomainError(gettext("This order does not exist (any more)."))
     if loaded.status in UNDOCUMENTED:
         raise DomainError(
-            f"Order {loaded.number} is {loaded.status}: it was never approved, so there is "
-            "nothing to credit."
+            gettext(
+                "Order %(number)s is %(status)s: it was never approved, so there is nothing to "
+                "credit.",
+                number=loaded.number,
+                status=loaded.status,
+            )
         )
     reason = (reason or "").strip()
     if not reason:
-        raise DomainError("Give the reason for the credit note; the customer reads it.")
+        raise DomainError(gettext("Give the reason for the credit note; the customer reads it."))
     if len(reason) > MAX_REASON_LENGTH:
-        raise DomainError(f"The reason is too long (at most {MAX_REASON_LENGTH} characters).")
+        raise DomainError(
+            gettext(
+                "The reason is too long (at most %(max_reason_length)s characters).",
+                max_reason_length=MAX_REASON_LENGTH,
+            )
+        )
     credited = _credited_lines(loaded, lines)
     shipped_back = (
         ZERO if shipping in (None, "") else parse_amount(shipping, "The shipping credited")
     )
     if shipped_back > loaded.shipping_total:
         raise DomainError(
-            f"{money_text(shipped_back)} of shipping is more than the "
-            f"{money_text(loaded.shipping_total)} order {loaded.number} charged."
+            gettext(
+                "%(money_text)s of shipping is more than the %(money_text2)s order %(number)s "
+                "charged.",
+                money_text=money_text(shipped_back),
+                money_text2=money_text(loaded.shipping_total),
+                number=loaded.number,
+            )
         )
     if not credited and not shipped_back:
-        raise DomainError("A credit note needs at least one line or a shipping amount.")
+        raise DomainError(gettext("A credit note needs at least one line or a shipping amount."))
     invoice = invoice_of(session, loaded.id)
     issued_at = utcnow()
     number = allocate_number(session, DocumentSeries.CREDIT_NOTE, issued_at)
@@ -473,11 +509,16 @@ def packing_slips(session: Session, order_ids: Sequence[int]) -> bytes:
     """One PDF with a packing slip per order (one page each, in the order given):
     order number, both addresses, lines and quantities; no prices."""
     if not order_ids:
-        raise DomainError("Select the orders to print packing slips for.")
+        raise DomainError(gettext("Select the orders to print packing slips for."))
     if any(row_id(order_id) is None for order_id in order_ids):
-        raise DomainError("Some of the selected rows are not orders; nothing printed.")
+        raise DomainError(gettext("Some of the selected rows are not orders; nothing printed."))
     if len(order_ids) > MAX_PACKING_SLIPS:
-        raise DomainError(f"Print at most {MAX_PACKING_SLIPS} packing slips at a time.")
+        raise DomainError(
+            gettext(
+                "Print at most %(max_packing_slips)s packing slips at a time.",
+                max_packing_slips=MAX_PACKING_SLIPS,
+            )
+        )
     found = {
         order.id: order
         for order in session.scalars(
@@ -488,7 +529,9 @@ def packing_slips(session: Session, order_ids: Sequence[int]) -> bytes:
     }
     missing = [str(order_id) for order_id in order_ids if order_id not in found]
     if missing:
-        raise DomainError(f"No order with the id {', '.join(missing[:10])}; nothing printed.")
+        raise DomainError(
+            gettext("No order with the id %(join)s; nothing printed.", join=", ".join(missing[:10]))
+        )
     slips = [
         {
             "order_number": order.number,

@@ -21,6 +21,7 @@ import hashlib
 from collections.abc import Mapping
 from typing import Any
 
+from flask_babel import gettext
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
@@ -156,7 +157,10 @@ def set_mapping(session: Session, batch: ImportBatch, mapping: Mapping[str, Any]
     """Change which column each field is read from; the preview must be made again."""
     if batch.is_confirmed:
         raise ImportRefused(
-            f"Import #{batch.id} was confirmed already; its mapping can no longer change."
+            gettext(
+                "Import #%(id)s was confirmed already; its mapping can no longer change.",
+                id=batch.id,
+            )
         )
     batch.mapping = dict(mapping)
     batch.state = ImportState.UPLOADED.value
@@ -234,7 +238,9 @@ def confirm(session: Session, batch: ImportBatch, *, valid_only: bool) -> None:
             else f"Import #{batch.id} was confirmed already; it is not applied twice."
         )
     if batch.state != ImportState.PREVIEWED:
-        raise ImportRefused("Preview the import first: only a previewed import can be confirmed.")
+        raise ImportRefused(
+            gettext("Preview the import first: only a previewed import can be confirmed.")
+        )
     earlier = confirmed_before(session, batch.kind, batch.sha256)
     if earlier is not None and earlier.id != batch.id:
         raise ImportRefused(already_imported_message(earlier))
@@ -256,8 +262,11 @@ def confirm(session: Session, batch: ImportBatch, *, valid_only: bool) -> None:
     session.refresh(batch)
     if not claimed:
         raise ImportRefused(
-            f"Import #{batch.id} was confirmed already (or its mapping changed); "
-            "nothing more was applied."
+            gettext(
+                "Import #%(id)s was confirmed already (or its mapping changed); nothing more was "
+                "applied.",
+                id=batch.id,
+            )
         )
 
 

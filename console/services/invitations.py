@@ -26,6 +26,7 @@ import secrets
 from typing import Any
 
 from flask import current_app
+from flask_babel import gettext
 from flask_security import hash_password
 from itsdangerous import BadData, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import update
@@ -135,7 +136,10 @@ def issue(session: Session, actor: User, user: User) -> StaffInvitation:
     enqueue_rendered(
         session,
         user.email,
-        f"Your account on {current_app.config['CONSOLE_NAME']}: choose your password",
+        gettext(
+            "Your account on %(console)s: choose your password",
+            console=current_app.config["CONSOLE_NAME"],
+        ),
         text,
         html,
         template=SECURITY_TEMPLATE_PREFIX + TEMPLATE,
@@ -157,7 +161,9 @@ def withdraw(session: Session, actor: User, user: User) -> None:
     """Make ``user``'s live link stop working (the caller commits)."""
     invitation = user.invitation
     if invitation is None or not invitation.is_pending:
-        raise DomainError(f"{user.email} has no invitation waiting to be accepted.")
+        raise DomainError(
+            gettext("%(email)s has no invitation waiting to be accepted.", email=user.email)
+        )
     invitation.nonce_hash = None
     invitation.revoked_at = utcnow()
     audit.record(

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import current_app
+from flask_babel import gettext
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
@@ -96,7 +97,7 @@ def start(
     """
     job_kind = kind_named(kind)
     if job_kind is None:
-        raise DomainError(f"There is no kind of job called {kind!r}.")
+        raise DomainError(gettext("There is no kind of job called %(kind)s.", kind=repr(kind)))
     refusal = job_kind.refusal(actor, parameters)
     if refusal:
         raise DomainError(refusal)
@@ -169,7 +170,10 @@ def cancel(session: Session, actor: User, job_id: Any) -> Job:
     session.refresh(job)
     if not changed:
         raise DomainError(
-            f"This job has already finished ({job.state}); there is nothing to cancel."
+            gettext(
+                "This job has already finished (%(state)s); there is nothing to cancel.",
+                state=job.state,
+            )
         )
     return job
 
@@ -178,7 +182,11 @@ def set_notify(session: Session, actor: User, job_id: Any, notify: bool) -> Job:
     """Ask (or stop asking) to be e-mailed when the job finishes; commits."""
     job = job_for(session, actor, job_id)
     if job.is_finished:
-        raise DomainError(f"This job has already finished ({job.state}); no e-mail will follow.")
+        raise DomainError(
+            gettext(
+                "This job has already finished (%(state)s); no e-mail will follow.", state=job.state
+            )
+        )
     job.notify_when_done = notify
     session.commit()
     return job
@@ -369,16 +377,17 @@ def _notify_owner(session: Session, job_id: int) -> None:
             "link": external_url("jobs.details", job_id=job.id),
             "console_name": current_app.config["CONSOLE_NAME"],
         },
-        subject=f"{current_app.config['CONSOLE_NAME']}: {job.title} {_outcome(job)}",
+        subject=_outcome(job) % {"console": current_app.config["CONSOLE_NAME"], "title": job.title},
     )
 
 
 def _outcome(job: Job) -> str:
-    return {
-        JobState.DONE: "is ready",
-        JobState.FAILED: "failed",
-        JobState.CANCELLED: "was cancelled",
-    }.get(JobState(job.state), job.state)
+    """The finished job's e-mail subject, with ``%(console)s`` and ``%(title)s`` to fill."""
+    if job.state == JobState.DONE:
+        return gettext("%(console)s: %(title)s is ready")
+    if job.state == JobState.FAILED:
+        return gettext("%(console)s: %(title)s failed")
+    return gettext("%(console)s: %(title)s was cancelled")
 
 
 # --- result files ------------------------------------------------------------------------

@@ -140,6 +140,8 @@ def enqueue_order_email(
     """
     with force_locale(customer_locale(order.customer)):
         subjects = current_app.config["ORDER_EMAIL_SUBJECTS"]
+        # The subjects are marked for extraction in config.py; an operator's own wording
+        # has no catalogue entry and is sent as written.
         subject = gettext(subjects[template]).format(
             number=order.number, shop=current_app.config["SHOP_NAME"]
         )
@@ -173,7 +175,7 @@ def resend(session: Session, message_ids: Iterable[int], actor: User) -> int:
     again.
     """
     if not actor.has_permission(NOTIFICATIONS_READ):
-        raise DomainError("Your role does not allow resending e-mails.")
+        raise DomainError(gettext("Your role does not allow resending e-mails."))
     return requeue(session, OutboxMessage, message_ids)
 
 

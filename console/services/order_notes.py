@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask_babel import gettext
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload, scoped_session
 
@@ -47,8 +48,11 @@ def add_note(
     """
     if actor is None or not actor.active or not actor.has_permission(ORDERS_WRITE):
         raise DomainError(
-            f"Your role does not allow adding notes to orders (it needs the permission "
-            f"{ORDERS_WRITE})."
+            gettext(
+                "Your role does not allow adding notes to orders (it needs the permission "
+                "%(orders_write)s).",
+                orders_write=ORDERS_WRITE,
+            )
         )
     text = clean_body(body)
     problem = body_problem(text)
@@ -57,7 +61,7 @@ def add_note(
     order_id = order.id if isinstance(order, Order) else row_id(order)
     target = None if order_id is None else session.get(Order, order_id)
     if target is None:
-        raise DomainError("This order does not exist (any more).")
+        raise DomainError(gettext("This order does not exist (any more)."))
     note = OrderNote(order=target, author=actor, body=text)
     try:
         session.add(note)

@@ -18,6 +18,7 @@ from types import MappingProxyType
 from typing import Any
 
 from flask import current_app
+from flask_babel import gettext
 from sqlalchemy import ColumnElement, SQLColumnExpression, and_, func, inspect, or_, select
 from sqlalchemy.orm import Session, joinedload
 
@@ -429,14 +430,18 @@ def prepare_order(
     """
     with session.no_autoflush:
         if actor is not None and not actor.has_permission(ORDERS_WRITE):
-            raise DomainError("Your role does not allow taking or changing orders.")
+            raise DomainError(gettext("Your role does not allow taking or changing orders."))
         if not created and order.status != OrderStatus.PENDING:
             raise DomainError(
-                f"Order {order.number} is {order.status}: its customer and lines can only "
-                "be changed while it is pending."
+                gettext(
+                    "Order %(number)s is %(status)s: its customer and lines can only be changed "
+                    "while it is pending.",
+                    number=order.number,
+                    status=order.status,
+                )
             )
         if order.customer is None:
-            raise DomainError("Choose the customer this order is for.")
+            raise DomainError(gettext("Choose the customer this order is for."))
         # A placed order's customer hears of each save that changes what they were told.
         placed = not created and _stored(order, "placed_at") is not None
         told_before = told_customer(order, stored=True) if placed else None
@@ -445,10 +450,13 @@ def prepare_order(
         lines = [line for line in order.lines if line not in session.deleted]
         for line in lines:
             if line.product is None:
-                raise DomainError("Each line needs a product.")
+                raise DomainError(gettext("Each line needs a product."))
             if line.quantity is None or line.quantity <= 0:
                 raise DomainError(
-                    f"The quantity of {line.product.sku} must be a whole number above zero."
+                    gettext(
+                        "The quantity of %(sku)s must be a whole number above zero.",
+                        sku=line.product.sku,
+                    )
                 )
         # No address chosen: the customer's defaults (copied, so later edits of the
         # address book leave the order as it was taken).
@@ -518,11 +526,15 @@ def preview(
     longer sold, on a new line) come back as field errors of the quote.
     """
     if not actor.has_permission(ORDERS_WRITE):
-        raise DomainError("Your role does not allow taking or changing orders.")
+        raise DomainError(gettext("Your role does not allow taking or changing orders."))
     if order is not None and order.status != OrderStatus.PENDING:
         raise DomainError(
-            f"Order {order.number} is {order.status}: its customer and lines can only be "
-            "changed while it is pending."
+            gettext(
+                "Order %(number)s is %(status)s: its customer and lines can only be changed while "
+                "it is pending.",
+                number=order.number,
+                status=order.status,
+            )
         )
     errors: dict[str, list[str]] = {}
     customer = None

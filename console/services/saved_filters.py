@@ -7,6 +7,7 @@ because only the view knows its filters and columns.
 
 from __future__ import annotations
 
+from flask_babel import gettext
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -60,20 +61,31 @@ def save(session: Session, owner: User, endpoint: str, name: str | None, query: 
     """
     name = " ".join((name or "").split())
     if not name:
-        raise DomainError("Give the saved filter a name.")
+        raise DomainError(gettext("Give the saved filter a name."))
     if len(name) > MAX_NAME_LENGTH:
-        raise DomainError(f"A saved filter's name holds at most {MAX_NAME_LENGTH} characters.")
+        raise DomainError(
+            gettext(
+                "A saved filter's name holds at most %(max_name_length)s characters.",
+                max_name_length=MAX_NAME_LENGTH,
+            )
+        )
     if len(query) > MAX_QUERY_LENGTH:
-        raise DomainError("These filters are too long to save; remove some and try again.")
+        raise DomainError(gettext("These filters are too long to save; remove some and try again."))
     existing = of_list(session, owner, endpoint)
     if any(saved.name.casefold() == name.casefold() for saved in existing):
         raise DomainError(
-            f'You already have a saved filter named "{name}" on this list; choose another '
-            "name, or delete the old one first."
+            gettext(
+                'You already have a saved filter named "%(name)s" on this list; choose another '
+                "name, or delete the old one first.",
+                name=name,
+            )
         )
     if len(existing) >= MAX_PER_LIST:
         raise DomainError(
-            f"You keep {MAX_PER_LIST} saved filters on this list already; delete one first."
+            gettext(
+                "You keep %(max_per_list)s saved filters on this list already; delete one first.",
+                max_per_list=MAX_PER_LIST,
+            )
         )
     saved = SavedFilter(owner_id=owner.id, endpoint=endpoint, name=name, list_query=query)
     session.add(saved)
@@ -84,7 +96,11 @@ def save(session: Session, owner: User, endpoint: str, name: str | None, query: 
         # unique constraint decided; this one keeps nothing.
         session.rollback()
         raise DomainError(
-            f'You already have a saved filter named "{name}" on this list; choose another name.'
+            gettext(
+                'You already have a saved filter named "%(name)s" on this list; choose another '
+                "name.",
+                name=name,
+            )
         ) from None
     return saved
 

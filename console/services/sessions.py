@@ -11,6 +11,7 @@ import datetime as dt
 import hashlib
 import secrets
 
+from flask_babel import gettext
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
@@ -104,7 +105,9 @@ def sign_out_everywhere(session: Session, actor: User, user: User, *, keep: str 
     """
     if actor.id != user.id:
         if not actor.is_active or not actor.has_permission(STAFF_MANAGE):
-            raise DomainError("Only an administrator (staff.manage) can end others' sessions.")
+            raise DomainError(
+                gettext("Only an administrator (staff.manage) can end others' sessions.")
+            )
         keep = None
     try:
         ended = end_sessions(session, user, keep=keep)

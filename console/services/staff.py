@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable
 from typing import TypeVar, cast
 
 from flask import current_app
+from flask_babel import gettext
 from flask_security import Security, hash_password
 from flask_security.recoverable import send_reset_password_instructions
 from sqlalchemy import select
@@ -40,7 +41,9 @@ def _accounts() -> Security:
 
 def _require_manager(actor: User) -> None:
     if actor is None or not actor.is_active or not actor.has_permission(STAFF_MANAGE):
-        raise DomainError("Only an administrator (staff.manage) can change staff accounts.")
+        raise DomainError(
+            gettext("Only an administrator (staff.manage) can change staff accounts.")
+        )
 
 
 def _active_admins(session: Session) -> list[User]:
@@ -54,13 +57,17 @@ def _check_admin_guards(session: Session, actor: User, actor_was_admin: bool) ->
     admins = _active_admins(session)
     if actor_was_admin and actor not in admins:
         raise DomainError(
-            "You cannot remove your own administrator rights (staff.manage) or deactivate "
-            "your own account; ask another administrator."
+            gettext(
+                "You cannot remove your own administrator rights (staff.manage) or deactivate "
+                "your own account; ask another administrator."
+            )
         )
     if not admins:
         raise DomainError(
-            "This change would leave no active administrator (nobody holding "
-            "staff.manage). Give another active account the admin role first."
+            gettext(
+                "This change would leave no active administrator (nobody holding "
+                "staff.manage). Give another active account the admin role first."
+            )
         )
 
 
@@ -82,7 +89,7 @@ def _known_roles(session: Session, roles: Iterable[Role]) -> list[Role]:
     roles = list(roles or [])
     for role in roles:
         if session.get(Role, role.id) is None:
-            raise DomainError(f"Role {role.name!r} does not exist.")
+            raise DomainError(gettext("Role %(name)s does not exist.", name=repr(role.name)))
     return roles
 
 
@@ -106,9 +113,9 @@ def create_staff(
     try:
         email = _accounts().mail_util.validate((email or "").strip())
     except ValueError as exc:
-        raise DomainError(f"Enter a valid e-mail address ({exc}).") from exc
+        raise DomainError(gettext("Enter a valid e-mail address (%(exc)s).", exc=exc)) from exc
     if _accounts().datastore.find_user(email=email) is not None:
-        raise DomainError(f"A staff account for {email} already exists.")
+        raise DomainError(gettext("A staff account for %(email)s already exists.", email=email))
     roles = _known_roles(session, roles)
     if not roles:
         raise DomainError(NO_ROLE)
@@ -134,8 +141,11 @@ def resend_invitation(session: Session, actor: User, user: User) -> StaffInvitat
     """
     if not invitations.is_awaited(user):
         raise DomainError(
-            f"{user.email} was not invited or has already chosen a password; "
-            "there is no invitation to send."
+            gettext(
+                "%(email)s was not invited or has already chosen a password; there is no "
+                "invitation to send.",
+                email=user.email,
+            )
         )
     return _run(session, actor, lambda: invitations.issue(session, actor, user))
 
@@ -151,9 +161,13 @@ def revoke_invitation(session: Session, actor: User, user: User) -> None:
 def _refuse_while_invited(user: User, what: str) -> None:
     if invitations.is_awaited(user):
         raise DomainError(
-            f"{user.email} has not accepted the invitation yet, so {what}: the account "
-            "becomes active when they choose their password. Resend the invitation if "
-            "they need a new link."
+            gettext(
+                "%(email)s has not accepted the invitation yet, so %(what)s: the account becomes "
+                "active when they choose their password. Resend the invitation if they need a new "
+                "link.",
+                email=user.email,
+                what=what,
+            )
         )
 
 
@@ -237,7 +251,7 @@ def set_role_permissions(
     wanted = sorted(set(permissions or []))
     unknown = [name for name in wanted if name not in ALL_PERMISSIONS]
     if unknown:
-        raise DomainError(f"Unknown permission(s): {', '.join(unknown)}.")
+        raise DomainError(gettext("Unknown permission(s): %(join)s.", join=", ".join(unknown)))
 
     def change() -> None:
         role.permissions = wanted
@@ -253,13 +267,13 @@ def create_role(
     """A new role with ``permissions``."""
     name = (name or "").strip().lower()
     if not name:
-        raise DomainError("Enter a role name.")
+        raise DomainError(gettext("Enter a role name."))
     if _accounts().datastore.find_role(name) is not None:
-        raise DomainError(f"A role named {name!r} already exists.")
+        raise DomainError(gettext("A role named %(name)s already exists.", name=repr(name)))
     wanted = sorted(set(permissions or []))
     unknown = [p for p in wanted if p not in ALL_PERMISSIONS]
     if unknown:
-        raise DomainError(f"Unknown permission(s): {', '.join(unknown)}.")
+        raise DomainError(gettext("Unknown permission(s): %(join)s.", join=", ".join(unknown)))
 
     def change() -> Role:
         # The datastore is typed with Flask-Security's mixins; it was built on ``Role``.

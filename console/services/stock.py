@@ -44,6 +44,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from flask_babel import gettext
 from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
@@ -260,7 +261,7 @@ def set_available(
     concurrent approval is never overwritten. ``quantity`` must be 0 or more.
     """
     if quantity < 0:
-        raise DomainError(f"{product.sku}: stock cannot be below zero.")
+        raise DomainError(gettext("%(sku)s: stock cannot be below zero.", sku=product.sku))
     _lock(session, product.id)
     current = session.scalar(select(Product.stock).where(Product.id == product.id)) or 0
     if quantity == current:
@@ -569,8 +570,11 @@ def adjust(
     """
     if actor is None or not actor.active or not actor.has_permission(STOCK_ADJUST):
         raise DomainError(
-            "Your role does not allow you to adjust stock "
-            f"(it needs the permission {STOCK_ADJUST})."
+            gettext(
+                "Your role does not allow you to adjust stock (it needs the permission "
+                "%(stock_adjust)s).",
+                stock_adjust=STOCK_ADJUST,
+            )
         )
     try:
         chosen = StockReason(reason)
@@ -586,7 +590,11 @@ def adjust(
     note = (note or "").strip() or None
     if note is not None and len(note) > MAX_NOTE_LENGTH:
         raise DomainError(
-            f"Nothing was changed. The note is too long (at most {MAX_NOTE_LENGTH} characters)."
+            gettext(
+                "Nothing was changed. The note is too long (at most %(max_note_length)s "
+                "characters).",
+                max_note_length=MAX_NOTE_LENGTH,
+            )
         )
     found, problems = _check_rows(session, chosen, rows)
     if problems:

@@ -27,6 +27,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import current_app
+from flask_babel import gettext
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -88,37 +89,56 @@ def resolve_endpoint(url: str) -> Target:
     config = current_app.config
     url = (url or "").strip()
     if not url:
-        raise DomainError("Give the endpoint's URL, such as https://shop.example/hooks/console.")
+        raise DomainError(
+            gettext("Give the endpoint's URL, such as https://shop.example/hooks/console.")
+        )
     if len(url) > MAX_URL_LENGTH:
-        raise DomainError(f"The URL is too long (at most {MAX_URL_LENGTH} characters).")
+        raise DomainError(
+            gettext(
+                "The URL is too long (at most %(max_url_length)s characters).",
+                max_url_length=MAX_URL_LENGTH,
+            )
+        )
     try:
         parts = urlsplit(url)
         port = parts.port
     except ValueError:
-        raise DomainError("This is not a valid URL.") from None
+        raise DomainError(gettext("This is not a valid URL.")) from None
     allowed = ("https", "http") if config["WEBHOOK_ALLOW_HTTP"] else ("https",)
     if parts.scheme not in allowed:
         raise DomainError(
-            "Webhook URLs must start with https:// (plain HTTP is accepted only when "
-            "WEBHOOK_ALLOW_HTTP is set, for development)."
+            gettext(
+                "Webhook URLs must start with https:// (plain HTTP is accepted only when "
+                "WEBHOOK_ALLOW_HTTP is set, for development)."
+            )
         )
     if not parts.hostname or parts.username or parts.password or parts.fragment:
-        raise DomainError("Give a URL with a host name, without user name, password or #part.")
+        raise DomainError(
+            gettext("Give a URL with a host name, without user name, password or #part.")
+        )
     port = port or (443 if parts.scheme == "https" else 80)
     try:
         infos = socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError, OSError):
-        raise DomainError(f"The host {parts.hostname} could not be found.") from None
+        raise DomainError(
+            gettext("The host %(hostname)s could not be found.", hostname=parts.hostname)
+        ) from None
     addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
     if not addresses:
-        raise DomainError(f"The host {parts.hostname} could not be found.")
+        raise DomainError(
+            gettext("The host %(hostname)s could not be found.", hostname=parts.hostname)
+        )
     if not config["WEBHOOK_ALLOW_PRIVATE_ADDRESSES"]:
         private = [address for address in addresses if not _is_public(address)]
         if private:
             raise DomainError(
-                f"The host {parts.hostname} resolves to an address that is not public "
-                f"({private[0]}: loopback, private, link-local or reserved); webhooks go "
-                "only to public addresses."
+                gettext(
+                    "The host %(hostname)s resolves to an address that is not public "
+                    "(%(private)s: loopback, private, link-local or reserved); webhooks go only "
+                    "to public addresses.",
+                    hostname=parts.hostname,
+                    private=private[0],
+                )
             )
     path = parts.path or "/"
     if parts.query:
@@ -131,16 +151,20 @@ def resolve_endpoint(url: str) -> Target:
 
 def _require_admin(actor: User) -> None:
     if actor is None or not actor.active or not actor.has_permission(STAFF_MANAGE):
-        raise DomainError("Your role does not allow managing webhooks (it needs staff.manage).")
+        raise DomainError(
+            gettext("Your role does not allow managing webhooks (it needs staff.manage).")
+        )
 
 
 def _clean_events(events: Iterable[str] | None) -> list[str]:
     chosen = list(dict.fromkeys(events or ()))
     unknown = [name for name in chosen if name not in EVENTS]
     if unknown:
-        raise DomainError(f"Unknown event type: {', '.join(map(str, unknown))}.")
+        raise DomainError(
+            gettext("Unknown event type: %(join)s.", join=", ".join(map(str, unknown)))
+        )
     if not chosen:
-        raise DomainError("Choose at least one event to send to this endpoint.")
+        raise DomainError(gettext("Choose at least one event to send to this endpoint."))
     return [name for name in EVENTS if name in chosen]
 
 
@@ -148,7 +172,10 @@ def _clean_description(description: str | None) -> str | None:
     text = (description or "").strip()
     if len(text) > MAX_DESCRIPTION_LENGTH:
         raise DomainError(
-            f"The description is too long (at most {MAX_DESCRIPTION_LENGTH} characters)."
+            gettext(
+                "The description is too long (at most %(max_description_length)s characters).",
+                max_description_length=MAX_DESCRIPTION_LENGTH,
+            )
         )
     return text or None
 
@@ -217,7 +244,7 @@ def rotate_secret(session: Session, actor: User, endpoint_id: int) -> WebhookEnd
     number = row_id(endpoint_id)
     endpoint = session.get(WebhookEndpoint, number) if number else None
     if endpoint is None:
-        raise DomainError("This webhook endpoint does not exist (any more).")
+        raise DomainError(gettext("This webhook endpoint does not exist (any more)."))
     endpoint.secret = new_secret()
     _commit(session)
     return endpoint
@@ -306,7 +333,9 @@ def enqueue_order_event(
     Nothing is sent here: the rows commit (or roll back) with the change they report.
     """
     if event_type not in EVENTS:
-        raise ValueError(f"unknown webhook event {event_type!r}")
+        raise ValueError(
+            gettext("unknown webhook event %(event_type)s", event_type=repr(event_type))
+        )
     endpoints = [
         endpoint
         for endpoint in session.scalars(

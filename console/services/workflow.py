@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import current_app
+from flask_babel import gettext
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -84,8 +85,10 @@ def _in_one_transaction(session: Session, change: Callable[[], Order]) -> Order:
     except StaleDataError:
         session.rollback()
         raise DomainError(
-            "Someone else changed this order at the same moment; nothing was changed. "
-            "Reload the order and try again."
+            gettext(
+                "Someone else changed this order at the same moment; nothing was changed. "
+                "Reload the order and try again."
+            )
         ) from None
     except BaseException:
         session.rollback()
@@ -107,8 +110,12 @@ def _load_for(
     """
     if actor is None or not actor.active or not actor.has_permission(transition.permission):
         raise DomainError(
-            f"Your role does not allow you to {transition.name} orders "
-            f"(it needs the permission {transition.permission})."
+            gettext(
+                "Your role does not allow you to %(name)s orders (it needs the permission "
+                "%(permission)s).",
+                name=transition.name,
+                permission=transition.permission,
+            )
         )
     return _load(session, order, transition, expected_version)
 
@@ -130,22 +137,33 @@ def _load(
         else session.get(Order, order_id, with_for_update=True, populate_existing=True)
     )
     if loaded is None:
-        raise DomainError("This order does not exist (any more).")
+        raise DomainError(gettext("This order does not exist (any more)."))
     if loaded.status not in transition.sources:
         allowed = " or ".join(sorted(transition.sources))
         raise DomainError(
-            f"Order {loaded.number} is {loaded.status}; only {allowed} orders can be "
-            f"{transition.target.value}."
+            gettext(
+                "Order %(number)s is %(status)s; only %(allowed)s orders can be %(value)s.",
+                number=loaded.number,
+                status=loaded.status,
+                allowed=allowed,
+                value=transition.target.value,
+            )
         )
     if transition.name in {"approve", "reject"} and loaded.placed_at is None:
         raise DomainError(
-            f'Order {loaded.number} is still being taken (its clerk saved it with "Save '
-            'and Continue Editing"); it can be decided once the clerk places it with Save.'
+            gettext(
+                'Order %(number)s is still being taken (its clerk saved it with "Save and '
+                'Continue Editing"); it can be decided once the clerk places it with Save.',
+                number=loaded.number,
+            )
         )
     if expected_version is not None and loaded.version != expected_version:
         raise DomainError(
-            f"Order {loaded.number} was changed by someone else since you opened it; "
-            "nothing was done. Check the order again, then repeat your action."
+            gettext(
+                "Order %(number)s was changed by someone else since you opened it; nothing was "
+                "done. Check the order again, then repeat your action.",
+                number=loaded.number,
+            )
         )
     return loaded
 
@@ -204,7 +222,12 @@ def approve(
         if refusal:
             raise DomainError(refusal)
         if not loaded.lines:
-            raise DomainError(f"Order {loaded.number} has no lines; there is nothing to approve.")
+            raise DomainError(
+                gettext(
+                    "Order %(number)s has no lines; there is nothing to approve.",
+                    number=loaded.number,
+                )
+            )
         loaded.status = transition.target.value
         loaded.decided_by = actor
         loaded.decided_at = utcnow()
@@ -212,8 +235,12 @@ def approve(
         short = stock.take_for_order(session, loaded, actor)
         if short:
             raise DomainError(
-                f"Not enough stock to approve order {loaded.number}; nothing was reserved. "
-                f"Short: {'; '.join(short)}."
+                gettext(
+                    "Not enough stock to approve order %(number)s; nothing was reserved. Short: "
+                    "%(join)s.",
+                    number=loaded.number,
+                    join="; ".join(short),
+                )
             )
         reserved = ", ".join(f"{line.product.sku} × {line.quantity}" for line in loaded.lines)
         audit.record(session, actor, audit.APPROVE, loaded, note=f"Stock reserved: {reserved}")
@@ -241,10 +268,18 @@ def reject(
         loaded = _load_for(session, order, actor, transition, expected_version)
         if not reason:
             raise DomainError(
-                f"Give the reason for rejecting order {loaded.number}; the customer reads it."
+                gettext(
+                    "Give the reason for rejecting order %(number)s; the customer reads it.",
+                    number=loaded.number,
+                )
             )
         if len(reason) > MAX_REASON_LENGTH:
-            raise DomainError(f"The reason is too long (at most {MAX_REASON_LENGTH} characters).")
+            raise DomainError(
+                gettext(
+                    "The reason is too long (at most %(max_reason_length)s characters).",
+                    max_reason_length=MAX_REASON_LENGTH,
+                )
+            )
         loaded.status = transition.target.value
         loaded.decided_by = actor
         loaded.decided_at = utcnow()
@@ -273,10 +308,17 @@ def ship(
     def change() -> Order:
         loaded = _load_for(session, order, actor, transition, expected_version)
         if not tracking:
-            raise DomainError(f"Enter the tracking number of order {loaded.number}'s parcel.")
+            raise DomainError(
+                gettext(
+                    "Enter the tracking number of order %(number)s's parcel.", number=loaded.number
+                )
+            )
         if len(tracking) > MAX_TRACKING_LENGTH:
             raise DomainError(
-                f"The tracking number is too long (at most {MAX_TRACKING_LENGTH} characters)."
+                gettext(
+                    "The tracking number is too long (at most %(max_tracking_length)s characters).",
+                    max_tracking_length=MAX_TRACKING_LENGTH,
+                )
             )
         loaded.status = transition.target.value
         loaded.tracking_number = tracking
@@ -371,4 +413,4 @@ def perform(session: Session, name: str, order: Order | int, actor: User, **valu
         return deliver(session, order, actor, expected_version=version)
     if name == "cancel":
         return cancel(session, order, actor, expected_version=version)
-    raise DomainError(f"There is no order action called {name!r}.")
+    raise DomainError(gettext("There is no order action called %(name)s.", name=repr(name)))

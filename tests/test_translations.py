@@ -1,0 +1,292 @@
+"""Every string a person reads is marked for translation, and the catalogues are complete.
+
+Templates are walked with Jinja's own lexer: text outside Jinja tags (and outside
+``{% trans %}`` blocks) is read as HTML, and any visible text or user-visible attribute
+with letters in it is an unmarked string. Python modules are walked with ``ast``: a
+``flash(...)`` given a literal, an f-string or a formatted literal is unmarked.
+The German and French catalogues must hold every extracted message, translated, with
+the same placeholders as the English text (babel's own checkers).
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import subprocess
+import sys
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from jinja2 import Environment
+
+from console.database import db
+from console.services import notifications
+from tests.factories import OrderFactory, StaffFactory, catalogue
+from tests.fixtures.apps import from_fixture
+from tests.helpers import alerts, form_token, parse, text_of
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATES = sorted(p for p in (ROOT / "templates").rglob("*") if p.suffix in {".html", ".txt"})
+MODULES = sorted((ROOT / "console").rglob("*.py"))
+CATALOGUES = ROOT / "console" / "translations"
+LANGUAGES = ("de", "fr")
+
+VISIBLE_ATTRIBUTES = {"title", "aria-label", "placeholder", "alt", "aria-description"}
+"""Attributes a person reads (or hears from a screen reader)."""
+BUTTON_INPUTS = {"submit", "button", "reset"}
+"""``<input type=...>`` whose ``value`` is the button's visible text."""
+HIDDEN_CONTENT = {"script", "style"}
+JINJA_MARK = "\x00"
+"""Stands in for a Jinja tag in the HTML that is checked: it holds no letters."""
+
+
+def _outside_jinja(source: str) -> str:
+    """The template's text with every Jinja tag and ``{% trans %}`` block blanked out.
+
+    Newlines are kept, so line numbers of the result are the template's.
+    """
+    env = Environment(extensions=["jinja2.ext.i18n", "jinja2.ext.do"])
+    parts: list[str] = []
+    in_trans = False
+    expect_block_name = False
+    for _lineno, kind, value in env.lex(source):
+        if kind == "block_begin":
+            expect_block_name = True
+        elif kind == "name" and expect_block_name:
+            in_trans = value == "trans" or (in_trans and value != "endtrans")
+            expect_block_name = False
+        if kind == "data" and not in_trans:
+            parts.append(value)
+        else:
+            parts.append(JINJA_MARK * bool(value.strip()) + "\n" * value.count("\n"))
+    return "".join(parts)
+
+
+def _has_words(text: str) -> bool:
+    return any(char.isalpha() for char in text)
+
+
+class _VisibleText(HTMLParser):
+    """Collects ``(line, text)`` of the visible text and attributes of an HTML fragment."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.found: list[tuple[int, str]] = []
+        self.hidden = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = dict(attrs)
+        for name, value in attrs:
+            visible = name in VISIBLE_ATTRIBUTES or (
+                tag == "input" and name == "value" and values.get("type") in BUTTON_INPUTS
+            )
+            if visible and value and _has_words(value):
+                shown = re.sub(f"{JINJA_MARK}+", "…", value)
+                self.found.append((self.getpos()[0], f"{name}={shown!r}"))
+        if tag in HIDDEN_CONTENT:
+            self.hidden += 1
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in HIDDEN_CONTENT:
+            self.hidden = max(0, self.hidden - 1)
+
+    def handle_data(self, data: str) -> None:
+        if not self.hidden and _has_words(data):
+            line = self.getpos()[0]
+            self.found.append((line, re.sub(f"{JINJA_MARK}+", "…", data.strip())))
+
+
+def _shown(path: Path) -> Path:
+    """``path`` relative to the repository when it is in it (the tests' own files are not)."""
+    return path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+
+
+def unmarked_in_template(path: Path) -> list[str]:
+    """``file:line: text`` of each string of a template that is not marked for translation."""
+    text = _outside_jinja(path.read_text())
+    relative = _shown(path)
+    if path.suffix == ".txt":
+        return [
+            f"{relative}:{number}: {line.strip()}"
+            for number, line in enumerate(text.splitlines(), start=1)
+            if _has_words(line)
+        ]
+    parser = _VisibleText()
+    parser.feed(text)
+    parser.close()
+    return [f"{relative}:{line}: {found}" for line, found in parser.found]
+
+
+def _is_plain_text(node: ast.expr) -> bool:
+    """A literal, an f-string, a concatenation or ``%``/``.format`` of a literal."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return True
+    if isinstance(node, ast.JoinedStr):
+        return True
+    if isinstance(node, ast.BinOp):
+        return _is_plain_text(node.left) or _is_plain_text(node.right)
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+        return node.func.attr == "format" and _is_plain_text(node.func.value)
+    return False
+
+
+def unmarked_flashes(path: Path) -> list[str]:
+    """``file:line`` of each ``flash(...)`` in ``path`` whose message is not a gettext call."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if not isinstance(node, ast.Call):
+            continue
+        name = getattr(node.func, "id", None) or getattr(node.func, "attr", None)
+        if name != "flash":
+            continue
+        messages = node.args[:1] + [kw.value for kw in node.keywords if kw.arg == "message"]
+        if any(_is_plain_text(message) for message in messages):
+            found.append(f"{_shown(path)}:{node.lineno}: {ast.unparse(node)[:80]}")
+    return found
+
+
+def test_the_checker_sees_unmarked_text_and_lets_marked_text_pass(tmp_path):
+    page = tmp_path / "page.html"
+    page.write_text(
+        '<p class="lead">{{ _("Orders") }}</p>\n'
+        "{% trans count=n %}{{ count }} order{% pluralize %}{{ count }} orders{% endtrans %}\n"
+        '<script>let label = "not read";</script><b title="Approve">{{ n }}</b>\n'
+        '<input type="submit" value="Save"><input type="hidden" name="x" value="id">\n'
+        "<p>Pending {{ n }}</p>\n"
+    )
+    assert [line.split(":", 1)[1] for line in unmarked_in_template(page)] == [
+        "3: title='Approve'",
+        "4: value='Save'",
+        "5: Pending …",
+    ]
+    code = tmp_path / "view.py"
+    code.write_text(
+        'flash(_("Saved."))\nflash("Saved.")\nflash(f"Saved {x}.", "error")\n'
+        'flash(message="%s" % x)\nflash(str(error))\n'
+    )
+    assert [line.split(":", 2)[1] for line in unmarked_flashes(code)] == ["2", "3", "4"]
+
+
+def test_every_template_string_is_marked():
+    unmarked = [line for path in TEMPLATES for line in unmarked_in_template(path)]
+    assert unmarked == [], "unmarked template strings:\n" + "\n".join(unmarked)
+
+
+def test_every_flash_message_is_marked():
+    unmarked = [line for path in MODULES for line in unmarked_flashes(path)]
+    assert unmarked == [], "unmarked flash messages:\n" + "\n".join(unmarked)
+
+
+def _catalogue(language: str):
+    with (CATALOGUES / language / "LC_MESSAGES" / "messages.po").open("rb") as handle:
+        return read_po(handle, locale=language)
+
+
+@pytest.fixture(scope="module")
+def extracted(tmp_path_factory) -> set[str]:
+    """The msgids pybabel extracts from the code and templates as they are now."""
+    pot = tmp_path_factory.mktemp("pot") / "messages.pot"
+    subprocess.run(
+        [str(Path(sys.executable).parent / "pybabel"), "-q", "extract", "-k", "lazy_gettext"]
+        + ["-F", "babel.cfg", "-o", str(pot), "."],
+        cwd=ROOT,
+        check=True,
+    )
+    with pot.open("rb") as handle:
+        return {
+            message.id if isinstance(message.id, str) else message.id[0]
+            for message in read_po(handle)
+            if message.id
+        }
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_catalogue_holds_every_extracted_string(language, extracted):
+    catalogue = _catalogue(language)
+    held = {m.id if isinstance(m.id, str) else m.id[0] for m in catalogue if m.id}
+    missing = sorted(extracted - held)
+    assert missing == [], f"run pybabel extract and update ({language}): {missing}"
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_catalogue_is_translated_with_matching_placeholders(language):
+    catalogue = _catalogue(language)
+    untranslated = [
+        message.id
+        for message in catalogue
+        if message.id
+        and (
+            message.fuzzy
+            or not all(message.string if isinstance(message.string, tuple) else (message.string,))
+        )
+    ]
+    assert untranslated == [], f"empty or fuzzy in {language}: {untranslated}"
+    errors = [
+        f"{message.id!r}: {error}" for message, problems in catalogue.check() for error in problems
+    ]
+    assert errors == [], "\n".join(errors)
+    obsolete = sorted(str(message_id) for message_id in catalogue.obsolete)
+    assert obsolete == [], f"obsolete entries in {language} (pybabel update drops them): {obsolete}"
+
+
+@pytest.fixture(scope="module")
+def compiled_catalogues(tmp_path_factory) -> str:
+    """The German and French catalogues compiled (``pybabel compile``) into a folder."""
+    target = tmp_path_factory.mktemp("translations")
+    for language in LANGUAGES:
+        folder = target / language / "LC_MESSAGES"
+        folder.mkdir(parents=True)
+        with (folder / "messages.mo").open("wb") as handle:
+            write_mo(handle, _catalogue(language))
+    return str(target)
+
+
+@pytest.mark.settings(BABEL_TRANSLATION_DIRECTORIES=from_fixture("compiled_catalogues"))
+@pytest.mark.parametrize(
+    ("language", "subject", "greeting", "total"),
+    [
+        ("en", "we received your order", "Thank you for your order", "Total:"),
+        ("de", "Wir haben Ihre Bestellung", "Vielen Dank für Ihre Bestellung", "Summe:"),
+        ("fr", "nous avons bien reçu votre commande", "Merci pour votre commande", "Total :"),
+    ],
+)
+def test_an_order_email_is_written_in_the_customers_language(
+    app, language, subject, greeting, total
+):
+    customer, products = catalogue({"A": 5})
+    customer.language = language
+    order = OrderFactory(
+        customer=customer, lines={products["A"]: 1}, actor=StaffFactory(role="clerk")
+    )
+    message = notifications.enqueue_order_email(db.session, order, "order_received")
+    assert subject in message.subject and order.number in message.subject
+    assert f"{greeting} {order.number}" in message.body_text
+    assert total in message.body_text
+    assert f"{greeting} <strong>{order.number}</strong>" in (message.body_html or "")
+
+
+@pytest.mark.settings(
+    BABEL_TRANSLATION_DIRECTORIES=from_fixture("compiled_catalogues"), DEFAULT_LOCALE="de"
+)
+def test_a_manager_works_in_german(app, client, auth):
+    auth.login_as("manager")
+    customer, products = catalogue({"A": 5})
+    clerk = StaffFactory(role="clerk")
+    order = OrderFactory(customer=customer, lines={products["A"]: 1}, actor=clerk)
+    listing = parse(client.get("/admin/order/").get_data(as_text=True))
+    menu = text_of(listing.select_one("nav"))
+    assert "Bestellungen" in menu and "Zur Genehmigung" in menu and "Preise" in menu
+    headers = [text_of(th) for th in listing.select("table.model-list thead th")]
+    assert "Bestellung" in headers and "Kunde" in headers
+    token = form_token(client, f"/admin/order/details/?id={order.id}")
+    page = client.post(
+        f"/admin/order/{order.id}/do/approve/",
+        data={"csrf_token": token, "version": order.version},
+        follow_redirects=True,
+    ).get_data(as_text=True)
+    assert f"Bestellung {order.number} genehmigt." in alerts(page)
+    details = text_of(parse(page))
+    assert "Zurück zur Liste" in details and "Summe" in details
