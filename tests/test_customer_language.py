@@ -96,7 +96,7 @@ def test_a_customer_without_a_language_gets_the_shops(client, auth, smtp_server)
     lamp = ProductFactory(sku="LAMP-1", unit_price=Decimal("1234.56"), stock=5)
     order = take_order(client, customer, lamp, 1)
     subject, text, _html = received(smtp_server, "marie@example.com")
-    assert subject == f"Our shop : nous avons reçu votre commande {order.number}"
+    assert subject == f"Our shop : nous avons bien reçu votre commande {order.number}"
     assert f"1{NNBSP}234,56{NBSP}€" in text
 
 

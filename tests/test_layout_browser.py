@@ -117,7 +117,7 @@ def test_main_menu_is_one_line_at_1366(app, browser, live_server, role, screensh
     assert height <= 70, height
 
 
-NUMBER = r"^-?\d[\d,]*(\.\d+)?\s*(%|[A-Z]{3})?$"
+NUMBER = r"^-?€?\d[\d,]*(\.\d+)?\s*(%|[A-Z]{3})?$"
 LISTS = ("order", "product", "promotion", "shipping_method", "tax_rate", "audit")
 
 

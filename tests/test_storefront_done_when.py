@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from decimal import Decimal
 
 import pytest
+from babel.numbers import format_currency
 from playwright.sync_api import expect
 from sqlalchemy import text
 
@@ -93,8 +94,8 @@ def signed_in(browser, live_server: str, email: str):
 
 
 def money(value: str) -> re.Pattern[str]:
-    """An amount as the order page writes it (thousands separated, then the currency)."""
-    return re.compile(rf"^{re.escape(f'{Decimal(value):,.2f}')} [A-Z]{{3}}$")
+    """An amount as the order page writes it for an English-speaking customer (€1,234.56)."""
+    return re.compile(rf"^{re.escape(format_currency(Decimal(value), 'EUR', locale='en'))}$")
 
 
 def test_storefront_order_to_signed_webhooks_and_the_customers_page(
