@@ -39,6 +39,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cached_property
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -468,8 +469,7 @@ def check_rows(
     duplicates = _duplicates(table, key_column)
     plan = Plan(spec, mapping, [], keep=keep)
     done = 0
-    for start in range(0, len(table.rows), CHUNK):
-        chunk = table.rows[start : start + CHUNK]
+    for chunk in _chunks(table.rows):
         keys = {k for k in (_key(cells, key_column) for _line, cells in chunk) if k}
         # Plain rows of the columns the form reads (the form takes any object with
         # those attributes): several times cheaper to load than ORM records.
@@ -485,6 +485,13 @@ def check_rows(
         if progress is not None:
             progress(done)
     return plan
+
+
+def _chunks(rows: Iterable[tuple[int, list[str]]]) -> Iterator[list[tuple[int, list[str]]]]:
+    """``rows`` in lists of ``CHUNK``, read as they are needed."""
+    iterator = iter(rows)
+    while chunk := list(islice(iterator, CHUNK)):
+        yield chunk
 
 
 def _duplicates(table: Table, key_column: int) -> dict[str, list[int]]:
@@ -537,8 +544,7 @@ def _check_counts(
     note_header = spec.column("note").header
     plan = Plan(spec, mapping, [], keep=keep)
     done = 0
-    for start in range(0, len(table.rows), CHUNK):
-        chunk = table.rows[start : start + CHUNK]
+    for chunk in _chunks(table.rows):
         keys = {k for k in (_key(cells, key_column) for _line, cells in chunk) if k}
         found = session.execute(
             select(Product.id, Product.sku, Product.stock, Product.version).where(
@@ -927,7 +933,7 @@ class _BulkWriter:
                 prepared.updates.append(
                     (row, changed, {n: before.get(n) for n in changed}, self._label(merged))
                 )
-            row.values = {}  # written from here on: no need to keep them twice
+            row.values, row.before = {}, None  # written from here on: not kept twice
         return prepared
 
     def write(self, prepared: _Prepared, *, valid_only: bool) -> None:
