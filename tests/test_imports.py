@@ -18,6 +18,7 @@ import pytest
 from sqlalchemy import select
 
 from console.database import db
+from console.jobs.imports import REPORT_LIMIT
 from console.jobs.runner import run_next
 from console.models import AuditEvent, Customer, ImportBatch, Job, Product, TaxRate
 from tests.factories import CustomerFactory, ProductFactory, StaffFactory
@@ -945,3 +946,51 @@ def test_a_product_import_brings_new_stock_through_the_ledger(client, auth):
     confirm(client, "products", batch_id)
     assert product("LEDG-1").stock == 12
     assert stock_service.verify(db.session).mismatches == []
+
+
+@pytest.mark.settings(IMPORT_INLINE_MAX_ROWS=3 * REPORT_LIMIT)
+def test_a_preview_past_the_display_cap_says_so_and_counts_every_row(client, auth, catalogue):
+    auth.login_as("manager")
+    many, bad = REPORT_LIMIT + 105, REPORT_LIMIT + 10
+    created = uploaded(
+        client,
+        "products",
+        csv_bytes(
+            PRODUCT_HEADER, *([f"CAP-{n}", f"Cap {n}", "5.00", "1", "yes"] for n in range(many))
+        ),
+    )
+    preview(client, "products", created)
+    assert counts(confirm(client, "products", created).get_data(as_text=True))["create"] == many
+    data = csv_bytes(
+        PRODUCT_HEADER,
+        *([f"CAP-{n}", f"Cap {n}", "6.00", "1", "yes"] for n in range(many)),
+        *([f"BAD-{n}", f"Bad {n}", "-1", "1", "yes"] for n in range(bad)),
+    )
+    before = snapshot()
+    page = preview(client, "products", uploaded(client, "products", data)).get_data(as_text=True)
+
+    assert counts(page) == {"create": 0, "update": many, "unchanged": 0, "error": bad}
+    shown_errors, shown_updates = errors(page), updates(page)
+    assert len(shown_errors) == len(shown_updates) == REPORT_LIMIT
+    assert shown_errors[0] == (
+        str(many + 2),
+        "BAD-0",
+        "Unit price",
+        "The price must be 0 or more.",
+    )
+    assert shown_updates[-1] == (
+        str(REPORT_LIMIT + 1),
+        f"CAP-{REPORT_LIMIT - 1}",
+        "Unit price",
+        "5.00",
+        "6.00",
+    )
+    html = parse(page)
+    assert text_of(html.select_one(".import-errors-cap")) == (
+        f"The first {REPORT_LIMIT:,} of {bad:,} errors are shown."
+    )
+    assert text_of(html.select_one(".import-updates-cap")) == (
+        f"The first {REPORT_LIMIT:,} of {many:,} updated records are shown."
+    )
+    after = snapshot()
+    assert after["product"] == before["product"] and after["audit_event"] == before["audit_event"]

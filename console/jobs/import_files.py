@@ -27,8 +27,8 @@ import csv
 import datetime as dt
 import io
 import zipfile
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -44,10 +44,9 @@ OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 DELIMITERS = ",;\t|"
 MAX_COLUMNS = 200
 MAX_ROWS = 100_000
-"""Rows of one import. An import is applied in one transaction, and every row, its
-record and its audit event stay in memory until it commits: 100,000 products took about
-900 MB (bench/RESULTS.md). A file of tiny rows within the size limit could otherwise
-hold millions."""
+"""Rows of one import. An import is applied in one transaction, and each row's outcome
+and statement values stay in memory until it commits (bench/RESULTS.md). A file of tiny
+rows within the size limit could otherwise hold millions."""
 MAX_ZIP_ENTRIES = 1_000
 RATIO_CHECKED_FROM = 1_000_000
 """Entries smaller than this (unpacked) are not held to the compression ratio."""
@@ -57,14 +56,39 @@ class FileRefused(DomainError):
     """The file cannot be imported at all (nothing was stored or changed)."""
 
 
+class Rows:
+    """A file's data rows, read from the file again at each pass and never all kept:
+    ``(line, cells)``, the line (row number in a spreadsheet, header = 1) and cells.
+
+    ``lines`` gives the file's lines anew at each call; the rows were counted (and the
+    file found readable) by a first pass when the file was read.
+    """
+
+    def __init__(self, lines: Callable[[], Iterable[list[str]]], count: int) -> None:
+        self._lines = lines
+        self.count = count
+
+    def __iter__(self) -> Iterator[tuple[int, list[str]]]:
+        header_seen = False
+        for line, cells in enumerate(self._lines(), start=1):
+            if not any(cell.strip() for cell in cells):
+                continue
+            if not header_seen:
+                header_seen = True
+                continue
+            yield line, cells
+
+    def __len__(self) -> int:
+        return self.count
+
+
 @dataclass
 class Table:
     """A file's header and data rows, every cell as text."""
 
     file_format: str
     headers: list[str]
-    rows: list[tuple[int, list[str]]] = field(default_factory=list)
-    """``(line, cells)``: the line (row number in a spreadsheet, header = 1) and cells."""
+    rows: Rows
     delimiter: str | None = None
 
 
@@ -128,33 +152,34 @@ def _read_csv(data: bytes) -> Table:
     except csv.Error:
         first = sample.splitlines()[0] if sample.splitlines() else ""
         delimiter = next((d for d in DELIMITERS if d in first), ",")
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=False)
+
+    def lines() -> Iterable[list[str]]:
+        return csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=False)
+
     try:
-        headers, rows = _header_and_rows(reader)
+        headers, count = _header_and_count(lines())
     except csv.Error as exc:
         raise FileRefused(f"The CSV file cannot be read: {exc}.") from None
-    return Table(CSV, headers, rows, delimiter)
+    return Table(CSV, headers, Rows(lines, count), delimiter)
 
 
-def _header_and_rows(
-    lines: Iterable[list[str]],
-) -> tuple[list[str], list[tuple[int, list[str]]]]:
-    """The first non-blank line as the header, then the non-blank lines with their number."""
+def _header_and_count(lines: Iterable[list[str]]) -> tuple[list[str], int]:
+    """The first non-blank line as the header, and how many non-blank lines follow it."""
     headers: list[str] | None = None
-    rows: list[tuple[int, list[str]]] = []
-    for line, cells in enumerate(lines, start=1):
+    count = 0
+    for cells in lines:
         if not any(cell.strip() for cell in cells):
             continue
         if headers is None:
             headers = [cell.strip() for cell in cells]
             continue
-        if len(rows) >= MAX_ROWS:
+        if count >= MAX_ROWS:
             raise FileRefused(
                 f"The file has more than {MAX_ROWS:,} rows, the most an import takes. "
                 "Split it into smaller files."
             )
-        rows.append((line, cells))
-    return headers or [], rows
+        count += 1
+    return headers or [], count
 
 
 # --- XLSX --------------------------------------------------------------------------------
@@ -217,29 +242,39 @@ def cell_text(value: Any) -> str:
 
 
 def _read_xlsx(data: bytes, limits: Limits) -> Table:
+    check_archive(data, limits)
+    try:
+        headers, count = _header_and_count(_sheet_lines(data))
+    except FileRefused:
+        raise
+    except _Unreadable as exc:
+        raise FileRefused(str(exc)) from None
+    except Exception:  # noqa: BLE001 - a damaged sheet part
+        raise FileRefused(
+            "The workbook's first sheet cannot be read: save it again as .xlsx or CSV UTF-8."
+        ) from None
+    return Table(XLSX, headers, Rows(lambda: _sheet_lines(data), count))
+
+
+class _Unreadable(Exception):
+    """The workbook cannot be opened, or has no sheet (the message says which)."""
+
+
+def _sheet_lines(data: bytes) -> Iterator[list[str]]:
+    """The first worksheet's rows as text, the workbook open only while they are read."""
     import openpyxl
 
-    check_archive(data, limits)
     try:
         workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=False)
     except Exception:  # noqa: BLE001 - openpyxl raises many kinds for a damaged workbook
-        raise FileRefused(
+        raise _Unreadable(
             "The workbook cannot be read: open it in Excel or LibreOffice and save it "
             "again as .xlsx, or save it as CSV UTF-8."
         ) from None
     try:
         if not workbook.worksheets:
-            raise FileRefused("The workbook has no worksheet: there is nothing to import.")
-        sheet = workbook.worksheets[0]
-        headers, rows = _header_and_rows(
-            [cell_text(value) for value in values] for values in sheet.iter_rows(values_only=True)
-        )
-    except FileRefused:
-        raise
-    except Exception:  # noqa: BLE001 - a damaged sheet part
-        raise FileRefused(
-            "The workbook's first sheet cannot be read: save it again as .xlsx or CSV UTF-8."
-        ) from None
+            raise _Unreadable("The workbook has no worksheet: there is nothing to import.")
+        for values in workbook.worksheets[0].iter_rows(values_only=True):
+            yield [cell_text(value) for value in values]
     finally:
         workbook.close()
-    return Table(XLSX, headers, rows)

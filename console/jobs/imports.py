@@ -39,6 +39,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cached_property
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -292,11 +293,59 @@ class RowResult:
     """The existing record's values as checked (a row of those the write needs)."""
 
 
+class Tally:
+    """What a preview or an outcome shows: every count, and the first ``REPORT_LIMIT``
+    errors, updates and creations with the true totals, kept as the rows go by (no
+    row's outcome is kept beyond what is shown)."""
+
+    def __init__(self) -> None:
+        self.counts = dict.fromkeys(ACTIONS, 0)
+        self.errors: list[dict[str, Any]] = []
+        self.errors_total = 0
+        self.updates: list[dict[str, Any]] = []
+        self.creates: list[dict[str, Any]] = []
+
+    def add(self, row: RowResult) -> None:
+        self.counts[row.action] += 1
+        if row.action == ERROR:
+            for name, messages in row.errors.items():
+                for message in messages:
+                    self.errors_total += 1
+                    if len(self.errors) < REPORT_LIMIT:
+                        self.errors.append(
+                            {"line": row.line, "key": row.key, "field": name, "message": message}
+                        )
+        elif row.action == UPDATE and len(self.updates) < REPORT_LIMIT:
+            self.updates.append({"line": row.line, "key": row.key, "changes": row.changes})
+        elif row.action == CREATE and len(self.creates) < REPORT_LIMIT:
+            self.creates.append({"line": row.line, "key": row.key})
+
+    def report(self, **extra: Any) -> dict[str, Any]:
+        return {
+            "counts": dict(self.counts),
+            "errors": self.errors,
+            "errors_total": self.errors_total,
+            "updates": self.updates,
+            "updates_total": self.counts[UPDATE],
+            "creates": self.creates,
+            **extra,
+        }
+
+
 @dataclass
 class Plan:
     spec: ImportSpec
     mapping: Mapping[str, int]
     rows: list[RowResult]
+    """Each row's outcome; empty when checked for a preview only (``keep=False``)."""
+    keep: bool = True
+    tally: Tally = field(default_factory=Tally)
+    """The counts and shown rows, as checked (before any write)."""
+
+    def add(self, row: RowResult) -> None:
+        self.tally.add(row)
+        if self.keep:
+            self.rows.append(row)
 
     def counts(self) -> dict[str, int]:
         counted = dict.fromkeys(ACTIONS, 0)
@@ -394,10 +443,14 @@ def check_rows(
     table: Table,
     mapping: Mapping[str, int],
     progress: Callable[[int], None] | None = None,
+    *,
+    keep: bool = True,
 ) -> Plan:
-    """What each row of ``table`` would do, checked by the view's form. Reads only."""
+    """What each row of ``table`` would do, checked by the view's form. Reads only.
+
+    With ``keep=False`` (a preview) only the plan's tally is kept, not each row."""
     if spec.ledger:
-        return _check_counts(session, spec, table, mapping, progress)
+        return _check_counts(session, spec, table, mapping, progress, keep=keep)
     view = find_view(current_app, spec.view)
     if view is None:
         raise DomainError("This console cannot import these records.")
@@ -414,10 +467,9 @@ def check_rows(
     columns = [model.id, model.version, *(getattr(model, name) for name in sorted(read))]
 
     duplicates = _duplicates(table, key_column)
-    results: list[RowResult] = []
+    plan = Plan(spec, mapping, [], keep=keep)
     done = 0
-    for start in range(0, len(table.rows), CHUNK):
-        chunk = table.rows[start : start + CHUNK]
+    for chunk in _chunks(table.rows):
         keys = {k for k in (_key(cells, key_column) for _line, cells in chunk) if k}
         # Plain rows of the columns the form reads (the form takes any object with
         # those attributes): several times cheaper to load than ORM records.
@@ -428,13 +480,18 @@ def check_rows(
             ).all()
         }
         for line, cells in chunk:
-            results.append(
-                _check_row(spec, form, mapping, tax_rates, line, cells, existing, duplicates)
-            )
+            plan.add(_check_row(spec, form, mapping, tax_rates, line, cells, existing, duplicates))
         done += len(chunk)
         if progress is not None:
             progress(done)
-    return Plan(spec, mapping, results)
+    return plan
+
+
+def _chunks(rows: Iterable[tuple[int, list[str]]]) -> Iterator[list[tuple[int, list[str]]]]:
+    """``rows`` in lists of ``CHUNK``, read as they are needed."""
+    iterator = iter(rows)
+    while chunk := list(islice(iterator, CHUNK)):
+        yield chunk
 
 
 def _duplicates(table: Table, key_column: int) -> dict[str, list[int]]:
@@ -470,6 +527,8 @@ def _check_counts(
     table: Table,
     mapping: Mapping[str, int],
     progress: Callable[[int], None] | None = None,
+    *,
+    keep: bool = True,
 ) -> Plan:
     """What each stock count would do (docs/stock.md): its movement is
     ``counted - (available + reserved)``, "unchanged" when that is zero. Reads only.
@@ -483,10 +542,9 @@ def _check_counts(
     sku_header = spec.column("sku").header
     counted_header = spec.column("counted").header
     note_header = spec.column("note").header
-    results: list[RowResult] = []
+    plan = Plan(spec, mapping, [], keep=keep)
     done = 0
-    for start in range(0, len(table.rows), CHUNK):
-        chunk = table.rows[start : start + CHUNK]
+    for chunk in _chunks(table.rows):
         keys = {k for k in (_key(cells, key_column) for _line, cells in chunk) if k}
         found = session.execute(
             select(Product.id, Product.sku, Product.stock, Product.version).where(
@@ -557,7 +615,7 @@ def _check_counts(
                 )
             if errors or product is None or counted is None:
                 row.errors = errors
-                results.append(row)
+                plan.add(row)
                 continue
             row.record_id = product.id
             row.version = product.version
@@ -571,11 +629,11 @@ def _check_counts(
                     ON_SHELF: [on_shelf, counted],
                     AVAILABLE: [product.stock, counted - held],
                 }
-            results.append(row)
+            plan.add(row)
         done += len(chunk)
         if progress is not None:
             progress(done)
-    return Plan(spec, mapping, results)
+    return plan
 
 
 def _key(cells: Sequence[str], index: int) -> str:
@@ -674,28 +732,11 @@ def _check_row(
 
 
 def report(plan: Plan, **extra: Any) -> dict[str, Any]:
-    """The preview (or outcome) as kept on the import: counts, errors, changes, a sample."""
-    errors = [
-        {"line": r.line, "key": r.key, "field": name, "message": message}
-        for r in plan.rows
-        if r.action == ERROR
-        for name, messages in r.errors.items()
-        for message in messages
-    ]
-    updates = [
-        {"line": r.line, "key": r.key, "changes": r.changes}
-        for r in plan.rows
-        if r.action == UPDATE
-    ]
-    creates = [{"line": r.line, "key": r.key} for r in plan.rows if r.action == CREATE]
-    return {
-        "counts": plan.counts(),
-        "errors": errors[:REPORT_LIMIT],
-        "errors_total": len(errors),
-        "updates": updates[:REPORT_LIMIT],
-        "creates": creates[:REPORT_LIMIT],
-        **extra,
-    }
+    """The outcome of applying ``plan`` as kept on the import (see ``Tally``)."""
+    tally = Tally()
+    for row in plan.rows:
+        tally.add(row)
+    return tally.report(**extra)
 
 
 def _safe(value: Any) -> Any:
@@ -892,7 +933,7 @@ class _BulkWriter:
                 prepared.updates.append(
                     (row, changed, {n: before.get(n) for n in changed}, self._label(merged))
                 )
-            row.values = {}  # written from here on: no need to keep them twice
+            row.values, row.before = {}, None  # written from here on: not kept twice
         return prepared
 
     def write(self, prepared: _Prepared, *, valid_only: bool) -> None:
@@ -1060,8 +1101,9 @@ def preview(
     if problem:
         raise import_service.ImportRefused(problem)
     with collector_paused():
-        plan = check_rows(session, spec, table, batch.mapping, progress)
-        outcome = report(plan)
+        outcome = check_rows(
+            session, spec, table, batch.mapping, progress, keep=False
+        ).tally.report()
     session.commit()
     if not import_service.record_preview(session, batch.id, outcome, job_id):
         raise import_service.ImportRefused(
