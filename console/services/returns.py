@@ -37,9 +37,11 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 from flask import current_app
+from flask_babel import gettext
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from config import N_
 from console import audit
 from console.database import rowcount
 from console.models import Order, OrderLine, OrderStatus, Return, ReturnLine, User
@@ -238,16 +240,23 @@ def _lowered(quote: RefundQuote, goods: Decimal) -> list[CreditLine]:
 def _require(actor: User, permission: str, doing: str) -> None:
     if actor is None or not actor.active or not actor.has_permission(permission):
         raise DomainError(
-            f"Your role does not allow you to {doing} (it needs the permission {permission})."
+            gettext(
+                "Your role does not allow you to %(doing)s (it needs the permission "
+                "%(permission)s).",
+                doing=gettext(doing),
+                permission=permission,
+            )
         )
 
 
 def _reason(reason: str | None) -> str:
     cleaned = (reason or "").strip()
     if not cleaned:
-        raise DomainError("Give the reason for the return; the credit note prints it.")
+        raise DomainError(gettext("Give the reason for the return; the credit note prints it."))
     if len(cleaned) > MAX_REASON_LENGTH:
-        raise DomainError(f"The reason is too long (at most {MAX_REASON_LENGTH} characters).")
+        raise DomainError(
+            gettext("The reason is too long (at most %(most)s characters).", most=MAX_REASON_LENGTH)
+        )
     return cleaned
 
 
@@ -303,7 +312,7 @@ def _load_order(session: Session, order: Order | int) -> Order:
     decided one after the other (a row lock on PostgreSQL, the write lock on SQLite)."""
     order_id = order.id if isinstance(order, Order) else row_id(order)
     if order_id is None or session.get(Order, order_id) is None:
-        raise DomainError("This order does not exist (any more).")
+        raise DomainError(gettext("This order does not exist (any more)."))
     session.execute(
         update(Order)
         .where(Order.id == order_id)
@@ -323,14 +332,18 @@ def request_return(
     reason: str | None,
 ) -> Return:
     """Record a return of ``lines`` of a shipped or delivered order."""
-    _require(actor, RETURNS_MANAGE, "record returns")
+    _require(actor, RETURNS_MANAGE, N_("record returns"))
 
     def change() -> Return:
         loaded = _load_order(session, order)
         if loaded.status not in RETURNABLE:
             raise DomainError(
-                f"Order {loaded.number} is {loaded.status}; only shipped or delivered "
-                "orders can be returned."
+                gettext(
+                    "Order %(number)s is %(status)s; only shipped or delivered orders can be"
+                    " returned.",
+                    number=loaded.number,
+                    status=loaded.status,
+                )
             )
         cleaned = _reason(reason)
         by_id = {line.id: line for line in loaded.lines}
@@ -340,23 +353,39 @@ def request_return(
         for requested in lines:
             line = by_id.get(requested.order_line_id)
             if line is None:
-                problems.append(f"Order {loaded.number} has no line {requested.order_line_id}.")
+                problems.append(
+                    gettext(
+                        "Order %(number)s has no line %(line)s.",
+                        number=loaded.number,
+                        line=requested.order_line_id,
+                    )
+                )
                 continue
             if requested.order_line_id in wanted:
-                problems.append(f"{line.sku} is listed twice; give each line once.")
+                problems.append(
+                    gettext("%(sku)s is listed twice; give each line once.", sku=line.sku)
+                )
                 continue
             if requested.quantity < 0:
-                problems.append(f"{line.sku}: a quantity cannot be below zero.")
+                problems.append(gettext("%(sku)s: a quantity cannot be below zero.", sku=line.sku))
             elif requested.quantity > left[line.id]:
                 problems.append(
-                    f"{line.sku}: {requested.quantity} returned, but only {left[line.id]} of "
-                    f"the {line.quantity} shipped can still be returned."
+                    gettext(
+                        "%(sku)s: %(returned)s returned, but only %(left)s of the %(shipped)s"
+                        " shipped can still be returned.",
+                        sku=line.sku,
+                        returned=requested.quantity,
+                        left=left[line.id],
+                        shipped=line.quantity,
+                    )
                 )
             wanted[line.id] = requested.quantity
         if problems:
-            raise DomainError("Nothing was recorded. " + " ".join(problems))
+            raise DomainError(" ".join([gettext("Nothing was recorded."), *problems]))
         if not any(wanted.values()):
-            raise DomainError("A return needs at least one item: give a quantity above zero.")
+            raise DomainError(
+                gettext("A return needs at least one item: give a quantity above zero.")
+            )
         return_ = Return(
             order=loaded,
             state=ReturnState.REQUESTED.value,
@@ -384,7 +413,7 @@ def _load_return(session: Session, return_: Return | int) -> Return:
     return_id = return_.id if isinstance(return_, Return) else row_id(return_)
     loaded = None if return_id is None else session.get(Return, return_id, populate_existing=True)
     if loaded is None:
-        raise DomainError("This return does not exist (any more).")
+        raise DomainError(gettext("This return does not exist (any more)."))
     return loaded
 
 
@@ -400,8 +429,14 @@ def _advance(session: Session, return_: Return, source: ReturnState, target: Ret
     if rowcount(moved) != 1:
         current = session.scalar(select(Return.state).where(Return.id == return_.id))
         raise DomainError(
-            f"{return_.label} is {current}; only a {source.value} return can be "
-            f"{target.value}. Nothing was changed."
+            gettext(
+                "%(label)s is %(current)s; only a %(source)s return can be %(target)s."
+                " Nothing was changed.",
+                label=return_.label,
+                current=current,
+                source=source.value,
+                target=target.value,
+            )
         )
     session.expire(return_, ["state", "updated_at"])
 
@@ -411,7 +446,7 @@ def receive(
 ) -> Return:
     """Record the goods of a requested return as arrived: ``outcomes`` gives, per return
     line id, ``restock`` (back on the shelf) or ``write_off``."""
-    _require(actor, RETURNS_MANAGE, "receive returns")
+    _require(actor, RETURNS_MANAGE, N_("receive returns"))
 
     def change() -> Return:
         loaded = _load_return(session, return_)
@@ -421,9 +456,13 @@ def receive(
             try:
                 chosen[line.id] = ReturnOutcome(outcomes.get(line.id, ""))
             except ValueError:
-                problems.append(f"{line.order_line.sku}: choose back to stock or written off.")
+                problems.append(
+                    gettext(
+                        "%(sku)s: choose back to stock or written off.", sku=line.order_line.sku
+                    )
+                )
         if problems:
-            raise DomainError("Nothing was recorded. " + " ".join(problems))
+            raise DomainError(" ".join([gettext("Nothing was recorded."), *problems]))
         _advance(session, loaded, ReturnState.REQUESTED, ReturnState.RECEIVED)
         with audit.acting(session, actor):
             for line in loaded.lines:
@@ -452,9 +491,11 @@ def four_eyes_refusal(return_: Return, actor: User, total: Decimal) -> str | Non
     """Why ``actor`` may not approve a refund of ``total`` for ``return_``, or None."""
     limit = Decimal(current_app.config.get("REFUND_FOUR_EYES_ABOVE", Decimal("100.00")))
     if total > limit and return_.received_by_id == actor.id:
-        return (
-            f"You received {return_.label}; a refund above {money_text(limit)} must be "
-            "approved by someone else (four-eyes rule)."
+        return gettext(
+            "You received %(label)s; a refund above %(limit)s must be approved by someone"
+            " else (four-eyes rule).",
+            label=return_.label,
+            limit=money_text(limit),
         )
     return None
 
@@ -473,15 +514,24 @@ def refund(
     ``refund_quote(...).goods``); ``shipping``: shipping to give back, as the order's
     shipping line shows it (None: none).
     """
-    _require(actor, ORDERS_APPROVE, "approve refunds")
+    _require(actor, ORDERS_APPROVE, N_("approve refunds"))
 
     def change() -> Return:
         loaded = _load_return(session, return_)
         if loaded.state == ReturnState.REFUNDED.value:
-            raise DomainError(f"{loaded.label} was refunded already; a return is refunded once.")
+            raise DomainError(
+                gettext(
+                    "%(label)s was refunded already; a return is refunded once.",
+                    label=loaded.label,
+                )
+            )
         if loaded.state != ReturnState.RECEIVED.value:
             raise DomainError(
-                f"{loaded.label} is {loaded.state}; record its goods as received first."
+                gettext(
+                    "%(label)s is %(state)s; record its goods as received first.",
+                    label=loaded.label,
+                    state=loaded.state,
+                )
             )
         quote = refund_quote(session, loaded)
         goods = (
@@ -489,8 +539,12 @@ def refund(
         )
         if goods > quote.goods:
             raise DomainError(
-                f"{money_text(goods)} is more than was paid for the returned items "
-                f"({money_text(quote.goods)}); a refund can be lowered, never raised."
+                gettext(
+                    "%(amount)s is more than was paid for the returned items (%(most)s);"
+                    " a refund can be lowered, never raised.",
+                    amount=money_text(goods),
+                    most=money_text(quote.goods),
+                )
             )
         shipped_back = (
             ZERO
@@ -499,11 +553,15 @@ def refund(
         )
         if shipped_back > quote.shipping:
             raise DomainError(
-                f"{money_text(shipped_back)} of shipping is more than the "
-                f"{money_text(quote.shipping)} the order charged and no refund gave back yet."
+                gettext(
+                    "%(amount)s of shipping is more than the %(most)s the order charged and"
+                    " no refund gave back yet.",
+                    amount=money_text(shipped_back),
+                    most=money_text(quote.shipping),
+                )
             )
         if not goods and not shipped_back:
-            raise DomainError("A refund of nothing: give an amount above zero.")
+            raise DomainError(gettext("A refund of nothing: give an amount above zero."))
         _advance(session, loaded, ReturnState.RECEIVED, ReturnState.REFUNDED)
         note = documents.issue_credit_note(
             session,
