@@ -13,6 +13,7 @@ from __future__ import annotations
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 from flask_admin.model import BaseModelView
+from playwright.sync_api import expect
 from sqlalchemy import select
 
 from console.admin.registry import registered_views
@@ -96,3 +97,53 @@ def test_no_serious_violation_on_any_page(app, live_server, browser, screenshot)
     assert any("/admin/customer/new/" in path for path in paths), paths
     report = "\n".join(f"{where}:\n  " + "\n  ".join(problems) for where, problems in found.items())
     assert not found, f"axe-core found serious or critical violations:\n{report}"
+
+
+GERMAN_PAGES = (
+    "/admin/",
+    "/admin/order/",
+    "/admin/order/details/?id={order}",
+    "/admin/order/new/",
+    "/admin/customer/new/",
+    "/admin/returns/",
+    "/admin/stock/adjust/",
+    "/admin/profile/",
+    "/admin/role/edit/?id={role}",
+)
+"""Pages whose German words run longest (forms, the order page, the role page)."""
+
+
+def test_no_serious_violation_in_german(app, live_server, browser):
+    """The same audit for a person whose browser asks for German: longer words, other
+    labels, and the page's language declared as German."""
+    shop = priced_shop()
+    order = OrderFactory(customer=shop["ada"], lines={shop["kettle"]: 1})
+    StaffFactory(email="admin@staff.test", role="admin")
+    role = db.session.scalar(select(Role).where(Role.name == "manager"))
+
+    axe = Axe()
+    context = browser.new_context(
+        base_url=live_server, locale="de-DE", viewport={"width": 1366, "height": 900}
+    )
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    found: dict[str, list[str]] = {}
+    try:
+        page.goto("/login")
+        assert page.locator("html").get_attribute("lang") == "de"
+        sign_in(page, "admin")
+        for path in GERMAN_PAGES:
+            url = path.format(order=order.id, role=role.id)
+            for width in WIDTHS:
+                page.set_viewport_size({"width": width, "height": 900})
+                page.goto(url)
+                assert page.locator("html").get_attribute("lang") == "de", url
+                problems = serious(axe.run(page))
+                if problems:
+                    found[f"{url} at {width} px"] = problems
+        page.goto("/admin/order/")
+        expect(page.locator("nav")).to_contain_text("Bestellungen")
+    finally:
+        context.close()
+    report = "\n".join(f"{where}:\n  " + "\n  ".join(problems) for where, problems in found.items())
+    assert not found, f"axe-core found serious or critical violations in German:\n{report}"

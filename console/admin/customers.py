@@ -76,8 +76,9 @@ class CustomerAdmin(ImportMixin, SecuredModelView):
             "validators": [Email(message="Enter a valid e-mail address, like name@example.com.")],
         },
         "phone": {"filters": [strip]},
-        # Blank (the shop's language) is kept as None, not as empty text.
-        "language": {"filters": [strip]},
+        # Blank (the shop's language) is kept as None, not as empty text. The blank
+        # choice is named, so that the picker always has a readable text.
+        "language": {"filters": [strip], "blank_text": lazy_gettext("The shop’s language")},
         "notes": {"validators": [Optional(), Length(max=5000)]},
     }
     form_widget_args = {"notes": {"rows": 4}}
