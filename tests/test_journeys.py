@@ -209,9 +209,9 @@ def test_a_clerk_receives_one_of_three_back_to_stock_and_a_manager_refunds_it(
     manager = open_page()
     sign_in(manager, "manager")
     manager.goto(f"/admin/returns/details/?id={returned.id}")
-    assert manager.inner_text("#refund-most") == "30.00 EUR"
+    assert manager.inner_text("#refund-most") == "€30.00"
     manager.click("#return-refund-form button[type=submit]")
-    manager.wait_for_selector("text=Return 1 refunded: 30.00 EUR")
+    manager.wait_for_selector("text=Return 1 refunded: €30.00")
     screenshot(manager, "manager-refunded-return")
     manager.goto(f"/admin/order/details/?id={order.id}")
     manager.wait_for_selector("#order-timeline a.timeline-link >> text=Credit note CN-")
@@ -238,4 +238,4 @@ def test_a_clerk_receives_one_of_three_back_to_stock_and_a_manager_refunds_it(
     }
     assert mails["return_received"].recipient == customer.email
     assert mails["return_refunded"].credit_note_id == note.id
-    assert "We refunded 30.00 EUR" in mails["return_refunded"].body_text
+    assert "We refunded €30.00" in mails["return_refunded"].body_text

@@ -598,7 +598,9 @@ def before_flush(session: Session, _flush_context: Any, _instances: Any) -> None
             for name, (before, after) in changes.items():
                 first = pending_changes.get(name, [before])[0]
                 pending_changes[name] = [first, after]
-                if _same(first, after):
+                # A secret's placeholders hide its values: that it changed in one of
+                # the flushes is all that can be said, and is kept.
+                if name not in spec.masked and _same(first, after):
                     del pending_changes[name]
             pending.changes = pending_changes
         for obj in list(session.deleted):
