@@ -5,7 +5,10 @@ issued documents never change; the invoice reaches the customer's SMTP server at
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from sqlalchemy import delete, select, update
@@ -18,7 +21,8 @@ from console.notify.dispatcher import deliver_due
 from console.services import documents, workflow
 from console.services.documents import CreditLine
 from console.services.errors import DomainError
-from console.services.pdf import FONT_DIR, LocalFilesOnly, RefusedURL
+from console.services.pdf import FONT_DIR, RefusedURL
+from console.services.pdf_fetcher import LocalFilesOnly
 from tests.documents_support import approved_orders, pdf_pages, pdf_text, taxed_order
 from tests.factories import OrderFactory
 from tests.fixtures.servers import mail_relay
@@ -255,6 +259,30 @@ def test_documents_fetch_only_the_consoles_own_files():
         assert not fetcher.allows(url), url
         with pytest.raises(RefusedURL):
             fetcher.fetch(url)
+
+
+SERVE_A_PAGE = """
+import sys
+from console import create_app
+app = create_app({"CONSOLE_CONFIG": "testing", "SQLALCHEMY_DATABASE_URI": "sqlite://"})
+page = app.test_client().get("/login", base_url=app.config["CONSOLE_BASE_URL"])
+assert page.status_code == 200, page.status_code
+print("weasyprint" in sys.modules)
+"""
+
+
+def test_a_worker_serving_pages_does_not_load_weasyprint():
+    """WeasyPrint weighs some 25 MB per process: only a process that renders loads it."""
+    result = subprocess.run(
+        [sys.executable, "-c", SERVE_A_PAGE],
+        cwd=Path(__file__).resolve().parents[1],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[-1] == "False"
 
 
 @pytest.mark.settings(**mail_relay(), OUTBOX_RETRY_BASE_SECONDS=0)

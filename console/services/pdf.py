@@ -11,11 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
 from flask import render_template
-from weasyprint import HTML
-from weasyprint.urls import URLFetcher, URLFetcherResponse
 
 TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "templates" / "documents"
 FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
@@ -26,33 +23,18 @@ class RefusedURL(ValueError):
     """A document asked for a resource outside the files the console ships."""
 
 
-class LocalFilesOnly(URLFetcher):
-    """WeasyPrint's fetcher, limited to files under ``roots``: no network, ever."""
-
-    def __init__(self, roots: tuple[Path, ...] = (TEMPLATE_DIR, FONT_DIR)) -> None:
-        super().__init__(allowed_protocols={"file"}, fail_on_errors=False)
-        self.roots = tuple(root.resolve() for root in roots)
-
-    def allows(self, url: str) -> bool:
-        """Whether ``url`` names a file under one of the roots (after resolving ``..``)."""
-        parts = urlsplit(url)
-        if parts.scheme.lower() != "file" or parts.netloc not in ("", "localhost"):
-            return False
-        path = Path(unquote(parts.path)).resolve()
-        return any(path.is_relative_to(root) for root in self.roots) and path.is_file()
-
-    def fetch(self, url: str, headers: Any = None) -> URLFetcherResponse:
-        if not self.allows(url):
-            raise RefusedURL(f"documents fetch no {url[:200]!r}: only the console's own files")
-        return super().fetch(url, headers)
-
-
 def render_pdf(template: str, context: dict[str, Any]) -> bytes:
     """Render ``templates/documents/<template>.html`` with ``context`` to PDF bytes.
 
     Needs an app context (the templates are the app's). The fonts' folder is passed
     to the template as ``font_dir`` (a file URL).
     """
+    # WeasyPrint (with its fonts and layout engine, some 25 MB) is loaded by the first
+    # document a process renders, not by every worker that only serves pages.
+    from weasyprint import HTML
+
+    from console.services.pdf_fetcher import LocalFilesOnly
+
     html = render_template(
         f"documents/{template}.html", font_dir=FONT_DIR.resolve().as_uri(), **context
     )
