@@ -110,6 +110,10 @@ class Order(OrderAddressesMixin, TimestampMixin, VersionedMixin, Model):
     """The sum of the lines' totals (quantity × unit price)."""
     discount_total: Mapped[Decimal] = mapped_column(MONEY, default=ZERO, server_default="0")
     shipping_total: Mapped[Decimal] = mapped_column(MONEY, default=ZERO, server_default="0")
+    shipping_tax_rate: Mapped[Decimal | None] = mapped_column(PERCENT)
+    """The rate the shipping was taxed at when the order was last priced (None: no
+    shipping charged, or an order priced before the rate was kept): a refund or credit
+    note gives shipping back at this rate, whatever the shop's setting says today."""
     tax_total: Mapped[Decimal] = mapped_column(MONEY, default=ZERO, server_default="0")
     """Tax charged on top (prices without tax) or included (prices with tax)."""
     prices_include_tax: Mapped[bool] = mapped_column(default=False, server_default=false())

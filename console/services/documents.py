@@ -349,7 +349,7 @@ def credit_note_content(
     for line, _quantity, value, given in credited:
         add(line.tax_rate, line.tax_name, value, given)
     if shipping:
-        rate = rules.shipping_tax_rate
+        rate = rules.shipping_rate_of(order.shipping_tax_rate)
         add(rate, by_rate[rate]["name"] if rate in by_rate else rules.shipping_tax_name, shipping)
     tax_total = sum((group["tax"] for group in by_rate.values()), ZERO)
     total = sum((value for _line, _q, value, _tax in credited), ZERO) + shipping

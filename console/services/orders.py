@@ -342,6 +342,7 @@ def _apply(order: Order, quote: pricing.Quote, promotion: Promotion | None, held
     order.subtotal = quote.subtotal
     order.discount_total = quote.discount_total
     order.shipping_total = quote.shipping_total
+    order.shipping_tax_rate = quote.shipping_tax_rate
     if quote.shipping_method_id != held.shipping_method_id or order.shipping_method_name is None:
         order.shipping_method_name = quote.shipping_method_name
     order.tax_total = quote.tax_total

@@ -133,6 +133,11 @@ class PricingRules:
             shipping_tax_rate=Decimal(config.get("SHOP_SHIPPING_TAX_RATE", ZERO)),
         )
 
+    def shipping_rate_of(self, kept: Decimal | None) -> Decimal:
+        """The rate an order's shipping was taxed at: ``kept``, the order's own
+        ``shipping_tax_rate``, or this shop's for an order priced before it was kept."""
+        return kept if kept is not None else self.shipping_tax_rate
+
 
 @dataclass(frozen=True)
 class QuotedLine:
@@ -186,6 +191,8 @@ class Quote:
     shipping_method_id: int | None
     shipping_method_name: str | None = None
     """The shipping method's name, kept on the order with the figures."""
+    shipping_tax_rate: Decimal | None = None
+    """The rate the shipping is taxed at (None: no shipping charged)."""
     errors: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))
     """Form field (``coupon_code``, ``shipping_method``, ``lines``, ``lines-0-quantity``)
     -> messages. Empty: the order may be saved as quoted."""
@@ -476,5 +483,6 @@ def quote(
         promotion_id=promotion_id,
         shipping_method_id=shipping.id if shipping is not None else None,
         shipping_method_name=shipping.name if shipping is not None else None,
+        shipping_tax_rate=rules.shipping_tax_rate if shipping_total else None,
         errors=MappingProxyType({name: tuple(messages) for name, messages in errors.items()}),
     )

@@ -212,7 +212,7 @@ def refund_quote(session: Session, return_: Return) -> RefundQuote:
         lines=tuple(lines),
         goods=sum((line.gross for line in lines), ZERO),
         shipping=max(order.shipping_total - cents(Decimal(shipped_back or 0)), ZERO),
-        shipping_tax_rate=rules.shipping_tax_rate,
+        shipping_tax_rate=rules.shipping_rate_of(order.shipping_tax_rate),
         prices_include_tax=order.prices_include_tax,
     )
 
