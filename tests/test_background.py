@@ -9,7 +9,7 @@ from console import background
 from console.jobs.runtime import JOBS
 from console.notify.runtime import OUTBOX
 from tests.factories import StaffFactory
-from tests.fixtures.apps import from_fixture
+from tests.fixtures.apps import dispose, from_fixture
 from tests.test_jobs import start
 
 pytestmark = pytest.mark.settings(REDIS_URL=from_fixture("redis_server", "url"))
@@ -42,3 +42,22 @@ def test_the_jobs_sweep_queues_the_triggers_that_are_missing(app):
     assert background.sweep(app, JOBS) == 2
     assert queue.count == 3
     assert background.sweep(app, JOBS) == 0
+
+
+def test_the_suite_stops_an_apps_threads_before_its_database_goes(make_app, database_url):
+    """A thread outliving its test polls a dropped database and logs over later tests."""
+    app = make_app(
+        database_url,
+        REDIS_URL=None,
+        OUTBOX_IN_PROCESS=True,
+        JOBS_IN_PROCESS=True,
+        OUTBOX_POLL_SECONDS=3600,
+        JOBS_POLL_SECONDS=3600,
+    )
+    runtimes = [app.extensions[work.extension] for work in (OUTBOX, JOBS)]
+    for runtime in runtimes:
+        runtime.start_thread()
+    threads = [runtime.thread for runtime in runtimes]
+    assert all(thread is not None and thread.is_alive() for thread in threads)
+    dispose(app)
+    assert not any(thread.is_alive() for thread in threads if thread is not None)
