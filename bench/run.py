@@ -393,6 +393,7 @@ def make_token(url: str) -> str:
 
     spec = importlib.util.spec_from_file_location("api_benchmark", ROOT / "bench" / "api.py")
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up there
     spec.loader.exec_module(module)
     return module.make_token(url)
 

@@ -59,10 +59,13 @@ def shop_zone() -> zoneinfo.ZoneInfo:
 
 def person_zone() -> zoneinfo.ZoneInfo:
     """The zone of the person signed in for this request, else the shop's."""
-    if has_request_context() and current_user.is_authenticated:
-        chosen = zone_named(getattr(current_user, "timezone", None))
-        if chosen is not None:
-            return chosen
+    if has_request_context():
+        # One look-up of the person (a list asks for each time it shows).
+        person = current_user._get_current_object()
+        if person.is_authenticated:
+            chosen = zone_named(getattr(person, "timezone", None))
+            if chosen is not None:
+                return chosen
     return shop_zone()
 
 

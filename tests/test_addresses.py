@@ -547,3 +547,26 @@ def test_mail_of_an_order_without_address_has_no_shipping_part(app, book):
     mail = db.session.scalars(select(OutboxMessage)).one()
     assert "Shipping to" not in mail.body_text
     assert "Total:" in mail.body_text
+
+
+def test_each_order_form_selects_its_own_countries(client, auth, book):
+    """The country lists' options are rendered once per process (``CountrySelect``):
+    each form still selects its own countries, escaped as WTForms writes them."""
+    in_france = OrderFactory(customer=book["customer"], lines={book["kettle"]: 1})
+    belgian = CustomerFactory(email="be@example.com")
+    add_address(belgian, OFFICE, is_default_billing=True, is_default_shipping=True)
+    in_belgium = OrderFactory(customer=belgian, lines={book["kettle"]: 1})
+    auth.login_as("clerk")
+
+    for order, country in ((in_france, "FR"), (in_belgium, "BE"), (in_france, "FR")):
+        page = parse(client.get(f"/admin/order/edit/?id={order.id}").get_data(as_text=True))
+        for kind in ("billing", "shipping"):
+            options = page.select(f"select#{kind}_country option")
+            assert len(options) == 250
+            assert [o["value"] for o in options if o.has_attr("selected")] == [country]
+            assert options[0]["value"] == "" and text_of(options[0]) == "Choose a country"
+    side = page.select_one("select#billing_country option[value='CI']")
+    assert text_of(side) == "Côte d'Ivoire (CI)"
+    assert "Côte d&#39;Ivoire (CI)</option>" in client.get(
+        f"/admin/order/edit/?id={in_france.id}"
+    ).get_data(as_text=True)

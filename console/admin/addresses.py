@@ -12,7 +12,7 @@
 
 from __future__ import annotations
 
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 import pycountry
@@ -21,7 +21,9 @@ from flask_admin.model.form import InlineFormAdmin
 from flask_babel import lazy_gettext
 from markupsafe import Markup, escape
 from wtforms import SelectField
+from wtforms.fields.choices import Choice
 from wtforms.validators import DataRequired, InputRequired, StopValidation
+from wtforms.widgets import Select
 
 from console.models import Order, PostalAddress
 from console.models.addresses import (
@@ -59,6 +61,27 @@ def country_choices() -> tuple[tuple[str, str], ...]:
     return tuple(sorted(countries, key=lambda choice: choice[1]))
 
 
+@lru_cache(maxsize=1024)
+def _rendered_option(value: str, label: str, selected: bool) -> Markup:
+    return Select.render_option(Choice(value, label, selected, {}))
+
+
+class CountrySelect(Select):
+    """WTForms' select whose options are each rendered once per process.
+
+    An order's form shows two lists of the 250 countries; rendering their options one
+    by one (WTForms' ``html_params`` and ``Markup`` for each) was half of the edit
+    page's CPU time. The options are the same on every form but for the one selected,
+    so WTForms renders each (value, label, selected) once and the result is kept.
+    """
+
+    @classmethod
+    def render_option(cls, choice: Choice, **kwargs: Any) -> Markup:
+        if kwargs or choice.render_kw or not type(choice.value) is type(choice.label) is str:
+            return super().render_option(choice, **kwargs)
+        return _rendered_option(choice.value, choice.label, bool(choice.selected))
+
+
 class CountryField(SelectField):
     """A country picked from ISO 3166's list, stored as its two-letter code.
 
@@ -66,6 +89,8 @@ class CountryField(SelectField):
     message on the field (never WTForms' bare "Not a valid choice"). A required
     column asks for a country with a message of its own.
     """
+
+    widget = CountrySelect()
 
     def __init__(self, label: str | None = None, validators: Any = None, **kwargs: Any) -> None:
         kwargs.pop("filters", None)

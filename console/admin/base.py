@@ -36,11 +36,15 @@ from flask import (
 from flask_admin import AdminIndexView, BaseView, expose
 from flask_admin.actions import action
 from flask_admin.contrib.sqla import ModelView
+from flask_admin.model import template as row_action_templates
 from flask_admin.model import typefmt
 from flask_admin.model.form import converts
 from flask_babel import gettext, lazy_gettext
 from flask_login import current_user
 from flask_security.utils import get_request_attr
+from jinja2 import pass_context
+from jinja2.runtime import Context
+from markupsafe import Markup, escape
 from sqlalchemy.exc import IntegrityError, OperationalError, StatementError
 from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.exc import StaleDataError
@@ -70,6 +74,22 @@ MAX_RETURN_URL_LENGTH = 2000
 
 _ROW_ID = "rowid0f5e3c"
 """Stands for a record's id in a URL built once for every row (``get_url``)."""
+
+_ROW_ACTIONS_BY_ID = (
+    row_action_templates.ViewRowAction,
+    row_action_templates.ViewPopupRowAction,
+    row_action_templates.EditRowAction,
+    row_action_templates.EditPopupRowAction,
+    row_action_templates.DeleteRowAction,
+)
+"""Flask-Admin's row actions whose HTML depends only on the row's id (and the page)."""
+
+
+class _StandInRow:
+    """A row with only a primary key: what Flask-Admin's row action macros read of a row."""
+
+    def __init__(self, key: str, value: str) -> None:
+        setattr(self, key, value)
 
 
 def is_own_path(target: str | None) -> bool:
@@ -624,6 +644,73 @@ class SecuredModelView(
         if key not in built:
             built[key] = super().get_url(endpoint, **{**kwargs, "id": _ROW_ID})
         return built[key].replace(_ROW_ID, str(row_id), 1)
+
+    @pass_context
+    def list_row_html(self, context: Context, row: Any) -> Markup:
+        """A list row's cells as Flask-Admin's ``list_row`` block writes them: the
+        selection checkbox (when the list has actions), the buttons, then a
+        ``<td class="col-NAME">`` for each column shown.
+
+        Written in Python, with what is the same on every row worked out once per page
+        (the buttons, the checkbox's title): the block's nested blocks, the macro per
+        button and the template call per cell were about two thirds of a list page's
+        CPU time (issue 18).
+        """
+        row_id = self.get_pk_value(row)
+        cells = []
+        if context.resolve("actions"):
+            title = self._per_page(
+                context, "select", lambda: context.resolve("_gettext")("Select record")
+            )
+            cells.append(
+                f'<td><input type="checkbox" name="rowid" class="action-checkbox" '
+                f'value="{escape(row_id)}" title="{escape(title)}" /></td>'
+            )
+        if self.column_display_actions:
+            cells.append(
+                f'<td class="list-buttons-column">{self._row_buttons(context, row, row_id)}</td>'
+            )
+        formatters = self.column_formatters
+        type_formatters = self.column_type_formatters
+        for column, _name in context.resolve("list_columns"):
+            value = self._get_list_value(context, row, column, formatters, type_formatters)
+            cells.append(f'<td class="col-{escape(column)}">{escape(value)}</td>')
+        return Markup("".join(cells))
+
+    def _per_page(self, context: Context, what: str, make: Any) -> Any:
+        """``make()``, worked out once per request, list and return URL."""
+        kept = g.setdefault("console_row_actions", {})
+        key = (self.endpoint, context.resolve("return_url"), what)
+        if key not in kept:
+            kept[key] = make()
+        return kept[key]
+
+    def _row_buttons(self, context: Context, row: Any, row_id: Any) -> Markup:
+        """The buttons of a row (details, edit, the delete form) as Flask-Admin's
+        ``row_actions`` macros write them, rendered once per page for a stand-in id
+        and then given each row's id.
+
+        What they write depends only on the id: the addresses carry the page's return
+        URL, and the delete form's CSRF token is the session's, the same on every row
+        of the page. Actions of other kinds, or keys that are not plain numbers, are
+        rendered per row as Flask-Admin does.
+        """
+        actions = context.resolve("list_row_actions")
+        if (
+            not isinstance(self._primary_key, str)
+            or not (isinstance(row_id, str) and row_id.isdigit())
+            or not all(type(action) in _ROW_ACTIONS_BY_ID for action in actions)
+        ):
+            return Markup("").join(action.render(context, row_id, row) for action in actions)
+        stand_in = _StandInRow(self._primary_key, _ROW_ID)
+        buttons = self._per_page(
+            context,
+            tuple(map(type, actions)),
+            lambda: Markup("").join(
+                action.render(context, _ROW_ID, stand_in) for action in actions
+            ),
+        )
+        return Markup(buttons.replace(_ROW_ID, row_id))
 
     def related_links(self, model: Any) -> list[tuple[str, str]]:
         """Links from a record's page to the records related to it: ``(label, url)``."""

@@ -22,7 +22,7 @@ from markupsafe import Markup
 from sqlalchemy.orm import joinedload, selectinload
 
 from console.admin.base import SecuredModelView
-from console.admin.formatters import format_money
+from console.admin.formatters import format_money, record_link
 from console.admin.lookups import as_int_id
 from console.database import db
 from console.models import Order, Return, ReturnLine, ReturnState
@@ -35,9 +35,7 @@ STATE_CHOICES = [(state.value, state.value.capitalize()) for state in ReturnStat
 
 
 def order_formatter(view: Any, context: Any, model: Return, name: str) -> Markup:
-    return Markup('<a href="{}">{}</a>').format(
-        url_for("order.details_view", id=model.order_id), model.order.number
-    )
+    return record_link(view, "order.details_view", model.order_id, model.order.number)
 
 
 def lines_formatter(view: Any, context: Any, model: Return, name: str) -> str:

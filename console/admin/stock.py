@@ -30,6 +30,7 @@ from markupsafe import Markup
 
 from console.admin.base import SecuredBaseView, SecuredModelView
 from console.admin.filters import MovementOrderFilter, MovementPersonFilter, MovementProductFilter
+from console.admin.formatters import record_link
 from console.admin.imports import ImportMixin, import_permissions
 from console.database import db
 from console.models import StockMovement, StockReason
@@ -53,19 +54,14 @@ def balance_formatter(view: Any, context: Any, model: StockMovement, name: str) 
 
 
 def product_formatter(view: Any, context: Any, model: StockMovement, name: str) -> Markup:
-    product = model.product
-    return Markup('<a href="{}">{}</a>').format(
-        url_for("product.details_view", id=product.id), product.sku
-    )
+    return record_link(view, "product.details_view", model.product.id, model.product.sku)
 
 
 def order_formatter(view: Any, context: Any, model: StockMovement, name: str) -> Markup | str:
     order = model.order
     if order is None:
         return ""
-    return Markup('<a href="{}">{}</a>').format(
-        url_for("order.details_view", id=order.id), order.number
-    )
+    return record_link(view, "order.details_view", order.id, order.number)
 
 
 def actor_formatter(view: Any, context: Any, model: StockMovement, name: str) -> str:

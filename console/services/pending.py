@@ -10,8 +10,10 @@ would only show them a disabled Approve button there.
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import current_app
-from sqlalchemy import and_, case, exists, or_, select
+from sqlalchemy import Select, and_, exists, literal, or_, select, union_all
 from sqlalchemy.orm import Session
 
 from console.models import Order, OrderStatus, User
@@ -23,26 +25,51 @@ def next_pending(
 ) -> Order | None:
     """The pending order after ``after`` in the queue for ``person`` (before it, when
     ``backwards``), wrapping round; None when no other order is left for ``person``."""
-    query = select(Order).where(Order.status == OrderStatus.PENDING.value, Order.id != after.id)
+    conditions = [Order.status == OrderStatus.PENDING.value, Order.id != after.id]
     if current_app.config.get("ORDERS_FOUR_EYES", True):
-        query = query.where(
+        conditions += [
             or_(Order.created_by_id.is_(None), Order.created_by_id != person.id),
             ~exists().where(
                 order_editor.c.order_id == Order.id, order_editor.c.user_id == person.id
             ),
-        )
+        ]
     if backwards:
-        beyond = or_(
-            Order.created_at < after.created_at,
-            and_(Order.created_at == after.created_at, Order.id < after.id),
-        )
+        beyond = [
+            Order.created_at <= after.created_at,
+            or_(
+                Order.created_at < after.created_at,
+                and_(Order.created_at == after.created_at, Order.id < after.id),
+            ),
+        ]
         in_queue_order = (Order.created_at.desc(), Order.id.desc())
     else:
-        beyond = or_(
-            Order.created_at > after.created_at,
-            and_(Order.created_at == after.created_at, Order.id > after.id),
-        )
+        beyond = [
+            Order.created_at >= after.created_at,
+            or_(
+                Order.created_at > after.created_at,
+                and_(Order.created_at == after.created_at, Order.id > after.id),
+            ),
+        ]
         in_queue_order = (Order.created_at.asc(), Order.id.asc())
-    # One query: the orders beyond ``after`` first, then (wrapping round) the others.
-    wrapped = case((beyond, 0), else_=1)
-    return session.scalar(query.order_by(wrapped, *in_queue_order).limit(1))
+
+    def first(rank: int, *where: Any) -> Select:
+        """The id of the queue's first order meeting ``where``, ranked ``rank``."""
+        found = (
+            select(Order.id)
+            .where(*conditions, *where)
+            .order_by(*in_queue_order)
+            .limit(1)
+            .subquery()
+        )
+        return select(found.c.id, literal(rank).label("rank"))
+
+    # One query, each part read along the (status, created_at) index: the first order
+    # beyond ``after``, else (wrapping round) the first of the queue. Sorting all the
+    # pending orders by "beyond or not" read every one of them.
+    candidates = union_all(first(0, *beyond), first(1)).subquery()
+    return session.scalar(
+        select(Order)
+        .join(candidates, Order.id == candidates.c.id)
+        .order_by(candidates.c.rank)
+        .limit(1)
+    )
