@@ -18,8 +18,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import FromClause, String, cast, func, select
+from sqlalchemy import FromClause, String, func, select
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import aliased
+from sqlalchemy.sql.functions import FunctionElement
 
 from console.models import (
     AuditEvent,
@@ -103,11 +105,33 @@ def _changes(changes: Any) -> str:
 _PART, _RECORD = "\x1f", "\x1e"
 
 
+class _Cents(FunctionElement[str]):
+    """An amount as text with two decimals, written by the database (``20.00``)."""
+
+    type = String()
+    name = "cents"
+    inherit_cache = True
+
+
+@compiles(_Cents)
+def _cents_as_text(element: _Cents, compiler: Any, **kw: Any) -> str:
+    # PostgreSQL writes a numeric(p, 2) with its two decimals.
+    return f"CAST({compiler.process(element.clauses, **kw)} AS VARCHAR)"
+
+
+@compiles(_Cents, "sqlite")
+def _cents_printed(element: _Cents, compiler: Any, **kw: Any) -> str:
+    # SQLite keeps amounts as REAL or INTEGER (20.0, 20, 0.65): printed to the cent,
+    # as SQLAlchemy's Numeric reads them (``"%.2f" % value``).
+    return f"printf('%.2f', {compiler.process(element.clauses, **kw)})"
+
+
 def _tax_lines_column() -> Any:
     """The order's tax lines in one text column: a correlated aggregate that SQLite
     (``group_concat``) and PostgreSQL (``string_agg``) both answer from the
-    ``(order_id, rate)`` index, so that the export stays one query per batch."""
-    parts = [OrderTaxLine.name, *(cast(c, String) for c in _TAX_AMOUNTS)]
+    ``(order_id, rate)`` index, so that the export stays one query per batch. The
+    amounts come written to the cent: the export writes them as they come."""
+    parts = [OrderTaxLine.name, *(_Cents(c) for c in _TAX_AMOUNTS)]
     joined = parts[0]
     for part in parts[1:]:
         joined = joined + _PART + part
@@ -121,31 +145,16 @@ def _tax_lines_column() -> Any:
 _TAX_AMOUNTS = (OrderTaxLine.rate, OrderTaxLine.base, OrderTaxLine.tax)
 
 
-def _cents(number: str) -> str:
-    """An amount as the database wrote it as text (PostgreSQL ``20.00``, SQLite ``20.0``,
-    ``20`` or ``0.65``), with two decimals: the common shapes without making a Decimal,
-    which is most of an export's time for this column."""
-    whole, _dot, fraction = number.partition(".")
-    if len(fraction) == 2:
-        return number
-    if len(fraction) < 2 and "e" not in whole.lower():
-        return f"{whole}.{fraction:0<2}"
-    return f"{Decimal(number).quantize(CENT)}"
-
-
 def _by_rate(part: Sequence[str]) -> tuple[float, str]:
     return float(part[1]), part[0]
 
 
-def _tax_parts(breakdown: str | None) -> list[tuple[str, str, str, str]]:
+def _tax_parts(breakdown: str | None) -> list[list[str]]:
     """The order's tax lines as (name, rate, base, tax) texts, lowest rate first (the
     aggregate's order is the database's own)."""
     if not breakdown:
         return []
-    parts = []
-    for record in breakdown.split(_RECORD):
-        name, rate, base, tax = record.split(_PART)
-        parts.append((name, _cents(rate), _cents(base), _cents(tax)))
+    parts = [record.split(_PART) for record in breakdown.split(_RECORD)]
     if len(parts) > 1:
         parts.sort(key=_by_rate)
     return parts
@@ -168,10 +177,8 @@ def _tax_breakdown(breakdown: str | None) -> str:
         return ""
     if _RECORD not in breakdown:
         name, rate, _base, tax = breakdown.split(_PART)
-        return f"{name} {_cents(rate)}%: {_cents(tax)}"
-    parts = [record.split(_PART) for record in breakdown.split(_RECORD)]
-    parts.sort(key=_by_rate)
-    return "; ".join([f"{name} {_cents(rate)}%: {_cents(tax)}" for name, rate, _b, tax in parts])
+        return f"{name} {rate}%: {tax}"
+    return "; ".join([f"{name} {rate}%: {tax}" for name, rate, _b, tax in _tax_parts(breakdown)])
 
 
 def _address_fields() -> tuple[Field, ...]:
