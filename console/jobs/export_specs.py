@@ -61,7 +61,9 @@ class Field:
     """The SQL expression read; None for a computed ``value``."""
     kind: str = TEXT
     value: Callable[[Any], Any] | None = None
-    """Computes the value from the row (whose columns are named by their keys)."""
+    """Computes the value from the row (whose columns are named by their keys); CSV
+    reads the row's amounts as text to the cent (``Cents``), the other formats as
+    ``Decimal``: ``Decimal(amount)`` takes both alike."""
     convert: Callable[[Any], Any] | None = None
     """Computes the value CSV and XLSX write from this field's own ``column`` value
     alone (the tax by rate, as text): cheaper than a ``value``, which needs the row."""
@@ -105,25 +107,27 @@ def _changes(changes: Any) -> str:
 _PART, _RECORD = "\x1f", "\x1e"
 
 
-class _Cents(FunctionElement[str]):
-    """An amount as text with two decimals, written by the database (``20.00``)."""
+class Cents(FunctionElement[str]):
+    """An amount as text with two decimals, written by the database (``20.00``, NULL
+    for NULL): what ``str`` makes of the ``Decimal`` SQLAlchemy would read."""
 
     type = String()
     name = "cents"
     inherit_cache = True
 
 
-@compiles(_Cents)
-def _cents_as_text(element: _Cents, compiler: Any, **kw: Any) -> str:
+@compiles(Cents)
+def _cents_as_text(element: Cents, compiler: Any, **kw: Any) -> str:
     # PostgreSQL writes a numeric(p, 2) with its two decimals.
     return f"CAST({compiler.process(element.clauses, **kw)} AS VARCHAR)"
 
 
-@compiles(_Cents, "sqlite")
-def _cents_printed(element: _Cents, compiler: Any, **kw: Any) -> str:
+@compiles(Cents, "sqlite")
+def _cents_printed(element: Cents, compiler: Any, **kw: Any) -> str:
     # SQLite keeps amounts as REAL or INTEGER (20.0, 20, 0.65): printed to the cent,
     # as SQLAlchemy's Numeric reads them (``"%.2f" % value``).
-    return f"printf('%.2f', {compiler.process(element.clauses, **kw)})"
+    amount = compiler.process(element.clauses, **kw)
+    return f"CASE WHEN {amount} IS NULL THEN NULL ELSE printf('%.2f', {amount}) END"
 
 
 def _tax_lines_column() -> Any:
@@ -131,7 +135,7 @@ def _tax_lines_column() -> Any:
     (``group_concat``) and PostgreSQL (``string_agg``) both answer from the
     ``(order_id, rate)`` index, so that the export stays one query per batch. The
     amounts come written to the cent: the export writes them as they come."""
-    parts = [OrderTaxLine.name, *(_Cents(c) for c in _TAX_AMOUNTS)]
+    parts = [OrderTaxLine.name, *(Cents(c) for c in _TAX_AMOUNTS)]
     joined = parts[0]
     for part in parts[1:]:
         joined = joined + _PART + part

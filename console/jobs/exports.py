@@ -52,6 +52,7 @@ from console.jobs.export_specs import (
     NUMBER,
     SPECS,
     TEXT,
+    Cents,
     ExportSpec,
     Field,
 )
@@ -163,16 +164,16 @@ def _batch_reads(
     ids: Select[Any],
     size: int,
     read: Callable[[CursorResult[Any]], _Read | None],
+    columns: Sequence[Any],
 ) -> Iterator[_Read]:
     """Each batch of the export's rows, ``size`` base ids at a time, in id order
-    (keyset), as ``read`` takes it from the batch's result.
+    (keyset), as ``read`` takes it from the batch's result of ``columns``.
 
     Each batch first finds the id ``size`` places on (one index read), then selects the
     rows whose key is among the list's ids in that range: the range is two bound
     values however large the batch, where a list of ids would be thousands.
     """
     id_column = spec.base.id
-    columns = [field.column.label(field.key) for field in spec.fields if field.column is not None]
     last = 0
     while True:
         # Plain Core execution: no ORM row processing for what are only columns.
@@ -202,7 +203,8 @@ def batches(
     session: Session, spec: ExportSpec, ids: Select[Any], size: int
 ) -> Iterator[Sequence[Any]]:
     """The export's rows, ``size`` base ids at a time, in id order (keyset)."""
-    return _batch_reads(session, spec, ids, size, lambda result: result.all())
+    columns = [field.column.label(field.key) for field in spec.fields if field.column is not None]
+    return _batch_reads(session, spec, ids, size, lambda result: result.all(), columns)
 
 
 class ColumnBatch:
@@ -223,7 +225,8 @@ class ColumnBatch:
 def column_batches(
     session: Session, spec: ExportSpec, ids: Select[Any], size: int
 ) -> Iterator[ColumnBatch]:
-    """``batches``, column by column, for the writers that convert whole columns (CSV).
+    """``batches``, column by column, for the writers that convert whole columns (CSV);
+    amounts as text to the cent.
 
     The rows are fetched as the database driver gives them and each column that
     SQLAlchemy's type converts (amounts to ``Decimal``, SQLite's times to
@@ -232,7 +235,14 @@ def column_batches(
     third of the fetch of a wide export, and a CSV writer needs columns, not rows.
     """
     dialect = session.get_bind().dialect
-    types = [field.column.type for field in spec.fields if field.column is not None]
+    # Amounts come as text to the cent, as the CSV writes them (``str`` of the Decimal):
+    # written by the database, rather than read as a Decimal to be written back.
+    columns = [
+        (Cents(field.column) if field.kind == MONEY else field.column).label(field.key)
+        for field in spec.fields
+        if field.column is not None
+    ]
+    types = [column.type for column in columns]
     processors: list[Callable[[Any], Any] | None] | None = None
 
     def read(result: CursorResult[Any]) -> ColumnBatch | None:
@@ -253,7 +263,7 @@ def column_batches(
                 columns[i] = list(map(process, columns[i]))
         return ColumnBatch(columns, len(raw))
 
-    return _batch_reads(session, spec, ids, size, read)
+    return _batch_reads(session, spec, ids, size, read, columns)
 
 
 # --- how values are written -----------------------------------------------------------------
