@@ -222,6 +222,13 @@ class ColumnBatch:
         return self.rows
 
 
+def _csv_read(field: Field) -> Any:
+    """The SQL expression CSV reads for ``field``."""
+    if field.csv is not None:
+        return field.csv.column
+    return Cents(field.column) if field.kind == MONEY else field.column
+
+
 def column_batches(
     session: Session, spec: ExportSpec, ids: Select[Any], size: int
 ) -> Iterator[ColumnBatch]:
@@ -238,9 +245,7 @@ def column_batches(
     # Amounts come as text to the cent, as the CSV writes them (``str`` of the Decimal):
     # written by the database, rather than read as a Decimal to be written back.
     columns = [
-        (Cents(field.column) if field.kind == MONEY else field.column).label(field.key)
-        for field in spec.fields
-        if field.column is not None
+        _csv_read(field).label(field.key) for field in spec.fields if field.column is not None
     ]
     types = [column.type for column in columns]
     processors: list[Callable[[Any], Any] | None] | None = None
@@ -349,8 +354,9 @@ def _csv_column(
         def cells(batch: ColumnBatch) -> Sequence[Any]:
             return [value(row) for row in map(record, zip(*batch.columns, strict=True))]
 
-    elif field.convert is not None:
-        convert = field.convert
+    elif field.csv is not None or field.convert is not None:
+        convert = field.csv.finish if field.csv is not None else field.convert
+        assert convert is not None
 
         def cells(batch: ColumnBatch) -> Sequence[Any]:
             return list(map(convert, batch.columns[position]))
