@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import FromClause, String, func, select
 from sqlalchemy.ext.compiler import compiles
@@ -119,27 +119,47 @@ def _changes(changes: Any) -> str:
 _PART, _RECORD = "\x1f", "\x1e"
 
 
-class Cents(FunctionElement[str]):
-    """An amount as text with two decimals, written by the database (``20.00``, NULL
-    for NULL): what ``str`` makes of the ``Decimal`` SQLAlchemy would read."""
+class _Printed(FunctionElement[str]):
+    """A number as text, printed by the database: ``sqlite`` on SQLite, ``postgresql``
+    elsewhere (templates of the number's SQL, ``{0}``)."""
 
     type = String()
+    inherit_cache = True
+    sqlite: ClassVar[str]
+    postgresql: ClassVar[str]
+
+
+@compiles(_Printed)
+def _printed(element: _Printed, compiler: Any, **kw: Any) -> str:
+    return element.postgresql.format(compiler.process(element.clauses, **kw))
+
+
+@compiles(_Printed, "sqlite")
+def _printed_by_sqlite(element: _Printed, compiler: Any, **kw: Any) -> str:
+    return element.sqlite.format(compiler.process(element.clauses, **kw))
+
+
+class Cents(_Printed):
+    """An amount as text with two decimals (``20.00``, NULL for NULL): what ``str``
+    makes of the ``Decimal`` SQLAlchemy would read."""
+
     name = "cents"
     inherit_cache = True
-
-
-@compiles(Cents)
-def _cents_as_text(element: Cents, compiler: Any, **kw: Any) -> str:
-    # PostgreSQL writes a numeric(p, 2) with its two decimals.
-    return f"CAST({compiler.process(element.clauses, **kw)} AS VARCHAR)"
-
-
-@compiles(Cents, "sqlite")
-def _cents_printed(element: Cents, compiler: Any, **kw: Any) -> str:
     # SQLite keeps amounts as REAL or INTEGER (20.0, 20, 0.65): printed to the cent,
-    # as SQLAlchemy's Numeric reads them (``"%.2f" % value``).
-    amount = compiler.process(element.clauses, **kw)
-    return f"CASE WHEN {amount} IS NULL THEN NULL ELSE printf('%.2f', {amount}) END"
+    # as SQLAlchemy's Numeric reads them (``"%.2f" % value``); PostgreSQL writes a
+    # numeric(p, 2) with its two decimals.
+    sqlite = "CASE WHEN {0} IS NULL THEN NULL ELSE printf('%.2f', {0}) END"
+    postgresql = "CAST({0} AS VARCHAR)"
+
+
+class _RateKey(_Printed):
+    """A rate in percent (0 to 100) as six characters that sort as the rates do
+    (``005.50``, ``020.00``, ``100.00``)."""
+
+    name = "rate_key"
+    inherit_cache = True
+    sqlite = "printf('%06.2f', {0})"
+    postgresql = "to_char({0}, 'FM000.00')"
 
 
 def _tax_lines_column() -> Any:
@@ -159,25 +179,6 @@ def _tax_lines_column() -> Any:
 
 
 _TAX_AMOUNTS = (OrderTaxLine.rate, OrderTaxLine.base, OrderTaxLine.tax)
-
-
-class _RateKey(FunctionElement[str]):
-    """A rate in percent (0 to 100) as six characters that sort as the rates do
-    (``005.50``, ``020.00``, ``100.00``)."""
-
-    type = String()
-    name = "rate_key"
-    inherit_cache = True
-
-
-@compiles(_RateKey)
-def _rate_key_as_text(element: _RateKey, compiler: Any, **kw: Any) -> str:
-    return f"to_char({compiler.process(element.clauses, **kw)}, 'FM000.00')"
-
-
-@compiles(_RateKey, "sqlite")
-def _rate_key_printed(element: _RateKey, compiler: Any, **kw: Any) -> str:
-    return f"printf('%06.2f', {compiler.process(element.clauses, **kw)})"
 
 
 def _tax_text_column() -> Any:
