@@ -183,11 +183,13 @@ class ExportMixin:
 
         def body():
             try:
-                rows = exports.batches(db.session(), spec, ids, size)
+                session = db.session()
                 chunks = (
-                    exports.csv_chunks(spec, rows, bom=bom)
+                    exports.csv_chunks(
+                        spec, exports.column_batches(session, spec, ids, size), bom=bom
+                    )
                     if export_format.name == "csv"
-                    else exports.jsonl_chunks(spec, rows)
+                    else exports.jsonl_chunks(spec, exports.batches(session, spec, ids, size))
                 )
                 for chunk in chunks:
                     yield chunk.encode("utf-8")
