@@ -501,15 +501,30 @@ def _chunks(rows: Iterable[tuple[int, list[str]]]) -> Iterator[list[tuple[int, l
     iterator = iter(rows)
     while chunk := list(islice(iterator, CHUNK)):
         yield chunk
+        if not gc.isenabled():
+            # While the collector is paused (``collector_paused``), the reference
+            # cycles made for the chunk (SQL statements holding its keys) are freed
+            # here: only what was made since the last chunk is looked at.
+            gc.collect(1)
 
 
 def _duplicates(table: Table, key_column: int) -> dict[str, list[int]]:
-    """The keys given on more than one row of the file, with those rows' lines."""
+    """The keys given on more than one row of the file, with those rows' lines.
+
+    A first pass keeps only each key's hash (eight bytes a row, not the key: memory
+    stays flat as the file grows); a second pass gathers the keys and lines of the
+    hashes met more than once, which tells true repeats from mere hash collisions.
+    """
+    hashes = sorted(hash(key) for _line, cells in table.rows if (key := _key(cells, key_column)))
+    repeated = {hashes[n] for n in range(1, len(hashes)) if hashes[n] == hashes[n - 1]}
+    del hashes
     seen: dict[str, int] = {}
     duplicates: dict[str, list[int]] = {}
+    if not repeated:
+        return duplicates
     for line, cells in table.rows:
         key = _key(cells, key_column)
-        if key:
+        if key and hash(key) in repeated:
             if key in seen:
                 duplicates.setdefault(key, [seen[key]]).append(line)
             else:
@@ -686,7 +701,10 @@ def _check_row(
             _duplicate_error(spec, key, line, duplicates)
         )
     form._obj = record  # what the form's checks compare with, as on the edit page
-    form.process(formdata=formdata, obj=record)
+    # Every field of the row's form is filled from the row (``formdata``), so the
+    # record's values would only be read to be replaced: not passing it (``obj``)
+    # spares reading each of them from the database row, the same outcome.
+    form.process(formdata=formdata)
     if not form.validate():
         for name, messages in form.errors.items():
             if name in refused:
@@ -711,8 +729,9 @@ def _check_row(
     result.record_id = record.id
     result.version = record.version
     result.before = record
+    current = record._mapping
     for name, after in values.items():
-        before = getattr(record, name)
+        before = current[name]
         if before == after:
             continue
         if name == "tax_rate_id" and tax_rates is not None:
