@@ -225,7 +225,8 @@ def report(products: int, runs: list[dict]) -> tuple[str, bool]:
         f"of {products:,} new products imported into a fresh SQLite database (migrated, demo "
         "data) through the console's steps in one process: read and store the upload, "
         "preview (every row checked by the product form), confirm and apply (rows checked "
-        "again, then written in one transaction, each change audited as an import's). Then "
+        "again and written 500 at a time in one transaction, each change audited as an "
+        "import's). Then "
         "a second file changing every product's price and stock, the same way.",
         "",
         f"- Machine: {platform.machine()}, {os.cpu_count()} cores, "
