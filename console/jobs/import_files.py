@@ -139,14 +139,14 @@ def _read_csv(data: bytes) -> Table:
             "file or an Excel workbook (.xlsx)."
         )
     try:
-        text = data.decode("utf-8-sig")
+        data.decode("utf-8-sig")  # the whole file checked once; rows are decoded as read
     except UnicodeDecodeError as exc:
         raise FileRefused(
             f"The file is not UTF-8 text (byte {exc.start + 1:,} cannot be read). "
             'Imports take CSV files in UTF-8: in Excel, save as "CSV UTF-8 (Comma '
             'delimited)"; in LibreOffice, choose the character set "Unicode (UTF-8)".'
         ) from None
-    sample = text[: 64 * 1024]
+    sample = data[: 64 * 1024].decode("utf-8-sig", errors="ignore")  # may cut a character
     try:
         delimiter = csv.Sniffer().sniff(sample, delimiters=DELIMITERS).delimiter
     except csv.Error:
@@ -154,7 +154,10 @@ def _read_csv(data: bytes) -> Table:
         delimiter = next((d for d in DELIMITERS if d in first), ",")
 
     def lines() -> Iterable[list[str]]:
-        return csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=False)
+        # Decoded a block at a time: a ``StringIO`` of the text would hold four bytes
+        # per character of the whole file while the rows are read.
+        text = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8-sig", newline="")
+        return csv.reader(text, delimiter=delimiter, strict=False)
 
     try:
         headers, count = _header_and_count(lines())

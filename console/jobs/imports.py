@@ -22,8 +22,10 @@ bulk (``_BulkWriter``: Core statements executed many at once), each audited as t
 form's save would be (as the person who confirmed it, with the note "Import #N"),
 moving the record's version as an edit on the page does.
 
-Files of more than ``IMPORT_INLINE_MAX_ROWS`` rows are previewed and applied by a job
-of kind ``import`` (progress while the rows are checked, and while they are written).
+Applying checks and writes the rows a chunk at a time in that one transaction, so an
+import's memory does not grow with its file. Files of more than
+``IMPORT_INLINE_MAX_ROWS`` rows are previewed and applied by a job of kind ``import``
+(progress while the rows are checked, and while they are written).
 """
 
 from __future__ import annotations
@@ -347,12 +349,6 @@ class Plan:
         if self.keep:
             self.rows.append(row)
 
-    def counts(self) -> dict[str, int]:
-        counted = dict.fromkeys(ACTIONS, 0)
-        for row in self.rows:
-            counted[row.action] += 1
-        return counted
-
 
 def _plain(value: Any) -> Any:
     if isinstance(value, Decimal):
@@ -446,11 +442,28 @@ def check_rows(
     *,
     keep: bool = True,
 ) -> Plan:
-    """What each row of ``table`` would do, checked by the view's form. Reads only.
+    """What each row of ``table`` would do (``checked``), as one plan. Reads only.
 
     With ``keep=False`` (a preview) only the plan's tally is kept, not each row."""
+    plan = Plan(spec, mapping, [], keep=keep)
+    done = 0
+    for rows in checked(session, spec, table, mapping):
+        for row in rows:
+            plan.add(row)
+        done += len(rows)
+        if progress is not None:
+            progress(done)
+    return plan
+
+
+def checked(
+    session: Session, spec: ImportSpec, table: Table, mapping: Mapping[str, int]
+) -> Iterator[list[RowResult]]:
+    """What each row of ``table`` would do, checked by the view's form, ``CHUNK`` rows
+    at a time, read from the file as they are needed. Reads only."""
     if spec.ledger:
-        return _check_counts(session, spec, table, mapping, progress, keep=keep)
+        yield from _checked_counts(session, spec, table, mapping)
+        return
     view = find_view(current_app, spec.view)
     if view is None:
         raise DomainError("This console cannot import these records.")
@@ -467,8 +480,6 @@ def check_rows(
     columns = [model.id, model.version, *(getattr(model, name) for name in sorted(read))]
 
     duplicates = _duplicates(table, key_column)
-    plan = Plan(spec, mapping, [], keep=keep)
-    done = 0
     for chunk in _chunks(table.rows):
         keys = {k for k in (_key(cells, key_column) for _line, cells in chunk) if k}
         # Plain rows of the columns the form reads (the form takes any object with
@@ -479,12 +490,10 @@ def check_rows(
                 select(*columns).where(func.lower(key_of).in_(keys))
             ).all()
         }
-        for line, cells in chunk:
-            plan.add(_check_row(spec, form, mapping, tax_rates, line, cells, existing, duplicates))
-        done += len(chunk)
-        if progress is not None:
-            progress(done)
-    return plan
+        yield [
+            _check_row(spec, form, mapping, tax_rates, line, cells, existing, duplicates)
+            for line, cells in chunk
+        ]
 
 
 def _chunks(rows: Iterable[tuple[int, list[str]]]) -> Iterator[list[tuple[int, list[str]]]]:
@@ -492,15 +501,30 @@ def _chunks(rows: Iterable[tuple[int, list[str]]]) -> Iterator[list[tuple[int, l
     iterator = iter(rows)
     while chunk := list(islice(iterator, CHUNK)):
         yield chunk
+        if not gc.isenabled():
+            # While the collector is paused (``collector_paused``), the reference
+            # cycles made for the chunk (SQL statements holding its keys) are freed
+            # here: only what was made since the last chunk is looked at.
+            gc.collect(1)
 
 
 def _duplicates(table: Table, key_column: int) -> dict[str, list[int]]:
-    """The keys given on more than one row of the file, with those rows' lines."""
+    """The keys given on more than one row of the file, with those rows' lines.
+
+    A first pass keeps only each key's hash (eight bytes a row, not the key: memory
+    stays flat as the file grows); a second pass gathers the keys and lines of the
+    hashes met more than once, which tells true repeats from mere hash collisions.
+    """
+    hashes = sorted(hash(key) for _line, cells in table.rows if (key := _key(cells, key_column)))
+    repeated = {hashes[n] for n in range(1, len(hashes)) if hashes[n] == hashes[n - 1]}
+    del hashes
     seen: dict[str, int] = {}
     duplicates: dict[str, list[int]] = {}
+    if not repeated:
+        return duplicates
     for line, cells in table.rows:
         key = _key(cells, key_column)
-        if key:
+        if key and hash(key) in repeated:
             if key in seen:
                 duplicates.setdefault(key, [seen[key]]).append(line)
             else:
@@ -521,16 +545,10 @@ AVAILABLE = "Available"
 WHOLE_NUMBER = re.compile(r"[+-]?\d+")
 
 
-def _check_counts(
-    session: Session,
-    spec: ImportSpec,
-    table: Table,
-    mapping: Mapping[str, int],
-    progress: Callable[[int], None] | None = None,
-    *,
-    keep: bool = True,
-) -> Plan:
-    """What each stock count would do (docs/stock.md): its movement is
+def _checked_counts(
+    session: Session, spec: ImportSpec, table: Table, mapping: Mapping[str, int]
+) -> Iterator[list[RowResult]]:
+    """What each stock count would do, a chunk at a time (docs/stock.md): its movement is
     ``counted - (available + reserved)``, "unchanged" when that is zero. Reads only.
 
     Rows in error: an unknown SKU (a count never creates a product), a count that is
@@ -542,9 +560,8 @@ def _check_counts(
     sku_header = spec.column("sku").header
     counted_header = spec.column("counted").header
     note_header = spec.column("note").header
-    plan = Plan(spec, mapping, [], keep=keep)
-    done = 0
     for chunk in _chunks(table.rows):
+        rows: list[RowResult] = []
         keys = {k for k in (_key(cells, key_column) for _line, cells in chunk) if k}
         found = session.execute(
             select(Product.id, Product.sku, Product.stock, Product.version).where(
@@ -615,7 +632,7 @@ def _check_counts(
                 )
             if errors or product is None or counted is None:
                 row.errors = errors
-                plan.add(row)
+                rows.append(row)
                 continue
             row.record_id = product.id
             row.version = product.version
@@ -629,11 +646,8 @@ def _check_counts(
                     ON_SHELF: [on_shelf, counted],
                     AVAILABLE: [product.stock, counted - held],
                 }
-            plan.add(row)
-        done += len(chunk)
-        if progress is not None:
-            progress(done)
-    return plan
+            rows.append(row)
+        yield rows
 
 
 def _key(cells: Sequence[str], index: int) -> str:
@@ -687,7 +701,10 @@ def _check_row(
             _duplicate_error(spec, key, line, duplicates)
         )
     form._obj = record  # what the form's checks compare with, as on the edit page
-    form.process(formdata=formdata, obj=record)
+    # Every field of the row's form is filled from the row (``formdata``), so the
+    # record's values would only be read to be replaced: not passing it (``obj``)
+    # spares reading each of them from the database row, the same outcome.
+    form.process(formdata=formdata)
     if not form.validate():
         for name, messages in form.errors.items():
             if name in refused:
@@ -712,8 +729,9 @@ def _check_row(
     result.record_id = record.id
     result.version = record.version
     result.before = record
+    current = record._mapping
     for name, after in values.items():
-        before = getattr(record, name)
+        before = current[name]
         if before == after:
             continue
         if name == "tax_rate_id" and tax_rates is not None:
@@ -731,14 +749,6 @@ def _check_row(
 # --- report ------------------------------------------------------------------------------
 
 
-def report(plan: Plan, **extra: Any) -> dict[str, Any]:
-    """The outcome of applying ``plan`` as kept on the import (see ``Tally``)."""
-    tally = Tally()
-    for row in plan.rows:
-        tally.add(row)
-    return tally.report(**extra)
-
-
 def _safe(value: Any) -> Any:
     from console.jobs.exports import neutralise_formula
 
@@ -750,49 +760,50 @@ def _safe(value: Any) -> Any:
 
 def apply(
     session: Session,
-    plan: Plan,
+    spec: ImportSpec,
+    chunks: Iterable[Sequence[RowResult]],
     batch: ImportBatch,
     actor: User,
     *,
     valid_only: bool,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> dict[str, Any]:
-    """Apply the plan in one transaction (committed here); the outcome's report.
+    """Apply the checked rows in one transaction (committed here); the outcome's report.
 
     All or nothing unless ``valid_only``: then rows in error (and records changed by
     someone since the check) are left out. Refused with ``ImportRefused``, nothing
     changed, when rows are in error and the person did not choose valid rows only.
 
-    The rows are written in bulk (``_BulkWriter``): first every statement's values and
-    every record's label are built, batch by batch, reading only (``progress(done,
-    of)`` after each batch); then one transaction runs the statements, batch by
-    batch, and commits. The slow part thus happens while other connections can still
-    write (a job's progress on SQLite, which admits one writer at a time), and the
-    transaction that holds the write lock is short.
+    ``chunks`` gives the rows as they are checked (``checked``), a chunk at a time;
+    each chunk is written in bulk (``_BulkWriter``) before the next is checked, all in
+    the one transaction, so only one chunk of rows is ever held, besides the outcome's
+    counts and shown rows (``Tally``). ``progress(done)`` follows the rows checked
+    and written. Once a row is in error in an all-or-nothing import, the rows after it
+    are still checked (to count every error) but no longer written, and the
+    transaction is rolled back.
     """
-    spec = plan.spec
-    counts = plan.counts()
-    if counts[ERROR] and not valid_only:
-        raise import_service.ImportRefused(
-            f"{counts[ERROR]:,} row(s) have errors, so nothing was imported (all or "
-            "nothing). Fix them and upload the file again, or confirm with "
-            '"valid rows only".'
-        )
     note = f"Import #{batch.id} ({batch.file_name})"
     if spec.ledger:
-        return _apply_counts(session, plan, batch, actor, note, valid_only=valid_only)
+        return _apply_counts(session, chunks, batch, actor, note, valid_only, progress)
     writer = _BulkWriter(session, spec, actor, note)
-    wanted = [row for row in plan.rows if row.action in (CREATE, UPDATE)]
-    batches = []
-    for start in range(0, len(wanted), CHUNK):
-        batches.append(writer.prepare(wanted[start : start + CHUNK]))
-        if progress is not None:
-            progress(min(start + CHUNK, len(wanted)), len(wanted))
+    tally = Tally()
+    done = 0
+    refused = False
     try:
         with acting(session, actor, note=note):
-            for prepared in batches:
-                writer.write(prepared, valid_only=valid_only)
-            outcome = report(plan, applied=True, valid_only=valid_only)
+            for rows in chunks:
+                refused = refused or (not valid_only and any(row.action == ERROR for row in rows))
+                if not refused:
+                    wanted = [row for row in rows if row.action in (CREATE, UPDATE)]
+                    if wanted:
+                        writer.write(writer.prepare(wanted), valid_only=valid_only)
+                for row in rows:
+                    tally.add(row)
+                done += len(rows)
+                if progress is not None:
+                    progress(done)
+            _refuse_errors(tally, valid_only)
+            outcome = tally.report(applied=True, valid_only=valid_only)
             import_service.finish(session, batch.id, outcome)
             session.commit()
     except (IntegrityError, StaleDataError):
@@ -807,14 +818,23 @@ def apply(
     return outcome
 
 
+def _refuse_errors(tally: Tally, valid_only: bool) -> None:
+    if tally.counts[ERROR] and not valid_only:
+        raise import_service.ImportRefused(
+            f"{tally.counts[ERROR]:,} row(s) have errors, so nothing was imported (all or "
+            "nothing). Fix them and upload the file again, or confirm with "
+            '"valid rows only".'
+        )
+
+
 def _apply_counts(
     session: Session,
-    plan: Plan,
+    chunks: Iterable[Sequence[RowResult]],
     batch: ImportBatch,
     actor: User,
     note: str,
-    *,
     valid_only: bool,
+    progress: Callable[[int], None] | None,
 ) -> dict[str, Any]:
     """Write a stock-count import's movements through the stock service, in one
     transaction with the import's outcome (committed here).
@@ -822,16 +842,29 @@ def _apply_counts(
     The service reads available and reserved again under a lock, so a count whose
     figures moved since the check is written as it is now (a count types the shelf);
     one below what approved orders hold by then refuses the import (or, valid rows
-    only, is left out), and one that now matches the ledger is unchanged.
+    only, is left out), and one that now matches the ledger is unchanged. The counts
+    that change stock are kept until all are checked, since the service locks the
+    products of all of them in id order; every other row is only counted.
     """
-    by_product = {row.record_id: row for row in plan.rows if row.action == UPDATE}
-    counts = [
-        stock_service.Count(product_id, row.values["counted"], row.values.get("note"))
-        for product_id, row in by_product.items()
-        if product_id is not None
-    ]
+    tally = Tally()
+    by_product: dict[int, RowResult] = {}
+    done = 0
     try:
         with acting(session, actor, note=note):
+            for rows in chunks:
+                for row in rows:
+                    if row.action == UPDATE and row.record_id is not None:
+                        by_product[row.record_id] = row
+                    else:
+                        tally.add(row)
+                done += len(rows)
+                if progress is not None:
+                    progress(done)
+            _refuse_errors(tally, valid_only)
+            counts = [
+                stock_service.Count(product_id, row.values["counted"], row.values.get("note"))
+                for product_id, row in by_product.items()
+            ]
             outcome = stock_service.record_counts(session, actor, counts, note)
             for product_id, reason in outcome.refused.items():
                 row = by_product[product_id]
@@ -845,7 +878,9 @@ def _apply_counts(
             for product_id in outcome.unchanged:
                 by_product[product_id].action = UNCHANGED
                 by_product[product_id].changes = {}
-            result = report(plan, applied=True, valid_only=valid_only)
+            for row in by_product.values():
+                tally.add(row)
+            result = tally.report(applied=True, valid_only=valid_only)
             import_service.finish(session, batch.id, result)
             session.commit()
     except Exception:
@@ -1113,11 +1148,6 @@ def preview(
     return outcome
 
 
-def apply_steps(rows: int) -> int:
-    """The steps an import of ``rows`` rows is applied in: each row checked, then written."""
-    return 2 * rows
-
-
 def confirm_and_apply(
     app: Flask,
     session: Session,
@@ -1125,26 +1155,29 @@ def confirm_and_apply(
     actor: User,
     progress: Callable[[int], None] | None = None,
 ) -> dict[str, Any]:
-    """Check the rows again (the records may have changed since the preview) and apply.
+    """Check the rows again (the records may have changed since the preview) and apply
+    them, a chunk at a time, in one transaction.
 
     The import was claimed (``import_service.confirm``) before; on refusal it is marked
-    failed with the reason and nothing is changed. ``progress(done)`` counts
-    ``apply_steps(rows)`` steps: the rows checked, then the rows made ready to write;
-    it stops one step short of the end, reached when the transaction has committed.
+    failed with the reason and nothing is changed. ``progress(done)`` counts the rows
+    checked and written; it stops one row short of the end, reached when the
+    transaction has committed.
     """
     spec = spec_named(batch.kind)
     batch_id = batch.id
     rows = batch.rows
 
-    def written(done: int, of: int) -> None:
+    def written(done: int) -> None:
         if progress is not None:
-            progress(rows + min(rows - 1, done * rows // of))
+            progress(min(rows - 1, done))
 
     try:
         table = table_of(app, batch)
         with collector_paused():
-            plan = check_rows(session, spec, table, batch.mapping, progress)
-            return apply(session, plan, batch, actor, valid_only=batch.valid_only, progress=written)
+            chunks = checked(session, spec, table, batch.mapping)
+            return apply(
+                session, spec, chunks, batch, actor, valid_only=batch.valid_only, progress=written
+            )
     except DomainError as exc:
         session.rollback()
         import_service.fail(session, batch_id, exc.message)
@@ -1182,11 +1215,10 @@ def run_import(context: JobContext) -> JobOutcome:
         raise DomainError("This import no longer exists.")
     step = context.parameters.get("step")
     total = batch.rows
-    steps = apply_steps(total) if step == "apply" else total
-    context.progress(0, steps, force=True)
+    context.progress(0, total, force=True)
 
     def progress(done: int) -> None:
-        context.progress(min(done, steps), steps)
+        context.progress(min(done, total), total)
 
     if step != "apply":
         if not import_service.claim_preview(session, batch.id, context.job_id):

@@ -66,7 +66,8 @@ class JobContext:
 
         Written to the database at most every ``REPORT_SECONDS`` (each report is a
         committed write; one per batch would slow a long export down), unless
-        ``force``d or when the total changes.
+        ``force``d or when the total changes. On SQLite, while the job's own session
+        holds the write lock, reports are skipped (see below) and resume after it.
         """
         now = time.monotonic()
         if (
@@ -78,13 +79,31 @@ class JobContext:
             return
         if total is not None:
             self.total = total
-        if not jobs_service.heartbeat(db.session(), self.job_id, self.token, done, total):
-            raise JobCancelled(self.job_id)
+        # Its own session and connection: the report commits at once, whatever
+        # transaction the job's session has open (an import writes its rows in one
+        # transaction, and its progress must show while that transaction runs).
+        if _holds_sqlite_write_lock(self.session):
+            # SQLite admits one writer at a time, and the job's own transaction is it:
+            # a report would wait for that transaction, then fail. Until it ends no
+            # report is written; nor can anyone else write (a cancellation included).
+            return
+        with Session(db.engine) as own:
+            if not jobs_service.heartbeat(own, self.job_id, self.token, done, total):
+                raise JobCancelled(self.job_id)
         self.reported_at = now
 
     def partial_path(self, extension: str) -> Path:
         """Where to write the result until it is complete (renamed when the job is done)."""
         return jobs_service.partial_file(self.job_id, self.token, extension)
+
+
+def _holds_sqlite_write_lock(session: Session) -> bool:
+    """Whether ``session`` has written in a transaction still open on SQLite (which
+    then holds the database's one write lock until it commits or rolls back)."""
+    if db.engine.dialect.name != "sqlite" or not session.in_transaction():
+        return False
+    # The sqlite3 driver begins a transaction at the first write, not at reads.
+    return bool(getattr(session.connection().connection.dbapi_connection, "in_transaction", False))
 
 
 def run_next(app: Flask, job_id: int | None = None) -> int | None:
