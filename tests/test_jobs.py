@@ -83,6 +83,7 @@ def test_the_runner_thread_runs_a_job_and_the_page_follows_its_progress(
     assert progress == {
         "id": job.id,
         "state": "running",
+        "state_label": "Running",
         "finished": False,
         "done": 2,
         "total": 5,
@@ -133,7 +134,7 @@ def test_a_running_job_is_cancelled_and_leaves_nothing(app, client, auth, runner
     response = client.post(
         f"/admin/jobs/{job.id}/cancel/", data={"csrf_token": token}, follow_redirects=True
     )
-    assert "already finished (cancelled); there is nothing to cancel" in alerts(
+    assert "already finished (Cancelled); there is nothing to cancel" in alerts(
         response.get_data(as_text=True)
     )
     assert job_row(job.id).finished_at == job.finished_at
@@ -257,9 +258,9 @@ def test_another_persons_job_is_refused_and_admins_see_all(app, client, auth):
     auth.login_as("admin")
     listing = parse(client.get("/admin/jobs/?everyone=1").get_data(as_text=True))
     rows = [[text_of(td) for td in tr.find_all("td")] for tr in listing.select("table tr")[1:]]
-    assert rows[0][:3] == ["Counting", "owner@staff.test", "done"]
+    assert rows[0][:3] == ["Counting", "owner@staff.test", "Done"]
     # The state is a badge whose colour follows it; the word is always written.
-    assert text_of(listing.select_one("table td .badge.job-badge.job-done")) == "done"
+    assert text_of(listing.select_one("table td .badge.job-badge.job-done")) == "Done"
     assert client.get(f"/admin/jobs/{job.id}/").status_code == 200
     assert client.get(f"/admin/jobs/{job.id}/download/").status_code == 200
 
@@ -292,7 +293,7 @@ def test_the_owner_is_emailed_when_the_job_finishes(app, client, auth):
         data={"csrf_token": token, "notify": "0"},
         follow_redirects=True,
     )
-    assert "already finished (done); no e-mail will follow" in alerts(
+    assert "already finished (Done); no e-mail will follow" in alerts(
         response.get_data(as_text=True)
     )
     assert job_row(job.id).notify_when_done is True
