@@ -134,7 +134,7 @@ def test_a_running_job_is_cancelled_and_leaves_nothing(app, client, auth, runner
     response = client.post(
         f"/admin/jobs/{job.id}/cancel/", data={"csrf_token": token}, follow_redirects=True
     )
-    assert "already finished (Cancelled); there is nothing to cancel" in alerts(
+    assert "already finished (cancelled); there is nothing to cancel" in alerts(
         response.get_data(as_text=True)
     )
     assert job_row(job.id).finished_at == job.finished_at
@@ -293,7 +293,7 @@ def test_the_owner_is_emailed_when_the_job_finishes(app, client, auth):
         data={"csrf_token": token, "notify": "0"},
         follow_redirects=True,
     )
-    assert "already finished (Done); no e-mail will follow" in alerts(
+    assert "already finished (done); no e-mail will follow" in alerts(
         response.get_data(as_text=True)
     )
     assert job_row(job.id).notify_when_done is True

@@ -143,3 +143,25 @@ def test_every_known_audit_action_has_a_label(app):
     with app.test_request_context():
         # An action a service records under its own word reads as that word.
         assert audit.action_label("merge_customer") == "merge customer"
+
+
+def test_a_refusal_names_the_statuses_in_the_readers_words(app, approved):
+    from flask_babel import force_locale
+
+    from console.services.errors import DomainError
+
+    manager, approved_order, _pending = approved
+    number = approved_order.number
+    with app.test_request_context(), force_locale("de_DE"):
+        with pytest.raises(DomainError) as again:
+            workflow.approve(db.session, approved_order.id, manager)
+        with pytest.raises(DomainError) as early:
+            workflow.deliver(db.session, approved_order.id, manager)
+    assert again.value.message == (
+        f"Bestellung {number} ist genehmigt; nur Bestellungen im Status offen können "
+        "genehmigt werden."
+    )
+    assert early.value.message == (
+        f"Bestellung {number} ist genehmigt; nur Bestellungen im Status versendet können "
+        "zugestellt werden."
+    )

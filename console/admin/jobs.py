@@ -20,6 +20,8 @@ from console import localtime
 from console.admin.base import SecuredBaseView
 from console.database import db
 from console.models import Job
+from console.models.base import word_of
+from console.models.jobs import JobState
 from console.services import jobs as jobs_service
 from console.services.errors import DomainError
 
@@ -165,6 +167,7 @@ def _no_file_reason(job: Job) -> str:
         )
     if job.state != "done":
         return gettext(
-            "This job has no file to download: its state is %(state)s.", state=job.state_label
+            "This job has no file to download: its state is %(state)s.",
+            state=word_of(JobState, job.state),
         )
     return gettext("The result file of this job is missing. Start it again.")

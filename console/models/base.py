@@ -28,6 +28,12 @@ def label_of(vocabulary: type[enum.Enum], value: Any) -> str:
         return str(value)
 
 
+def word_of(vocabulary: type[enum.Enum], value: Any) -> str:
+    """The label of ``value`` as a word inside a sentence: "Order 7 is approved",
+    "Bestellung 7 ist genehmigt" (the labels are participles and adjectives)."""
+    return label_of(vocabulary, value).lower()
+
+
 class TimestampMixin:
     """``created_at`` and ``updated_at`` in UTC, kept by the database and the ORM."""
 

@@ -41,7 +41,7 @@ from console.database import rowcount
 from console.i18n import recipient_locale
 from console.jobs.kinds import kind_named
 from console.models import Job, JobState, User
-from console.models.base import utcnow
+from console.models.base import utcnow, word_of
 from console.permissions import STAFF_MANAGE
 from console.security.links import external_url
 from console.services.errors import DomainError
@@ -173,7 +173,7 @@ def cancel(session: Session, actor: User, job_id: Any) -> Job:
         raise DomainError(
             gettext(
                 "This job has already finished (%(state)s); there is nothing to cancel.",
-                state=job.state_label,
+                state=word_of(JobState, job.state),
             )
         )
     return job
@@ -186,7 +186,7 @@ def set_notify(session: Session, actor: User, job_id: Any, notify: bool) -> Job:
         raise DomainError(
             gettext(
                 "This job has already finished (%(state)s); no e-mail will follow.",
-                state=job.state_label,
+                state=word_of(JobState, job.state),
             )
         )
     job.notify_when_done = notify
