@@ -4,7 +4,7 @@ Signed in as an admin, in English and in German, every page a person opens is au
 at a desktop width (1366 px) and on a phone (390 px): the dashboard, every list of the registry
 (``console.admin.registry``, so that a new view is audited without editing this
 file), its create and edit forms when the admin is offered them, the order page, the
-role page, the sign-in page and the 404 page. axe-core comes with
+role page, the sign-in and password-reset pages and the 404 page. axe-core comes with
 ``axe-playwright-python``; nothing is fetched at run time.
 """
 
@@ -90,6 +90,7 @@ def test_no_serious_violation_on_any_page(app, live_server, browser, screenshot,
 
     try:
         audit("/login")
+        audit("/reset")  # the other sign-in page a person opens signed out
         sign_in(page, "admin")
         paths = audited_paths(app, page)
         paths.append(f"/admin/role/edit/?id={role.id}")
