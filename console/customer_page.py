@@ -20,7 +20,7 @@ from flask_wtf import FlaskForm
 from wtforms import SubmitField
 
 from console.database import db
-from console.i18n import customer_locale
+from console.i18n import recipient_locale
 from console.models import Order
 from console.security.limits import ORDER_PAGE_LIMIT
 from console.services import order_links, workflow
@@ -54,7 +54,7 @@ def no_referrer(response):
 def show(token: str):
     """The order's page, in the customer's language (else the shop's), as their e-mails."""
     order = _order_or_404(token)
-    with force_locale(customer_locale(order.customer)):
+    with force_locale(recipient_locale(order.customer)):
         return render_template(
             "customer/order.html",
             order=order,
@@ -71,7 +71,7 @@ def cancel(token: str):
     """Cancel the pending order the link names, then show its page again."""
     order = _order_or_404(token)
     form = CancelOrderForm()
-    with force_locale(customer_locale(order.customer)):
+    with force_locale(recipient_locale(order.customer)):
         if form.validate_on_submit():
             try:
                 workflow.cancel_by_customer(db.session(), order.id, order.customer.email)

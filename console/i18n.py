@@ -5,8 +5,10 @@ The console speaks English, German and French (``config.LANGUAGES``). A page tak
 the language of the signed-in person's profile, else the best match of the browser's
 ``Accept-Language`` among those, else the shop's (``DEFAULT_LOCALE``). A customer's
 e-mails and order page take the customer's language, else the shop's
-(``customer_locale`` with ``flask_babel.force_locale``). An unknown language, in a
+(``recipient_locale`` with ``flask_babel.force_locale``). An unknown language, in a
 profile or a forged header, falls back to the default and never breaks a page.
+A staff member's e-mails (invitation, finished job, sign-in mail) take their profile's
+language, else the shop's, the same way (``recipient_locale``).
 
 Flask-Babel chooses through ``select_locale`` / ``select_timezone``; Flask-Admin and
 Flask-Security-Too use it for their own bundled catalogues (their ``admin`` and
@@ -34,6 +36,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from config import LANGUAGES
 from console import localtime
 from console.extensions import babel
+from console.script_texts import script_texts
 
 TRANSLATIONS = Path(__file__).resolve().parent / "translations"
 """The console's catalogues: ``<language>/LC_MESSAGES/messages.po`` (and its ``.mo``)."""
@@ -103,10 +106,11 @@ def select_timezone() -> str:
     return localtime.person_zone().key
 
 
-def customer_locale(customer: Any) -> str:
-    """The locale a customer's e-mails and order page are written in (for
-    ``flask_babel.force_locale``): the customer's language, else the shop's."""
-    return LOCALES[known_language(getattr(customer, "language", None)) or default_language()]
+def recipient_locale(person: Any) -> str:
+    """The locale what is written for ``person`` is in (for ``flask_babel.force_locale``),
+    whoever's request writes it: a customer's e-mails and order page, a staff member's
+    e-mails. Their ``language``, else the shop's."""
+    return LOCALES[known_language(getattr(person, "language", None)) or default_language()]
 
 
 def page_language() -> str:
@@ -167,3 +171,4 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["money"] = format_money
     app.jinja_env.globals["page_language"] = page_language
     app.jinja_env.globals["language_names"] = LANGUAGE_NAMES
+    app.jinja_env.globals["script_texts"] = script_texts

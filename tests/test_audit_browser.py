@@ -60,6 +60,6 @@ def test_two_browsers_editing_one_customer(app, live_server, browser):
     manager.click("a.history-link")
     rows = manager.locator("table.model-list > tbody > tr")
     newest = rows.first.inner_text()
-    assert "update" in newest and staff_email("clerk") in newest and "+33 6 11" in newest
+    assert "Changed" in newest and staff_email("clerk") in newest and "+33 6 11" in newest
     assert rows.count() == 2  # the update and the creation, newest first
-    assert "create" in rows.nth(1).inner_text()
+    assert "Created" in rows.nth(1).inner_text()

@@ -168,3 +168,17 @@ def test_the_customer_form_refuses_a_forged_language(client, auth):
     )
     assert response.status_code == 200
     assert db.session.scalar(select(Customer).where(Customer.email == "jo@example.com")) is None
+
+
+def test_a_french_customers_mail_arrives_in_french_whatever_the_shops_language(
+    client, auth, smtp_server
+):
+    auth.login_as("clerk")  # an English-speaking clerk, in an English-speaking shop
+    customer = CustomerFactory(email="marie@example.com", language="fr")
+    lamp = ProductFactory(sku="LAMP-1", unit_price=Decimal("1234.56"), stock=5)
+    order = take_order(client, customer, lamp, 1)
+    subject, text, html = received(smtp_server, "marie@example.com")
+    assert subject == f"Our shop : nous avons bien reçu votre commande {order.number}"
+    assert f"1{NNBSP}234,56{NBSP}€" in text and "1,234.56" not in text
+    assert "Merci pour votre commande" in text
+    assert parse(html).find("html")["lang"] == "fr"

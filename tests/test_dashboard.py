@@ -134,7 +134,7 @@ def test_the_dashboard_shows_the_persons_own_recent_activity(client, auth):
     )
     html = client.get("/admin/").get_data(as_text=True)
     widget = html[html.index('id="widget-my-activity"') :]
-    assert "create" in widget and "Grace Hopper" in widget
+    assert "Created" in widget and "Grace Hopper" in widget  # the action by its label
     auth.logout()
     auth.login_as("viewer")
     html = client.get("/admin/").get_data(as_text=True)

@@ -176,7 +176,7 @@ def test_every_export_is_in_the_audit_trail(client, auth, small_shop):
     assert "search" not in customers.changes and "filters" not in customers.changes
     # The audit trail's pages show them to those who read it.
     listed = parse(client.get("/admin/audit/?search=export").text)
-    assert [text_of(cell) for cell in listed.select("td.col-action")] == ["export", "export"]
+    assert [text_of(cell) for cell in listed.select("td.col-action")] == ["Exported", "Exported"]
     details = client.get(f"/admin/audit/details/?id={ordered.id}").text
     assert ordered.note in text_of(parse(details).body)
     # Refused exports are not exports: nothing recorded.

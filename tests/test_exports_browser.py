@@ -50,7 +50,7 @@ def test_a_manager_watches_a_large_export_finish_and_downloads_it(app, page, scr
     # The entry is a form: its POST carries the CSRF token; the answer sends to the job.
     page.click(".export-menu >> button.dropdown-item:has-text('CSV for Excel')")
     page.wait_for_url("**/admin/jobs/*/")
-    assert page.text_content("#job-state") == "queued"
+    assert page.text_content("#job-state") == "Queued"
     page.wait_for_selector("text=runs in the background")
     # A mark that a reload would wipe out.
     page.evaluate("window.stillTheSamePage = true")
@@ -63,7 +63,7 @@ def test_a_manager_watches_a_large_export_finish_and_downloads_it(app, page, scr
     finally:
         runtime.stop_thread()
     assert page.evaluate("window.stillTheSamePage") is True
-    assert page.text_content("#job-state") == "done"
+    assert page.text_content("#job-state") == "Done"
     assert page.get_attribute("#job-bar", "aria-valuenow") == "100"
     assert page.text_content("#job-percent") == "100%"
     assert page.is_hidden("#job-controls")

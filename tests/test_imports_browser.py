@@ -61,11 +61,11 @@ def upload(page, data: bytes, name: str) -> None:
 def run_the_job_shown(app, page) -> None:
     """On a job's page showing it queued: run it, and wait for the page to show it done."""
     page.wait_for_url("**/admin/jobs/*/")
-    expect(page.locator("#job-state")).to_have_text("queued")
+    expect(page.locator("#job-state")).to_have_text("Queued")
     runtime = app.extensions["console_jobs"]
     runtime.start_thread()
     try:
-        expect(page.locator("#job-state")).to_have_text("done")
+        expect(page.locator("#job-state")).to_have_text("Done")
     finally:
         runtime.stop_thread()
 
@@ -103,13 +103,13 @@ def test_a_manager_fixes_a_catalogue_the_preview_found_wrong(app, page, screensh
 
     page.click("#import-confirm-button")
     page.wait_for_url("**/admin/jobs/*/")
-    expect(page.locator("#job-state")).to_have_text("queued")
+    expect(page.locator("#job-state")).to_have_text("Queued")
     page.evaluate("window.stillTheSamePage = true")  # a reload would wipe it out
     runtime = app.extensions["console_jobs"]
     runtime.start_thread()
     try:
         expect(page.locator("#job-bar")).to_have_attribute("aria-valuenow", "100")
-        expect(page.locator("#job-state")).to_have_text("done")
+        expect(page.locator("#job-state")).to_have_text("Done")
     finally:
         runtime.stop_thread()
     assert page.evaluate("window.stillTheSamePage") is True

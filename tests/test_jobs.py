@@ -83,6 +83,7 @@ def test_the_runner_thread_runs_a_job_and_the_page_follows_its_progress(
     assert progress == {
         "id": job.id,
         "state": "running",
+        "state_label": "Running",
         "finished": False,
         "done": 2,
         "total": 5,
@@ -257,9 +258,9 @@ def test_another_persons_job_is_refused_and_admins_see_all(app, client, auth):
     auth.login_as("admin")
     listing = parse(client.get("/admin/jobs/?everyone=1").get_data(as_text=True))
     rows = [[text_of(td) for td in tr.find_all("td")] for tr in listing.select("table tr")[1:]]
-    assert rows[0][:3] == ["Counting", "owner@staff.test", "done"]
+    assert rows[0][:3] == ["Counting", "owner@staff.test", "Done"]
     # The state is a badge whose colour follows it; the word is always written.
-    assert text_of(listing.select_one("table td .badge.job-badge.job-done")) == "done"
+    assert text_of(listing.select_one("table td .badge.job-badge.job-done")) == "Done"
     assert client.get(f"/admin/jobs/{job.id}/").status_code == 200
     assert client.get(f"/admin/jobs/{job.id}/download/").status_code == 200
 

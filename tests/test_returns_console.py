@@ -139,7 +139,7 @@ def test_the_list_filters_by_state_and_viewers_cannot_act(client, auth, order, t
     auth.login_as("viewer")
     listed = client.get("/admin/returns/?flt0_state_equals=received").get_data(as_text=True)
     rows = table_rows(listed)
-    assert len(rows) == 1 and "received" in rows[0] and "a" in rows[0]
+    assert len(rows) == 1 and "Received" in rows[0] and "a" in rows[0]  # the state by its label
     assert client.get(f"/admin/returns/new/{order.id}/").status_code == 403
     token = form_token(client, "/admin/returns/")
     assert (

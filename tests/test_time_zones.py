@@ -81,7 +81,7 @@ def test_the_dashboard_counts_the_berlin_managers_days(client, auth, late_order,
     auth.login("berlin@staff.test")
     page = parse(client.get("/admin/").get_data(as_text=True))
     labels = [text_of(title) for title in page.select("svg title")]
-    assert any(label.startswith("25 Nov: 1 orders") for label in labels), labels
+    assert any(label.startswith("25 Nov: 1 order,") for label in labels), labels
     assert any(label.startswith("24 Nov: 0 orders") for label in labels), labels
 
 

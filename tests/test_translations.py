@@ -23,6 +23,7 @@ from babel.messages.pofile import read_po
 from jinja2 import Environment
 
 from console.database import db
+from console.script_texts import SCRIPT_TEXTS
 from console.services import notifications
 from tests.factories import OrderFactory, StaffFactory, catalogue
 from tests.fixtures.apps import from_fixture
@@ -146,6 +147,102 @@ def unmarked_flashes(path: Path) -> list[str]:
         if any(_is_plain_text(message) for message in messages):
             found.append(f"{_shown(path)}:{node.lineno}: {ast.unparse(node)[:80]}")
     return found
+
+
+SCRIPTS = sorted((ROOT / "console" / "static" / "js").glob("*.js"))
+NOT_PROSE = {
+    "Accept",
+    "Backspace",
+    "Content-Type",
+    "DOMContentLoaded",
+    "Delete",
+    "Enter",
+    "Escape",
+    "GET",
+    "KeyN",
+    "POST",
+    "X-CSRFToken",
+}
+"""Words scripts use that nobody reads: HTTP and DOM names, keys of the keyboard."""
+TEXT_KEY = re.compile(r"[a-z]+\.[a-z_]+")
+"""A key of ``console.script_texts.SCRIPT_TEXTS``: ``session.stay``."""
+
+
+def script_literals(source: str) -> list[tuple[int, str]]:
+    """``(line, text)`` of each string literal of a script, comments left out."""
+    found, i, line = [], 0, 1
+    while i < len(source):
+        char = source[i]
+        if source.startswith("//", i):
+            i = source.find("\n", i) if "\n" in source[i:] else len(source)
+        elif source.startswith("/*", i):
+            end = source.find("*/", i + 2)
+            line += source.count("\n", i, end)
+            i = end + 2
+        elif char in "\"'`":
+            j, text = i + 1, []
+            while j < len(source) and source[j] != char:
+                if source[j] == "\\":
+                    j += 1
+                text.append(source[j])
+                j += 1
+            found.append((line, "".join(text)))
+            line += source.count("\n", i, j)
+            i = j + 1
+        else:
+            line += char == "\n"
+            i += 1
+    return found
+
+
+def is_prose(text: str) -> bool:
+    """Words a person would read: a capitalised word, words run on with a space at an
+    end, or three plain words (a CSS class list has no such run)."""
+    if text in NOT_PROSE or not re.search("[A-Za-z]{2}", text):
+        return False
+    if re.match("[A-Z][a-z]", text) or (text != text.strip() and text.strip()):
+        return True
+    return len([word for word in text.split() if re.fullmatch("[a-z]+", word)]) >= 3
+
+
+def unmarked_in_script(path: Path) -> list[str]:
+    """``file:line`` of each literal in a script that a person would read."""
+    return [
+        f"{_shown(path)}:{line}: {text[:60]!r}"
+        for line, text in script_literals(path.read_text())
+        if is_prose(text)
+    ]
+
+
+def test_the_checker_sees_prose_in_scripts_and_lets_keys_and_names_pass(tmp_path):
+    script = tmp_path / "page.js"
+    script.write_text(
+        '// "Not read": a comment\n/* "Nor this" */ var a = consoleText("session.stay");\n'
+        'el.className = "btn btn-primary btn-sm ml-2"; fetch(url, { method: "POST" });\n'
+        'show("Stay signed in"); count + " rows"; x = \'your session may have ended\';\n'
+    )
+    assert [line.split(":", 1)[1].split(":")[0] for line in unmarked_in_script(script)] == [
+        "4",
+        "4",
+        "4",
+    ]
+
+
+def test_scripts_hold_no_words_of_their_own():
+    """Scripts ask ``consoleText`` for what they show (``console/script_texts.py``)."""
+    unmarked = [line for path in SCRIPTS for line in unmarked_in_script(path)]
+    assert unmarked == [], "words written in scripts:\n" + "\n".join(unmarked)
+
+
+def test_every_key_a_script_asks_for_has_a_text_and_every_text_is_used():
+    used = {text for path in SCRIPTS for _, text in script_literals(path.read_text())}
+    used |= {
+        key
+        for path in TEMPLATES
+        for key in re.findall(r"consoleText\(['\"]([^'\"]+)['\"]", path.read_text())
+    }
+    keys = {text for text in used if TEXT_KEY.fullmatch(text)}
+    assert keys == set(SCRIPT_TEXTS)
 
 
 def test_the_checker_sees_unmarked_text_and_lets_marked_text_pass(tmp_path):

@@ -18,7 +18,7 @@ from typing import Any
 import pycountry
 from flask import url_for
 from flask_admin.model.form import InlineFormAdmin
-from flask_babel import lazy_gettext
+from flask_babel import gettext, lazy_gettext
 from markupsafe import Markup, escape
 from wtforms import SelectField
 from wtforms.fields.choices import Choice
@@ -46,9 +46,17 @@ TYPED = "typed"
 """Picker value: the address typed in the fields below the picker."""
 
 PICKER_LABELS = {
-    CUSTOMER_DEFAULT: "The customer's default address",
-    TYPED: "The address typed below (one-off)",
+    CUSTOMER_DEFAULT: lazy_gettext("The customer's default address"),
+    TYPED: lazy_gettext("The address typed below (one-off)"),
 }
+"""The picker's fixed choices; addresses.js keeps them when it lists another book."""
+
+
+def _book_label(address: Any, kind: str) -> str:
+    """An address of the book as its picker lists it, marked when it is the default."""
+    if address.is_default(kind):
+        return gettext("%(label)s (default)", label=str(address))
+    return str(address)
 
 
 @cache
@@ -97,7 +105,7 @@ class CountryField(SelectField):
         kwargs.pop("coerce", None)
         kwargs.pop("choices", None)
         validators = [
-            DataRequired(message="Choose the country.")
+            DataRequired(message=lazy_gettext("Choose the country."))
             if isinstance(validator, InputRequired | DataRequired)
             else validator
             for validator in validators or []
@@ -306,7 +314,7 @@ class OrderAddressFormMixin:
                 continue
             picker.choices = [
                 (CUSTOMER_DEFAULT, PICKER_LABELS[CUSTOMER_DEFAULT]),
-                *((str(a.id), f"{a}{' (default)' if a.is_default(kind) else ''}") for a in book),
+                *((str(a.id), _book_label(a, kind)) for a in book),
                 (TYPED, PICKER_LABELS[TYPED]),
             ]
             picker.render_kw = {

@@ -59,14 +59,16 @@ class ApiTokensView(SecuredBaseView):
         expires_at = None
         errors = []
         if owner is None:
-            errors.append("Choose the staff member the token acts as.")
+            errors.append(gettext("Choose the staff member the token acts as."))
         if request.form.get("expires_on"):
             try:
                 expires_at = dt.datetime.combine(
                     dt.date.fromisoformat(request.form["expires_on"]), dt.time()
                 )
             except ValueError:
-                errors.append("Enter the expiry as a date (YYYY-MM-DD), or leave it empty.")
+                errors.append(
+                    gettext("Enter the expiry as a date (YYYY-MM-DD), or leave it empty.")
+                )
         if errors:
             return self._page(errors=errors)
         try:

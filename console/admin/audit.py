@@ -100,6 +100,12 @@ def changes_formatter(view: Any, context: Any, model: AuditEvent, name: str) -> 
     ).format(rows)
 
 
+def action_formatter(view: Any, context: Any, model: AuditEvent, name: str) -> str:
+    """The action in the reader's language; searches, filters and exports use the
+    stored word."""
+    return audit.action_label(model.action)
+
+
 def when_formatter(view: Any, context: Any, model: AuditEvent, name: str) -> str:
     return localtime.show(model.at, seconds=True, zone_name=False)
 
@@ -166,14 +172,22 @@ class AuditEventAdmin(SecuredModelView):
             AuditEvent.record_type, "Record type", options=[(t, t) for t in audit.RECORD_TYPES]
         ),
         RecordIdFilter(AuditEvent.record_id, "Record id"),
-        FilterEqual(AuditEvent.action, "Action", options=[(a, a) for a in audit.KNOWN_ACTIONS]),
+        FilterEqual(
+            AuditEvent.action,
+            "Action",
+            options=[(a, audit.ACTION_LABELS[a]) for a in audit.KNOWN_ACTIONS],
+        ),
         FilterLike(AuditEvent.action, "Action"),
         local_time(DateTimeBetweenFilter)(AuditEvent.at, "When"),
         local_time(DateTimeGreaterFilter)(AuditEvent.at, "When"),
         local_time(DateTimeSmallerFilter)(AuditEvent.at, "When"),
     ]
-    column_formatters = {"changes": changes_formatter, "at": when_formatter}
-    column_formatters_detail = {"changes": changes_formatter, "at": when_formatter}
+    column_formatters = {
+        "changes": changes_formatter,
+        "at": when_formatter,
+        "action": action_formatter,
+    }
+    column_formatters_detail = column_formatters
     export_specs = ("audit",)
     # Forms are never shown; a plain column keeps Flask-Admin from scaffolding the JSON.
     form_columns = ["note"]

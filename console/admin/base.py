@@ -55,7 +55,12 @@ from console import localtime
 from console.admin.concurrency import OptimisticConcurrencyMixin
 from console.admin.drafts import FormDraftMixin
 from console.admin.export import ExportMixin
-from console.admin.fields import FiniteDecimalField, LocalDateTimeField, TrimmingModelConverter
+from console.admin.fields import (
+    FiniteDecimalField,
+    LocalDateTimeField,
+    TrimmingModelConverter,
+    plain_errors,
+)
 from console.admin.filters import BoundedFilterConverter
 from console.admin.history import HistoryLinkMixin
 from console.admin.lookups import MAX_OFFSET, as_int_id
@@ -454,6 +459,15 @@ class SecuredModelView(
     can_set_page_size = True
     page_size = 25
     page_size_options = (25, 50, 100)
+
+    def validate_form(self, form):
+        """Validate, then write the console's own messages out in the reader's language:
+        they are ``lazy_gettext`` strings, and Flask-Admin's form shows only errors that
+        are ``str`` (WTForms' own messages come translated through Flask-Admin's
+        translations hook)."""
+        valid = super().validate_form(form)
+        plain_errors(form)
+        return valid
 
     def permission_for(self, name: str) -> Requirement:
         read = super().permission_for(name)

@@ -73,7 +73,9 @@ class CustomerAdmin(ImportMixin, SecuredModelView):
         "last_name": {"filters": [strip]},
         "email": {
             "filters": [strip, lower],
-            "validators": [Email(message="Enter a valid e-mail address, like name@example.com.")],
+            "validators": [
+                Email(message=lazy_gettext("Enter a valid e-mail address, like name@example.com."))
+            ],
         },
         "phone": {"filters": [strip]},
         # Blank (the shop's language) is kept as None, not as empty text. The blank

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import current_app, url_for
 from flask_admin import expose
+from flask_babel import format_date, gettext, ngettext
 from flask_login import current_user
 
 from console.admin.base import SecuredIndexView
@@ -59,11 +60,13 @@ def _age(delta) -> str | None:
     if delta is None:
         return None
     seconds = int(delta.total_seconds())
-    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
-        if seconds >= size:
-            n = seconds // size
-            return f"{n} {unit}{'s' if n != 1 else ''}"
-    return "less than a minute"
+    if seconds >= 86400:
+        return ngettext("%(num)s day", "%(num)s days", seconds // 86400)
+    if seconds >= 3600:
+        return ngettext("%(num)s hour", "%(num)s hours", seconds // 3600)
+    if seconds >= 60:
+        return ngettext("%(num)s minute", "%(num)s minutes", seconds // 60)
+    return gettext("less than a minute")
 
 
 def _bar_chart(sales: list[dashboard.DaySales]) -> dict:
@@ -79,7 +82,13 @@ def _bar_chart(sales: list[dashboard.DaySales]) -> dict:
                 "y": round(CHART_HEIGHT - height, 1),
                 "width": round(max(slot - 2, 1), 1),
                 "height": round(height, 1),
-                "label": f"{day.day:%d %b}: {day.orders} orders, {format_money(day.revenue)}",
+                "label": ngettext(
+                    "%(day)s: %(num)s order, %(revenue)s",
+                    "%(day)s: %(num)s orders, %(revenue)s",
+                    day.orders,
+                    day=format_date(day.day, "dd MMM"),
+                    revenue=format_money(day.revenue),
+                ),
             }
         )
     return {"width": CHART_WIDTH, "height": CHART_HEIGHT, "bars": bars, "peak": format_money(peak)}

@@ -8,7 +8,9 @@ from typing import Any
 from flask_admin.contrib.sqla.form import AdminModelConverter
 from flask_admin.form import DateTimeField
 from flask_admin.model.form import converts
+from flask_babel import LazyString, gettext, lazy_gettext
 from wtforms import DecimalField
+from wtforms.form import BaseForm
 from wtforms.validators import DataRequired, InputRequired, ValidationError
 
 from console.localtime import to_local, to_utc
@@ -52,7 +54,9 @@ def known_choices(form: Any, field: Any) -> None:
     unknown = [value for value in field.raw_data or () if str(value) not in offered]
     if unknown:
         shown = ", ".join(repr(value[:20]) for value in unknown[:5])
-        raise ValidationError(f"Not a valid choice: {shown}. Nothing was changed.")
+        raise ValidationError(
+            gettext("Not a valid choice: %(choices)s. Nothing was changed.", choices=shown)
+        )
 
 
 class TrimmingModelConverter(AdminModelConverter):
@@ -72,7 +76,9 @@ class TrimmingModelConverter(AdminModelConverter):
             filters.insert(0, strip)
         field_args["filters"] = filters
         field_args["validators"] = [
-            DataRequired(message="This field is required (spaces alone do not count).")
+            DataRequired(
+                message=lazy_gettext("This field is required (spaces alone do not count).")
+            )
             if isinstance(validator, InputRequired)
             else validator
             for validator in field_args.get("validators") or []
@@ -101,7 +107,7 @@ def decimal_places(value: Decimal) -> int:
 def in_cents(form: Any, field: Any) -> None:
     """Refuse an amount with more than two decimals (the database would round it)."""
     if field.data is not None and field.data.is_finite() and decimal_places(field.data) > 2:
-        raise ValidationError("Use at most two decimals (cents), such as 4.90.")
+        raise ValidationError(gettext("Use at most two decimals (cents), such as 4.90."))
 
 
 def unused_ignoring_case(model: Any, attribute: str, what: str) -> Any:
@@ -122,7 +128,10 @@ def unused_ignoring_case(model: Any, attribute: str, what: str) -> Any:
             query = query.where(model.id != current.id)
         if db.session.scalars(query.limit(1)).first() is not None:
             raise ValidationError(
-                f"Already exists: another record has this {what} (upper or lower case alike)."
+                gettext(
+                    "Already exists: another record has this %(what)s (upper or lower case alike).",
+                    what=what,
+                )
             )
 
     return check
@@ -146,3 +155,16 @@ class LocalDateTimeField(DateTimeField):
         super().process_formdata(valuelist)
         if self.data is not None:
             self.data = to_utc(self.data)
+
+
+def plain_errors(fields: Any) -> None:
+    """Turn the lazily translated messages of ``fields`` (a form, or a list of fields)
+    and of their nested forms and entries into text in the reader's language; other
+    messages stay as they are."""
+    for field in fields:
+        nested = getattr(field, "form", None)
+        if isinstance(nested, BaseForm):
+            plain_errors(nested)
+        plain_errors(getattr(field, "entries", None) or ())
+        if isinstance(field.errors, list):
+            field.errors = [str(e) if isinstance(e, LazyString) else e for e in field.errors]

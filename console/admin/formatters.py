@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+import enum
+from collections.abc import Callable
 from typing import Any
 
 from markupsafe import Markup, escape
 
 from console import localtime
 from console.i18n import format_money
+from console.models.base import label_of
+from console.models.orders import OrderStatus
+
+
+def vocabulary_formatter(vocabulary: type[enum.Enum]) -> Callable[..., str]:
+    """A column formatter showing a stored value of ``vocabulary`` by its label, in the
+    reader's language (exports read the column itself and keep the stored value)."""
+
+    def formatter(view: Any, context: Any, model: Any, name: str) -> str:
+        return label_of(vocabulary, getattr(model, name))
+
+    return formatter
 
 
 def money_formatter(view: Any, context: Any, model: Any, name: str) -> str:
@@ -112,10 +126,11 @@ def badge(kind: str, state: str, word: str) -> Markup:
 
 
 def status_badge(status: str | None) -> Markup:
-    """An order's status as a coloured badge with its word (colours in console.css)."""
+    """An order's status as a coloured badge with its word in the reader's language
+    (colours in console.css)."""
     if not status:
         return Markup("")
-    return badge("status", status, status.capitalize())
+    return badge("status", status, label_of(OrderStatus, status))
 
 
 def status_badge_formatter(view: Any, context: Any, model: Any, name: str) -> Markup:

@@ -16,9 +16,12 @@ from flask_admin import expose
 from flask_babel import gettext
 from flask_login import current_user
 
+from console import localtime
 from console.admin.base import SecuredBaseView
 from console.database import db
 from console.models import Job
+from console.models.base import word_of
+from console.models.jobs import JobState
 from console.services import jobs as jobs_service
 from console.services.errors import DomainError
 
@@ -34,6 +37,7 @@ def progress_document(job: Job) -> dict[str, Any]:
     return {
         "id": job.id,
         "state": job.state,
+        "state_label": job.state_label,
         "finished": job.is_finished,
         "done": job.progress_done,
         "total": job.progress_total,
@@ -156,10 +160,14 @@ def _mimetype(suffix: str) -> str:
 
 def _no_file_reason(job: Job) -> str:
     if job.result_removed_at is not None:
-        return (
-            f"The result of this job was removed on {job.result_removed_at:%Y-%m-%d} "
-            "(results are kept for a limited number of days). Start it again."
+        return gettext(
+            "The result of this job was removed on %(day)s (results are kept for a "
+            "limited number of days). Start it again.",
+            day=localtime.show_date(job.result_removed_at),
         )
     if job.state != "done":
-        return f"This job has no file to download: it is {job.state}."
-    return "The result file of this job is missing. Start it again."
+        return gettext(
+            "This job has no file to download: its state is %(state)s.",
+            state=word_of(JobState, job.state),
+        )
+    return gettext("The result file of this job is missing. Start it again.")

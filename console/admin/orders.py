@@ -86,7 +86,7 @@ from console.services import pending, workflow
 from console.services.errors import DomainError, PricingRefused
 from console.services.pricing import MAX_QUANTITY, Quote
 
-STATUS_CHOICES = [(status.value, status.value.title()) for status in OrderStatus]
+STATUS_CHOICES = [(status.value, status.label) for status in OrderStatus]
 
 DONE = {
     "approve": lazy_gettext("Order %(number)s approved."),
@@ -117,7 +117,7 @@ class OrderLineInline(InlineFormAdmin):
     form_args = {
         "quantity": {
             "validators": [
-                InputRequired(message="Enter a quantity."),
+                InputRequired(message=lazy_gettext("Enter a quantity.")),
                 NumberRange(
                     min=1,
                     max=MAX_QUANTITY,

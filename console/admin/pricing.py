@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_babel import lazy_gettext
+from flask_babel import gettext, lazy_gettext
 from wtforms.validators import NumberRange, Optional, Regexp, ValidationError
 
 from console.admin.base import SecuredModelView
@@ -53,7 +53,7 @@ class TaxRateAdmin(PricingAdmin):
                 NumberRange(
                     min=0,
                     max=100,
-                    message="A tax rate is a percentage from 0 to 100.",
+                    message=lazy_gettext("A tax rate is a percentage from 0 to 100."),
                 ),
                 in_cents,
             ],
@@ -81,7 +81,9 @@ class ShippingMethodAdmin(PricingAdmin):
         "price": {
             "places": 2,
             "validators": [
-                NumberRange(min=0, max=MAX_AMOUNT, message="The price must be 0 or more."),
+                NumberRange(
+                    min=0, max=MAX_AMOUNT, message=lazy_gettext("The price must be 0 or more.")
+                ),
                 in_cents,
             ],
         },
@@ -89,7 +91,9 @@ class ShippingMethodAdmin(PricingAdmin):
             "places": 2,
             "validators": [
                 Optional(),
-                NumberRange(min=0, max=MAX_AMOUNT, message="The amount must be 0 or more."),
+                NumberRange(
+                    min=0, max=MAX_AMOUNT, message=lazy_gettext("The amount must be 0 or more.")
+                ),
                 in_cents,
             ],
         },
@@ -102,17 +106,17 @@ def discount_value(form: Any, field: Any) -> None:
     if value is None or not value.is_finite():
         return
     if value < 0:
-        raise ValidationError("The discount cannot be below 0.")
+        raise ValidationError(gettext("The discount cannot be below 0."))
     if form.kind.data == PromotionKind.PERCENTAGE and value > 100:
-        raise ValidationError("A percentage discount cannot be over 100 %.")
+        raise ValidationError(gettext("A percentage discount cannot be over 100 %."))
     if value > MAX_AMOUNT:
-        raise ValidationError("The discount is larger than any order can be.")
+        raise ValidationError(gettext("The discount is larger than any order can be."))
 
 
 def after_valid_from(form: Any, field: Any) -> None:
     start = form.valid_from.data
     if field.data is not None and start is not None and field.data < start:
-        raise ValidationError("The end of validity must come after its start.")
+        raise ValidationError(gettext("The end of validity must come after its start."))
 
 
 def not_below_uses(form: Any, field: Any) -> None:
@@ -121,11 +125,14 @@ def not_below_uses(form: Any, field: Any) -> None:
     used = current.times_used if current is not None and current.times_used else 0
     if field.data is not None and field.data < used:
         raise ValidationError(
-            f"Orders hold this code {used} times already: the limit cannot be lower."
+            gettext(
+                "Orders hold this code %(used)s times already: the limit cannot be lower.",
+                used=used,
+            )
         )
 
 
-def _count_field(message: str, *extra: Any) -> dict[str, Any]:
+def _count_field(message: Any, *extra: Any) -> dict[str, Any]:
     return {"validators": [Optional(), NumberRange(min=1, max=MAX_COUNT, message=message), *extra]}
 
 
@@ -199,7 +206,7 @@ class PromotionAdmin(PricingAdmin):
             "validators": [
                 Regexp(
                     r"^[A-Za-z0-9_-]+$",
-                    message="Use letters, digits, - and _ only (no spaces).",
+                    message=lazy_gettext("Use letters, digits, - and _ only (no spaces)."),
                 ),
                 unused_ignoring_case(Promotion, "code", "code"),
             ],
@@ -210,10 +217,16 @@ class PromotionAdmin(PricingAdmin):
             "places": 2,
             "validators": [
                 Optional(),
-                NumberRange(min=0, max=MAX_AMOUNT, message="The amount must be 0 or more."),
+                NumberRange(
+                    min=0, max=MAX_AMOUNT, message=lazy_gettext("The amount must be 0 or more.")
+                ),
                 in_cents,
             ],
         },
-        "usage_limit": _count_field("Allow at least 1 use (or leave it empty).", not_below_uses),
-        "per_customer_limit": _count_field("Allow at least 1 use (or leave it empty)."),
+        "usage_limit": _count_field(
+            lazy_gettext("Allow at least 1 use (or leave it empty)."), not_below_uses
+        ),
+        "per_customer_limit": _count_field(
+            lazy_gettext("Allow at least 1 use (or leave it empty).")
+        ),
     }

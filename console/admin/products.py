@@ -13,7 +13,7 @@ from typing import Any
 
 from flask import url_for
 from flask_admin.actions import action
-from flask_babel import lazy_gettext
+from flask_babel import gettext, lazy_gettext
 from flask_login import current_user
 from sqlalchemy import func, select
 from wtforms.validators import (
@@ -63,8 +63,12 @@ def sku_is_free(form: Any, field: Any) -> None:
     other = db.session.scalars(query.limit(1)).first()
     if other is not None:
         raise ValidationError(
-            f"Already exists: {other.sku} ({other.name}) has this SKU; "
-            "SKUs are unique regardless of upper or lower case."
+            gettext(
+                "Already exists: %(sku)s (%(name)s) has this SKU; SKUs are unique regardless "
+                "of upper or lower case.",
+                sku=other.sku,
+                name=other.name,
+            )
         )
 
 
@@ -149,7 +153,9 @@ class ProductAdmin(ImportMixin, SecuredModelView):
         "unit_price": {
             "places": 2,
             "validators": [
-                NumberRange(min=0, max=9999999999, message="The price must be 0 or more."),
+                NumberRange(
+                    min=0, max=9999999999, message=lazy_gettext("The price must be 0 or more.")
+                ),
                 in_cents,
             ],
         },
@@ -157,7 +163,9 @@ class ProductAdmin(ImportMixin, SecuredModelView):
         "tax_rate": {
             "query_factory": lambda: active_tax_rates(),
             "default": lambda: usual_tax_rate(),
-            "validators": [Chosen(message="Choose the tax rate the product is sold at.")],
+            "validators": [
+                Chosen(message=lazy_gettext("Choose the tax rate the product is sold at."))
+            ],
         },
         # Only on the create form (``get_edit_form``): recorded as received.
         "stock": {
@@ -165,7 +173,9 @@ class ProductAdmin(ImportMixin, SecuredModelView):
             "description": "Recorded as received in the stock ledger; later changes go "
             "through Adjust stock.",
             "validators": [
-                NumberRange(min=0, max=2_000_000_000, message="Stock must be 0 or more.")
+                NumberRange(
+                    min=0, max=2_000_000_000, message=lazy_gettext("Stock must be 0 or more.")
+                )
             ],
         },
     }

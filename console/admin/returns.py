@@ -22,7 +22,7 @@ from markupsafe import Markup
 from sqlalchemy.orm import joinedload, selectinload
 
 from console.admin.base import SecuredModelView
-from console.admin.formatters import format_money, record_link
+from console.admin.formatters import format_money, record_link, vocabulary_formatter
 from console.admin.lookups import as_int_id
 from console.database import db
 from console.models import Order, Return, ReturnLine, ReturnState
@@ -31,7 +31,7 @@ from console.permissions import ORDERS_APPROVE, ORDERS_READ, RETURNS_MANAGE, can
 from console.services import returns as return_service
 from console.services.errors import DomainError
 
-STATE_CHOICES = [(state.value, state.value.capitalize()) for state in ReturnState]
+STATE_CHOICES = [(state.value, state.label) for state in ReturnState]
 
 
 def order_formatter(view: Any, context: Any, model: Return, name: str) -> Markup:
@@ -91,6 +91,7 @@ class ReturnAdmin(SecuredModelView):
     }
     column_formatters = {
         "order": order_formatter,
+        "state": vocabulary_formatter(ReturnState),
         "lines": lines_formatter,
         "refund_total": money_formatter,
         "refund_shipping": money_formatter,

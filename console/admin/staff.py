@@ -28,6 +28,7 @@ from console.admin.formatters import badge, datetime_formatter
 from console.admin.lookups import as_int_id
 from console.admin.sessions import session_rows
 from console.database import db
+from console.i18n import LANGUAGE_NAMES
 from console.models import Role, User
 from console.models.base import utcnow
 from console.permissions import ALL_PERMISSIONS, PERMISSION_INFO, STAFF_MANAGE
@@ -220,9 +221,13 @@ class StaffUserAdmin(SecuredModelView):
     column_filters = ["active"]
     column_default_sort = "email"
 
-    form_columns = ["email", "roles", "active"]
+    form_columns = ["email", "roles", "language", "active"]
+    # The language of the invitation e-mail and of the console for the new account
+    # (the person may change it on their profile); blank: the shop's.
+    form_choices = {"language": list(LANGUAGE_NAMES.items())}
     form_args = {
         "email": {"filters": [strip, lower]},
+        "language": {"filters": [strip], "blank_text": lazy_gettext("The shop’s language")},
         # An id no role has is an error on the field, not a silent "no role".
         "roles": {"validators": [known_choices]},
     }
@@ -236,9 +241,10 @@ class StaffUserAdmin(SecuredModelView):
         return _invitation_form(super().get_create_form())
 
     def get_edit_form(self):
-        """Editing changes roles and the active flag; the e-mail stays."""
+        """Editing changes roles and the active flag; the e-mail stays, and the language
+        is the person's own choice (their profile)."""
         form_class = super().get_edit_form()
-        return type(form_class.__name__, (form_class,), {"email": None})
+        return type(form_class.__name__, (form_class,), {"email": None, "language": None})
 
     def create_model(self, form):
         """Invite the person (once per opened form: ``OneTimeCreateMixin``)."""
@@ -247,7 +253,11 @@ class StaffUserAdmin(SecuredModelView):
     def _invite(self, form):
         try:
             user = staff_service.create_staff(
-                db.session, _actor(), email=form.email.data, roles=form.roles.data
+                db.session,
+                _actor(),
+                email=form.email.data,
+                roles=form.roles.data,
+                language=form.language.data,
             )
         except DomainError as exc:
             flash(exc.message, "error")

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask import url_for
+from flask_babel import gettext, lazy_gettext
 
 from console import audit, localtime
 from console.admin.formatters import format_money
@@ -34,36 +35,37 @@ from console.models import AuditEvent, Order, OrderNote, OutboxMessage, Return
 from console.services import notifications, order_notes, returns
 
 ORDER_VERBS = {
-    audit.CREATE: "took the order",
-    audit.APPROVE: "approved",
-    audit.REJECT: "rejected",
-    audit.SHIP: "shipped",
-    audit.DELIVER: "marked delivered",
-    audit.CANCEL: "cancelled",
-    audit.DELETE: "deleted the order",
+    audit.CREATE: lazy_gettext("took the order"),
+    audit.APPROVE: lazy_gettext("approved"),
+    audit.REJECT: lazy_gettext("rejected"),
+    audit.SHIP: lazy_gettext("shipped"),
+    audit.DELIVER: lazy_gettext("marked delivered"),
+    audit.CANCEL: lazy_gettext("cancelled"),
+    audit.DELETE: lazy_gettext("deleted the order"),
 }
+"""What a person did to the order, after their name; other actions read by their
+``audit.action_label``."""
 LINE_VERBS = {
-    audit.CREATE: "added line",
-    audit.UPDATE: "changed line",
-    audit.DELETE: "removed line",
+    audit.CREATE: lazy_gettext("added line"),
+    audit.UPDATE: lazy_gettext("changed line"),
+    audit.DELETE: lazy_gettext("removed line"),
 }
-LINE_PREFIXES = tuple(LINE_VERBS.values())
 FIELD_NAMES = {
-    "customer": "customer",
-    "total": "total",
-    "subtotal": "subtotal",
-    "discount_total": "discount",
-    "shipping_total": "shipping",
-    "tax_total": "tax",
-    "coupon_code": "coupon code",
-    "shipping_method": "shipping method",
+    "customer": lazy_gettext("customer"),
+    "total": lazy_gettext("total"),
+    "subtotal": lazy_gettext("subtotal"),
+    "discount_total": lazy_gettext("discount"),
+    "shipping_total": lazy_gettext("shipping"),
+    "tax_total": lazy_gettext("tax"),
+    "coupon_code": lazy_gettext("coupon code"),
+    "shipping_method": lazy_gettext("shipping method"),
 }
 """The fields a change names first, in this order; any other follows by name."""
 
-PLACED = "placed the order"
+PLACED = lazy_gettext("placed the order")
 """A draft saved with "Save": from then on the customer knows of the order."""
 
-TRANSITION_NOTES = {audit.REJECT: "Reason: {}"}
+TRANSITION_NOTES = {audit.REJECT: lazy_gettext("Reason: %(note)s")}
 """How a transition's recorded note reads; others read as recorded."""
 
 PART_OF_THE_TOTAL = frozenset({"subtotal", "discount_total", "shipping_total", "tax_total"})
@@ -78,6 +80,11 @@ CHANGE, TRANSITION, EMAIL, NOTE = "change", "transition", "email", "note"
 
 _RANK = {CHANGE: 0, TRANSITION: 0, EMAIL: 1, NOTE: 2}
 """Between entries of the same instant: the change first, then the e-mail it queued."""
+
+
+def _line_prefixes() -> tuple[str, ...]:
+    """How a line's change begins, in the reader's language (``LINE_VERBS``)."""
+    return tuple(str(verb) for verb in LINE_VERBS.values())
 
 
 def _field_order(name: str) -> tuple[int, str]:
@@ -155,7 +162,7 @@ def _diff(changes: dict[str, Any], names: Iterable[str]) -> list[str]:
     lines = []
     for name in names:
         before, after = changes[name]
-        label = FIELD_NAMES.get(name, field_name(name))
+        label = str(FIELD_NAMES.get(name, field_name(name)))
         lines.append(f"{label}: {_value(name, before)} → {_value(name, after)}")
     return lines
 
@@ -166,10 +173,12 @@ def _order_update(event_: AuditEvent) -> list[TimelinePart]:
     named = [n for n in fields if "total" not in changes or n not in PART_OF_THE_TOTAL]
     parts = []
     if fields:
-        names = [FIELD_NAMES.get(n, field_name(n)) for n in named]
-        parts.append(TimelinePart(f"changed {', '.join(names)}", _diff(changes, fields)))
+        names = ", ".join(str(FIELD_NAMES.get(n, field_name(n))) for n in named)
+        parts.append(
+            TimelinePart(gettext("changed %(fields)s", fields=names), _diff(changes, fields))
+        )
     if "placed_at" in changes and changes["placed_at"][0] is None:
-        parts.append(TimelinePart(PLACED))
+        parts.append(TimelinePart(str(PLACED)))
     return parts
 
 
@@ -178,13 +187,13 @@ def _describe(event_: AuditEvent) -> list[TimelinePart]:
     if event_.record_type == "order":
         if event_.action == audit.UPDATE:
             return _order_update(event_)
-        verb = ORDER_VERBS.get(event_.action, event_.action.replace("_", " "))
+        verb = str(ORDER_VERBS.get(event_.action) or audit.action_label(event_.action))
         note = event_.note
         if note and event_.action in TRANSITION_NOTES:
-            note = TRANSITION_NOTES[event_.action].format(note)
+            note = str(TRANSITION_NOTES[event_.action]) % {"note": note}
         return [TimelinePart(verb, note=note)]
     if event_.record_type == "order_line":
-        verb = LINE_VERBS.get(event_.action, event_.action)
+        verb = str(LINE_VERBS.get(event_.action) or audit.action_label(event_.action))
         text = f"{verb} {event_.record_label}" if event_.record_label else verb
         changes = event_.changes or {}
         diff = _diff(changes, sorted(changes)) if event_.action == audit.UPDATE else []
@@ -224,7 +233,7 @@ def _from_trail(events: list[AuditEvent]) -> list[TimelineEntry]:
                 # The order's own change reads first, then its lines', whatever the
                 # order in which the flush wrote them.
                 position = next(
-                    (i for i, w in enumerate(last.what) if w.startswith(LINE_PREFIXES)),
+                    (i for i, w in enumerate(last.what) if w.startswith(_line_prefixes())),
                     len(last.parts),
                 )
                 last.parts[position:position] = parts

@@ -133,7 +133,7 @@ class WebhookEndpointAdmin(SecuredModelView):
         "endpoint_url": StringField(
             lazy_gettext("URL"),
             filters=[strip],
-            validators=[InputRequired(message="Give the endpoint's URL.")],
+            validators=[InputRequired(message=lazy_gettext("Give the endpoint's URL."))],
             description=lazy_gettext(
                 "https://... on a public address; the receiver checks the signature."
             ),
@@ -145,7 +145,7 @@ class WebhookEndpointAdmin(SecuredModelView):
         "description": {"filters": [strip]},
         "events": {
             "choices": EVENT_CHOICES,
-            "validators": [InputRequired(message="Choose at least one event.")],
+            "validators": [InputRequired(message=lazy_gettext("Choose at least one event."))],
         },
     }
 

@@ -17,6 +17,7 @@ person explicitly; they never read the request.
 from __future__ import annotations
 
 from console.audit.actions import (
+    ACTION_LABELS,
     ADJUST_STOCK,
     APPROVE,
     CANCEL,
@@ -40,6 +41,7 @@ from console.audit.actions import (
     SHIP,
     TWO_FACTOR_CHANGED,
     UPDATE,
+    action_label,
 )
 from console.audit.capture import REDACTED, Written, acting, record, record_written
 from console.audit.context import ANONYMOUS, SYSTEM, Actor, EventContext
@@ -59,6 +61,8 @@ __all__ = [
     "RECEIVE_RETURN",
     "REFUND",
     "REQUEST_RETURN",
+    "ACTION_LABELS",
+    "action_label",
     "ANONYMOUS",
     "APPROVE",
     "CANCEL",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from flask_babel import LazyString, lazy_gettext
+
 CREATE, UPDATE, DELETE = "create", "update", "delete"
 APPROVE, REJECT, SHIP, DELIVER, CANCEL = "approve", "reject", "ship", "deliver", "cancel"
 LOGIN, LOGOUT, LOGIN_FAILED = "login", "logout", "login_failed"
@@ -44,3 +46,39 @@ KNOWN_ACTIONS: tuple[str, ...] = (
     INVITATION_ACCEPTED,
 )
 """Offered by the audit view's action filter, in this order."""
+
+ACTION_LABELS: dict[str, LazyString] = {
+    CREATE: lazy_gettext("Created"),
+    UPDATE: lazy_gettext("Changed"),
+    DELETE: lazy_gettext("Deleted"),
+    APPROVE: lazy_gettext("Approved"),
+    REJECT: lazy_gettext("Rejected"),
+    SHIP: lazy_gettext("Shipped"),
+    DELIVER: lazy_gettext("Delivered"),
+    CANCEL: lazy_gettext("Cancelled"),
+    EXPORT: lazy_gettext("Exported"),
+    ADJUST_STOCK: lazy_gettext("Stock adjusted"),
+    REQUEST_RETURN: lazy_gettext("Return requested"),
+    RECEIVE_RETURN: lazy_gettext("Return received"),
+    REFUND: lazy_gettext("Refunded"),
+    LOGIN: lazy_gettext("Signed in"),
+    LOGOUT: lazy_gettext("Signed out"),
+    LOGIN_FAILED: lazy_gettext("Sign-in failed"),
+    PASSWORD_CHANGED: lazy_gettext("Password changed"),
+    PASSWORD_RESET: lazy_gettext("Password reset"),
+    TWO_FACTOR_CHANGED: lazy_gettext("Two-factor sign-in changed"),
+    INVITED: lazy_gettext("Invited"),
+    INVITATION_REVOKED: lazy_gettext("Invitation revoked"),
+    INVITATION_ACCEPTED: lazy_gettext("Invitation accepted"),
+}
+"""How each known action reads on pages, in the reader's language; the trail stores,
+searches and exports the action itself."""
+
+
+def action_label(action: str | None) -> str:
+    """``action`` as a page shows it: its label, or for an action a service recorded
+    under its own word, that word with spaces (``merge_customer`` reads "merge customer")."""
+    if not action:
+        return ""
+    label = ACTION_LABELS.get(action)
+    return str(label) if label is not None else action.replace("_", " ")

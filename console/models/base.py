@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import enum
+from typing import Any
 
 from flask_security import naive_utcnow
 from sqlalchemy import func
@@ -12,6 +14,24 @@ from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 def utcnow() -> dt.datetime:
     """The current time in UTC, naive, as every timestamp column stores it."""
     return naive_utcnow()
+
+
+def label_of(vocabulary: type[enum.Enum], value: Any) -> str:
+    """How a stored ``value`` of ``vocabulary`` (an enum whose members have a ``label``)
+    reads on a page, in the reader's language; a value outside the vocabulary (an older
+    or a service's own word) reads as stored. The stored value itself never changes."""
+    if value is None or value == "":
+        return ""
+    try:
+        return str(vocabulary(value).label)  # type: ignore[attr-defined]
+    except ValueError:
+        return str(value)
+
+
+def word_of(vocabulary: type[enum.Enum], value: Any) -> str:
+    """The label of ``value`` as a word inside a sentence: "Order 7 is approved",
+    "Bestellung 7 ist genehmigt" (the labels are participles and adjectives)."""
+    return label_of(vocabulary, value).lower()
 
 
 class TimestampMixin:

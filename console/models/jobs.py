@@ -15,11 +15,12 @@ import datetime as dt
 import enum
 from typing import TYPE_CHECKING, Any
 
+from flask_babel import LazyString, lazy_gettext
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from console.database import Model
-from console.models.base import utcnow
+from console.models.base import label_of, utcnow
 
 if TYPE_CHECKING:
     from console.models.staff import User
@@ -35,6 +36,19 @@ class JobState(enum.StrEnum):
     """Ended with an error (``error``), or its worker stopped answering."""
     CANCELLED = "cancelled"
 
+    @property
+    def label(self) -> LazyString:
+        return STATE_LABELS[self]
+
+
+STATE_LABELS: dict[JobState, LazyString] = {
+    JobState.QUEUED: lazy_gettext("Queued"),
+    JobState.RUNNING: lazy_gettext("Running"),
+    JobState.DONE: lazy_gettext("Done"),
+    JobState.FAILED: lazy_gettext("Failed"),
+    JobState.CANCELLED: lazy_gettext("Cancelled"),
+}
+"""How each state of a job reads on pages, in the reader's language."""
 
 FINISHED_STATES = frozenset({JobState.DONE, JobState.FAILED, JobState.CANCELLED})
 _STATE_VALUES = ", ".join(f"'{s.value}'" for s in JobState)
@@ -86,6 +100,11 @@ class Job(Model):
     finished_at: Mapped[dt.datetime | None] = mapped_column()
 
     owner: Mapped[User] = relationship()
+
+    @property
+    def state_label(self) -> str:
+        """The state in the reader's language (``STATE_LABELS``)."""
+        return label_of(JobState, self.state)
 
     @property
     def is_finished(self) -> bool:

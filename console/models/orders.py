@@ -12,6 +12,7 @@ import enum
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from flask_babel import LazyString, lazy_gettext
 from sqlalchemy import (
     CheckConstraint,
     Column,
@@ -31,7 +32,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from console.database import Model
 from console.models.addresses import ORDER_ADDRESS_COLUMNS, OrderAddressesMixin
 from console.models.audit_spec import AuditSpec
-from console.models.base import TimestampMixin, VersionedMixin
+from console.models.base import TimestampMixin, VersionedMixin, label_of
 from console.models.pricing import PERCENT, Promotion, ShippingMethod, TaxRate
 from console.models.products import MONEY, Product
 
@@ -50,6 +51,21 @@ class OrderStatus(enum.StrEnum):
     DELIVERED = "delivered"
     CANCELLED = "cancelled"
 
+    @property
+    def label(self) -> LazyString:
+        return STATUS_LABELS[self]
+
+
+STATUS_LABELS: dict[OrderStatus, LazyString] = {
+    OrderStatus.PENDING: lazy_gettext("Pending"),
+    OrderStatus.APPROVED: lazy_gettext("Approved"),
+    OrderStatus.REJECTED: lazy_gettext("Rejected"),
+    OrderStatus.SHIPPED: lazy_gettext("Shipped"),
+    OrderStatus.DELIVERED: lazy_gettext("Delivered"),
+    OrderStatus.CANCELLED: lazy_gettext("Cancelled"),
+}
+"""How each status reads on pages and e-mails, in the reader's language (the stored
+value and the exports keep the English word)."""
 
 _STATUS_VALUES = ", ".join(f"'{s.value}'" for s in OrderStatus)
 
@@ -176,6 +192,11 @@ class Order(OrderAddressesMixin, TimestampMixin, VersionedMixin, Model):
         # A change of the lines is a change of the order: it moves the order's version.
         owned_collections=("lines",),
     )
+
+    @property
+    def status_label(self) -> str:
+        """The status in the reader's language (``STATUS_LABELS``)."""
+        return label_of(OrderStatus, self.status)
 
     @property
     def is_pending(self) -> bool:

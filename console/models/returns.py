@@ -15,12 +15,13 @@ import enum
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
+from flask_babel import LazyString, lazy_gettext
 from sqlalchemy import CheckConstraint, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from console.database import Model
 from console.models.audit_spec import AuditSpec
-from console.models.base import TimestampMixin, utcnow
+from console.models.base import TimestampMixin, label_of, utcnow
 from console.models.products import MONEY
 
 if TYPE_CHECKING:
@@ -36,6 +37,18 @@ class ReturnState(enum.StrEnum):
     """The goods are in: each line restocked or written off."""
     REFUNDED = "refunded"
     """The money went back, with a credit note."""
+
+    @property
+    def label(self) -> LazyString:
+        return STATE_LABELS[self]
+
+
+STATE_LABELS: dict[ReturnState, LazyString] = {
+    ReturnState.REQUESTED: lazy_gettext("Requested"),
+    ReturnState.RECEIVED: lazy_gettext("Received"),
+    ReturnState.REFUNDED: lazy_gettext("Refunded"),
+}
+"""How each state of a return reads on pages, in the reader's language."""
 
 
 class ReturnOutcome(enum.StrEnum):
@@ -103,6 +116,11 @@ class Return(TimestampMixin, Model):
     @property
     def label(self) -> str:
         return f"Return {self.id}"
+
+    @property
+    def state_label(self) -> str:
+        """The state in the reader's language (``STATE_LABELS``)."""
+        return label_of(ReturnState, self.state)
 
     def __str__(self) -> str:
         return self.label

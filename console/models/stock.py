@@ -11,11 +11,13 @@ from __future__ import annotations
 import enum
 from typing import TYPE_CHECKING
 
+from flask_babel import LazyString, lazy_gettext
 from sqlalchemy import CheckConstraint, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from config import N_
 from console.database import Model
-from console.models.base import TimestampMixin
+from console.models.base import TimestampMixin, label_of
 
 if TYPE_CHECKING:
     from console.models.orders import Order
@@ -46,21 +48,23 @@ class StockReason(enum.StrEnum):
     """Written once by the ledger's migration: the stock the ledger started from."""
 
     @property
-    def label(self) -> str:
-        return REASON_LABELS[self]
+    def label(self) -> LazyString:
+        """The reason in the reader's language."""
+        return lazy_gettext(REASON_LABELS[self])
 
 
 REASON_LABELS: dict[StockReason, str] = {
-    StockReason.RESERVE: "Order reserved",
-    StockReason.RELEASE: "Order released by cancel",
-    StockReason.RETURN_RESTOCKED: "Return restocked",
-    StockReason.RECEIVED: "Received",
-    StockReason.COUNTED: "Counted",
-    StockReason.DAMAGED: "Damaged or lost",
-    StockReason.CORRECTION: "Correction",
-    StockReason.OPENING_BALANCE: "Opening balance",
+    StockReason.RESERVE: N_("Order reserved"),
+    StockReason.RELEASE: N_("Order released by cancel"),
+    StockReason.RETURN_RESTOCKED: N_("Return restocked"),
+    StockReason.RECEIVED: N_("Received"),
+    StockReason.COUNTED: N_("Counted"),
+    StockReason.DAMAGED: N_("Damaged or lost"),
+    StockReason.CORRECTION: N_("Correction"),
+    StockReason.OPENING_BALANCE: N_("Opening balance"),
 }
-"""How each reason reads on the console's pages."""
+"""How each reason reads: in English here, as the audit notes store it; on pages in the
+reader's language (``StockReason.label``)."""
 
 _REASON_VALUES = ", ".join(f"'{r.value}'" for r in StockReason)
 
@@ -101,10 +105,8 @@ class StockMovement(TimestampMixin, Model):
 
     @property
     def reason_label(self) -> str:
-        try:
-            return StockReason(self.reason).label
-        except ValueError:
-            return self.reason
+        """The reason in the reader's language (``StockReason.label``)."""
+        return label_of(StockReason, self.reason)
 
     def __str__(self) -> str:
         return f"{self.quantity:+d} {self.reason_label}"

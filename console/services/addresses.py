@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from console.models import Customer, CustomerAddress, Order, OrderStatus, PostalAddress
 from console.models.addresses import ADDRESS_FIELDS, ADDRESS_KINDS
+from console.models.base import word_of
 from console.services.errors import DomainError
 
 DEFAULT = "default"
@@ -146,7 +147,7 @@ def choose_order_address(order: Order, kind: str, choice: AddressChoice) -> None
                 "Order %(number)s is %(status)s: its addresses can only be changed while it is "
                 "pending.",
                 number=order.number,
-                status=order.status,
+                status=word_of(OrderStatus, order.status),
             )
         )
     customer = order.customer

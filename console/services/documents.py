@@ -45,7 +45,7 @@ from console.models import (
     PostalAddress,
     User,
 )
-from console.models.base import utcnow
+from console.models.base import utcnow, word_of
 from console.models.documents import document_number
 from console.permissions import ORDERS_APPROVE
 from console.services.errors import DomainError
@@ -417,7 +417,7 @@ def issue_credit_note(
                 "Order %(number)s is %(status)s: it was never approved, so there is nothing to "
                 "credit.",
                 number=loaded.number,
-                status=loaded.status,
+                status=word_of(OrderStatus, loaded.status),
             )
         )
     reason = (reason or "").strip()

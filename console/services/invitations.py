@@ -26,7 +26,7 @@ import secrets
 from typing import Any
 
 from flask import current_app
-from flask_babel import gettext
+from flask_babel import force_locale, gettext
 from flask_security import hash_password
 from itsdangerous import BadData, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import update
@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session
 
 from console import audit
 from console.database import rowcount
+from console.i18n import recipient_locale
 from console.models import StaffInvitation, User
 from console.models.base import utcnow
 from console.security.links import external_url
@@ -132,14 +133,17 @@ def issue(session: Session, actor: User, user: User) -> StaffInvitation:
         "invited_by": actor.email,
         "console_name": current_app.config["CONSOLE_NAME"],
     }
-    text, html = render_email(TEMPLATE, context)
+    # In the language the administrator chose for the new account, else the shop's.
+    with force_locale(recipient_locale(user)):
+        text, html = render_email(TEMPLATE, context)
+        subject = gettext(
+            "Your account on %(console)s: choose your password",
+            console=current_app.config["CONSOLE_NAME"],
+        )
     enqueue_rendered(
         session,
         user.email,
-        gettext(
-            "Your account on %(console)s: choose your password",
-            console=current_app.config["CONSOLE_NAME"],
-        ),
+        subject,
         text,
         html,
         template=SECURITY_TEMPLATE_PREFIX + TEMPLATE,

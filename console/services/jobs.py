@@ -33,14 +33,15 @@ from pathlib import Path
 from typing import Any
 
 from flask import current_app
-from flask_babel import gettext
+from flask_babel import force_locale, gettext
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from console.database import rowcount
+from console.i18n import recipient_locale
 from console.jobs.kinds import kind_named
 from console.models import Job, JobState, User
-from console.models.base import utcnow
+from console.models.base import utcnow, word_of
 from console.permissions import STAFF_MANAGE
 from console.security.links import external_url
 from console.services.errors import DomainError
@@ -172,7 +173,7 @@ def cancel(session: Session, actor: User, job_id: Any) -> Job:
         raise DomainError(
             gettext(
                 "This job has already finished (%(state)s); there is nothing to cancel.",
-                state=job.state,
+                state=word_of(JobState, job.state),
             )
         )
     return job
@@ -184,7 +185,8 @@ def set_notify(session: Session, actor: User, job_id: Any, notify: bool) -> Job:
     if job.is_finished:
         raise DomainError(
             gettext(
-                "This job has already finished (%(state)s); no e-mail will follow.", state=job.state
+                "This job has already finished (%(state)s); no e-mail will follow.",
+                state=word_of(JobState, job.state),
             )
         )
     job.notify_when_done = notify
@@ -368,17 +370,21 @@ def _notify_owner(session: Session, job_id: int) -> None:
     job = session.get(Job, job_id, populate_existing=True)
     if job is None or not job.notify_when_done:
         return
-    enqueue_email(
-        session,
-        job.owner.email,
-        "job_finished",
-        {
-            "job": job,
-            "link": external_url("jobs.details", job_id=job.id),
-            "console_name": current_app.config["CONSOLE_NAME"],
-        },
-        subject=_outcome(job) % {"console": current_app.config["CONSOLE_NAME"], "title": job.title},
-    )
+    # In the owner's language, else the shop's: a runner or another person's request
+    # may be the one that finishes the job.
+    with force_locale(recipient_locale(job.owner)):
+        enqueue_email(
+            session,
+            job.owner.email,
+            "job_finished",
+            {
+                "job": job,
+                "link": external_url("jobs.details", job_id=job.id),
+                "console_name": current_app.config["CONSOLE_NAME"],
+            },
+            subject=_outcome(job)
+            % {"console": current_app.config["CONSOLE_NAME"], "title": job.title},
+        )
 
 
 def _outcome(job: Job) -> str:

@@ -20,7 +20,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from console.database import rowcount
-from console.i18n import customer_locale
+from console.i18n import recipient_locale
 from console.models import CreditNote, Invoice, Order, OutboxMessage, OutboxStatus, User
 from console.models.base import utcnow
 from console.permissions import NOTIFICATIONS_READ
@@ -136,9 +136,9 @@ def enqueue_order_email(
     adds to what the template sees (a return).
 
     Written in the customer's language (else the shop's), whoever's request sent it:
-    subject, body, amounts and dates (``console.i18n.customer_locale``).
+    subject, body, amounts and dates (``console.i18n.recipient_locale``).
     """
-    with force_locale(customer_locale(order.customer)):
+    with force_locale(recipient_locale(order.customer)):
         subjects = current_app.config["ORDER_EMAIL_SUBJECTS"]
         # The subjects are marked for extraction in config.py; an operator's own wording
         # has no catalogue entry and is sent as written.

@@ -45,7 +45,7 @@ from config import N_
 from console import audit
 from console.database import rowcount
 from console.models import Order, OrderLine, OrderStatus, Return, ReturnLine, User
-from console.models.base import utcnow
+from console.models.base import utcnow, word_of
 from console.models.returns import ReturnOutcome, ReturnState
 from console.permissions import ORDERS_APPROVE, RETURNS_MANAGE
 from console.services import documents, stock
@@ -342,7 +342,7 @@ def request_return(
                     "Order %(number)s is %(status)s; only shipped or delivered orders can be"
                     " returned.",
                     number=loaded.number,
-                    status=loaded.status,
+                    status=word_of(OrderStatus, loaded.status),
                 )
             )
         cleaned = _reason(reason)
@@ -433,9 +433,9 @@ def _advance(session: Session, return_: Return, source: ReturnState, target: Ret
                 "%(label)s is %(current)s; only a %(source)s return can be %(target)s."
                 " Nothing was changed.",
                 label=return_.label,
-                current=current,
-                source=source.value,
-                target=target.value,
+                current=word_of(ReturnState, current),
+                source=word_of(ReturnState, source),
+                target=word_of(ReturnState, target),
             )
         )
     session.expire(return_, ["state", "updated_at"])
@@ -530,7 +530,7 @@ def refund(
                 gettext(
                     "%(label)s is %(state)s; record its goods as received first.",
                     label=loaded.label,
-                    state=loaded.state,
+                    state=word_of(ReturnState, loaded.state),
                 )
             )
         quote = refund_quote(session, loaded)

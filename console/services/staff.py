@@ -25,6 +25,7 @@ from flask_security.recoverable import send_reset_password_instructions
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from console.i18n import known_language
 from console.models import Role, StaffInvitation, User
 from console.permissions import ALL_PERMISSIONS, STAFF_MANAGE
 from console.services import invitations
@@ -102,8 +103,12 @@ def create_staff(
     *,
     email: str,
     roles: Iterable[Role],
+    language: str | None = None,
 ) -> User:
     """A new staff account, invited by e-mail to choose its own password.
+
+    ``language``: the account's language (its invitation e-mail is written in it); one
+    the console does not speak, or none, leaves the shop's.
 
     The account has no password and stays inactive until its person opens the
     invitation link and chooses one (``console.services.invitations``); it holds at
@@ -125,7 +130,11 @@ def create_staff(
         user = cast(
             User,
             _accounts().datastore.create_user(
-                email=email, password=None, active=False, roles=roles
+                email=email,
+                password=None,
+                active=False,
+                roles=roles,
+                language=known_language(language),
             ),
         )
         invitations.issue(session, actor, user)

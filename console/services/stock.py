@@ -44,7 +44,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask_babel import gettext
+from flask_babel import LazyString, gettext, lazy_gettext
 from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
@@ -60,6 +60,7 @@ from console.models import (
 )
 from console.models.base import utcnow
 from console.models.staff import User
+from console.models.stock import REASON_LABELS
 from console.permissions import STOCK_ADJUST
 from console.services.errors import DomainError
 
@@ -78,11 +79,15 @@ ADJUSTMENT_REASONS: tuple[StockReason, ...] = (
 )
 """What the Adjust stock page records (the other reasons belong to orders and returns)."""
 
-ADJUSTMENT_HELP: dict[StockReason, str] = {
-    StockReason.RECEIVED: "Goods received: the quantity that arrived (added to stock).",
-    StockReason.COUNTED: "Count: the quantity counted on the shelf (the difference is recorded).",
-    StockReason.DAMAGED: "Damaged or lost: the quantity gone (taken from stock).",
-    StockReason.CORRECTION: "Correction: a signed quantity (-3 takes 3, +3 adds 3).",
+ADJUSTMENT_HELP: dict[StockReason, LazyString] = {
+    StockReason.RECEIVED: lazy_gettext(
+        "Goods received: the quantity that arrived (added to stock)."
+    ),
+    StockReason.COUNTED: lazy_gettext(
+        "Count: the quantity counted on the shelf (the difference is recorded)."
+    ),
+    StockReason.DAMAGED: lazy_gettext("Damaged or lost: the quantity gone (taken from stock)."),
+    StockReason.CORRECTION: lazy_gettext("Correction: a signed quantity (-3 takes 3, +3 adds 3)."),
 }
 
 
@@ -544,7 +549,7 @@ def _apply(
             "stock cannot go below zero."
         )
     outcome.movements.append(movement)
-    summary = f"{reason.label}: {change:+d}"
+    summary = f"{REASON_LABELS[reason]}: {change:+d}"  # stored: in English, as all notes
     audit.record(
         session,
         actor,
@@ -582,9 +587,10 @@ def adjust(
         chosen = None
     if chosen not in ADJUSTMENT_REASONS:
         raise DomainError(
-            "Nothing was changed. Choose the reason of the adjustment: "
-            + ", ".join(r.label.lower() for r in ADJUSTMENT_REASONS)
-            + "."
+            gettext(
+                "Nothing was changed. Choose the reason of the adjustment: %(reasons)s.",
+                reasons=", ".join(str(r.label) for r in ADJUSTMENT_REASONS),
+            )
         )
     assert chosen is not None
     note = (note or "").strip() or None

@@ -32,7 +32,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from console import audit
 from console.models import Invoice, Order, OrderStatus, User
-from console.models.base import utcnow
+from console.models.base import utcnow, word_of
 from console.permissions import ORDERS_APPROVE, ORDERS_CANCEL, ORDERS_FULFIL
 from console.services import documents, stock
 from console.services.errors import DomainError
@@ -139,14 +139,17 @@ def _load(
     if loaded is None:
         raise DomainError(gettext("This order does not exist (any more)."))
     if loaded.status not in transition.sources:
-        allowed = " or ".join(sorted(transition.sources))
+        words = [word_of(OrderStatus, source) for source in sorted(transition.sources)]
+        allowed = words[0]
+        for word in words[1:]:
+            allowed = gettext("%(one)s or %(other)s", one=allowed, other=word)
         raise DomainError(
             gettext(
                 "Order %(number)s is %(status)s; only %(allowed)s orders can be %(value)s.",
                 number=loaded.number,
-                status=loaded.status,
+                status=word_of(OrderStatus, loaded.status),
                 allowed=allowed,
-                value=transition.target.value,
+                value=word_of(OrderStatus, transition.target),
             )
         )
     if transition.name in {"approve", "reject"} and loaded.placed_at is None:

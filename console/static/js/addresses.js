@@ -47,12 +47,13 @@
     Array.prototype.forEach.call(picker.options, function (element) {
       labels[element.value] = element.textContent;
     });
-    picker.replaceChildren(option(DEFAULT, labels[DEFAULT] || "The customer's default address"));
+    picker.replaceChildren(option(DEFAULT, labels[DEFAULT] || ""));
     book.addresses.forEach(function (address) {
       var isDefault = address["default_" + kind];
-      picker.appendChild(option(String(address.id), address.label + (isDefault ? " (default)" : "")));
+      var label = isDefault ? consoleText("addresses.is_default", { label: address.label }) : address.label;
+      picker.appendChild(option(String(address.id), label));
     });
-    picker.appendChild(option(TYPED, labels[TYPED] || "The address typed below (one-off)"));
+    picker.appendChild(option(TYPED, labels[TYPED] || ""));
     var chosen = book["default_" + kind];
     picker.value = chosen === null || chosen === undefined ? DEFAULT : String(chosen);
     show(picker, addressWithId(book, chosen));

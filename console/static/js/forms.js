@@ -44,21 +44,24 @@
   function labelRemoveLinks(root) {
     root.querySelectorAll(".select2-search-choice-close:not([aria-label])").forEach(function (link) {
       var choice = link.parentElement ? link.parentElement.textContent.trim() : "";
-      link.setAttribute("aria-label", choice ? "Remove " + choice : "Remove");
+      link.setAttribute(
+        "aria-label",
+        choice ? consoleText("forms.remove_choice", { choice: choice }) : consoleText("forms.remove")
+      );
     });
   }
   // Flask-Admin's lists: the row checkboxes carry only a title, and the column help
   // icons lose theirs to Bootstrap's tooltip (which keeps it in data-original-title).
   function labelListControls(root) {
     root.querySelectorAll("input.action-rowtoggle:not([aria-label])").forEach(function (box) {
-      box.setAttribute("aria-label", "Select all records");
+      box.setAttribute("aria-label", consoleText("forms.select_all"));
     });
     root.querySelectorAll("input.action-checkbox:not([aria-label])").forEach(function (box) {
-      box.setAttribute("aria-label", "Select record " + box.value);
+      box.setAttribute("aria-label", consoleText("forms.select_record", { id: box.value }));
     });
     root.querySelectorAll("a.fa-question-circle:not([aria-label])").forEach(function (icon) {
       var help = icon.getAttribute("data-original-title") || icon.getAttribute("title") || "";
-      icon.setAttribute("aria-label", help || "Help");
+      icon.setAttribute("aria-label", help || consoleText("forms.help"));
     });
   }
 

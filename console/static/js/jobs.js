@@ -22,13 +22,12 @@
   function show(job) {
     box.dataset.state = job.state;
     var state = document.getElementById("job-state");
-    state.textContent = job.state;
+    state.textContent = job.state_label;
     state.className = "badge job-badge job-" + job.state;
-    var count = number(job.done);
-    if (job.total !== null && job.total !== undefined) {
-      count += " of " + number(job.total);
-    }
-    document.getElementById("job-count").textContent = count + " rows";
+    var count = job.total !== null && job.total !== undefined
+      ? consoleText("jobs.rows_of", { done: number(job.done), total: number(job.total) })
+      : consoleText("jobs.rows", { done: number(job.done) });
+    document.getElementById("job-count").textContent = count;
     var bar = document.getElementById("job-bar");
     var percent = job.percent;
     if (percent === null || percent === undefined) {
@@ -66,7 +65,7 @@
     fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
       .then(function (response) {
         if (!response.ok) {
-          throw new Error("progress answered " + response.status);
+          throw new Error(String(response.status)); // read by nobody: polled again
         }
         return response.json();
       })

@@ -278,10 +278,10 @@
       });
       var flags = [];
       if (line.short) {
-        flags.push(badge("Short: " + shown.stock + " in stock", "short"));
+        flags.push(badge(consoleText("grid.short", { stock: shown.stock }), "short"));
       }
       if (line.inactive) {
-        flags.push(badge("Inactive product", "inactive"));
+        flags.push(badge(consoleText("grid.inactive"), "inactive"));
       }
       row.querySelector(".order-line-flags").replaceChildren.apply(
         row.querySelector(".order-line-flags"), flags
@@ -301,7 +301,7 @@
       code.textContent = quote && quote.coupon_code && quote.discount_total !== "0.00"
         ? "(" + quote.coupon_code + ")" : "";
       grid.querySelector('[data-total-label="tax_total"]').textContent =
-        quote ? quote.shown.tax_total_label : "Tax";
+        quote ? quote.shown.tax_total_label : consoleText("grid.tax");
       var taxes = grid.querySelector("#grid-taxes");
       taxes.replaceChildren();
       (quote ? quote.taxes : []).forEach(function (tax, index) {
@@ -349,7 +349,7 @@
       }
       pricedOnce = true;
       var mine = ++sequence;
-      report("pending", "Updating the figures…");
+      report("pending", consoleText("grid.updating"));
       window.fetch(entry.dataset.previewUrl, {
         method: "POST",
         credentials: "same-origin",
@@ -364,8 +364,8 @@
           var type = response.headers.get("Content-Type") || "";
           if (type.indexOf("application/json") < 0) {
             // A sign-in page (the session ended) or an error page, not figures.
-            throw new Error(response.redirected ? "your session may have ended"
-              : "the console answered " + response.status);
+            throw new Error(response.redirected ? consoleText("grid.session_ended")
+              : consoleText("grid.answered", { status: response.status }));
           }
           return response.json();
         })
@@ -383,11 +383,11 @@
           showErrors(answer.errors, current.rows);
           var problems = Object.keys(answer.errors || {}).length;
           if (!answer.shown) {
-            report("refused", "Correct the fields marked to see the figures.");
+            report("refused", consoleText("grid.correct"));
           } else if (problems) {
-            report("refused", "Not saved like this: see the messages marked.");
+            report("refused", consoleText("grid.not_saved"));
           } else {
-            report("done", "Figures computed by the server; saving stores exactly these.");
+            report("done", consoleText("grid.computed"));
           }
         })
         .catch(function (error) {
@@ -396,8 +396,7 @@
           }
           rows().forEach(clearLine);
           showTotals(null);
-          report("failed", "The figures could not be updated (" + error.message + "); " +
-            "they are computed again when you save.");
+          report("failed", consoleText("grid.failed", { error: error.message }));
         });
     }
 

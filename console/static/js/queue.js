@@ -33,7 +33,7 @@
 
   function rowLinks() {
     return Array.prototype.slice.call(
-      document.querySelectorAll(".model-list tbody a[title='View Record']")
+      document.querySelectorAll(".model-list tbody td.list-buttons-column a[href*='/details/']")
     );
   }
 

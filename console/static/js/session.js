@@ -39,10 +39,10 @@
   function inWords(seconds) {
     var whole = Math.max(0, Math.round(seconds));
     if (whole < 90) {
-      return whole + (whole === 1 ? " second" : " seconds");
+      return consoleText(whole === 1 ? "session.second" : "session.seconds", { count: whole });
     }
     var minutes = Math.round(whole / 60);
-    return minutes + (minutes === 1 ? " minute" : " minutes");
+    return consoleText(minutes === 1 ? "session.minute" : "session.minutes", { count: minutes });
   }
 
   // The seconds the session has left; null once it has ended; undefined when unknown
@@ -134,7 +134,7 @@
   function show(kind, parts) {
     holder.textContent = "";
     var box = document.createElement("div");
-    box.className = "alert " + kind + " shadow mb-0";
+    box.className = ["alert", kind, "shadow", "mb-0"].join(" ");
     box.setAttribute("role", "alert");
     parts.forEach(function (part) {
       box.appendChild(part);
@@ -150,13 +150,13 @@
   }
 
   function showWarning(remaining) {
-    var text = "Without activity you will be signed out in about " + inWords(remaining) + ".";
+    var text = consoleText("session.warning", { time: inWords(remaining) });
     if (warning) {
       holder.querySelector(".session-notice-text").textContent = text;
       return;
     }
     warning = true;
-    var button = element("button", "btn btn-primary btn-sm ml-2 session-stay", "Stay signed in");
+    var button = element("button", "btn btn-primary btn-sm ml-2 session-stay", consoleText("session.stay"));
     button.type = "button";
     button.addEventListener("click", keepAlive);
     show("alert-warning", [element("span", "session-notice-text", text), button]);
@@ -174,21 +174,19 @@
     window.clearTimeout(deferred);
     if (document.querySelector("form.admin-form")) {
       show("alert-danger", [
-        element(
-          "span",
-          "session-notice-text",
-          "Your session has ended. Nothing you typed is lost: press Save, sign in again, " +
-            "and your entries come back in the form."
-        ),
+        element("span", "session-notice-text", consoleText("session.ended_in_form")),
       ]);
       return;
     }
-    var link = element("a", "alert-link ml-1", "Sign in again");
+    var link = element("a", "alert-link ml-1", consoleText("session.sign_in_again"));
     link.href =
       (holder.dataset.loginUrl || "/login") +
       "?next=" +
       encodeURIComponent(window.location.pathname + window.location.search);
-    show("alert-danger", [element("span", "session-notice-text", "Your session has ended."), link]);
+    show("alert-danger", [
+      element("span", "session-notice-text", consoleText("session.ended")),
+      link,
+    ]);
   }
 
   ["input", "change", "keydown", "click"].forEach(function (type) {

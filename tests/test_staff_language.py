@@ -1,0 +1,83 @@
+"""Staff e-mails in the recipient's language: the invitation in the language the
+administrator chose for the new account, the "job finished" e-mail in its owner's
+profile language, whoever's request (or runner) sends them; else the shop's.
+Read where they arrive, at the SMTP server on loopback."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+import tests.job_kinds  # noqa: F401 - registers the test kind
+from console.database import db
+from console.models import Role, User
+from console.notify.dispatcher import deliver_due
+from console.services import jobs as jobs_service
+from tests.factories import StaffFactory
+from tests.fixtures.servers import mail_relay
+from tests.helpers import hidden_inputs, parse
+
+pytestmark = pytest.mark.settings(**mail_relay(), CONSOLE_BASE_URL="http://console.test")
+
+ENGLISH = {"Accept-Language": "en"}
+
+
+def arrived(smtp_server, to: str):
+    """The one message delivered to ``to``: its subject and plain-text body."""
+    deliver_due()
+    messages = [message for _, message in smtp_server.messages if message["To"] == to]
+    assert len(messages) == 1, [m["Subject"] for _, m in smtp_server.messages]
+    return messages[0]["Subject"], messages[0].get_body(preferencelist=("plain",)).get_content()
+
+
+def invite(client, email: str, language: str):
+    form = hidden_inputs(client.get("/admin/staff_user/new/", headers=ENGLISH).get_data(True))
+    clerk = db.session.scalar(select(Role.id).filter_by(name="clerk"))
+    data = {**form, "email": email, "roles": [str(clerk)], "language": language}
+    return client.post("/admin/staff_user/new/", data=data, headers=ENGLISH)
+
+
+def test_an_invitation_is_written_in_the_language_chosen_for_the_account(client, auth, smtp_server):
+    auth.login_as("admin")  # an English-speaking administrator
+    page = parse(client.get("/admin/staff_user/new/", headers=ENGLISH).get_data(True))
+    assert [o["value"] for o in page.select("select#language option")] == [
+        "__None",
+        "en",
+        "de",
+        "fr",
+    ]
+    assert invite(client, "neu@staff.test", "de").status_code == 302
+    subject, text = arrived(smtp_server, "neu@staff.test")
+    assert subject == "Ihr Konto in Back Office: Wählen Sie Ihr Passwort"
+    assert "Wählen Sie hier Ihr Passwort, um das Konto zu aktivieren:" in text
+    assert "http://console.test/invitation/" in text
+    db.session.expire_all()
+    assert db.session.scalar(select(User.language).filter_by(email="neu@staff.test")) == "de"
+
+
+def test_an_invitation_without_a_language_is_in_the_shops(client, auth, smtp_server):
+    auth.login_as("admin")
+    assert invite(client, "new@staff.test", "__None").status_code == 302
+    subject, text = arrived(smtp_server, "new@staff.test")
+    assert subject == "Your account on Back Office: choose your password"
+    assert db.session.scalar(select(User.language).filter_by(email="new@staff.test")) is None
+
+
+def test_a_language_the_console_does_not_speak_is_refused_on_the_form(client, auth, smtp_server):
+    auth.login_as("admin")
+    response = invite(client, "new@staff.test", "xx")
+    assert response.status_code == 200  # the form again, with the field's error
+    assert db.session.scalar(select(User.id).filter_by(email="new@staff.test")) is None
+
+
+def test_the_job_finished_email_is_in_its_owners_language(app, client, auth, smtp_server):
+    from console.jobs.runner import run_next
+
+    owner = StaffFactory(email="owner@staff.test", role="clerk", language="fr")
+    auth.login_as("admin")  # someone else's English request starts nothing for them
+    job = jobs_service.start(db.session, owner, "test.steps", {"steps": 1}, title="Comptage")
+    jobs_service.set_notify(db.session, owner, job.id, True)
+    run_next(app)  # the runner finishes it, outside any request
+    subject, text = arrived(smtp_server, "owner@staff.test")
+    assert subject == "Back Office : Comptage est prête"
+    assert "Téléchargez-la depuis la console (connecté) à l’adresse :" in text

@@ -1,0 +1,167 @@
+"""Stored words shown in the reader's language: order statuses, return and job states,
+audit actions and stock movement reasons read translated on every page that shows
+them (list columns, badges, filter options, the order's timeline, the dashboard),
+while the stored values, searches and exports keep the English word."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import select
+
+from console import audit
+from console.database import db
+from console.models import AuditEvent, Job, Order, Return, StockMovement
+from console.models.jobs import JobState
+from console.models.orders import OrderStatus
+from console.models.returns import ReturnState
+from console.models.stock import StockReason
+from console.services import workflow
+from tests.factories import CustomerFactory, OrderFactory, ProductFactory
+from tests.helpers import parse, text_of
+
+VOCABULARIES = [OrderStatus, ReturnState, JobState, StockReason]
+
+
+def filter_options(html: str, column: str) -> dict[str, str]:
+    """``{stored value: label}`` of the list's filter on ``column`` (Flask-Admin writes
+    its filters as JSON for its script)."""
+    groups = json.loads(text_of(parse(html).find(id="filter-groups-data")))
+    return {
+        value: label
+        for group, filters in groups.items()
+        if group == column
+        for flt in filters
+        for value, label in flt["options"] or ()
+    }
+
+
+@pytest.fixture
+def approved(client, auth):
+    """A German manager, and an order of theirs taken by the system and approved by
+    them (an audit event, a stock reservation, a return requested of it and a job)."""
+    manager = auth.login_as("manager")
+    manager.language = "de"
+    db.session.commit()
+    lamp = ProductFactory(sku="LAMP-1", unit_price=Decimal("10.00"), stock=5)
+    customer = CustomerFactory()
+    taken_by_system = OrderFactory(customer=customer, lines={lamp: 1})
+    pending = OrderFactory(customer=customer, lines={lamp: 2}, actor=manager)
+    approved = workflow.approve(db.session, taken_by_system, manager)
+    db.session.add(Return(order_id=approved.id, reason="Broken", requested_by_id=manager.id))
+    db.session.add(Job(kind="export", title="Orders export (CSV)", owner_id=manager.id))
+    db.session.commit()
+    return manager, approved, pending
+
+
+def test_order_statuses_read_in_german_in_the_list_its_filter_and_the_order_page(client, approved):
+    _manager, approved_order, pending = approved
+    listing = client.get("/admin/order/").get_data(as_text=True)
+    badges = {text_of(b) for b in parse(listing).select("td.col-status .status-badge")}
+    assert badges == {"Genehmigt", "Offen"}
+    options = filter_options(listing, "Status")
+    assert options["pending"] == "Offen" and options["cancelled"] == "Storniert"
+    page = parse(client.get(f"/admin/order/details/?id={approved_order.id}").get_data(True))
+    assert text_of(page.find(id="order-status")) == "Genehmigt"
+    # The dashboard's "orders you took" names each status the same way.
+    home = parse(client.get("/admin/").get_data(as_text=True))
+    assert "Offen" in text_of(home.find(id="widget-my-orders"))
+    # Stored as it was: the English word the exports and the API read.
+    db.session.expire_all()
+    assert db.session.scalar(select(Order.status).where(Order.id == pending.id)) == "pending"
+
+
+def test_the_order_timeline_tells_what_was_done_in_german(client, approved):
+    _manager, approved_order, _pending = approved
+    page = parse(client.get(f"/admin/order/details/?id={approved_order.id}").get_data(True))
+    told = [text_of(what) for what in page.select("#order-timeline .timeline-what")]
+    assert "hat die Bestellung aufgenommen" in told[0]
+    assert "hat genehmigt" in told
+
+
+def test_return_states_read_in_german_in_the_list_and_its_filter(client, approved):
+    listing = client.get("/admin/returns/").get_data(as_text=True)
+    assert [text_of(td) for td in parse(listing).select("td.col-state")] == ["Angekündigt"]
+    assert filter_options(listing, "State") == {
+        "requested": "Angekündigt",
+        "received": "Eingegangen",
+        "refunded": "Erstattet",
+    }
+    assert db.session.scalar(select(Return.state)) == "requested"
+
+
+def test_job_states_read_in_german_on_the_list_and_in_the_progress_document(client, approved):
+    listing = parse(client.get("/admin/jobs/").get_data(as_text=True))
+    assert [text_of(b) for b in listing.select(".job-badge")] == ["Eingereiht"]
+    job_id = db.session.scalar(select(Job.id))
+    page = parse(client.get(f"/admin/jobs/{job_id}/").get_data(as_text=True))
+    assert text_of(page.find(id="job-state")) == "Eingereiht"
+    progress = client.get(f"/admin/jobs/{job_id}/progress").get_json()
+    # The script compares the stored state and shows the label.
+    assert progress["state"] == "queued" and progress["state_label"] == "Eingereiht"
+
+
+def test_audit_actions_read_in_german_while_the_trail_keeps_the_action(client, approved):
+    listing = client.get("/admin/audit/").get_data(as_text=True)
+    assert filter_options(listing, "Action")["approve"] == "Genehmigt"
+    actions = {text_of(td) for td in parse(listing).select("td.col-action")}
+    assert "Genehmigt" in actions and "approve" not in actions
+    stored = db.session.scalars(select(AuditEvent.action)).all()
+    assert audit.APPROVE in stored
+    home = parse(client.get("/admin/").get_data(as_text=True))
+    assert "Genehmigt" in text_of(home.find(id="widget-my-activity"))
+
+
+def test_stock_reasons_read_in_german_while_the_audit_note_keeps_english(client, approved):
+    listing = client.get("/admin/stock/movements/").get_data(as_text=True)
+    reasons = {text_of(td) for td in parse(listing).select("td.col-reason")}
+    assert "Für Bestellung reserviert" in reasons
+    assert filter_options(listing, "Reason")["received"] == "Eingegangen"
+    assert "reserve" in db.session.scalars(select(StockMovement.reason)).all()
+    form = parse(client.get("/admin/stock/adjust/").get_data(as_text=True))
+    assert "Gezählt" in text_of(form.find(id="stock-adjust-form"))
+
+
+@pytest.mark.parametrize("vocabulary", VOCABULARIES, ids=lambda v: v.__name__)
+def test_every_word_of_a_vocabulary_has_a_label_in_each_language(app, vocabulary):
+    from flask_babel import force_locale
+
+    with app.test_request_context():
+        english = [str(member.label) for member in vocabulary]
+        for locale in ("de_DE", "fr_FR"):
+            with force_locale(locale):
+                translated = [str(member.label) for member in vocabulary]
+            # Each word has its own label, and the language gives another wording.
+            assert len(set(translated)) == len(translated)
+            assert translated != english
+
+
+def test_every_known_audit_action_has_a_label(app):
+    assert set(audit.ACTION_LABELS) == set(audit.KNOWN_ACTIONS)
+    with app.test_request_context():
+        # An action a service records under its own word reads as that word.
+        assert audit.action_label("merge_customer") == "merge customer"
+
+
+def test_a_refusal_names_the_statuses_in_the_readers_words(app, approved):
+    from flask_babel import force_locale
+
+    from console.services.errors import DomainError
+
+    manager, approved_order, _pending = approved
+    number = approved_order.number
+    with app.test_request_context(), force_locale("de_DE"):
+        with pytest.raises(DomainError) as again:
+            workflow.approve(db.session, approved_order.id, manager)
+        with pytest.raises(DomainError) as early:
+            workflow.deliver(db.session, approved_order.id, manager)
+    assert again.value.message == (
+        f"Bestellung {number} ist genehmigt; nur Bestellungen im Status offen können "
+        "genehmigt werden."
+    )
+    assert early.value.message == (
+        f"Bestellung {number} ist genehmigt; nur Bestellungen im Status versendet können "
+        "zugestellt werden."
+    )
