@@ -679,6 +679,14 @@ class Settings:
 
 # --- Constants, by concern ------------------------------------------------------------
 
+
+def N_(message: str) -> str:
+    """Mark ``message`` for the catalogues (``pybabel extract -k N_``, see babel.cfg) where
+    it cannot be translated yet: it is translated where it is used, in the reader's
+    language."""
+    return message
+
+
 DATABASE: Final[Mapping[str, Any]] = {
     "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
     "SQLALCHEMY_TRACK_MODIFICATIONS": False,
@@ -711,7 +719,8 @@ SIGN_IN: Final[Mapping[str, Any]] = {
     "SECURITY_SEND_PASSWORD_CHANGE_EMAIL": True,
     "SECURITY_SEND_PASSWORD_RESET_NOTICE_EMAIL": True,
     "SECURITY_RESET_PASSWORD_WITHIN": dt.timedelta(hours=2),
-    "SECURITY_EMAIL_SUBJECT_PASSWORD_RESET": "Reset your Back Office password",
+    # Translated into the account's language when sent (console.security.mail).
+    "SECURITY_EMAIL_SUBJECT_PASSWORD_RESET": N_("Reset your Back Office password"),
 }
 
 RATE_LIMITS: Final[Mapping[str, Any]] = {
@@ -760,13 +769,6 @@ ADMIN: Final[Mapping[str, Any]] = {
     # Lists of the big tables skip the full count; see console/admin/base.py.
     "ADMIN_PAGE_SIZE": 25,
 }
-
-
-def N_(message: str) -> str:
-    """Mark ``message`` for the catalogues (``pybabel extract -k N_``, see babel.cfg) where
-    it cannot be translated yet: it is translated where it is used, in the reader's
-    language."""
-    return message
 
 
 CUSTOMER_EMAILS: Final[Mapping[str, Any]] = {

@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -29,7 +31,7 @@ from typing import Any
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from flask import Flask, current_app, has_request_context, request
-from flask_babel import format_currency, get_locale
+from flask_babel import force_locale, format_currency, get_locale
 from flask_login import current_user
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -111,6 +113,16 @@ def recipient_locale(person: Any) -> str:
     whoever's request writes it: a customer's e-mails and order page, a staff member's
     e-mails. Their ``language``, else the shop's."""
     return LOCALES[known_language(getattr(person, "language", None)) or default_language()]
+
+
+@contextmanager
+def writing_for(person: Any) -> Iterator[None]:
+    """Within the block, what is written reads as ``person`` reads it: in their language
+    (``recipient_locale``) and, for times, in their zone with the zone named
+    (``localtime.recipient_zone``), whoever's request or runner writes it. Staff and
+    customer e-mails are rendered inside it."""
+    with force_locale(recipient_locale(person)), localtime.zone_of(person):
+        yield
 
 
 def page_language() -> str:

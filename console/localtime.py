@@ -15,9 +15,12 @@ from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache, lru_cache
+from typing import Any
 
-from flask import Flask, current_app, has_app_context, has_request_context
+from flask import Flask, current_app, g, has_app_context, has_request_context
 from flask_babel import format_date, format_time, get_locale
 from flask_login import current_user
 
@@ -57,8 +60,34 @@ def shop_zone() -> zoneinfo.ZoneInfo:
     return zone_named(name) or zoneinfo.ZoneInfo(DEFAULT_ZONE)
 
 
+def recipient_zone(person: Any) -> zoneinfo.ZoneInfo:
+    """The zone of what is written for ``person`` (an e-mail to a staff member): their
+    profile's zone, else the shop's, whoever's request or runner writes it."""
+    return zone_named(getattr(person, "timezone", None)) or shop_zone()
+
+
+@contextmanager
+def zone_of(person: Any) -> Iterator[zoneinfo.ZoneInfo]:
+    """Within the block, times are shown in ``person``'s zone (``recipient_zone``) rather
+    than in the signed-in person's: an e-mail written during someone else's request."""
+    zone = recipient_zone(person)
+    earlier = g.get("_written_for_zone") if has_app_context() else None
+    if has_app_context():
+        g._written_for_zone = zone
+    try:
+        yield zone
+    finally:
+        if has_app_context():
+            g._written_for_zone = earlier
+
+
 def person_zone() -> zoneinfo.ZoneInfo:
-    """The zone of the person signed in for this request, else the shop's."""
+    """The zone of the person signed in for this request, else the shop's (inside
+    ``zone_of``: the zone of the person written for)."""
+    if has_app_context():
+        written_for = g.get("_written_for_zone")
+        if written_for is not None:
+            return written_for
     if has_request_context():
         # One look-up of the person (a list asks for each time it shows).
         person = current_user._get_current_object()

@@ -5,6 +5,8 @@ Read where they arrive, at the SMTP server on loopback."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from sqlalchemy import select
 
@@ -13,7 +15,7 @@ from console.database import db
 from console.models import Role, User
 from console.notify.dispatcher import deliver_due
 from console.services import jobs as jobs_service
-from tests.factories import StaffFactory
+from tests.factories import STAFF_PASSWORD, StaffFactory
 from tests.fixtures.servers import mail_relay
 from tests.helpers import hidden_inputs, parse
 
@@ -81,3 +83,63 @@ def test_the_job_finished_email_is_in_its_owners_language(app, client, auth, smt
     subject, text = arrived(smtp_server, "owner@staff.test")
     assert subject == "Back Office : Comptage est prête"
     assert "Téléchargez-la depuis la console (connecté) à l’adresse :" in text
+
+
+def ask_for_reset(client, email: str) -> str:
+    """Ask for a password reset, anonymously, from an English-speaking browser: the page
+    that answers."""
+    page = client.get("/reset", headers=ENGLISH).get_data(True)
+    data = {**hidden_inputs(page), "email": email}
+    response = client.post("/reset", data=data, headers=ENGLISH)
+    assert response.status_code == 200
+    return response.get_data(True)
+
+
+def test_reset_instructions_are_in_the_accounts_language_not_the_browsers(client, smtp_server):
+    StaffFactory(email="vergesslich@staff.test", role="clerk", language="de")
+    answer = ask_for_reset(client, "vergesslich@staff.test")
+    # The page answering is in the asking browser's language, as for an unknown address.
+    assert '<html lang="en">' in answer
+    subject, text = arrived(smtp_server, "vergesslich@staff.test")
+    assert subject == "Setzen Sie Ihr Back-Office-Passwort zurück"
+    assert "Wählen Sie hier ein neues Passwort für Back Office:" in text
+    assert "http://console.test/reset/" in text
+    assert "Der Link funktioniert einmal und läuft in 2 Stunden ab." in text
+
+    # Completed from the same English browser, the reset's notice is in German too.
+    smtp_server.messages.clear()
+    link = re.search(r"http://console\.test(/reset/\S+)", text).group(1)
+    form = hidden_inputs(client.get(link, headers=ENGLISH).get_data(True))
+    new = "a brand new passphrase for the console"
+    data = {**form, "password": new, "password_confirm": new}
+    assert client.post(link, data=data, headers=ENGLISH).status_code in (200, 302)
+    subject, text = arrived(smtp_server, "vergesslich@staff.test")
+    assert subject == "Das Passwort wurde zurückgesetzt"
+    assert "Ihr Passwort für Back Office wurde zurückgesetzt." in text
+
+
+def test_reset_instructions_without_a_language_are_in_the_shops(client, smtp_server):
+    StaffFactory(email="forgetful@staff.test", role="clerk", language=None)
+    ask_for_reset(client, "forgetful@staff.test")
+    subject, text = arrived(smtp_server, "forgetful@staff.test")
+    assert subject == "Reset your Back Office password"
+    assert "Choose a new password for Back Office here:" in text
+    assert "The link works once and expires in 2 hours." in text
+
+
+def test_the_password_change_notice_is_in_the_accounts_language(client, auth, smtp_server):
+    auth.login_as("clerk")
+    clerk = db.session.scalar(select(User).filter_by(email="clerk@staff.test"))
+    clerk.language = "fr"
+    db.session.commit()
+    page = client.get("/change", headers=ENGLISH).get_data(True)
+    data = {
+        **hidden_inputs(page),
+        "password": STAFF_PASSWORD,
+        "new_password": "a brand new passphrase for the console",
+        "new_password_confirm": "a brand new passphrase for the console",
+    }
+    assert client.post("/change", data=data, headers=ENGLISH).status_code in (200, 302)
+    subject, text = arrived(smtp_server, "clerk@staff.test")
+    assert subject == "Votre mot de passe a été changé"
+    assert "Votre mot de passe pour Back Office a été modifié." in text
