@@ -5,6 +5,7 @@ Read where they arrive, at the SMTP server on loopback."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 import pytest
@@ -143,3 +144,38 @@ def test_the_password_change_notice_is_in_the_accounts_language(client, auth, sm
     subject, text = arrived(smtp_server, "clerk@staff.test")
     assert subject == "Votre mot de passe a été changé"
     assert "Votre mot de passe pour Back Office a été modifié." in text
+
+
+# --- times in staff e-mails: the recipient's zone, named --------------------------------
+
+WINTER_NIGHT = dt.datetime(2026, 12, 1, 23, 30, tzinfo=dt.UTC)
+
+
+@pytest.mark.settings(SHOP_TIMEZONE="Europe/Berlin")
+def test_an_invitations_expiry_is_in_the_shops_zone_not_the_senders(
+    client, auth, smtp_server, clock
+):
+    clock.move_to(WINTER_NIGHT)
+    StaffFactory(email="tokyo@staff.test", role="admin", timezone="Asia/Tokyo")
+    assert auth.login("tokyo@staff.test").status_code == 302
+    assert invite(client, "neu@staff.test", "de").status_code == 302
+    subject, text = arrived(smtp_server, "neu@staff.test")
+    # Seven days on, 23:30 UTC is 00:30 the next day in Berlin (in Tokyo: 08:30).
+    assert "bis 09.12.2026, 00:30 CET." in text
+    assert "UTC" not in text
+
+
+def test_the_job_finished_email_tells_the_time_in_its_owners_zone(
+    app, client, auth, smtp_server, clock
+):
+    from console.jobs.runner import run_next
+
+    clock.move_to(WINTER_NIGHT)
+    owner = StaffFactory(
+        email="ny@staff.test", role="clerk", language="en", timezone="America/New_York"
+    )
+    job = jobs_service.start(db.session, owner, "test.steps", {"steps": 1}, title="Count")
+    jobs_service.set_notify(db.session, owner, job.id, True)
+    run_next(app)
+    subject, text = arrived(smtp_server, "ny@staff.test")
+    assert "Finished at 2026-12-01 18:30 EST." in text

@@ -26,7 +26,7 @@ import secrets
 from typing import Any
 
 from flask import current_app
-from flask_babel import force_locale, gettext
+from flask_babel import gettext
 from flask_security import hash_password
 from itsdangerous import BadData, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import update
@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session
 
 from console import audit
 from console.database import rowcount
-from console.i18n import recipient_locale
+from console.i18n import writing_for
 from console.models import StaffInvitation, User
 from console.models.base import utcnow
 from console.security.links import external_url
@@ -133,8 +133,9 @@ def issue(session: Session, actor: User, user: User) -> StaffInvitation:
         "invited_by": actor.email,
         "console_name": current_app.config["CONSOLE_NAME"],
     }
-    # In the language the administrator chose for the new account, else the shop's.
-    with force_locale(recipient_locale(user)):
+    # In the language the administrator chose for the new account, else the shop's; its
+    # expiry in the account's zone, else the shop's (never the sender's).
+    with writing_for(user):
         text, html = render_email(TEMPLATE, context)
         subject = gettext(
             "Your account on %(console)s: choose your password",

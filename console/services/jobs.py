@@ -33,12 +33,12 @@ from pathlib import Path
 from typing import Any
 
 from flask import current_app
-from flask_babel import force_locale, gettext
+from flask_babel import gettext
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from console.database import rowcount
-from console.i18n import recipient_locale
+from console.i18n import writing_for
 from console.jobs.kinds import kind_named
 from console.models import Job, JobState, User
 from console.models.base import utcnow, word_of
@@ -370,9 +370,9 @@ def _notify_owner(session: Session, job_id: int) -> None:
     job = session.get(Job, job_id, populate_existing=True)
     if job is None or not job.notify_when_done:
         return
-    # In the owner's language, else the shop's: a runner or another person's request
-    # may be the one that finishes the job.
-    with force_locale(recipient_locale(job.owner)):
+    # In the owner's language and zone, else the shop's: a runner or another person's
+    # request may be the one that finishes the job.
+    with writing_for(job.owner):
         enqueue_email(
             session,
             job.owner.email,

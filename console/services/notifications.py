@@ -14,13 +14,13 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from flask import current_app, render_template
-from flask_babel import force_locale, gettext
+from flask_babel import gettext
 from jinja2 import TemplateNotFound
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from console.database import rowcount
-from console.i18n import recipient_locale
+from console.i18n import writing_for
 from console.models import CreditNote, Invoice, Order, OutboxMessage, OutboxStatus, User
 from console.models.base import utcnow
 from console.permissions import NOTIFICATIONS_READ
@@ -136,9 +136,10 @@ def enqueue_order_email(
     adds to what the template sees (a return).
 
     Written in the customer's language (else the shop's), whoever's request sent it:
-    subject, body, amounts and dates (``console.i18n.recipient_locale``).
+    subject, body, amounts and dates; times in the shop's zone, not the sender's
+    (``console.i18n.writing_for``).
     """
-    with force_locale(recipient_locale(order.customer)):
+    with writing_for(order.customer):
         subjects = current_app.config["ORDER_EMAIL_SUBJECTS"]
         # The subjects are marked for extraction in config.py; an operator's own wording
         # has no catalogue entry and is sent as written.
