@@ -617,7 +617,7 @@ def test_a_cancelled_import_job_leaves_the_import_failed_and_its_file_importable
     jobs_service.cancel(db.session, manager, job_id)
     assert run_next(app) is None  # nothing left to run
     page = batch_page(client, "products", batch_id).get_data(as_text=True)
-    assert text_of(parse(page).select_one("#import-state")) == "failed"
+    assert text_of(parse(page).select_one("#import-state")) == "Failed"
     assert "Nothing was imported: The job was cancelled." in alerts(page)
     assert product("NEW-1") is None
     # The file was never applied, so it may be uploaded again.

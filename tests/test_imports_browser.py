@@ -117,7 +117,7 @@ def test_a_manager_fixes_a_catalogue_the_preview_found_wrong(app, page, screensh
     screenshot(page, "import-applied")
 
     page.click("#job-back")
-    expect(page.locator("#import-state")).to_have_text("applied")
+    expect(page.locator("#import-state")).to_have_text("Applied")
     db.session.expire_all()
     skus = db.session.scalar(select(func.count()).select_from(Product))
     assert skus == ROWS

@@ -34,6 +34,18 @@ TEMPLATES = sorted(p for p in (ROOT / "templates").rglob("*") if p.suffix in {".
 MODULES = sorted((ROOT / "console").rglob("*.py"))
 CATALOGUES = ROOT / "console" / "translations"
 LANGUAGES = ("de", "fr")
+EXTRACT_KEYWORDS = (
+    "-k",
+    "lazy_gettext",
+    "-k",
+    "N_",
+    "-k",
+    "pgettext:1c,2",
+    "-k",
+    "lazy_pgettext:1c,2",
+)
+"""The keywords of the extract command in docs/languages.md: a word read in several
+vocabularies (order "Cancelled", job "Cancelled") is one message per context."""
 
 VISIBLE_ATTRIBUTES = {"title", "aria-label", "placeholder", "alt", "aria-description"}
 """Attributes a person reads (or hears from a screen reader)."""
@@ -283,27 +295,28 @@ def _catalogue(language: str):
 
 
 @pytest.fixture(scope="module")
-def extracted(tmp_path_factory) -> set[str]:
+def extracted(tmp_path_factory) -> set[tuple[str | None, str]]:
     """The msgids pybabel extracts from the code and templates as they are now."""
     pot = tmp_path_factory.mktemp("pot") / "messages.pot"
     subprocess.run(
-        [str(Path(sys.executable).parent / "pybabel"), "-q", "extract", "-k", "lazy_gettext"]
+        [str(Path(sys.executable).parent / "pybabel"), "-q", "extract", *EXTRACT_KEYWORDS]
         + ["-F", "babel.cfg", "-o", str(pot), "."],
         cwd=ROOT,
         check=True,
     )
     with pot.open("rb") as handle:
-        return {
-            message.id if isinstance(message.id, str) else message.id[0]
-            for message in read_po(handle)
-            if message.id
-        }
+        return {_key(message) for message in read_po(handle) if message.id}
+
+
+def _key(message) -> tuple[str | None, str]:
+    """A catalogue entry's context and (singular) msgid."""
+    return message.context, message.id if isinstance(message.id, str) else message.id[0]
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_catalogue_holds_every_extracted_string(language, extracted):
     catalogue = _catalogue(language)
-    held = {m.id if isinstance(m.id, str) else m.id[0] for m in catalogue if m.id}
+    held = {_key(m) for m in catalogue if m.id}
     missing = sorted(extracted - held)
     assert missing == [], f"run pybabel extract and update ({language}): {missing}"
 

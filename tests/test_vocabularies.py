@@ -5,6 +5,7 @@ while the stored values, searches and exports keep the English word."""
 
 from __future__ import annotations
 
+import io
 import json
 from decimal import Decimal
 
@@ -13,16 +14,28 @@ from sqlalchemy import select
 
 from console import audit
 from console.database import db
-from console.models import AuditEvent, Job, Order, Return, StockMovement
+from console.models import AuditEvent, ImportBatch, Job, Order, OutboxMessage, Return, StockMovement
+from console.models.imports import ImportState
 from console.models.jobs import JobState
 from console.models.orders import OrderStatus
+from console.models.outbox import DeliveryState, OutboxStatus
 from console.models.returns import ReturnState
 from console.models.stock import StockReason
+from console.models.webhooks import DeliveryStatus
 from console.services import workflow
 from tests.factories import CustomerFactory, OrderFactory, ProductFactory
-from tests.helpers import parse, text_of
+from tests.helpers import csrf_token_from, parse, text_of
 
-VOCABULARIES = [OrderStatus, ReturnState, JobState, StockReason]
+VOCABULARIES = [
+    OrderStatus,
+    ReturnState,
+    JobState,
+    StockReason,
+    ImportState,
+    OutboxStatus,
+    DeliveryState,
+    DeliveryStatus,
+]
 
 
 def filter_options(html: str, column: str) -> dict[str, str]:
@@ -122,6 +135,44 @@ def test_stock_reasons_read_in_german_while_the_audit_note_keeps_english(client,
     assert "reserve" in db.session.scalars(select(StockMovement.reason)).all()
     form = parse(client.get("/admin/stock/adjust/").get_data(as_text=True))
     assert "Gezählt" in text_of(form.find(id="stock-adjust-form"))
+
+
+def test_email_deliveries_read_in_german_in_the_outbox_and_its_filter(client, approved):
+    _manager, approved_order, _pending = approved
+    listing = client.get("/admin/notification/").get_data(as_text=True)
+    badges = {text_of(b) for b in parse(listing).select("td.col-status .delivery-badge")}
+    assert badges == {"Eingereiht"}
+    assert filter_options(listing, "Status") == {
+        "pending": "Ausstehend",
+        "sending": "Wird gesendet",
+        "sent": "Gesendet",
+        "failed": "Fehlgeschlagen",
+    }
+    # The order's timeline names the e-mail's delivery the same way.
+    page = parse(client.get(f"/admin/order/details/?id={approved_order.id}").get_data(True))
+    assert "Eingereiht" in {text_of(b) for b in page.select("#order-timeline .delivery-badge")}
+    assert set(db.session.scalars(select(OutboxMessage.status))) == {"pending"}
+
+
+def test_import_states_and_kinds_read_in_german(client, auth):
+    manager = auth.login_as("admin")
+    manager.language = "de"
+    db.session.commit()
+    token = csrf_token_from(client.get("/admin/customer/import/").get_data(as_text=True))
+    data = b"email,first_name,last_name\nneu@example.com,Neu,Kunde\n"
+    response = client.post(
+        "/admin/customer/import/",
+        data={"csrf_token": token, "file": (io.BytesIO(data), "kunden.csv")},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 302
+    batch = parse(client.get(response.headers["Location"]).get_data(as_text=True))
+    assert text_of(batch.find(id="import-state")) == "Hochgeladen"
+    assert text_of(batch.select_one("p.text-muted")).startswith("Kunden, 1 ")
+    upload = parse(client.get("/admin/customer/import/").get_data(as_text=True))
+    assert text_of(upload.find("h2")) == "Kunden importieren"
+    assert "Hochgeladen" in [text_of(td) for td in upload.select("td")]
+    assert db.session.scalar(select(ImportBatch.state)) == "uploaded"
 
 
 @pytest.mark.parametrize("vocabulary", VOCABULARIES, ids=lambda v: v.__name__)

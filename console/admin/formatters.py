@@ -12,6 +12,7 @@ from console import localtime
 from console.i18n import format_money
 from console.models.base import label_of
 from console.models.orders import OrderStatus
+from console.models.outbox import delivery_label
 
 
 def vocabulary_formatter(vocabulary: type[enum.Enum]) -> Callable[..., str]:
@@ -138,7 +139,8 @@ def status_badge_formatter(view: Any, context: Any, model: Any, name: str) -> Ma
 
 
 def delivery_badge(state: str | None) -> Markup:
-    """An e-mail's delivery state (queued, sending, sent, retrying, failed) as a badge."""
+    """A delivery's state (queued, sending, sent, retrying, failed: an e-mail's, a
+    webhook's) as a badge with its word in the reader's language."""
     if not state:
         return Markup("")
-    return badge("delivery", state, state.capitalize())
+    return badge("delivery", state, delivery_label(state))

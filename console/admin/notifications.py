@@ -19,7 +19,7 @@ from console.permissions import NOTIFICATIONS_READ
 from console.services import notifications
 from console.services.errors import DomainError
 
-STATUS_CHOICES = [(status.value, status.value.title()) for status in OutboxStatus]
+STATUS_CHOICES = [(status.value, status.label) for status in OutboxStatus]
 
 
 CONFIDENTIAL = Markup(

@@ -20,6 +20,7 @@ from wtforms import SelectMultipleField, StringField
 from wtforms.validators import InputRequired
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from console import localtime
 from console.admin.base import SecuredModelView
 from console.admin.fields import strip
 from console.admin.formatters import datetime_formatter, delivery_badge
@@ -46,13 +47,20 @@ class EventChoicesField(SelectMultipleField):
 def endpoint_state(endpoint: WebhookEndpoint) -> Markup:
     """Active, off, or disabled by failures (a red badge admins cannot miss)."""
     if endpoint.active:
-        return Markup('<span class="badge badge-success webhook-state">Active</span>')
+        return Markup('<span class="badge badge-success webhook-state">{}</span>').format(
+            gettext("Active")
+        )
     if endpoint.disabled_by_failures:
-        return Markup(
-            '<span class="badge badge-danger webhook-state" title="{}">'
-            "Disabled after failures</span>"
-        ).format(f"Disabled at {endpoint.disabled_at:%Y-%m-%d %H:%M} UTC; tick Active to resume")
-    return Markup('<span class="badge badge-secondary webhook-state">Off</span>')
+        return Markup('<span class="badge badge-danger webhook-state" title="{}">{}</span>').format(
+            gettext(
+                "Disabled at %(time)s; tick Active to resume",
+                time=localtime.show(endpoint.disabled_at),
+            ),
+            gettext("Disabled after failures"),
+        )
+    return Markup('<span class="badge badge-secondary webhook-state">{}</span>').format(
+        gettext("Off")
+    )
 
 
 def _state_formatter(view: Any, context: Any, model: WebhookEndpoint, name: str) -> Markup:
@@ -200,7 +208,7 @@ class WebhookEndpointAdmin(SecuredModelView):
         )
 
 
-STATUS_CHOICES = [(status.value, status.value.title()) for status in DeliveryStatus]
+STATUS_CHOICES = [(status.value, status.label) for status in DeliveryStatus]
 
 
 def delivery_state(delivery: WebhookDelivery) -> str:

@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, current_app
+from flask_babel import LazyString, lazy_pgettext
 from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -122,10 +123,23 @@ class ImportSpec:
     def column(self, name: str) -> Column:
         return self._columns[name]
 
+    @property
+    def kind_label(self) -> str:
+        """What the rows are, in the reader's words, as a sentence says it ("customers",
+        "Kunden"); ``kind`` stays the stored word."""
+        return str(KIND_LABELS.get(self.kind, self.kind))
+
     @cached_property
     def _columns(self) -> dict[str, Column]:
         return {c.name: c for c in self.columns}
 
+
+KIND_LABELS: dict[str, LazyString] = {
+    "customers": lazy_pgettext("import kind", "customers"),
+    "products": lazy_pgettext("import kind", "products"),
+    "stock": lazy_pgettext("import kind", "stock counts"),
+}
+"""How each kind of import (``import_batch.kind``) reads inside a sentence."""
 
 SPECS: dict[str, ImportSpec] = {
     spec.kind: spec

@@ -15,11 +15,12 @@ import datetime as dt
 import enum
 from typing import TYPE_CHECKING, Any
 
+from flask_babel import LazyString, lazy_pgettext
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, LargeBinary, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from console.database import Model
-from console.models.base import utcnow
+from console.models.base import label_of, utcnow
 
 if TYPE_CHECKING:
     from console.models.staff import User
@@ -37,6 +38,21 @@ class ImportState(enum.StrEnum):
     APPLIED = "applied"
     FAILED = "failed"
     """Confirmed, but nothing was applied (``error`` says why)."""
+
+    @property
+    def label(self) -> LazyString:
+        return STATE_LABELS[self]
+
+
+STATE_LABELS: dict[ImportState, LazyString] = {
+    ImportState.UPLOADED: lazy_pgettext("import state", "Uploaded"),
+    ImportState.PREVIEWING: lazy_pgettext("import state", "Previewing"),
+    ImportState.PREVIEWED: lazy_pgettext("import state", "Previewed"),
+    ImportState.APPLYING: lazy_pgettext("import state", "Applying"),
+    ImportState.APPLIED: lazy_pgettext("import state", "Applied"),
+    ImportState.FAILED: lazy_pgettext("import state", "Failed"),
+}
+"""How each state of an import reads on pages, in the reader's language."""
 
 
 _STATE_VALUES = ", ".join(f"'{s.value}'" for s in ImportState)
@@ -90,6 +106,11 @@ class ImportBatch(Model):
     @property
     def is_confirmed(self) -> bool:
         return self.state in CONFIRMED_STATES
+
+    @property
+    def state_label(self) -> str:
+        """The state in the reader's language (``STATE_LABELS``)."""
+        return label_of(ImportState, self.state)
 
     def __str__(self) -> str:
         return f"Import #{self.id} ({self.file_name})"

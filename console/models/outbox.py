@@ -12,11 +12,12 @@ import datetime as dt
 import enum
 from typing import TYPE_CHECKING
 
+from flask_babel import LazyString, lazy_pgettext
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from console.database import Model
-from console.models.base import TimestampMixin, utcnow
+from console.models.base import TimestampMixin, label_of, utcnow
 
 if TYPE_CHECKING:
     from console.models.documents import CreditNote, Invoice
@@ -31,6 +32,51 @@ class OutboxStatus(enum.StrEnum):
     SENT = "sent"
     FAILED = "failed"
     """Gave up after the configured number of attempts; a person may resend it."""
+
+    @property
+    def label(self) -> LazyString:
+        return STATUS_LABELS[self]
+
+
+STATUS_LABELS: dict[OutboxStatus, LazyString] = {
+    OutboxStatus.PENDING: lazy_pgettext("e-mail status", "Pending"),
+    OutboxStatus.SENDING: lazy_pgettext("e-mail status", "Sending"),
+    OutboxStatus.SENT: lazy_pgettext("e-mail status", "Sent"),
+    OutboxStatus.FAILED: lazy_pgettext("e-mail status", "Failed"),
+}
+"""How each stored status of an e-mail reads (the outbox's filter), in the reader's
+language."""
+
+
+class DeliveryState(enum.StrEnum):
+    """How a delivery (an e-mail's, a webhook's) is told on pages: the stored status,
+    with a pending one told apart by whether an attempt failed already
+    (``console.services.notifications.delivery_state``)."""
+
+    QUEUED = "queued"
+    RETRYING = "retrying"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+
+    @property
+    def label(self) -> LazyString:
+        return DELIVERY_LABELS[self]
+
+
+DELIVERY_LABELS: dict[DeliveryState, LazyString] = {
+    DeliveryState.QUEUED: lazy_pgettext("delivery", "Queued"),
+    DeliveryState.RETRYING: lazy_pgettext("delivery", "Retrying"),
+    DeliveryState.SENDING: lazy_pgettext("delivery", "Sending"),
+    DeliveryState.SENT: lazy_pgettext("delivery", "Sent"),
+    DeliveryState.FAILED: lazy_pgettext("delivery", "Failed"),
+}
+"""How each delivery state reads in badges, in the reader's language."""
+
+
+def delivery_label(state: str | None) -> str:
+    """``state`` (a ``DeliveryState`` value) in the reader's words."""
+    return label_of(DeliveryState, state)
 
 
 _STATUS_VALUES = ", ".join(f"'{s.value}'" for s in OutboxStatus)

@@ -15,6 +15,7 @@ import datetime as dt
 import enum
 from typing import TYPE_CHECKING
 
+from flask_babel import LazyString, lazy_pgettext
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -70,6 +71,19 @@ class DeliveryStatus(enum.StrEnum):
     DELIVERED = "delivered"
     FAILED = "failed"
     """Gave up after ``OUTBOX_MAX_ATTEMPTS`` attempts; an admin may resend it."""
+
+    @property
+    def label(self) -> LazyString:
+        return STATUS_LABELS[self]
+
+
+STATUS_LABELS: dict[DeliveryStatus, LazyString] = {
+    DeliveryStatus.PENDING: lazy_pgettext("webhook status", "Pending"),
+    DeliveryStatus.SENDING: lazy_pgettext("webhook status", "Sending"),
+    DeliveryStatus.DELIVERED: lazy_pgettext("webhook status", "Delivered"),
+    DeliveryStatus.FAILED: lazy_pgettext("webhook status", "Failed"),
+}
+"""How each stored status of a webhook delivery reads (the log's filter)."""
 
 
 _STATUS_VALUES = ", ".join(f"'{s.value}'" for s in DeliveryStatus)
