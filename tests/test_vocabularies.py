@@ -216,3 +216,36 @@ def test_a_refusal_names_the_statuses_in_the_readers_words(app, approved):
         f"Bestellung {number} ist genehmigt; nur Bestellungen im Status versendet können "
         "zugestellt werden."
     )
+
+
+@pytest.mark.parametrize(
+    ("locale", "words"),
+    [
+        # An order (Bestellung) is cancelled by the shop, a job is broken off.
+        (
+            "de_DE",
+            {
+                (OrderStatus.CANCELLED, "Storniert"),
+                (JobState.CANCELLED, "Abgebrochen"),
+                (JobState.FAILED, "Fehlgeschlagen"),
+                (ImportState.FAILED, "Fehlgeschlagen"),
+            },
+        ),
+        # Each label agrees with its noun: la commande, la tâche (feminine), l'import
+        # (masculine).
+        (
+            "fr_FR",
+            {
+                (OrderStatus.CANCELLED, "Annulée"),
+                (JobState.CANCELLED, "Annulée"),
+                (JobState.FAILED, "Échouée"),
+                (ImportState.FAILED, "Échoué"),
+            },
+        ),
+    ],
+)
+def test_a_word_shared_by_vocabularies_is_translated_in_each_ones_own_words(app, locale, words):
+    from flask_babel import force_locale
+
+    with app.test_request_context(), force_locale(locale):
+        assert {(value, str(value.label)) for value, _word in words} == words

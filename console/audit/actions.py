@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask_babel import LazyString, lazy_gettext
+from flask_babel import LazyString, lazy_pgettext
 
 CREATE, UPDATE, DELETE = "create", "update", "delete"
 APPROVE, REJECT, SHIP, DELIVER, CANCEL = "approve", "reject", "ship", "deliver", "cancel"
@@ -48,28 +48,28 @@ KNOWN_ACTIONS: tuple[str, ...] = (
 """Offered by the audit view's action filter, in this order."""
 
 ACTION_LABELS: dict[str, LazyString] = {
-    CREATE: lazy_gettext("Created"),
-    UPDATE: lazy_gettext("Changed"),
-    DELETE: lazy_gettext("Deleted"),
-    APPROVE: lazy_gettext("Approved"),
-    REJECT: lazy_gettext("Rejected"),
-    SHIP: lazy_gettext("Shipped"),
-    DELIVER: lazy_gettext("Delivered"),
-    CANCEL: lazy_gettext("Cancelled"),
-    EXPORT: lazy_gettext("Exported"),
-    ADJUST_STOCK: lazy_gettext("Stock adjusted"),
-    REQUEST_RETURN: lazy_gettext("Return requested"),
-    RECEIVE_RETURN: lazy_gettext("Return received"),
-    REFUND: lazy_gettext("Refunded"),
-    LOGIN: lazy_gettext("Signed in"),
-    LOGOUT: lazy_gettext("Signed out"),
-    LOGIN_FAILED: lazy_gettext("Sign-in failed"),
-    PASSWORD_CHANGED: lazy_gettext("Password changed"),
-    PASSWORD_RESET: lazy_gettext("Password reset"),
-    TWO_FACTOR_CHANGED: lazy_gettext("Two-factor sign-in changed"),
-    INVITED: lazy_gettext("Invited"),
-    INVITATION_REVOKED: lazy_gettext("Invitation revoked"),
-    INVITATION_ACCEPTED: lazy_gettext("Invitation accepted"),
+    CREATE: lazy_pgettext("audit action", "Created"),
+    UPDATE: lazy_pgettext("audit action", "Changed"),
+    DELETE: lazy_pgettext("audit action", "Deleted"),
+    APPROVE: lazy_pgettext("audit action", "Approved"),
+    REJECT: lazy_pgettext("audit action", "Rejected"),
+    SHIP: lazy_pgettext("audit action", "Shipped"),
+    DELIVER: lazy_pgettext("audit action", "Delivered"),
+    CANCEL: lazy_pgettext("audit action", "Cancelled"),
+    EXPORT: lazy_pgettext("audit action", "Exported"),
+    ADJUST_STOCK: lazy_pgettext("audit action", "Stock adjusted"),
+    REQUEST_RETURN: lazy_pgettext("audit action", "Return requested"),
+    RECEIVE_RETURN: lazy_pgettext("audit action", "Return received"),
+    REFUND: lazy_pgettext("audit action", "Refunded"),
+    LOGIN: lazy_pgettext("audit action", "Signed in"),
+    LOGOUT: lazy_pgettext("audit action", "Signed out"),
+    LOGIN_FAILED: lazy_pgettext("audit action", "Sign-in failed"),
+    PASSWORD_CHANGED: lazy_pgettext("audit action", "Password changed"),
+    PASSWORD_RESET: lazy_pgettext("audit action", "Password reset"),
+    TWO_FACTOR_CHANGED: lazy_pgettext("audit action", "Two-factor sign-in changed"),
+    INVITED: lazy_pgettext("audit action", "Invited"),
+    INVITATION_REVOKED: lazy_pgettext("audit action", "Invitation revoked"),
+    INVITATION_ACCEPTED: lazy_pgettext("audit action", "Invitation accepted"),
 }
 """How each known action reads on pages, in the reader's language; the trail stores,
 searches and exports the action itself."""

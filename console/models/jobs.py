@@ -15,7 +15,7 @@ import datetime as dt
 import enum
 from typing import TYPE_CHECKING, Any
 
-from flask_babel import LazyString, lazy_gettext
+from flask_babel import LazyString, lazy_pgettext
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -42,11 +42,11 @@ class JobState(enum.StrEnum):
 
 
 STATE_LABELS: dict[JobState, LazyString] = {
-    JobState.QUEUED: lazy_gettext("Queued"),
-    JobState.RUNNING: lazy_gettext("Running"),
-    JobState.DONE: lazy_gettext("Done"),
-    JobState.FAILED: lazy_gettext("Failed"),
-    JobState.CANCELLED: lazy_gettext("Cancelled"),
+    JobState.QUEUED: lazy_pgettext("job state", "Queued"),
+    JobState.RUNNING: lazy_pgettext("job state", "Running"),
+    JobState.DONE: lazy_pgettext("job state", "Done"),
+    JobState.FAILED: lazy_pgettext("job state", "Failed"),
+    JobState.CANCELLED: lazy_pgettext("job state", "Cancelled"),
 }
 """How each state of a job reads on pages, in the reader's language."""
 

@@ -12,7 +12,7 @@ import enum
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from flask_babel import LazyString, lazy_gettext
+from flask_babel import LazyString, lazy_pgettext
 from sqlalchemy import (
     CheckConstraint,
     Column,
@@ -57,12 +57,12 @@ class OrderStatus(enum.StrEnum):
 
 
 STATUS_LABELS: dict[OrderStatus, LazyString] = {
-    OrderStatus.PENDING: lazy_gettext("Pending"),
-    OrderStatus.APPROVED: lazy_gettext("Approved"),
-    OrderStatus.REJECTED: lazy_gettext("Rejected"),
-    OrderStatus.SHIPPED: lazy_gettext("Shipped"),
-    OrderStatus.DELIVERED: lazy_gettext("Delivered"),
-    OrderStatus.CANCELLED: lazy_gettext("Cancelled"),
+    OrderStatus.PENDING: lazy_pgettext("order status", "Pending"),
+    OrderStatus.APPROVED: lazy_pgettext("order status", "Approved"),
+    OrderStatus.REJECTED: lazy_pgettext("order status", "Rejected"),
+    OrderStatus.SHIPPED: lazy_pgettext("order status", "Shipped"),
+    OrderStatus.DELIVERED: lazy_pgettext("order status", "Delivered"),
+    OrderStatus.CANCELLED: lazy_pgettext("order status", "Cancelled"),
 }
 """How each status reads on pages and e-mails, in the reader's language (the stored
 value and the exports keep the English word)."""

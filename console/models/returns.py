@@ -15,7 +15,7 @@ import enum
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from flask_babel import LazyString, lazy_gettext
+from flask_babel import LazyString, lazy_pgettext
 from sqlalchemy import CheckConstraint, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -44,9 +44,9 @@ class ReturnState(enum.StrEnum):
 
 
 STATE_LABELS: dict[ReturnState, LazyString] = {
-    ReturnState.REQUESTED: lazy_gettext("Requested"),
-    ReturnState.RECEIVED: lazy_gettext("Received"),
-    ReturnState.REFUNDED: lazy_gettext("Refunded"),
+    ReturnState.REQUESTED: lazy_pgettext("return state", "Requested"),
+    ReturnState.RECEIVED: lazy_pgettext("return state", "Received"),
+    ReturnState.REFUNDED: lazy_pgettext("return state", "Refunded"),
 }
 """How each state of a return reads on pages, in the reader's language."""
 
