@@ -52,3 +52,38 @@ def test_a_german_manager_works_the_queue_by_keyboard_with_german_script_texts(
         raise
     finally:
         context.close()
+
+
+@pytest.mark.parametrize(
+    ("language", "drawn", "counted"),
+    # French counts 0 as singular, German does not; both count 1 as singular.
+    [("fr", "0 sur 1 ligne", "0 ligne"), ("de", "0 von 1 Zeile", "0 Zeilen")],
+)
+def test_a_jobs_row_count_takes_the_languages_plural(
+    app, browser, live_server, screenshot, language, drawn, counted
+):
+    from console.database import db
+    from console.models import Job
+
+    owner = StaffFactory(email="clerk@staff.test", role="clerk", language=language)
+    with_total = Job(kind="export", title="Export", owner_id=owner.id, progress_total=1)
+    without_total = Job(kind="export", title="Export", owner_id=owner.id)
+    db.session.add_all([with_total, without_total])
+    db.session.commit()
+    context = browser.new_context(base_url=live_server, viewport={"width": 1366, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    try:
+        sign_in(page, "clerk")
+        # jobs.js writes the count again from each progress answer, with consolePlural.
+        with page.expect_response(re.compile(r"/progress$")):
+            page.goto(f"/admin/jobs/{with_total.id}/")
+        expect(page.locator("#job-count")).to_have_text(drawn)
+        with page.expect_response(re.compile(r"/progress$")):
+            page.goto(f"/admin/jobs/{without_total.id}/")
+        expect(page.locator("#job-count")).to_have_text(counted)
+    except Exception:
+        screenshot(page, f"job-rows-{language}")
+        raise
+    finally:
+        context.close()

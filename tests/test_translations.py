@@ -23,7 +23,7 @@ from babel.messages.pofile import read_po
 from jinja2 import Environment
 
 from console.database import db
-from console.script_texts import SCRIPT_TEXTS
+from console.script_texts import PLURAL_TEXTS, SCRIPT_TEXTS
 from console.services import notifications
 from tests.factories import OrderFactory, StaffFactory, catalogue
 from tests.fixtures.apps import from_fixture
@@ -251,10 +251,10 @@ def test_every_key_a_script_asks_for_has_a_text_and_every_text_is_used():
     used |= {
         key
         for path in TEMPLATES
-        for key in re.findall(r"consoleText\(['\"]([^'\"]+)['\"]", path.read_text())
+        for key in re.findall(r"console(?:Text|Plural)\(['\"]([^'\"]+)['\"]", path.read_text())
     }
     keys = {text for text in used if TEXT_KEY.fullmatch(text)}
-    assert keys == set(SCRIPT_TEXTS)
+    assert keys == set(SCRIPT_TEXTS) | set(PLURAL_TEXTS)
 
 
 def test_the_checker_sees_unmarked_text_and_lets_marked_text_pass(tmp_path):
@@ -400,3 +400,29 @@ def test_a_manager_works_in_german(app, client, auth):
     assert f"Bestellung {order.number} genehmigt." in alerts(page)
     details = text_of(parse(page))
     assert "Zurück zur Liste" in details and "Summe" in details
+
+
+@pytest.mark.parametrize(
+    ("locale", "forms"),
+    [
+        ("en", {"one": "%(count)s second", "other": "%(count)s seconds"}),
+        ("de_DE", {"one": "%(count)s Sekunde", "other": "%(count)s Sekunden"}),
+        (
+            "fr_FR",
+            {
+                "one": "%(count)s seconde",
+                "many": "%(count)s de secondes",
+                "other": "%(count)s secondes",
+            },
+        ),
+    ],
+)
+def test_a_plural_script_text_carries_each_form_of_the_language(app, locale, forms):
+    from flask_babel import force_locale
+
+    from console.script_texts import script_texts
+
+    with app.test_request_context(), force_locale(locale):
+        texts = script_texts()
+    assert texts["session.seconds"] == forms
+    assert set(texts["jobs.rows_of"]) == set(forms)

@@ -25,8 +25,8 @@
     state.textContent = job.state_label;
     state.className = "badge job-badge job-" + job.state;
     var count = job.total !== null && job.total !== undefined
-      ? consoleText("jobs.rows_of", { done: number(job.done), total: number(job.total) })
-      : consoleText("jobs.rows", { done: number(job.done) });
+      ? consolePlural("jobs.rows_of", job.total, { done: number(job.done), total: number(job.total) })
+      : consolePlural("jobs.rows", job.done, { done: number(job.done) });
     document.getElementById("job-count").textContent = count;
     var bar = document.getElementById("job-bar");
     var percent = job.percent;

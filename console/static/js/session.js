@@ -39,10 +39,10 @@
   function inWords(seconds) {
     var whole = Math.max(0, Math.round(seconds));
     if (whole < 90) {
-      return consoleText(whole === 1 ? "session.second" : "session.seconds", { count: whole });
+      return consolePlural("session.seconds", whole, { count: whole });
     }
     var minutes = Math.round(whole / 60);
-    return consoleText(minutes === 1 ? "session.minute" : "session.minutes", { count: minutes });
+    return consolePlural("session.minutes", minutes, { count: minutes });
   }
 
   // The seconds the session has left; null once it has ended; undefined when unknown
