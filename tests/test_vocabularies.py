@@ -5,6 +5,7 @@ while the stored values, searches and exports keep the English word."""
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 from decimal import Decimal
@@ -249,3 +250,27 @@ def test_a_word_shared_by_vocabularies_is_translated_in_each_ones_own_words(app,
 
     with app.test_request_context(), force_locale(locale):
         assert {(value, str(value.label)) for value, _word in words} == words
+
+
+def test_api_tokens_and_a_products_movements_read_in_the_readers_words_and_zone(
+    client, auth, clock
+):
+    from tests.factories import api_secret
+
+    clock.move_to(dt.datetime(2026, 12, 1, 23, 30, tzinfo=dt.UTC))
+    admin = auth.login_as("admin")
+    admin.language, admin.timezone = "de", "Europe/Berlin"
+    db.session.commit()
+    api_secret(["orders.read"], name="Shop")
+    page = parse(client.get("/admin/api_tokens/").get_data(as_text=True))
+    row = [text_of(td) for td in page.select("tbody tr")[0].find_all("td")]
+    # No expiry, never used, active: in German, not the stored English words.
+    assert row[4:7] == ["nie", "nie", "Aktiv"]
+    assert "Läuft ab" in [text_of(th) for th in page.select("thead th")]
+
+    lamp = ProductFactory(sku="LAMP-1", unit_price=Decimal("10.00"), stock=5)
+    details = parse(client.get(f"/admin/product/details/?id={lamp.id}").get_data(as_text=True))
+    first = [text_of(td) for td in details.select(".stock-movements tbody tr")[0].find_all("td")]
+    # 23:30 UTC is half past midnight the next day in Berlin, and the zone is named.
+    assert first[0] == "02.12.2026, 00:30 CET"
+    assert first[5] == "(System)"
