@@ -103,6 +103,9 @@ def test_return_states_read_in_german_in_the_list_and_its_filter(client, approve
         "received": "Eingegangen",
         "refunded": "Erstattet",
     }
+    # The headings are German too, and claim no UTC: the times read in the person's zone.
+    heading = text_of(parse(listing).select_one("th.col-requested_at"))
+    assert heading == "Angekündigt am"
     assert db.session.scalar(select(Return.state)) == "requested"
 
 

@@ -16,7 +16,7 @@ from typing import Any
 from flask import abort, flash, redirect, request, url_for
 from flask_admin import expose
 from flask_admin.contrib.sqla.filters import FilterEqual
-from flask_babel import gettext
+from flask_babel import gettext, lazy_gettext
 from flask_login import current_user
 from markupsafe import Markup
 from sqlalchemy.orm import joinedload, selectinload
@@ -81,13 +81,14 @@ class ReturnAdmin(SecuredModelView):
         "credit_note",
     ]
     column_labels = {
-        "id": "Return",
-        "requested_at": "Requested (UTC)",
-        "received_at": "Received (UTC)",
-        "refunded_by": "Refund approved by",
-        "refunded_at": "Refunded (UTC)",
-        "refund_shipping": "Shipping refunded",
-        "refund_total": "Refunded",
+        # Times read in the person's zone, which the page's footer names.
+        "id": lazy_gettext("Return"),
+        "requested_at": lazy_gettext("Requested at"),
+        "received_at": lazy_gettext("Received at"),
+        "refunded_by": lazy_gettext("Refund approved by"),
+        "refunded_at": lazy_gettext("Refunded at"),
+        "refund_shipping": lazy_gettext("Shipping refunded"),
+        "refund_total": lazy_gettext("Refunded amount"),
     }
     column_formatters = {
         "order": order_formatter,

@@ -101,7 +101,9 @@ class StockMovementAdmin(ImportMixin, SecuredModelView):
     ]
     column_details_list = column_list
     column_labels = {
-        "created_at": lazy_gettext("When (UTC)"),
+        # Read in the person's zone (the footer names it); the date filters below and
+        # the export keep UTC and say so.
+        "created_at": lazy_gettext("When"),
         "product": lazy_gettext("Product"),
         "quantity": lazy_gettext("Change"),
         "balance_after": lazy_gettext("Stock after"),

@@ -117,10 +117,10 @@ class WebhookEndpointAdmin(SecuredModelView):
     column_labels = {
         "url": lazy_gettext("URL"),
         "consecutive_failures": lazy_gettext("Failures in a row"),
-        "disabled_at": lazy_gettext("Disabled (UTC)"),
+        "disabled_at": lazy_gettext("Disabled at"),
         "secret": lazy_gettext("Signing secret"),
-        "created_at": lazy_gettext("Created (UTC)"),
-        "updated_at": lazy_gettext("Updated (UTC)"),
+        "created_at": lazy_gettext("Created"),
+        "updated_at": lazy_gettext("Updated"),
     }
     column_formatters = {
         "state": _state_formatter,
@@ -263,13 +263,13 @@ class WebhookDeliveryAdmin(SecuredModelView):
         "body",
     ]
     column_labels = {
-        "created_at": lazy_gettext("Event (UTC)"),
+        "created_at": lazy_gettext("Event"),
         "event_type": lazy_gettext("Event"),
         "endpoint_id": lazy_gettext("Endpoint id"),
         "last_status_code": lazy_gettext("HTTP status"),
-        "next_attempt_at": lazy_gettext("Next attempt (UTC)"),
-        "last_attempt_at": lazy_gettext("Last attempt (UTC)"),
-        "delivered_at": lazy_gettext("Delivered (UTC)"),
+        "next_attempt_at": lazy_gettext("Next attempt"),
+        "last_attempt_at": lazy_gettext("Last attempt"),
+        "delivered_at": lazy_gettext("Delivered at"),
     }
     column_filters = [
         "endpoint_id",  # first: an endpoint's "Delivery log" link filters on it (flt0_0)
