@@ -7,6 +7,7 @@ so code asks ``current_user.has_permission(...)`` for a permission, never for a 
 
 from __future__ import annotations
 
+from flask import g, has_request_context
 from flask_login import current_user
 from flask_principal import Need, Permission
 
@@ -150,8 +151,33 @@ def can(permission: str | None) -> bool:
     ``Need("fsperm", name)`` per permission of the person's roles; anonymous visitors
     hold none. ``None`` means "no permission needed beyond being signed in".
     """
+    if not has_request_context():
+        return _holds(permission)
+    answers = _answers_of_this_identity()
+    if permission not in answers:
+        answers[permission] = _holds(permission)
+    return answers[permission]
+
+
+def _holds(permission: str | None) -> bool:
     if not current_user.is_authenticated:
         return False
     if permission is None:
         return True
     return Permission(Need("fsperm", permission)).can()
+
+
+def _answers_of_this_identity() -> dict[str | None, bool]:
+    """The answers given so far in this request, for its current identity.
+
+    A page asks the same few questions many times (the menu asks one per entry, the
+    list one per action and button): each answer is worked out once per request. The
+    answers belong to the identity Flask-Principal holds (``g.identity``): a sign-in
+    or sign-out within the request installs another identity, which starts afresh.
+    """
+    identity = g.get("identity")
+    kept = g.get("console_permission_answers")
+    if kept is None or kept[0] is not identity:
+        kept = (identity, {})
+        g.console_permission_answers = kept
+    return kept[1]
