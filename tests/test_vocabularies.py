@@ -120,6 +120,16 @@ def test_job_states_read_in_german_on_the_list_and_in_the_progress_document(clie
     assert progress["state"] == "queued" and progress["state_label"] == "Eingereiht"
 
 
+def test_job_counts_are_written_the_german_way(client, approved):
+    job = db.session.scalar(select(Job))
+    job.progress_done, job.progress_total = 1234, 56789
+    db.session.commit()
+    listing = parse(client.get("/admin/jobs/").get_data(as_text=True))
+    assert "1.234 / 56.789" in text_of(listing.select_one("table"))
+    page = parse(client.get(f"/admin/jobs/{job.id}/").get_data(as_text=True))
+    assert text_of(page.find(id="job-count")) == "1.234 von 56.789 Zeilen"
+
+
 def test_audit_actions_read_in_german_while_the_trail_keeps_the_action(client, approved):
     listing = client.get("/admin/audit/").get_data(as_text=True)
     assert filter_options(listing, "Action")["approve"] == "Genehmigt"

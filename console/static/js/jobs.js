@@ -16,7 +16,7 @@
   var delay = 1000;
 
   function number(value) {
-    return Number(value).toLocaleString("en-US");
+    return Number(value).toLocaleString(document.documentElement.lang || undefined);
   }
 
   function show(job) {
