@@ -135,3 +135,15 @@ def test_keeping_alive_needs_the_csrf_token(client, auth, clock):
     assert client.post(URL).status_code == 400
     clock.shift(2 * MINUTE + 1)  # the refused calls extended nothing
     assert not still_signed_in(client)
+
+
+def test_the_browsers_own_icon_request_is_no_activity(client, auth, clock):
+    """Browsers ask for /favicon.ico by themselves, often well after the page loaded:
+    that request must not keep an unattended page signed in."""
+    auth.login_as("clerk")
+    page_settings(client)
+    signed_in_at = last_seen()
+    clock.shift(8 * MINUTE)
+    assert client.get("/favicon.ico").status_code == 204
+    assert last_seen() == signed_in_at
+    assert client.get(URL).get_json() == {"signed_in": True, "seconds_left": 120}

@@ -51,7 +51,9 @@ ENDED_MESSAGE = "Your session has ended. Sign in again."
 SESSION_KEY = "console_sid"
 """Where the signed session cookie keeps the key of its server-side session."""
 
-_UNCHECKED_ENDPOINTS = frozenset({"static", "admin.static", "security.static"})
+_UNCHECKED_ENDPOINTS = frozenset({"static", "admin.static", "security.static", "web.favicon"})
+"""Requests that neither need a live session nor count as activity: files, and the icon
+browsers ask for by themselves, at any moment after a page has loaded."""
 
 KEEPALIVE_ENDPOINT = "keepalive.index"
 """The endpoint the pages' script asks how long the session has left, or extends it."""
