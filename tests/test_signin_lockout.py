@@ -17,9 +17,10 @@ from urllib.parse import urlencode
 import pytest
 
 from console.database import db
+from console.models import SignInAttempt
 from console.schema import upgrade
 from tests.factories import StaffFactory
-from tests.helpers import STAFF_PASSWORD, Auth, csrf_token_from
+from tests.helpers import STAFF_PASSWORD, Auth, count_rows, csrf_token_from
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -63,6 +64,31 @@ def test_form_errors_and_bad_tokens_do_not_count(client, auth):
         )
         assert empty.status_code == 200
     assert auth.login("clerk@staff.test").status_code == 302
+
+
+# --- finding: an attempt whose view writes is finished at once, on SQLite too -----------
+
+
+def test_an_attempt_is_finished_once_its_view_has_written(client, auth, caplog):
+    """Changing a password writes in the request's transaction, and the attempt is ended
+    in a session of its own after that commit. Ended before it, on SQLite, that session
+    waited for the request's lock until the busy timeout, then logged an error and left
+    the attempt unfinished (it counted against the account for a minute)."""
+    auth.login_as("clerk")
+    token = csrf_token_from(client.get("/change").get_data(as_text=True))
+    new_password = "a quite new and long passphrase 42"
+    changed = client.post(
+        "/change",
+        data={
+            "password": STAFF_PASSWORD,
+            "new_password": new_password,
+            "new_password_confirm": new_password,
+            "csrf_token": token,
+        },
+    )
+    assert changed.status_code == 302
+    assert "could not record the end of a sign-in attempt" not in caplog.text
+    assert count_rows(SignInAttempt) == 0
 
 
 def test_a_database_outage_answers_503_and_locks_nobody_out(own_postgres, make_app):

@@ -14,9 +14,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from flask import Flask, abort, current_app, g, request
+from flask import Flask, Response, abort, after_this_request, current_app, g, request
 from flask_limiter.util import get_remote_address
 
+from console.database import db
 from console.extensions import limiter
 from console.security import lockout
 
@@ -131,9 +132,22 @@ def _locked_out(view: Callable[..., Any], account_of: Callable[[], str | None]):
         try:
             response = view(*args, **kwargs)
         except BaseException:
+            # The failed view commits nothing: its transaction ends before the attempt's
+            # own session writes (SQLite would make that session wait for its lock).
+            db.session.rollback()
             lockout.finish(started, failed=lockout.failed_authentication())
             raise
-        lockout.finish(started, failed=lockout.failed_authentication())
+        failed = lockout.failed_authentication()
+
+        # Finished once the view's changes are committed (Flask-Security and
+        # ``commit_at_end_of_request`` commit in callbacks the view registered, which run
+        # first): on SQLite the attempt's own session could not write while the
+        # request's transaction still held the database, and waited out the busy timeout.
+        @after_this_request
+        def _finish(answer: Response) -> Response:
+            lockout.finish(started, failed=failed)
+            return answer
+
         return response
 
     return attempt
