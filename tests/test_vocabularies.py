@@ -20,7 +20,7 @@ from console.models.imports import ImportState
 from console.models.jobs import JobState
 from console.models.orders import OrderStatus
 from console.models.outbox import DeliveryState, OutboxStatus
-from console.models.returns import ReturnState
+from console.models.returns import ReturnLine, ReturnOutcome, ReturnState
 from console.models.stock import StockReason
 from console.models.webhooks import DeliveryStatus
 from console.services import workflow
@@ -30,6 +30,7 @@ from tests.helpers import csrf_token_from, parse, text_of
 VOCABULARIES = [
     OrderStatus,
     ReturnState,
+    ReturnOutcome,
     JobState,
     StockReason,
     ImportState,
@@ -107,6 +108,19 @@ def test_return_states_read_in_german_in_the_list_and_its_filter(client, approve
     heading = text_of(parse(listing).select_one("th.col-requested_at"))
     assert heading == "Angekündigt am"
     assert db.session.scalar(select(Return.state)) == "requested"
+
+
+def test_what_becomes_of_returned_goods_reads_in_german(client, approved):
+    _manager, order, _pending = approved
+    requested = db.session.scalar(select(Return))
+    db.session.add(ReturnLine(return_id=requested.id, order_line_id=order.lines[0].id, quantity=1))
+    db.session.commit()
+    page = parse(client.get(f"/admin/returns/details/?id={requested.id}").get_data(as_text=True))
+    form = page.find(id="return-receive-form")
+    assert [text_of(label) for label in form.select("label.form-check-label")] == [
+        "Zurück ins Lager",
+        "Abgeschrieben",
+    ]
 
 
 def test_job_states_read_in_german_on_the_list_and_in_the_progress_document(client, approved):

@@ -58,8 +58,16 @@ class ReturnOutcome(enum.StrEnum):
     """Not sellable again: no stock movement."""
 
     @property
-    def label(self) -> str:
-        return "Back to stock" if self is ReturnOutcome.RESTOCK else "Written off"
+    def label(self) -> LazyString:
+        return OUTCOME_LABELS[self]
+
+
+OUTCOME_LABELS: dict[ReturnOutcome, LazyString] = {
+    ReturnOutcome.RESTOCK: lazy_pgettext("return outcome", "Back to stock"),
+    ReturnOutcome.WRITE_OFF: lazy_pgettext("return outcome", "Written off"),
+}
+"""What came of a returned line, in the reader's language (the audit trail's note keeps
+the English words, as every note: ``console.services.returns``)."""
 
 
 _STATES = ", ".join(f"'{s.value}'" for s in ReturnState)
@@ -151,7 +159,7 @@ class ReturnLine(Model):
 
     @property
     def outcome_label(self) -> str:
-        return ReturnOutcome(self.outcome).label if self.outcome else ""
+        return label_of(ReturnOutcome, self.outcome)
 
     def __str__(self) -> str:
         return f"{self.quantity} × {self.order_line.sku}"

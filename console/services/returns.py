@@ -441,6 +441,11 @@ def _advance(session: Session, return_: Return, source: ReturnState, target: Ret
     session.expire(return_, ["state", "updated_at"])
 
 
+_OUTCOME_NOTES = {ReturnOutcome.RESTOCK: "back to stock", ReturnOutcome.WRITE_OFF: "written off"}
+"""A line's outcome in the audit trail's note, in English as every note is (pages show
+``ReturnOutcome.label``, in the reader's language)."""
+
+
 def receive(
     session: Session, return_: Return | int, actor: User, outcomes: Mapping[int, str]
 ) -> Return:
@@ -477,7 +482,7 @@ def receive(
         ]
         stock.restock_return(session, loaded, restocked, actor)
         summary = ", ".join(
-            f"{line.order_line.sku} × {line.quantity}: {line.outcome_label.lower()}"
+            f"{line.order_line.sku} × {line.quantity}: {_OUTCOME_NOTES[line.outcome]}"
             for line in loaded.lines
         )
         audit.record(session, actor, audit.RECEIVE_RETURN, loaded, note=summary)
