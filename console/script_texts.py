@@ -22,6 +22,7 @@ from collections.abc import Callable
 from functools import cache
 
 from babel import Locale
+from flask import current_app
 from flask_babel import LazyString, get_locale, lazy_gettext, ngettext
 
 SCRIPT_TEXTS: dict[str, LazyString] = {
@@ -101,9 +102,22 @@ def plural_samples(locale: Locale) -> dict[str, int]:
 
 def script_texts() -> dict[str, str | dict[str, str]]:
     """The scripts' texts in the page's language (for the page's JSON block); a plural
-    text as its wording for each plural category of the language."""
+    text as its wording for each plural category of the language.
+
+    Worked out once per language and app (every admin page carries them): the
+    catalogues are compiled when the app is created and do not change while it runs.
+    """
+    locale = get_locale() or Locale("en")
+    known = current_app.extensions.setdefault("console_script_texts", {})
+    texts = known.get(str(locale))
+    if texts is None:
+        texts = known[str(locale)] = _texts_in(locale)
+    return texts
+
+
+def _texts_in(locale: Locale) -> dict[str, str | dict[str, str]]:
     texts: dict[str, str | dict[str, str]] = {key: str(text) for key, text in SCRIPT_TEXTS.items()}
-    samples = plural_samples(get_locale() or Locale("en"))
+    samples = plural_samples(locale)
     for key, wording in PLURAL_TEXTS.items():
         texts[key] = {category: wording(n) for category, n in samples.items()}
     return texts

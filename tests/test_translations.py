@@ -426,3 +426,23 @@ def test_a_plural_script_text_carries_each_form_of_the_language(app, locale, for
         texts = script_texts()
     assert texts["session.seconds"] == forms
     assert set(texts["jobs.rows_of"]) == set(forms)
+
+
+def test_script_texts_are_kept_per_language(app):
+    """The texts are worked out once per language and app: a page in one language
+    never carries another's."""
+    from flask_babel import force_locale
+
+    from console.script_texts import script_texts
+
+    with app.test_request_context():
+        seen = {}
+        for locale in ("de_DE", "en", "fr_FR", "de_DE", "en"):
+            with force_locale(locale):
+                seen.setdefault(locale, []).append(script_texts()["session.stay"])
+    assert seen == {
+        "de_DE": ["Angemeldet bleiben"] * 2,
+        "en": ["Stay signed in"] * 2,
+        "fr_FR": [seen["fr_FR"][0]],
+    }
+    assert seen["fr_FR"][0] not in ("Stay signed in", "Angemeldet bleiben")
