@@ -482,7 +482,7 @@ def receive(
         ]
         stock.restock_return(session, loaded, restocked, actor)
         summary = ", ".join(
-            f"{line.order_line.sku} × {line.quantity}: {_OUTCOME_NOTES[line.outcome]}"
+            f"{line.order_line.sku} × {line.quantity}: {_OUTCOME_NOTES[chosen[line.id]]}"
             for line in loaded.lines
         )
         audit.record(session, actor, audit.RECEIVE_RETURN, loaded, note=summary)
