@@ -110,17 +110,35 @@ def test_return_states_read_in_german_in_the_list_and_its_filter(client, approve
     assert db.session.scalar(select(Return.state)) == "requested"
 
 
-def test_what_becomes_of_returned_goods_reads_in_german(client, approved):
+def test_a_return_reads_in_german_from_its_form_to_the_order_timeline(client, approved):
     _manager, order, _pending = approved
     requested = db.session.scalar(select(Return))
-    db.session.add(ReturnLine(return_id=requested.id, order_line_id=order.lines[0].id, quantity=1))
+    line = ReturnLine(return_id=requested.id, order_line_id=order.lines[0].id, quantity=1)
+    db.session.add(line)
     db.session.commit()
-    page = parse(client.get(f"/admin/returns/details/?id={requested.id}").get_data(as_text=True))
+    details = f"/admin/returns/details/?id={requested.id}"
+    page = parse(client.get(details).get_data(as_text=True))
     form = page.find(id="return-receive-form")
     assert [text_of(label) for label in form.select("label.form-check-label")] == [
         "Zurück ins Lager",
         "Abgeschrieben",
     ]
+
+    received = client.post(
+        f"/admin/returns/{requested.id}/receive/",
+        data={"csrf_token": csrf_token_from(str(page)), f"outcome-{line.id}": "restock"},
+        follow_redirects=True,
+    )
+    told = text_of(parse(received.get_data(as_text=True)).select_one(".alert-success"))
+    assert f"Rücksendung {requested.id} eingegangen" in told
+
+    timeline = parse(client.get(f"/admin/order/details/?id={order.id}").get_data(True))
+    steps = [text_of(what) for what in timeline.select("#order-timeline .timeline-what")]
+    assert "hat eine Rücksendung erfasst: 1 × LAMP-1" in steps
+    assert "hat die zurückgesandte Ware erhalten" in steps
+    # The audit trail's note keeps the English words, as every note does.
+    note = db.session.scalar(select(AuditEvent.note).where(AuditEvent.action == "receive_return"))
+    assert note == "LAMP-1 × 1: back to stock"
 
 
 def test_job_states_read_in_german_on_the_list_and_in_the_progress_document(client, approved):

@@ -190,7 +190,7 @@ class ReturnAdmin(SecuredModelView):
                 flash(
                     gettext(
                         "%(label)s of order %(number)s recorded.",
-                        label=created.label,
+                        label=created.title,
                         number=order.number,
                     ),
                     "success",
@@ -224,7 +224,7 @@ class ReturnAdmin(SecuredModelView):
         except DomainError as refused:
             flash(refused.message, "error")
         else:
-            flash(gettext("%(label)s received; the customer is told.", label=done.label), "success")
+            flash(gettext("%(label)s received; the customer is told.", label=done.title), "success")
         return self._back(found.id)
 
     @expose("/<int:return_id>/refund/", methods=("POST",))
@@ -250,7 +250,7 @@ class ReturnAdmin(SecuredModelView):
                 gettext(
                     "%(label)s refunded: %(amount)s, credit note %(number)s;"
                     " the customer is e-mailed.",
-                    label=done.label,
+                    label=done.title,
                     amount=format_money(done.refund_total),
                     number=note.number if note else "",
                 ),

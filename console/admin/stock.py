@@ -65,7 +65,7 @@ def order_formatter(view: Any, context: Any, model: StockMovement, name: str) ->
 
 
 def actor_formatter(view: Any, context: Any, model: StockMovement, name: str) -> str:
-    return model.actor.email if model.actor is not None else "(system)"
+    return model.actor.email if model.actor is not None else gettext("(system)")
 
 
 class StockMovementAdmin(ImportMixin, SecuredModelView):

@@ -309,23 +309,29 @@ def _from_returns(found: list[Return]) -> list[TimelineEntry]:
     """Each return's steps, linking to the return (and, once refunded, its credit note)."""
     entries = []
     for return_ in found:
-        page = (return_.label, url_for("order_return.details_view", id=return_.id))
+        page = (return_.title, url_for("order_return.details_view", id=return_.id))
         lines = ", ".join(f"{line.quantity} × {line.order_line.sku}" for line in return_.lines)
+        recorded = gettext("recorded a return of %(lines)s", lines=lines)
         steps = [
-            (return_.requested_at, return_.requested_by, f"recorded a return of {lines}", [page]),
-            (return_.received_at, return_.received_by, "received the returned goods", [page]),
+            (return_.requested_at, return_.requested_by, recorded, [page]),
+            (
+                return_.received_at,
+                return_.received_by,
+                gettext("received the returned goods"),
+                [page],
+            ),
         ]
-        reason = {f"recorded a return of {lines}": return_.reason}
+        reason = {recorded: return_.reason}
         if return_.refunded_at is not None:
             links = [page]
             if return_.credit_note is not None:
                 links.append(
                     (
-                        f"Credit note {return_.credit_note.number}",
+                        gettext("Credit note %(number)s", number=return_.credit_note.number),
                         url_for("order.credit_note_pdf", credit_note_id=return_.credit_note_id),
                     )
                 )
-            text = f"refunded {format_money(return_.refund_total)}"
+            text = gettext("refunded %(amount)s", amount=format_money(return_.refund_total))
             steps.append((return_.refunded_at, return_.refunded_by, text, links))
         for at, who, text, step_links in steps:
             if at is None:
@@ -333,7 +339,7 @@ def _from_returns(found: list[Return]) -> list[TimelineEntry]:
             entries.append(
                 TimelineEntry(
                     at,
-                    who.email if who is not None else "(system)",
+                    who.email if who is not None else gettext("(system)"),
                     [TimelinePart(text, note=reason.get(text))],
                     kind=TRANSITION,
                     links=step_links,

@@ -15,7 +15,7 @@ import enum
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from flask_babel import LazyString, lazy_pgettext
+from flask_babel import LazyString, gettext, lazy_pgettext
 from sqlalchemy import CheckConstraint, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -123,7 +123,14 @@ class Return(TimestampMixin, Model):
 
     @property
     def label(self) -> str:
+        """The return's name where words are stored (the audit trail, a credit note's
+        reason), in English as every stored word is; ``title`` is the reader's."""
         return f"Return {self.id}"
+
+    @property
+    def title(self) -> str:
+        """The return's name on pages and in messages, in the reader's language."""
+        return gettext("Return %(number)s", number=self.id)
 
     @property
     def state_label(self) -> str:

@@ -432,7 +432,7 @@ def _advance(session: Session, return_: Return, source: ReturnState, target: Ret
             gettext(
                 "%(label)s is %(current)s; only a %(source)s return can be %(target)s."
                 " Nothing was changed.",
-                label=return_.label,
+                label=return_.title,
                 current=word_of(ReturnState, current),
                 source=word_of(ReturnState, source),
                 target=word_of(ReturnState, target),
@@ -499,7 +499,7 @@ def four_eyes_refusal(return_: Return, actor: User, total: Decimal) -> str | Non
         return gettext(
             "You received %(label)s; a refund above %(limit)s must be approved by someone"
             " else (four-eyes rule).",
-            label=return_.label,
+            label=return_.title,
             limit=money_text(limit),
         )
     return None
@@ -527,14 +527,14 @@ def refund(
             raise DomainError(
                 gettext(
                     "%(label)s was refunded already; a return is refunded once.",
-                    label=loaded.label,
+                    label=loaded.title,
                 )
             )
         if loaded.state != ReturnState.RECEIVED.value:
             raise DomainError(
                 gettext(
                     "%(label)s is %(state)s; record its goods as received first.",
-                    label=loaded.label,
+                    label=loaded.title,
                     state=word_of(ReturnState, loaded.state),
                 )
             )
