@@ -174,3 +174,28 @@ def test_order_page_shows_who_took_and_who_changed_it(client, auth, people, good
         ]
         assert "manager@staff.test" in text_of(soup.find(id="order-changed-by"))
         assert "clerk@staff.test" not in text_of(soup.find(id="order-changed-by"))
+
+
+@pytest.mark.parametrize("language", ["de", "fr"])
+def test_who_changed_the_order_is_named_in_every_language(client, auth, people, goods, language):
+    """The page finds the editors from what was done, not from its English words."""
+    auth.login(people["clerk"].email)
+    taken = submit(client, "/admin/order/new/", order_form(goods["ada"], goods["pump"], 2))
+    assert taken.status_code == 302, flashed_errors(taken.get_data(as_text=True))
+    order = db.session.scalar(select(Order))
+    auth.logout()
+    people["manager"].language = language
+    db.session.commit()
+    auth.login(people["manager"].email)
+    submit(
+        client,
+        f"/admin/order/edit/?id={order.id}",
+        order_form(goods["eve"], goods["pump"], 43, order.lines[0].id),
+    )
+
+    soup = parse(client.get(f"/admin/order/details/?id={order.id}").get_data(as_text=True))
+    assert soup.find("html")["lang"].startswith(language)
+    editors = soup.find(id="order-changed-by")
+    assert editors is not None, "the page names nobody who changed the order"
+    assert "manager@staff.test" in text_of(editors)
+    assert "clerk@staff.test" not in text_of(editors)

@@ -77,14 +77,12 @@ MONEY_FIELDS = frozenset(
 
 # Kinds of entry, each drawn its own way by templates/admin/order/_timeline.html.
 CHANGE, TRANSITION, EMAIL, NOTE = "change", "transition", "email", "note"
+TAKEN, EDITED, LINE = "taken", "edited", "line"
+"""The steps of a part (``TimelinePart.step``) that tell who took and who changed the
+order: read by ``changed_by``, never its words, which are the reader's language."""
 
 _RANK = {CHANGE: 0, TRANSITION: 0, EMAIL: 1, NOTE: 2}
 """Between entries of the same instant: the change first, then the e-mail it queued."""
-
-
-def _line_prefixes() -> tuple[str, ...]:
-    """How a line's change begins, in the reader's language (``LINE_VERBS``)."""
-    return tuple(str(verb) for verb in LINE_VERBS.values())
 
 
 def _field_order(name: str) -> tuple[int, str]:
@@ -99,6 +97,9 @@ class TimelinePart:
     text: str
     changes: list[str] = field(default_factory=list)
     note: str | None = None
+    step: str | None = None
+    """What kind of thing was done, whatever the language it reads in: ``TAKEN``,
+    ``EDITED`` (the order's fields), ``LINE`` (a line added, changed or removed)."""
 
 
 @dataclass
@@ -175,7 +176,9 @@ def _order_update(event_: AuditEvent) -> list[TimelinePart]:
     if fields:
         names = ", ".join(str(FIELD_NAMES.get(n, field_name(n))) for n in named)
         parts.append(
-            TimelinePart(gettext("changed %(fields)s", fields=names), _diff(changes, fields))
+            TimelinePart(
+                gettext("changed %(fields)s", fields=names), _diff(changes, fields), step=EDITED
+            )
         )
     if "placed_at" in changes and changes["placed_at"][0] is None:
         parts.append(TimelinePart(str(PLACED)))
@@ -191,13 +194,15 @@ def _describe(event_: AuditEvent) -> list[TimelinePart]:
         note = event_.note
         if note and event_.action in TRANSITION_NOTES:
             note = str(TRANSITION_NOTES[event_.action]) % {"note": note}
-        return [TimelinePart(verb, note=note)]
+        return [
+            TimelinePart(verb, note=note, step=TAKEN if event_.action == audit.CREATE else None)
+        ]
     if event_.record_type == "order_line":
         verb = str(LINE_VERBS.get(event_.action) or audit.action_label(event_.action))
         text = f"{verb} {event_.record_label}" if event_.record_label else verb
         changes = event_.changes or {}
         diff = _diff(changes, sorted(changes)) if event_.action == audit.UPDATE else []
-        return [TimelinePart(text, diff)]
+        return [TimelinePart(text, diff, step=LINE)]
     return []
 
 
@@ -233,7 +238,7 @@ def _from_trail(events: list[AuditEvent]) -> list[TimelineEntry]:
                 # The order's own change reads first, then its lines', whatever the
                 # order in which the flush wrote them.
                 position = next(
-                    (i for i, w in enumerate(last.what) if w.startswith(_line_prefixes())),
+                    (i for i, part in enumerate(last.parts) if part.step == LINE),
                     len(last.parts),
                 )
                 last.parts[position:position] = parts
@@ -380,12 +385,12 @@ def order_timeline(order: Order) -> list[TimelineEntry]:
 
 def changed_by(entries: list[TimelineEntry]) -> list[str]:
     """The people who changed the order after it was taken, in order of first change."""
-    taker = next((e.actor for e in entries if "took the order" in e.what), None)
+    taker = next((e.actor for e in entries if any(p.step == TAKEN for p in e.parts)), None)
     people: list[str] = []
     for entry in entries:
         if entry.kind != CHANGE:
             continue
-        edits = [w for w in entry.what if w.startswith(("changed", "added", "removed"))]
+        edits = [part for part in entry.parts if part.step in (EDITED, LINE)]
         if edits and entry.actor != taker and entry.actor not in people:
             people.append(entry.actor)
     return people
