@@ -304,7 +304,7 @@ def test_each_delivery_state_and_a_rejection_reason(client, auth, shop):
         ("transition", None),
         ("email", "Queued"),
     ]
-    assert story[1]["delivery"] == "gave up after 8 attempt(s); it can be resent"
+    assert story[1]["delivery"] == "gave up after 8 attempts; it can be resent"
     assert story[2]["details"] == ["Reason: We no longer ship to the moon."]
     assert rejection.status == "pending"
     # Those who may read the outbox get a link to the message; a viewer does not.

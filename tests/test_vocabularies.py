@@ -197,7 +197,22 @@ def test_email_deliveries_read_in_german_in_the_outbox_and_its_filter(client, ap
     # The order's timeline names the e-mail's delivery the same way.
     page = parse(client.get(f"/admin/order/details/?id={approved_order.id}").get_data(True))
     assert "Eingereiht" in {text_of(b) for b in page.select("#order-timeline .delivery-badge")}
+    told = {text_of(d) for d in page.select("#order-timeline .timeline-delivery")}
+    assert told == {"wartet auf den Versand"}
     assert set(db.session.scalars(select(OutboxMessage.status))) == {"pending"}
+
+
+def test_a_sent_email_on_the_timeline_reads_in_german_at_the_readers_time(client, approved, app):
+    """Sent at 23:30 UTC, read by a manager in Berlin: the next day, 00:30 CET."""
+    manager, approved_order, _pending = approved
+    manager.timezone = "Europe/Berlin"
+    for message in db.session.scalars(select(OutboxMessage)):
+        message.status = "sent"
+        message.sent_at = dt.datetime(2026, 11, 30, 23, 30)
+    db.session.commit()
+    page = parse(client.get(f"/admin/order/details/?id={approved_order.id}").get_data(True))
+    told = {text_of(d) for d in page.select("#order-timeline .timeline-delivery")}
+    assert told == {"gesendet 01.12.2026, 00:30"}
 
 
 def test_import_states_and_kinds_read_in_german(client, auth):

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask import url_for
-from flask_babel import gettext, lazy_gettext
+from flask_babel import gettext, lazy_gettext, ngettext
 
 from console import audit, localtime
 from console.admin.formatters import format_money
@@ -263,19 +263,25 @@ def _from_trail(events: list[AuditEvent]) -> list[TimelineEntry]:
 
 
 def _delivery(message: OutboxMessage, state: str) -> str:
-    """How ``message``'s delivery stands, in words."""
+    """How ``message``'s delivery stands, in the reader's words and zone (unnamed, as
+    the timeline's own times: the page's footer names it)."""
     if state == "sent" and message.sent_at is not None:
-        return f"sent {message.sent_at:%Y-%m-%d %H:%M}"
+        return gettext("sent %(when)s", when=localtime.show(message.sent_at, zone_name=False))
     if state == "retrying":
-        return (
-            f"attempt {message.attempts} failed; next attempt "
-            f"{message.next_attempt_at:%Y-%m-%d %H:%M}"
+        return gettext(
+            "attempt %(attempt)s failed; next attempt %(when)s",
+            attempt=message.attempts,
+            when=localtime.show(message.next_attempt_at, zone_name=False),
         )
     if state == "failed":
-        return f"gave up after {message.attempts} attempt(s); it can be resent"
+        return ngettext(
+            "gave up after %(num)d attempt; it can be resent",
+            "gave up after %(num)d attempts; it can be resent",
+            message.attempts,
+        )
     if state == "sending":
-        return "being sent now"
-    return "waiting to be sent"
+        return gettext("being sent now")
+    return gettext("waiting to be sent")
 
 
 def _from_outbox(messages: list[OutboxMessage]) -> list[TimelineEntry]:
@@ -301,7 +307,7 @@ def _from_notes(notes: list[OrderNote]) -> list[TimelineEntry]:
         TimelineEntry(
             note.created_at,
             note.author.email,
-            [TimelinePart("added an internal note")],
+            [TimelinePart(gettext("added an internal note"))],
             kind=NOTE,
             body=note.body,
             record_id=note.id,
