@@ -17,9 +17,12 @@ from urllib.parse import parse_qs, urlsplit
 
 import openpyxl
 import pytest
-from sqlalchemy import delete, insert, select
+from sqlalchemy import DateTime, Numeric, delete, insert, select
+from sqlalchemy.dialects import sqlite
 
 from console.database import db
+from console.jobs.export_specs import DATETIME, MONEY
+from console.jobs.exports import _csv_converter
 from console.jobs.runner import run_next
 from console.models import AuditEvent, Customer, Job, Order, OrderTaxLine, Product, Role
 from console.permissions import ROLE_PERMISSIONS
@@ -510,3 +513,31 @@ def test_a_german_readers_export_keeps_machine_values(client, auth, app):
     objects = [json.loads(line) for line in response.get_data(as_text=True).splitlines()]
     assert objects[0]["line_total"] == "2469.12"
     assert objects[0]["order_created_at"] == order.created_at.isoformat()
+
+
+def test_csv_writes_sqlites_amounts_and_times_as_their_values_would_be_written():
+    """CSV turns SQLite's stored amounts and times straight into text: the same text
+    as ``str`` of the ``Decimal`` or ``datetime`` SQLAlchemy reads from them."""
+    dialect = sqlite.dialect()
+    stored = {
+        MONEY: (Numeric(12, 2), [20, 5.5, 0.65, 14.36, 0, 1234567.89, 0.1 + 0.2, None]),
+        DATETIME: (
+            DateTime(),
+            [
+                "2024-01-01 09:30:00.000000",  # as SQLAlchemy stores it
+                "2024-01-01 09:30:00.250000",
+                "2024-01-01 09:30:00",  # as CURRENT_TIMESTAMP writes it
+                "2024-01-01T09:30:00.000000",  # another shape: read as a datetime
+                "2024-01-01 09:30",
+                None,
+            ],
+        ),
+    }
+    for kind, (type_, values) in stored.items():
+        process = type_.dialect_impl(dialect).result_processor(dialect, None)
+        convert = _csv_converter(dialect, kind, type_, process)
+        assert convert is not None
+        expected = [None if value is None else str(process(value)) for value in values]
+        assert [None if text is None else str(text) for text in convert(values)] == expected
+        if kind == MONEY:
+            assert convert(values[:-1]) == expected[:-1]

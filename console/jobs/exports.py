@@ -34,6 +34,7 @@ from collections import namedtuple
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence, Sized
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import partial
 from operator import itemgetter
 from pathlib import Path
 from typing import Any, TypeVar
@@ -267,11 +268,17 @@ def _csv_converter(
     if kind == MONEY and isinstance(type_, Numeric) and type_.scale is not None:
         # SQLite's REAL or INTEGER amount: the processor makes ``Decimal("%.2f" % value)``,
         # whose text the CSV writes.
-        cents = f"%.{type_.scale}f".__mod__
-        return lambda values: [None if value is None else cents(value) for value in values]
+        return partial(_amount_texts, f"%.{type_.scale}f".__mod__)
     if kind == DATETIME and dialect.name == "sqlite":
         return lambda values: _sqlite_time_texts(values, process)
     return lambda values: list(map(process, values))
+
+
+def _amount_texts(cents: Callable[[Any], str], values: Sequence[Any]) -> list[str | None]:
+    try:
+        return list(map(cents, values))  # in C, when no amount is NULL
+    except TypeError:
+        return [None if value is None else cents(value) for value in values]
 
 
 def _sqlite_time_texts(values: Sequence[str | None], process: Callable[[Any], Any]) -> list[Any]:
