@@ -333,7 +333,9 @@ def column_batches(
     types = [column.type for column in columns]
     converters: list[Callable[[Sequence[Any]], Sequence[Any]] | None] | None = None
 
-    def read(connection: Connection, result: CursorResult[Any], batch: Mapping[str, int]):
+    def read(
+        connection: Connection, result: CursorResult[Any], batch: Mapping[str, int]
+    ) -> ColumnBatch | None:
         nonlocal converters
         if converters is None:
             described = result.cursor.description
