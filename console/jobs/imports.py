@@ -522,23 +522,38 @@ def _chunks(rows: Iterable[tuple[int, list[str]]]) -> Iterator[list[tuple[int, l
             gc.collect(1)
 
 
+KEY_BITS = 1 << 23
+"""Bits of the table in which ``_duplicates`` marks the keys it has met (1 MB, whatever
+the file's size; about 1% of its bits are set by a file of the most rows)."""
+
+
 def _duplicates(table: Table, key_column: int) -> dict[str, list[int]]:
     """The keys given on more than one row of the file, with those rows' lines.
 
-    A first pass keeps only each key's hash (eight bytes a row, not the key: memory
-    stays flat as the file grows); a second pass gathers the keys and lines of the
-    hashes met more than once, which tells true repeats from mere hash collisions.
+    A first pass marks each key's hash in a table of bits of a fixed size, and keeps
+    only the hashes of the keys whose bit was marked already (repeats, and a few
+    unrelated keys sharing a bit); a second pass gathers the keys and lines of those
+    hashes, which tells true repeats from mere collisions. Memory stays flat as the
+    file grows.
     """
-    hashes = sorted(hash(key) for _line, cells in table.rows if (key := _key(cells, key_column)))
-    repeated = {hashes[n] for n in range(1, len(hashes)) if hashes[n] == hashes[n - 1]}
-    del hashes
+    marks = bytearray(KEY_BITS // 8)
+    candidates: set[int] = set()
+    for _line, cells in table.rows:
+        if key := _key(cells, key_column):
+            hashed = hash(key)
+            bit = hashed % KEY_BITS
+            if marks[bit >> 3] & (1 << (bit & 7)):
+                candidates.add(hashed)
+            else:
+                marks[bit >> 3] |= 1 << (bit & 7)
+    del marks
     seen: dict[str, int] = {}
     duplicates: dict[str, list[int]] = {}
-    if not repeated:
+    if not candidates:
         return duplicates
     for line, cells in table.rows:
         key = _key(cells, key_column)
-        if key and hash(key) in repeated:
+        if key and hash(key) in candidates:
             if key in seen:
                 duplicates.setdefault(key, [seen[key]]).append(line)
             else:
@@ -1136,8 +1151,10 @@ def collector_paused() -> Iterator[None]:
 # --- the steps, at once or as a job ---------------------------------------------------
 
 
-def table_of(app: Flask, batch: ImportBatch) -> Table:
-    return read_table(batch.content, limits(app))
+def table_of(app: Flask, batch: ImportBatch, session: Session | None = None) -> Table:
+    """The import's stored file, read from the database as its rows are needed."""
+    stored = import_service.StoredFile(session or db.session(), batch)
+    return read_table(stored, limits(app))
 
 
 def preview(
@@ -1145,7 +1162,7 @@ def preview(
 ) -> dict[str, Any]:
     """Check every row and keep the preview on the import; its report."""
     spec = spec_named(batch.kind)
-    table = table_of(app, batch)
+    table = table_of(app, batch, session)
     problem = missing_columns(spec, table.headers, batch.mapping)
     if problem:
         raise import_service.ImportRefused(problem)
@@ -1186,7 +1203,7 @@ def confirm_and_apply(
             progress(min(rows - 1, done))
 
     try:
-        table = table_of(app, batch)
+        table = table_of(app, batch, session)
         with collector_paused():
             chunks = checked(session, spec, table, batch.mapping)
             return apply(
