@@ -1,8 +1,10 @@
-"""An import's file kept in parts (``import_file_part``) rather than in one value.
+"""An import's file kept in parts (``import_file_part``) rather than in one value,
+and the rows its preview checked (``import_checked_row``).
 
 Storing or reading back a file of one value made the database driver copy it whole
 (twice on SQLite), so an import's memory grew with its file. The files already stored
-are moved into parts of 256 KB, one import at a time.
+are moved into parts of 256 KB, one import at a time. The rows a preview checked are
+kept so that the confirmation does not check each row a second time.
 
 Revision ID: 0032
 Revises: 0031
@@ -35,6 +37,23 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("batch_id", "number", name=op.f("pk_import_file_part")),
+    )
+    op.create_table(
+        "import_checked_row",
+        sa.Column("batch_id", sa.Integer(), nullable=False),
+        sa.Column("preview", sa.String(length=32), nullable=False),
+        sa.Column("line", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("action", sa.String(length=10), nullable=False),
+        sa.Column("record_id", sa.Integer(), nullable=True),
+        sa.Column("version", sa.Integer(), nullable=True),
+        sa.Column("data", sa.Text(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["batch_id"],
+            ["import_batch.id"],
+            name=op.f("fk_import_checked_row_batch_id_import_batch"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("batch_id", "preview", "line", name=op.f("pk_import_checked_row")),
     )
     connection = op.get_bind()
     parts = sa.table(
@@ -74,4 +93,5 @@ def downgrade() -> None:
             sa.text("UPDATE import_batch SET content = :content WHERE id = :id"),
             {"content": content, "id": batch_id},
         )
+    op.drop_table("import_checked_row")
     op.drop_table("import_file_part")

@@ -134,3 +134,28 @@ class ImportFilePart(Model):
     )
     number: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class ImportCheckedRow(Model):
+    """A row of an import as its preview checked it, kept until the import is applied.
+
+    Rows to create, update or leave unchanged, with the values the form gave and the
+    matched record's id and version (``console.jobs.imports``): the confirmation
+    writes them as checked when their record is still at that version (and a row to
+    create still matches no record), rather than checking every row again; a row whose
+    record changed since is caught. ``preview`` names the preview that checked it (the
+    import's report says which preview counts).
+    """
+
+    __tablename__ = "import_checked_row"
+
+    batch_id: Mapped[int] = mapped_column(
+        ForeignKey("import_batch.id", ondelete="CASCADE"), primary_key=True
+    )
+    preview: Mapped[str] = mapped_column(String(32), primary_key=True)
+    line: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    action: Mapped[str] = mapped_column(String(10))
+    record_id: Mapped[int | None] = mapped_column()
+    version: Mapped[int | None] = mapped_column()
+    data: Mapped[str] = mapped_column(Text)
+    """The form's values, as JSON (amounts as text)."""

@@ -27,11 +27,19 @@ from collections.abc import Mapping
 from typing import Any, BinaryIO
 
 from flask_babel import gettext
-from sqlalchemy import insert, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from console.database import rowcount
-from console.models import ImportBatch, ImportFilePart, ImportState, Job, JobState, User
+from console.models import (
+    ImportBatch,
+    ImportCheckedRow,
+    ImportFilePart,
+    ImportState,
+    Job,
+    JobState,
+    User,
+)
 from console.models.base import utcnow
 from console.models.imports import CONFIRMED_STATES
 from console.permissions import STAFF_MANAGE
@@ -242,6 +250,7 @@ def set_mapping(session: Session, batch: ImportBatch, mapping: Mapping[str, Any]
     batch.report = None
     batch.error = None
     batch.job_id = None  # a preview job still running for the old mapping is not kept
+    forget_checked_rows(session, batch.id)
     session.commit()
 
 
@@ -266,8 +275,18 @@ def record_preview(
             .execution_options(synchronize_session=False)
         )
     )
+    if changed:
+        forget_checked_rows(session, batch_id, but=report.get("checked"))
     session.commit()
     return bool(changed)
+
+
+def forget_checked_rows(session: Session, batch_id: int, *, but: str | None = None) -> None:
+    """Delete the rows kept by the import's previews (but those of preview ``but``)."""
+    statement = delete(ImportCheckedRow).where(ImportCheckedRow.batch_id == batch_id)
+    if but is not None:
+        statement = statement.where(ImportCheckedRow.preview != but)
+    session.execute(statement.execution_options(synchronize_session=False))
 
 
 def claim_preview(session: Session, batch_id: int, job_id: int) -> bool:
@@ -353,6 +372,7 @@ def finish(session: Session, batch_id: int, report: Mapping[str, Any]) -> None:
         .values(state=ImportState.APPLIED.value, report=dict(report), finished_at=utcnow())
         .execution_options(synchronize_session=False)
     )
+    forget_checked_rows(session, batch_id)
 
 
 def fail(session: Session, batch_id: int, message: str) -> None:
@@ -367,4 +387,5 @@ def fail(session: Session, batch_id: int, message: str) -> None:
         .values(state=ImportState.FAILED.value, error=message[:2000], finished_at=utcnow())
         .execution_options(synchronize_session=False)
     )
+    forget_checked_rows(session, batch_id)  # a failed import is previewed again
     session.commit()
