@@ -45,7 +45,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
-from functools import cached_property
+from functools import cache, cached_property
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -635,13 +635,19 @@ def _as_previewed(
             ]
         }
         return result
-    columns = spec.model.__table__.c
-    values = {
-        name: Decimal(value) if value is not None and columns[name].type.python_type is Decimal
-        else value
-        for name, value in json.loads(was.data).items()
-    }  # fmt: skip
+    values = json.loads(was.data)
+    for name in _amounts(spec.model).intersection(values):
+        if values[name] is not None:
+            values[name] = Decimal(values[name])  # kept as text (``checked_values``)
     return _outcome(spec, result, values, record, tax_rates)
+
+
+@cache
+def _amounts(model: Any) -> frozenset[str]:
+    """The model's columns held as ``Decimal``."""
+    return frozenset(
+        column.key for column in model.__table__.columns if column.type.python_type is Decimal
+    )
 
 
 def _chunks(rows: Iterable[tuple[int, list[str]]]) -> Iterator[list[tuple[int, list[str]]]]:
