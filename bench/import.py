@@ -5,8 +5,9 @@ writes a CSV file of N new products, and imports it as the demo admin through th
 console's own steps: the upload is read and stored (``console.jobs.import_files``,
 ``console.services.imports.store``), previewed (every row checked by the product
 form, each valid row kept as checked), confirmed and applied (each row's record looked
-up again and the rows written as checked, in one transaction, each change audited). Then a second file changes the price and stock of every one of
-those products, and goes through the same steps as updates.
+up again and the rows written as checked, in one transaction, each change audited).
+Then a second file changes the price and stock of every one of those products, and
+goes through the same steps as updates.
 
 It prints, for each import, the seconds and rows per second of each step, checks the
 budget (at least 5,000 product rows/s for the import: preview and apply together), and
