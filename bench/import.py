@@ -4,9 +4,10 @@ Builds a fresh SQLite database (migrated, with the demo data) in a temporary fol
 writes a CSV file of N new products, and imports it as the demo admin through the
 console's own steps: the upload is read and stored (``console.jobs.import_files``,
 ``console.services.imports.store``), previewed (every row checked by the product
-form), confirmed and applied (the rows checked again, then written in one transaction,
-each change audited). Then a second file changes the price and stock of every one of
-those products, and goes through the same steps as updates.
+form, each valid row kept as checked), confirmed and applied (each row's record looked
+up again and the rows written as checked, in one transaction, each change audited).
+Then a second file changes the price and stock of every one of those products, and
+goes through the same steps as updates.
 
 It prints, for each import, the seconds and rows per second of each step, checks the
 budget (at least 5,000 product rows/s for the import: preview and apply together), and
@@ -224,9 +225,9 @@ def report(products: int, runs: list[dict]) -> tuple[str, bool]:
         f"Run on {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC by `bench/import.py`: a CSV file "
         f"of {products:,} new products imported into a fresh SQLite database (migrated, demo "
         "data) through the console's steps in one process: read and store the upload, "
-        "preview (every row checked by the product form), confirm and apply (rows checked "
-        "again and written 500 at a time in one transaction, each change audited as an "
-        "import's). Then "
+        "preview (every row checked by the product form and kept as checked), confirm and "
+        "apply (each row's record looked up again, the rows written as checked 500 at a "
+        "time in one transaction, each change audited as an import's). Then "
         "a second file changing every product's price and stock, the same way.",
         "",
         f"- Machine: {platform.machine()}, {os.cpu_count()} cores, "

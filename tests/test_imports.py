@@ -15,12 +15,20 @@ from urllib.parse import urlsplit
 
 import openpyxl
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from console.database import db
 from console.jobs.imports import REPORT_LIMIT
 from console.jobs.runner import run_next
-from console.models import AuditEvent, Customer, ImportBatch, Job, Product, TaxRate
+from console.models import (
+    AuditEvent,
+    Customer,
+    ImportBatch,
+    ImportCheckedRow,
+    Job,
+    Product,
+    TaxRate,
+)
 from tests.factories import CustomerFactory, ProductFactory, StaffFactory
 from tests.helpers import alerts, csrf_token_from, export, parse, submit, text_of
 
@@ -699,6 +707,84 @@ def kettle_and_cup(app):
         batch,
         engine.check_rows(db.session, spec, engine.table_of(app, batch), batch.mapping),
     )
+
+
+def previewed_import(app, manager, *rows: list[str]):
+    """An import of ``rows`` (SKU, name, price) stored and previewed by ``manager``."""
+    from console.jobs import imports as engine
+    from console.services import imports as import_service
+
+    headers = ["SKU", "Name", "Unit price"]
+    data = csv_bytes(headers, *rows)
+    batch = import_service.store(
+        db.session, manager, "products", file_name="changed.csv", file_format="csv",
+        data=data, headers=headers, rows=len(rows),
+        mapping={"sku": 0, "name": 1, "unit_price": 2},
+    )  # fmt: skip
+    engine.preview(app, db.session, batch)
+    return db.session.get(ImportBatch, batch.id)
+
+
+def test_a_record_changed_between_preview_and_confirm_is_caught(app, catalogue):
+    """The confirmation writes the rows as the preview checked them: a row whose record
+    changed since (or, to create, whose SKU was taken since) refuses an all-or-nothing
+    import, and is left out with valid rows only; the others are written as previewed."""
+    from console.jobs import imports as engine
+    from console.services import imports as import_service
+
+    manager = StaffFactory(email="boss@staff.test", role="manager")
+    batch = previewed_import(app, manager, ["KET-1", "Kettle", "50.00"], ["NEW-1", "Cup", "2"])
+    assert batch.report["counts"]["update"] == 1 and batch.report["counts"]["create"] == 1
+    kettle = product("KET-1")
+    kettle.name = "Renamed after the preview"
+    db.session.commit()
+    before = snapshot()
+    import_service.confirm(db.session, batch, valid_only=False)
+    with pytest.raises(
+        import_service.ImportRefused, match=r"Row 2 \(KET-1\): the product was changed"
+    ):
+        engine.confirm_and_apply(app, db.session, batch, manager)
+    after = snapshot()
+    assert after["product"] == before["product"] and product("NEW-1") is None
+    assert db.session.get(ImportBatch, batch.id).state == "failed"
+
+    batch = previewed_import(
+        app, manager, ["KET-1", "Kettle", "60.00"], ["NEW-2", "Mug", "3"], ["LAMP-2", "Lamp", "13"]
+    )
+    kettle = product("KET-1")
+    kettle.unit_price = Decimal("45.00")
+    ProductFactory(sku="NEW-2", name="Made meanwhile", unit_price=Decimal("1.00"))
+    db.session.commit()
+    import_service.confirm(db.session, batch, valid_only=True)
+    outcome = engine.confirm_and_apply(app, db.session, batch, manager)
+    assert outcome["counts"] == {"create": 0, "update": 1, "unchanged": 0, "error": 2}
+    assert {error["key"] for error in outcome["errors"]} == {"KET-1", "NEW-2"}
+    assert product("KET-1").unit_price == Decimal("45.00")  # not overwritten
+    assert product("NEW-2").name == "Made meanwhile"
+    assert product("LAMP-2").unit_price == Decimal("13.00")  # unchanged since: written
+
+
+def test_rows_checked_by_the_preview_are_not_checked_again(app, catalogue, monkeypatch):
+    """Only the rows whose record changed since the preview (here none) or that were in
+    error go through the form again at the confirmation."""
+    from console.jobs import imports as engine
+    from console.services import imports as import_service
+
+    manager = StaffFactory(email="boss@staff.test", role="manager")
+    batch = previewed_import(
+        app, manager, ["KET-1", "Kettle", "50.00"], ["NEW-1", "Cup", "2"], ["BAD-1", "", "1"]
+    )
+    checked_again: list[int] = []
+    check_row = engine._check_row
+    monkeypatch.setattr(
+        engine, "_check_row", lambda *a: checked_again.append(a[4]) or check_row(*a)
+    )
+    import_service.confirm(db.session, batch, valid_only=True)
+    outcome = engine.confirm_and_apply(app, db.session, batch, manager)
+    assert outcome["counts"] == {"create": 1, "update": 1, "unchanged": 0, "error": 1}
+    assert checked_again == [4]  # the row in error only
+    assert product("KET-1").unit_price == Decimal("50.00")
+    assert db.session.scalar(select(func.count()).select_from(ImportCheckedRow)) == 0
 
 
 def test_a_record_changed_after_the_check_is_not_overwritten(app, catalogue):

@@ -19,10 +19,18 @@ act on:
 
 XLSX is read by openpyxl in read-only mode, first worksheet, values as stored (a
 formula cell reads as its formula text, which the import refuses per cell).
+
+A file is read from a ``Source``: the upload's bytes (``InMemory``) or the file an
+import keeps in the database (``console.services.imports.StoredFile``), read a block
+at a time. Every check and every pass over the rows reads blocks of ``BLOCK`` bytes
+and decodes them as they come (an incremental UTF-8 decoder, ``io.TextIOWrapper``), so
+that no second whole copy of the file, bytes or text, is ever made: what an import
+holds does not grow with its file (bench/RESULTS.md, "Memory as the file grows").
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import datetime as dt
 import io
@@ -30,7 +38,7 @@ import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, BinaryIO, Protocol
 
 from console.services.errors import DomainError
 
@@ -50,6 +58,42 @@ rows within the size limit could otherwise hold millions."""
 MAX_ZIP_ENTRIES = 1_000
 RATIO_CHECKED_FROM = 1_000_000
 """Entries smaller than this (unpacked) are not held to the compression ratio."""
+BLOCK = 64 * 1024
+"""Bytes read (and decoded) at a time; also the sample the CSV delimiter is found in."""
+BLANK = b" \t\r\n\xef\xbb\xbf"
+"""Bytes of a file that holds nothing: spaces, line ends, a byte-order mark."""
+
+
+class Source(Protocol):
+    """A file to read, as many times as needed, from its start."""
+
+    @property
+    def size(self) -> int: ...
+
+    def open(self) -> BinaryIO:
+        """A new binary stream over the file (seekable), to be closed by the reader."""
+        ...
+
+
+@dataclass(frozen=True)
+class InMemory:
+    """A file whose bytes are in memory (an upload)."""
+
+    data: bytes
+
+    @property
+    def size(self) -> int:
+        return len(self.data)
+
+    def open(self) -> BinaryIO:
+        return io.BytesIO(self.data)  # shares the bytes (CPython copies only on a write)
+
+
+def blocks(source: Source) -> Iterator[bytes]:
+    """The file's bytes, ``BLOCK`` at a time."""
+    with source.open() as stream:
+        while block := stream.read(BLOCK):
+            yield block
 
 
 class FileRefused(DomainError):
@@ -99,24 +143,24 @@ class Limits:
     max_ratio: int
 
 
-def read_table(data: bytes, limits: Limits) -> Table:
+def read_table(data: bytes | Source, limits: Limits) -> Table:
     """The rows of ``data`` (CSV or XLSX); ``FileRefused`` with the reason otherwise."""
-    if len(data) > limits.max_bytes:
+    source: Source = InMemory(data) if isinstance(data, bytes) else data
+    if source.size > limits.max_bytes:
         raise FileRefused(
-            f"The file is {len(data):,} bytes; imports take files of up to "
+            f"The file is {source.size:,} bytes; imports take files of up to "
             f"{limits.max_bytes:,} bytes. Split it into smaller files."
         )
-    if not data.strip(b" \t\r\n\xef\xbb\xbf"):
-        raise FileRefused("The file is empty: there is nothing to import.")
-    if data.startswith(ZIP_MAGIC):
-        table = _read_xlsx(data, limits)
-    elif data.startswith(OLE_MAGIC):
+    head = next(blocks(source), b"")
+    if head.startswith(ZIP_MAGIC):
+        table = _read_xlsx(source, limits)
+    elif head.startswith(OLE_MAGIC):
         raise FileRefused(
             "This is an old Excel file (.xls), which is not imported: save it as "
             "Excel Workbook (.xlsx) or CSV UTF-8 and upload that."
         )
     else:
-        table = _read_csv(data)
+        table = _read_csv(source, head)
     if not any(header.strip() for header in table.headers):
         raise FileRefused("The file is empty: there is nothing to import.")
     if not table.rows:
@@ -132,32 +176,73 @@ def read_table(data: bytes, limits: Limits) -> Table:
 # --- CSV ---------------------------------------------------------------------------------
 
 
-def _read_csv(data: bytes) -> Table:
-    if b"\x00" in data:
+@dataclass
+class _Scan:
+    """What one pass over a text file's bytes found (``_scan``)."""
+
+    blank: bool = True
+    binary: bool = False
+    undecodable_at: int | None = None
+    """The first byte (from 0) that is not UTF-8, if any."""
+
+
+def _scan(source: Source) -> _Scan:
+    """Whether the file holds anything, NUL bytes, or bytes that are not UTF-8.
+
+    Decoded a block at a time by an incremental decoder, which carries a character cut
+    by a block's end over to the next block: the file is never decoded whole.
+    """
+    scan = _Scan()
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    offset = 0
+    for block in blocks(source):
+        if scan.blank and block.translate(None, BLANK):
+            scan.blank = False
+        if b"\x00" in block:
+            scan.binary = True
+        if scan.undecodable_at is None:
+            pending = len(decoder.getstate()[0])
+            try:
+                decoder.decode(block)
+            except UnicodeDecodeError as exc:
+                # ``exc.start`` counts from the bytes held back from the last block.
+                scan.undecodable_at = offset - pending + exc.start
+        offset += len(block)
+    if scan.undecodable_at is None:
+        pending = len(decoder.getstate()[0])
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError as exc:  # the file ends inside a character
+            scan.undecodable_at = offset - pending + exc.start
+    return scan
+
+
+def _read_csv(source: Source, head: bytes) -> Table:
+    scan = _scan(source)
+    if scan.blank:
+        raise FileRefused("The file is empty: there is nothing to import.")
+    if scan.binary:
         raise FileRefused(
             "This file is not a CSV or XLSX file (it holds binary data): upload a CSV "
             "file or an Excel workbook (.xlsx)."
         )
-    try:
-        data.decode("utf-8-sig")  # the whole file checked once; rows are decoded as read
-    except UnicodeDecodeError as exc:
+    if scan.undecodable_at is not None:
         raise FileRefused(
-            f"The file is not UTF-8 text (byte {exc.start + 1:,} cannot be read). "
+            f"The file is not UTF-8 text (byte {scan.undecodable_at + 1:,} cannot be read). "
             'Imports take CSV files in UTF-8: in Excel, save as "CSV UTF-8 (Comma '
             'delimited)"; in LibreOffice, choose the character set "Unicode (UTF-8)".'
-        ) from None
-    sample = data[: 64 * 1024].decode("utf-8-sig", errors="ignore")  # may cut a character
+        )
+    sample = head.decode("utf-8-sig", errors="ignore")  # may cut a character
     try:
         delimiter = csv.Sniffer().sniff(sample, delimiters=DELIMITERS).delimiter
     except csv.Error:
         first = sample.splitlines()[0] if sample.splitlines() else ""
         delimiter = next((d for d in DELIMITERS if d in first), ",")
 
-    def lines() -> Iterable[list[str]]:
-        # Decoded a block at a time: a ``StringIO`` of the text would hold four bytes
-        # per character of the whole file while the rows are read.
-        text = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8-sig", newline="")
-        return csv.reader(text, delimiter=delimiter, strict=False)
+    def lines() -> Iterator[list[str]]:
+        # Decoded a block at a time, as read: neither the text nor the bytes whole.
+        with io.TextIOWrapper(source.open(), encoding="utf-8-sig", newline="") as text:
+            yield from csv.reader(text, delimiter=delimiter, strict=False)
 
     try:
         headers, count = _header_and_count(lines())
@@ -188,15 +273,20 @@ def _header_and_count(lines: Iterable[list[str]]) -> tuple[list[str], int]:
 # --- XLSX --------------------------------------------------------------------------------
 
 
-def check_archive(data: bytes, limits: Limits) -> None:
+def check_archive(source: Source, limits: Limits) -> None:
     """Refuse a zip archive that is not a workbook, or that would unpack too large."""
-    try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
-    except (zipfile.BadZipFile, OSError):
-        raise FileRefused(
-            "The file looks like an Excel workbook but is damaged or is not one: "
-            "open it in Excel or LibreOffice and save it again as .xlsx."
-        ) from None
+    with source.open() as stream:
+        try:
+            archive = zipfile.ZipFile(stream)
+        except (zipfile.BadZipFile, OSError):
+            raise FileRefused(
+                "The file looks like an Excel workbook but is damaged or is not one: "
+                "open it in Excel or LibreOffice and save it again as .xlsx."
+            ) from None
+        _check_entries(archive, limits)
+
+
+def _check_entries(archive: zipfile.ZipFile, limits: Limits) -> None:
     with archive:
         entries = archive.infolist()
         names = {entry.filename for entry in entries}
@@ -244,10 +334,10 @@ def cell_text(value: Any) -> str:
     return str(value)
 
 
-def _read_xlsx(data: bytes, limits: Limits) -> Table:
-    check_archive(data, limits)
+def _read_xlsx(source: Source, limits: Limits) -> Table:
+    check_archive(source, limits)
     try:
-        headers, count = _header_and_count(_sheet_lines(data))
+        headers, count = _header_and_count(_sheet_lines(source))
     except FileRefused:
         raise
     except _Unreadable as exc:
@@ -256,28 +346,29 @@ def _read_xlsx(data: bytes, limits: Limits) -> Table:
         raise FileRefused(
             "The workbook's first sheet cannot be read: save it again as .xlsx or CSV UTF-8."
         ) from None
-    return Table(XLSX, headers, Rows(lambda: _sheet_lines(data), count))
+    return Table(XLSX, headers, Rows(lambda: _sheet_lines(source), count))
 
 
 class _Unreadable(Exception):
     """The workbook cannot be opened, or has no sheet (the message says which)."""
 
 
-def _sheet_lines(data: bytes) -> Iterator[list[str]]:
+def _sheet_lines(source: Source) -> Iterator[list[str]]:
     """The first worksheet's rows as text, the workbook open only while they are read."""
     import openpyxl
 
-    try:
-        workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=False)
-    except Exception:  # noqa: BLE001 - openpyxl raises many kinds for a damaged workbook
-        raise _Unreadable(
-            "The workbook cannot be read: open it in Excel or LibreOffice and save it "
-            "again as .xlsx, or save it as CSV UTF-8."
-        ) from None
-    try:
-        if not workbook.worksheets:
-            raise _Unreadable("The workbook has no worksheet: there is nothing to import.")
-        for values in workbook.worksheets[0].iter_rows(values_only=True):
-            yield [cell_text(value) for value in values]
-    finally:
-        workbook.close()
+    with source.open() as stream:
+        try:
+            workbook = openpyxl.load_workbook(stream, read_only=True, data_only=False)
+        except Exception:  # noqa: BLE001 - openpyxl raises many kinds for a damaged workbook
+            raise _Unreadable(
+                "The workbook cannot be read: open it in Excel or LibreOffice and save it "
+                "again as .xlsx, or save it as CSV UTF-8."
+            ) from None
+        try:
+            if not workbook.worksheets:
+                raise _Unreadable("The workbook has no worksheet: there is nothing to import.")
+            for values in workbook.worksheets[0].iter_rows(values_only=True):
+                yield [cell_text(value) for value in values]
+        finally:
+            workbook.close()

@@ -22,7 +22,10 @@ bulk (``_BulkWriter``: Core statements executed many at once), each audited as t
 form's save would be (as the person who confirmed it, with the note "Import #N"),
 moving the record's version as an edit on the page does.
 
-Applying checks and writes the rows a chunk at a time in that one transaction, so an
+The preview keeps each valid row as checked (``import_checked_row``); applying takes
+them as checked when their record is still at the version checked (a row whose
+record changed since is caught, not checked again and overwritten), checks again
+only the rows in error, and writes a chunk at a time in that one transaction, so an
 import's memory does not grow with its file. Files of more than
 ``IMPORT_INLINE_MAX_ROWS`` rows are previewed and applied by a job of kind ``import``
 (progress while the rows are checked, and while they are written).
@@ -34,13 +37,15 @@ import csv
 import datetime as dt
 import gc
 import io
+import json
 import re
 import threading
+import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
-from functools import cached_property
+from functools import cache, cached_property
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -48,6 +53,7 @@ from typing import Any
 from flask import Flask, current_app
 from flask_babel import LazyString, lazy_pgettext
 from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
@@ -60,7 +66,7 @@ from console.database import db, rowcount
 from console.jobs.import_files import Limits, Table, read_table
 from console.jobs.kinds import JobKind, register
 from console.jobs.runner import JobCancelled, JobContext, JobOutcome
-from console.models import Customer, ImportBatch, Product, TaxRate, User
+from console.models import Customer, ImportBatch, ImportCheckedRow, Product, TaxRate, User
 from console.models.base import utcnow
 from console.models.customers import search_text_of
 from console.models.products import zero_rate_id
@@ -81,6 +87,8 @@ REPORT_LIMIT = 1_000
 """Rows in error and updates listed in a preview (the counts are always complete)."""
 CHUNK = 500
 """Rows whose existing records are looked up together."""
+KEEP_EVERY = 5_000
+"""Rows checked by a preview written (``import_checked_row``) per transaction."""
 
 FORMULA = "="
 NEUTRALISED = ("'=", "'+", "'-", "'@", "'\t", "'\r")
@@ -307,6 +315,10 @@ class RowResult:
     version: int | None = None
     before: Any = None
     """The existing record's values as checked (a row of those the write needs)."""
+    stale: bool = False
+    """Checked by the preview against a record that has changed since (or, to create,
+    against no record where there is one now): in error, and an all-or-nothing
+    import is refused."""
 
 
 class Tally:
@@ -455,15 +467,19 @@ def check_rows(
     progress: Callable[[int], None] | None = None,
     *,
     keep: bool = True,
+    kept: Callable[[list[RowResult]], None] | None = None,
 ) -> Plan:
     """What each row of ``table`` would do (``checked``), as one plan. Reads only.
 
-    With ``keep=False`` (a preview) only the plan's tally is kept, not each row."""
+    With ``keep=False`` (a preview) only the plan's tally is kept, not each row;
+    ``kept(rows)`` is given each chunk of checked rows."""
     plan = Plan(spec, mapping, [], keep=keep)
     done = 0
     for rows in checked(session, spec, table, mapping):
         for row in rows:
             plan.add(row)
+        if kept is not None:
+            kept(rows)
         done += len(rows)
         if progress is not None:
             progress(done)
@@ -471,10 +487,19 @@ def check_rows(
 
 
 def checked(
-    session: Session, spec: ImportSpec, table: Table, mapping: Mapping[str, int]
+    session: Session,
+    spec: ImportSpec,
+    table: Table,
+    mapping: Mapping[str, int],
+    previewed: PreviewedRows | None = None,
 ) -> Iterator[list[RowResult]]:
     """What each row of ``table`` would do, checked by the view's form, ``CHUNK`` rows
-    at a time, read from the file as they are needed. Reads only."""
+    at a time, read from the file as they are needed. Reads only.
+
+    With ``previewed`` (at the confirmation), a row the preview checked is taken as it
+    was checked when its record is still at the version checked (and a row to create
+    still matches no record); one whose record changed since is ``stale``. The rows
+    the preview did not keep (those in error) are checked again."""
     if spec.ledger:
         yield from _checked_counts(session, spec, table, mapping)
         return
@@ -485,7 +510,7 @@ def checked(
     # be: building its fields is most of the cost of checking a row.
     form = _row_form_class(view, spec, mapping)(formdata=MultiDict())
     key_column = mapping[spec.key]
-    tax_rates = _TaxRates(session) if spec.model is Product and "tax_rate" in mapping else None
+    tax_rates = _tax_rates(session, spec, mapping)
     key_of = getattr(spec.model, spec.key)
     read = {spec.key, *mapping, *spec.reads} - {"tax_rate"}
     if tax_rates is not None:
@@ -493,7 +518,11 @@ def checked(
     model = spec.model
     columns = [model.id, model.version, *(getattr(model, name) for name in sorted(read))]
 
-    duplicates = _duplicates(table, key_column)
+    if previewed is not None and previewed.rates != _fingerprint(tax_rates):
+        previewed = None  # the active tax rates changed: every row is checked again
+    # Found when a row is checked by the form (two passes over the file), which at the
+    # confirmation may be never.
+    duplicates: dict[str, list[int]] | None = None
     for chunk in _chunks(table.rows):
         keys = {k for k in (_key(cells, key_column) for _line, cells in chunk) if k}
         # Plain rows of the columns the form reads (the form takes any object with
@@ -504,10 +533,121 @@ def checked(
                 select(*columns).where(func.lower(key_of).in_(keys))
             ).all()
         }
-        yield [
-            _check_row(spec, form, mapping, tax_rates, line, cells, existing, duplicates)
-            for line, cells in chunk
-        ]
+        earlier = previewed.of(session, chunk[0][0], chunk[-1][0]) if previewed else {}
+        rows = []
+        for line, cells in chunk:
+            was = earlier.get(line)
+            if was is None:
+                if duplicates is None:
+                    duplicates = _duplicates(table, key_column)
+                row = _check_row(spec, form, mapping, tax_rates, line, cells, existing, duplicates)
+            else:
+                row = _as_previewed(spec, was, line, cells, mapping, existing, tax_rates)
+            rows.append(row)
+        yield rows
+
+
+@dataclass(frozen=True)
+class PreviewedRows:
+    """The rows a preview checked and kept (``import_checked_row``), read a chunk at a time."""
+
+    batch_id: int
+    preview: str
+    rates: Any
+    """The active tax rates the preview checked against (``_fingerprint``)."""
+
+    @classmethod
+    def of_batch(cls, batch: ImportBatch) -> PreviewedRows | None:
+        report = batch.report or {}
+        if not report.get("checked"):
+            return None
+        return cls(batch.id, report["checked"], report.get("checked_rates"))
+
+    def of(self, session: Session, first: int, last: int) -> dict[int, Any]:
+        """The kept rows of lines ``first`` to ``last``, by line."""
+        kept = ImportCheckedRow
+        return {
+            row.line: row
+            for row in session.execute(
+                select(kept.line, kept.action, kept.record_id, kept.version, kept.data).where(
+                    kept.batch_id == self.batch_id,
+                    kept.preview == self.preview,
+                    kept.line.between(first, last),
+                )
+            ).all()
+        }
+
+
+def _tax_rates(session: Session, spec: ImportSpec, mapping: Mapping[str, int]) -> _TaxRates | None:
+    """The tax rates a product row's check reads, when the file gives them."""
+    return _TaxRates(session) if spec.model is Product and "tax_rate" in mapping else None
+
+
+def _fingerprint(tax_rates: _TaxRates | None) -> Any:
+    """What a row's check depends on besides the row and its record: the active rates."""
+    if tax_rates is None:
+        return None
+    return sorted([rate.id, name] for name, rate in tax_rates.active.items())
+
+
+def checked_values(batch_id: int, preview: str, rows: list[RowResult]) -> list[dict[str, Any]]:
+    """The ``import_checked_row`` values of rows checked by preview ``preview`` (all
+    but those in error)."""
+    return [
+        {
+            "batch_id": batch_id,
+            "preview": preview,
+            "line": row.line,
+            "action": row.action,
+            "record_id": row.record_id,
+            "version": row.version,
+            "data": json.dumps(row.values, default=str),
+        }
+        for row in rows
+        if row.action != ERROR
+    ]
+
+
+def _as_previewed(
+    spec: ImportSpec,
+    was: Any,
+    line: int,
+    cells: Sequence[str],
+    mapping: Mapping[str, int],
+    existing: Mapping[str, Any],
+    tax_rates: _TaxRates | None,
+) -> RowResult:
+    """A row as its preview checked it, if its record is as it was then; else stale."""
+    key = _key(cells, mapping[spec.key])
+    record = existing.get(key)
+    shown = _cell(cells[mapping[spec.key]])[0].strip()[:100] if key else ""
+    result = RowResult(line=line, key=shown, action=ERROR)
+    if was.action == CREATE:
+        same = record is None
+    else:
+        same = record is not None and (record.id, record.version) == (was.record_id, was.version)
+    if not same:
+        result.stale = True
+        result.errors = {
+            "": [
+                f"The {spec.noun} was changed, deleted or created by someone since the "
+                "preview: preview the import again."
+            ]
+        }
+        return result
+    values = json.loads(was.data)
+    for name in _amounts(spec.model).intersection(values):
+        if values[name] is not None:
+            values[name] = Decimal(values[name])  # kept as text (``checked_values``)
+    return _outcome(spec, result, values, record, tax_rates)
+
+
+@cache
+def _amounts(model: Any) -> frozenset[str]:
+    """The model's columns held as ``Decimal``."""
+    return frozenset(
+        column.key for column in model.__table__.columns if column.type.python_type is Decimal
+    )
 
 
 def _chunks(rows: Iterable[tuple[int, list[str]]]) -> Iterator[list[tuple[int, list[str]]]]:
@@ -522,23 +662,38 @@ def _chunks(rows: Iterable[tuple[int, list[str]]]) -> Iterator[list[tuple[int, l
             gc.collect(1)
 
 
+KEY_BITS = 1 << 23
+"""Bits of the table in which ``_duplicates`` marks the keys it has met (1 MB, whatever
+the file's size; about 1% of its bits are set by a file of the most rows)."""
+
+
 def _duplicates(table: Table, key_column: int) -> dict[str, list[int]]:
     """The keys given on more than one row of the file, with those rows' lines.
 
-    A first pass keeps only each key's hash (eight bytes a row, not the key: memory
-    stays flat as the file grows); a second pass gathers the keys and lines of the
-    hashes met more than once, which tells true repeats from mere hash collisions.
+    A first pass marks each key's hash in a table of bits of a fixed size, and keeps
+    only the hashes of the keys whose bit was marked already (repeats, and a few
+    unrelated keys sharing a bit); a second pass gathers the keys and lines of those
+    hashes, which tells true repeats from mere collisions. Memory stays flat as the
+    file grows.
     """
-    hashes = sorted(hash(key) for _line, cells in table.rows if (key := _key(cells, key_column)))
-    repeated = {hashes[n] for n in range(1, len(hashes)) if hashes[n] == hashes[n - 1]}
-    del hashes
+    marks = bytearray(KEY_BITS // 8)
+    candidates: set[int] = set()
+    for _line, cells in table.rows:
+        if key := _key(cells, key_column):
+            hashed = hash(key)
+            bit = hashed % KEY_BITS
+            if marks[bit >> 3] & (1 << (bit & 7)):
+                candidates.add(hashed)
+            else:
+                marks[bit >> 3] |= 1 << (bit & 7)
+    del marks
     seen: dict[str, int] = {}
     duplicates: dict[str, list[int]] = {}
-    if not repeated:
+    if not candidates:
         return duplicates
     for line, cells in table.rows:
         key = _key(cells, key_column)
-        if key and hash(key) in repeated:
+        if key and hash(key) in candidates:
             if key in seen:
                 duplicates.setdefault(key, [seen[key]]).append(line)
             else:
@@ -736,6 +891,17 @@ def _check_row(
         values["tax_rate_id"] = tax_rate.id
     if record is not None:
         values.pop("stock", None)  # changed through the stock ledger only (Column above)
+    return _outcome(spec, result, values, record, tax_rates)
+
+
+def _outcome(
+    spec: ImportSpec,
+    result: RowResult,
+    values: dict[str, Any],
+    record: Any,
+    tax_rates: _TaxRates | None,
+) -> RowResult:
+    """A valid row's outcome from its values: to create, or its changes to ``record``."""
     result.values = values
     if record is None:
         result.action = CREATE
@@ -750,9 +916,10 @@ def _check_row(
             continue
         if name == "tax_rate_id" and tax_rates is not None:
             before_rate = tax_rates.by_id.get(before)
+            after_rate = tax_rates.by_id.get(after)
             result.changes[spec.column("tax_rate").header] = [
                 before_rate.name if before_rate else None,
-                tax_rate.name if tax_rate else None,
+                after_rate.name if after_rate else None,
             ]
         else:
             result.changes[spec.column(name).header] = [_plain(before), _plain(after)]
@@ -806,6 +973,13 @@ def apply(
     try:
         with acting(session, actor, note=note):
             for rows in chunks:
+                stale = next((row for row in rows if row.stale), None)
+                if stale is not None and not valid_only:
+                    raise import_service.ImportRefused(
+                        f"Row {stale.line} ({stale.key}): the {spec.noun} was changed, "
+                        "deleted or created by someone since the preview, so nothing was "
+                        "imported. Preview the import again."
+                    )
                 refused = refused or (not valid_only and any(row.action == ERROR for row in rows))
                 if not refused:
                     wanted = [row for row in rows if row.action in (CREATE, UPDATE)]
@@ -1136,8 +1310,10 @@ def collector_paused() -> Iterator[None]:
 # --- the steps, at once or as a job ---------------------------------------------------
 
 
-def table_of(app: Flask, batch: ImportBatch) -> Table:
-    return read_table(batch.content, limits(app))
+def table_of(app: Flask, batch: ImportBatch, session: Session | None = None) -> Table:
+    """The import's stored file, read from the database as its rows are needed."""
+    stored = import_service.StoredFile(session or db.session(), batch)
+    return read_table(stored, limits(app))
 
 
 def preview(
@@ -1145,14 +1321,42 @@ def preview(
 ) -> dict[str, Any]:
     """Check every row and keep the preview on the import; its report."""
     spec = spec_named(batch.kind)
-    table = table_of(app, batch)
+    table = table_of(app, batch, session)
     problem = missing_columns(spec, table.headers, batch.mapping)
     if problem:
         raise import_service.ImportRefused(problem)
+    # The rows checked are kept (``import_checked_row``) for the confirmation, which
+    # then checks only the rows whose record changed since. They are written on a
+    # connection of their own, ``KEEP_EVERY`` rows per short transaction, as a job's
+    # progress is: the preview's session only reads.
+    checked_by = uuid.uuid4().hex
+    batch_id = batch.id
+    bind = session.get_bind()
+    engine_ = bind if isinstance(bind, Engine) else bind.engine
+    pending: list[dict[str, Any]] = []
+
+    def write_pending() -> None:
+        if pending:
+            with engine_.begin() as connection:
+                connection.execute(insert(ImportCheckedRow), pending)
+            pending.clear()
+
+    def kept(rows: list[RowResult]) -> None:
+        if not spec.ledger:
+            pending.extend(checked_values(batch_id, checked_by, rows))
+            if len(pending) >= KEEP_EVERY:
+                write_pending()
+
+    extra = {}
+    if not spec.ledger:
+        extra = {
+            "checked": checked_by,
+            "checked_rates": _fingerprint(_tax_rates(session, spec, batch.mapping)),
+        }
     with collector_paused():
-        outcome = check_rows(
-            session, spec, table, batch.mapping, progress, keep=False
-        ).tally.report()
+        plan = check_rows(session, spec, table, batch.mapping, progress, keep=False, kept=kept)
+        write_pending()
+    outcome = plan.tally.report(**extra)
     session.commit()
     if not import_service.record_preview(session, batch.id, outcome, job_id):
         raise import_service.ImportRefused(
@@ -1169,8 +1373,9 @@ def confirm_and_apply(
     actor: User,
     progress: Callable[[int], None] | None = None,
 ) -> dict[str, Any]:
-    """Check the rows again (the records may have changed since the preview) and apply
-    them, a chunk at a time, in one transaction.
+    """Apply the rows as the preview checked them (``checked`` with the preview's kept
+    rows: those whose record changed since are caught), a chunk at a time, in one
+    transaction.
 
     The import was claimed (``import_service.confirm``) before; on refusal it is marked
     failed with the reason and nothing is changed. ``progress(done)`` counts the rows
@@ -1186,9 +1391,10 @@ def confirm_and_apply(
             progress(min(rows - 1, done))
 
     try:
-        table = table_of(app, batch)
+        table = table_of(app, batch, session)
+        previewed = PreviewedRows.of_batch(batch)
         with collector_paused():
-            chunks = checked(session, spec, table, batch.mapping)
+            chunks = checked(session, spec, table, batch.mapping, previewed)
             return apply(
                 session, spec, chunks, batch, actor, valid_only=batch.valid_only, progress=written
             )

@@ -12,7 +12,12 @@ from console.models.documents import (
     Invoice,
 )
 from console.models.drafts import FormDraft
-from console.models.imports import ImportBatch, ImportState
+from console.models.imports import (
+    ImportBatch,
+    ImportCheckedRow,
+    ImportFilePart,
+    ImportState,
+)
 from console.models.invitations import StaffInvitation
 from console.models.jobs import Job, JobState
 from console.models.notes import OrderNote
@@ -50,6 +55,8 @@ __all__ = [
     "DeliveryStatus",
     "FormSubmission",
     "ImportBatch",
+    "ImportCheckedRow",
+    "ImportFilePart",
     "ImportState",
     "Job",
     "JobState",

@@ -2,7 +2,8 @@
 
 An import is a row of ``import_batch`` from the upload on: the file itself (kept in
 the database, so that the preview and the confirmation, separate requests perhaps
-served by different hosts, read the same bytes), its SHA-256, the columns found, the
+served by different hosts, read the same bytes: ``import_file_part``, in parts that
+are written and read one at a time), its SHA-256, the columns found, the
 person's mapping of columns to fields, the preview's counts and report, and, once
 confirmed, how it was applied. A confirmation moves the row from ``previewed`` to
 ``applying`` with a conditional ``UPDATE``, so a second submit finds nothing to
@@ -77,8 +78,8 @@ class ImportBatch(Model):
     file_name: Mapped[str] = mapped_column(String(255))
     file_format: Mapped[str] = mapped_column(String(8))
     """``csv`` or ``xlsx``, as found from the content (not from the name)."""
-    content: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
     size: Mapped[int] = mapped_column()
+    """The file's bytes (kept in ``import_file_part``)."""
     sha256: Mapped[str] = mapped_column(String(64))
     rows: Mapped[int] = mapped_column(default=0, server_default="0")
     """Data rows in the file (the header row not counted)."""
@@ -114,3 +115,47 @@ class ImportBatch(Model):
 
     def __str__(self) -> str:
         return f"Import #{self.id} ({self.file_name})"
+
+
+class ImportFilePart(Model):
+    """One part of an import's file: ``PART_BYTES`` bytes from ``number * PART_BYTES``.
+
+    A file is kept in parts so that neither storing it nor reading it back ever holds
+    the whole file at once (``console.services.imports.StoredFile``): a single value
+    of the whole file is copied whole by the database driver on the way in and out.
+    """
+
+    __tablename__ = "import_file_part"
+
+    PART_BYTES = 256 * 1024
+
+    batch_id: Mapped[int] = mapped_column(
+        ForeignKey("import_batch.id", ondelete="CASCADE"), primary_key=True
+    )
+    number: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class ImportCheckedRow(Model):
+    """A row of an import as its preview checked it, kept until the import is applied.
+
+    Rows to create, update or leave unchanged, with the values the form gave and the
+    matched record's id and version (``console.jobs.imports``): the confirmation
+    writes them as checked when their record is still at that version (and a row to
+    create still matches no record), rather than checking every row again; a row whose
+    record changed since is caught. ``preview`` names the preview that checked it (the
+    import's report says which preview counts).
+    """
+
+    __tablename__ = "import_checked_row"
+
+    batch_id: Mapped[int] = mapped_column(
+        ForeignKey("import_batch.id", ondelete="CASCADE"), primary_key=True
+    )
+    preview: Mapped[str] = mapped_column(String(32), primary_key=True)
+    line: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    action: Mapped[str] = mapped_column(String(10))
+    record_id: Mapped[int | None] = mapped_column()
+    version: Mapped[int | None] = mapped_column()
+    data: Mapped[str] = mapped_column(Text)
+    """The form's values, as JSON (amounts as text)."""

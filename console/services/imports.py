@@ -12,21 +12,34 @@
 - The mapping can change until the import is confirmed; each change asks for a new
   preview.
 
+The stored file is written and read a part at a time (``import_file_part``,
+``StoredFile``): an import never holds a copy of its whole file read back from the
+database, nor has the database driver copy it whole on the way in.
+
 Reading the file, checking the rows and applying them is ``console.jobs.imports``.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, BinaryIO
 
 from flask_babel import gettext
-from sqlalchemy import select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from console.database import rowcount
-from console.models import ImportBatch, ImportState, Job, JobState, User
+from console.models import (
+    ImportBatch,
+    ImportCheckedRow,
+    ImportFilePart,
+    ImportState,
+    Job,
+    JobState,
+    User,
+)
 from console.models.base import utcnow
 from console.models.imports import CONFIRMED_STATES
 from console.permissions import STAFF_MANAGE
@@ -76,6 +89,68 @@ def already_imported_message(earlier: ImportBatch) -> str:
     )
 
 
+PART = ImportFilePart.PART_BYTES
+
+
+class StoredFile:
+    """An import's stored file, read a part (``import_file_part``) at a time.
+
+    A ``console.jobs.import_files.Source``: each ``open`` gives a seekable stream that
+    reads from the database the part it is in, in the session's transaction.
+    """
+
+    def __init__(self, session: Session, batch: ImportBatch) -> None:
+        self.session = session
+        self.batch_id = batch.id
+        self.size = batch.size
+
+    def open(self) -> BinaryIO:
+        return io.BufferedReader(_StoredReader(self))
+
+    def part(self, number: int) -> bytes:
+        data = self.session.execute(
+            select(ImportFilePart.data).where(
+                ImportFilePart.batch_id == self.batch_id, ImportFilePart.number == number
+            )
+        ).scalar_one_or_none()
+        return bytes(data or b"")
+
+
+class _StoredReader(io.RawIOBase):
+    """A raw, seekable stream of a ``StoredFile``, for ``io.BufferedReader``; it keeps
+    the one part it reads from."""
+
+    def __init__(self, stored: StoredFile) -> None:
+        self.stored = stored
+        self.position = 0
+        self.number = -1
+        self.data = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self.position
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        start = {io.SEEK_SET: 0, io.SEEK_CUR: self.position, io.SEEK_END: self.stored.size}
+        self.position = max(0, start[whence] + offset)
+        return self.position
+
+    def readinto(self, buffer: Any) -> int:
+        number, start = divmod(self.position, PART)
+        if number != self.number:
+            self.data = b""  # let the part go before the next is read
+            self.number, self.data = number, self.stored.part(number)
+        piece = memoryview(self.data)[start : start + len(buffer)]
+        buffer[: len(piece)] = piece
+        self.position += len(piece)
+        return len(piece)
+
+
 def store(
     session: Session,
     actor: User,
@@ -98,7 +173,6 @@ def store(
         owner=actor,
         file_name=(file_name or "upload")[:255],
         file_format=file_format,
-        content=data,
         size=len(data),
         sha256=sha256,
         rows=rows,
@@ -108,6 +182,15 @@ def store(
     )
     try:
         session.add(batch)
+        session.flush()
+        # A part at a time: one value of the whole file would be copied whole.
+        view = memoryview(data)
+        for number, offset in enumerate(range(0, len(data), PART)):
+            session.execute(
+                insert(ImportFilePart).values(
+                    batch_id=batch.id, number=number, data=bytes(view[offset : offset + PART])
+                )
+            )
         session.commit()
     except Exception:
         session.rollback()
@@ -167,6 +250,7 @@ def set_mapping(session: Session, batch: ImportBatch, mapping: Mapping[str, Any]
     batch.report = None
     batch.error = None
     batch.job_id = None  # a preview job still running for the old mapping is not kept
+    forget_checked_rows(session, batch.id)
     session.commit()
 
 
@@ -191,8 +275,18 @@ def record_preview(
             .execution_options(synchronize_session=False)
         )
     )
+    if changed:
+        forget_checked_rows(session, batch_id, but=report.get("checked"))
     session.commit()
     return bool(changed)
+
+
+def forget_checked_rows(session: Session, batch_id: int, *, but: str | None = None) -> None:
+    """Delete the rows kept by the import's previews (but those of preview ``but``)."""
+    statement = delete(ImportCheckedRow).where(ImportCheckedRow.batch_id == batch_id)
+    if but is not None:
+        statement = statement.where(ImportCheckedRow.preview != but)
+    session.execute(statement.execution_options(synchronize_session=False))
 
 
 def claim_preview(session: Session, batch_id: int, job_id: int) -> bool:
@@ -278,6 +372,7 @@ def finish(session: Session, batch_id: int, report: Mapping[str, Any]) -> None:
         .values(state=ImportState.APPLIED.value, report=dict(report), finished_at=utcnow())
         .execution_options(synchronize_session=False)
     )
+    forget_checked_rows(session, batch_id)
 
 
 def fail(session: Session, batch_id: int, message: str) -> None:
@@ -292,4 +387,5 @@ def fail(session: Session, batch_id: int, message: str) -> None:
         .values(state=ImportState.FAILED.value, error=message[:2000], finished_at=utcnow())
         .execution_options(synchronize_session=False)
     )
+    forget_checked_rows(session, batch_id)  # a failed import is previewed again
     session.commit()

@@ -42,10 +42,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from flask_babel import LazyString, gettext, lazy_gettext
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from console import audit
@@ -246,7 +246,10 @@ def record_initial_stocks(
         if quantity
     ]
     if rows:
-        session.execute(insert(StockMovement), rows)
+        # Core's executemany on the table: the ORM's bulk insert of the same rows only
+        # adds work per row (the movements' defaults are the table's own).
+        table = cast(Table, StockMovement.__table__)
+        session.connection().execute(insert(table), rows)
 
 
 def set_available(
