@@ -123,3 +123,44 @@ def test_each_revision_downgrades_one_step_and_upgrades(empty_app):
     assert _tables(empty_app) == set()
     upgrade(empty_app)
     assert _schema_diff(empty_app) == []
+
+
+def test_stored_import_files_survive_0032_down_and_up(empty_app):
+    """0032 keeps import files in parts of 256 KB; going down puts each file back in one
+    value and coming up splits it again, byte for byte (three parts, the last short)."""
+    from sqlalchemy import func, text
+
+    from console.models import ImportBatch, ImportFilePart
+    from console.services import imports as import_service
+    from tests.factories import StaffFactory
+
+    data = bytes(range(256)) * 2100  # 537,600 bytes: 256 KB, 256 KB and 13,312 bytes
+    upgrade(empty_app)
+    with empty_app.app_context():
+        owner = StaffFactory(email="manager@staff.test", role="manager")
+        batch = import_service.store(
+            db.session,
+            owner,
+            "products",
+            file_name="catalogue.csv",
+            file_format="csv",
+            data=data,
+            headers=["sku"],
+            rows=1,
+            mapping={},
+        )
+        batch_id = batch.id
+        db.session.remove()
+
+    downgrade(empty_app, "0031")
+    with empty_app.app_context(), db.engine.connect() as connection:
+        kept = connection.execute(text("SELECT content FROM import_batch")).scalar_one()
+    assert bytes(kept) == data
+
+    upgrade(empty_app)
+    with empty_app.app_context():
+        parts = db.session.scalar(select(func.count()).select_from(ImportFilePart))
+        batch = db.session.get(ImportBatch, batch_id)
+        assert parts == 3
+        assert import_service.StoredFile(db.session, batch).open().read() == data
+        db.session.remove()
