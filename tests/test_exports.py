@@ -12,19 +12,15 @@ import datetime as dt
 import io
 import json
 from decimal import Decimal
-from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import openpyxl
 import pytest
-from sqlalchemy import DateTime, Numeric, delete, insert, select
-from sqlalchemy.dialects import sqlite
+from sqlalchemy import insert, select
 
 from console.database import db
-from console.jobs.export_specs import DATETIME, MONEY
-from console.jobs.exports import _csv_converter
 from console.jobs.runner import run_next
-from console.models import AuditEvent, Customer, Job, Order, OrderTaxLine, Product, Role
+from console.models import AuditEvent, Customer, Job, Order, Product, Role
 from console.permissions import ROLE_PERMISSIONS
 from tests.factories import CustomerFactory, OrderFactory, ProductFactory, StaffFactory
 from tests.helpers import alerts, export, parse, submit, text_of
@@ -429,70 +425,6 @@ def test_the_orders_export_gives_the_tax_per_rate(client, auth, app):
     assert stored == [(e["name"], e["rate"], e["base"], e["tax"]) for e in expected]
 
 
-@pytest.mark.settings(EXPORT_BATCH_SIZE=2)
-def test_the_tax_per_rate_is_matched_to_its_order_batch_by_batch(client, auth, app):
-    """CSV reads the tax lines of a batch of orders by their own query and matches them
-    to the orders: three, two, one and no rates, neighbours that differ, batches of two
-    that end between them, and a search that leaves gaps in a batch's ids. Each order
-    gets its own tax lines, as JSON Lines and XLSX (read per order) give them."""
-    shop = priced_shop()
-    auth.login_as("manager")
-    ada, bob = shop["ada"], shop["bob"]
-    kettle, tea, book = shop["kettle"], shop["tea"], shop["book"]
-    made = [
-        OrderFactory(customer=ada, lines={kettle: 1, tea: 2, book: 1}),
-        OrderFactory(customer=bob, lines={tea: 1}),
-        OrderFactory(customer=ada, lines={book: 1}),
-        OrderFactory(customer=bob, lines={kettle: 3, tea: 1}),
-        OrderFactory(customer=ada, lines={book: 2}),
-        OrderFactory(customer=ada, lines={kettle: 2, book: 1}),
-    ]
-    # An order kept from before orders had tax lines has none.
-    db.session.execute(delete(OrderTaxLine).where(OrderTaxLine.order_id == made[2].id))
-    db.session.commit()
-    db.session.expire_all()
-    stored = {
-        order.number: [(t.name, t.rate, t.tax) for t in sorted(order.tax_lines, key=rate_of)]
-        for order in map(db.session.merge, made)
-    }
-    assert sorted(len(lines) for lines in stored.values()) == [0, 1, 1, 2, 2, 3]
-
-    def tax_by_rate(query: str = "") -> list[tuple[str, str]]:
-        table = csv_rows(export(client, f"/admin/order/export/csv/{query}").get_data())
-        return [(row["Order"], row["Tax by rate"]) for row in table]
-
-    everyone = tax_by_rate()
-    assert everyone == [
-        (number, "; ".join(f"{name} {rate:.2f}%: {tax:.2f}" for name, rate, tax in lines))
-        for number, lines in stored.items()
-    ]
-    assert all(text for number, text in everyone if stored[number])
-    # The other formats read the same tax lines per order.
-    objects = [
-        json.loads(line)
-        for line in export(client, "/admin/order/export/jsonl/").get_data(as_text=True).splitlines()
-    ]
-    assert everyone == [
-        (
-            o["number"],
-            "; ".join(f"{t['name']} {t['rate']}%: {t['tax']}" for t in o["tax_breakdown"]),
-        )
-        for o in objects
-    ]
-    sheet = xlsx_rows(export(client, "/admin/order/export/xlsx/").get_data())
-    assert everyone == [(row["Order"], row["Tax by rate"] or "") for row in sheet]
-    # Ada's orders only: batches of her ids 1 and 3, 5 and 6.
-    assert tax_by_rate("?search=ada@example.com") == [
-        (number, text)
-        for (number, text), order in zip(everyone, made, strict=True)
-        if order.customer_id == ada.id
-    ]
-
-
-def rate_of(line: Any) -> Decimal:
-    return line.rate
-
-
 def test_a_german_readers_export_keeps_machine_values(client, auth, app):
     """Pages follow the reader's locale (1.234,56 €); exports keep dot decimals and the
     times as stored, whatever the reader's language."""
@@ -513,31 +445,3 @@ def test_a_german_readers_export_keeps_machine_values(client, auth, app):
     objects = [json.loads(line) for line in response.get_data(as_text=True).splitlines()]
     assert objects[0]["line_total"] == "2469.12"
     assert objects[0]["order_created_at"] == order.created_at.isoformat()
-
-
-def test_csv_writes_sqlites_amounts_and_times_as_their_values_would_be_written():
-    """CSV turns SQLite's stored amounts and times straight into text: the same text
-    as ``str`` of the ``Decimal`` or ``datetime`` SQLAlchemy reads from them."""
-    dialect = sqlite.dialect()
-    stored = {
-        MONEY: (Numeric(12, 2), [20, 5.5, 0.65, 14.36, 0, 1234567.89, 0.1 + 0.2, None]),
-        DATETIME: (
-            DateTime(),
-            [
-                "2024-01-01 09:30:00.000000",  # as SQLAlchemy stores it
-                "2024-01-01 09:30:00.250000",
-                "2024-01-01 09:30:00",  # as CURRENT_TIMESTAMP writes it
-                "2024-01-01T09:30:00.000000",  # another shape: read as a datetime
-                "2024-01-01 09:30",
-                None,
-            ],
-        ),
-    }
-    for kind, (type_, values) in stored.items():
-        process = type_.dialect_impl(dialect).result_processor(dialect, None)
-        convert = _csv_converter(dialect, kind, type_, process)
-        assert convert is not None
-        expected = [None if value is None else str(process(value)) for value in values]
-        assert [None if text is None else str(text) for text in convert(values)] == expected
-        if kind == MONEY:
-            assert convert(values[:-1]) == expected[:-1]

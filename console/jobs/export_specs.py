@@ -13,12 +13,12 @@ share the orders list's filters, one row per order or one per line.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, ClassVar
 
-from sqlalchemy import FromClause, Select, String, func, select
+from sqlalchemy import FromClause, String, func, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.functions import FunctionElement
@@ -62,34 +62,26 @@ class Field:
     kind: str = TEXT
     value: Callable[[Any], Any] | None = None
     """Computes the value from the row (whose columns are named by their keys); CSV
-    reads the row's amounts as text to the cent on SQLite, the other formats (and CSV
-    on PostgreSQL) as ``Decimal``: ``Decimal(amount)`` takes both alike."""
+    reads the row's amounts as text to the cent (``Cents``), the other formats as
+    ``Decimal``: ``Decimal(amount)`` takes both alike."""
     convert: Callable[[Any], Any] | None = None
     """Computes the value CSV and XLSX write from this field's own ``column`` value
     alone (the tax by rate, as text): cheaper than a ``value``, which needs the row."""
     structured: Callable[[Any], Any] | None = None
     """Computes the value JSON Lines writes, when it differs from ``value`` (the text
     CSV and XLSX write): a list or an object rather than its wording."""
-    csv: BatchRead | None = None
-    """The text CSV writes, read for a whole batch by a second query, when an
-    aggregate per row (``column``) would cost much of the export's time."""
+    csv: CsvText | None = None
+    """The text CSV writes, mostly written by the database, when reading ``column``
+    and converting it in Python would cost most of the export's time."""
 
 
 @dataclass(frozen=True, eq=False)
-class BatchRead:
-    """A CSV column read a batch at a time by its own query, then matched to the rows
-    by their key (``ExportSpec.key``): one index range read per batch, where an
-    aggregate in a correlated subquery runs once per row.
+class CsvText:
+    """A CSV column written by the database: CSV reads ``column`` instead of the
+    field's, and writes ``finish`` of its value."""
 
-    ``rows(within)`` selects the column's rows, ``within(column)`` keeping a key column
-    to the batch's keys, ordered by that key first; ``collect`` makes the text of each
-    key from those rows as the database driver gives them (SQLite's amounts as
-    ``float`` or ``int``, PostgreSQL's as ``Decimal``: ``f"{amount:.2f}"`` prints
-    either to the cent, as SQLAlchemy's ``Numeric`` reads them). A key without rows
-    writes an empty cell."""
-
-    rows: Callable[[Callable[[Any], Any]], Select[*tuple[Any, ...]]]
-    collect: Callable[[Iterable[Sequence[Any]]], dict[Any, str]]
+    column: Any
+    finish: Callable[[Any], str]
 
 
 @dataclass(frozen=True, eq=False)
@@ -160,6 +152,16 @@ class Cents(_Printed):
     postgresql = "CAST({0} AS VARCHAR)"
 
 
+class _RateKey(_Printed):
+    """A rate in percent (0 to 100) as six characters that sort as the rates do
+    (``005.50``, ``020.00``, ``100.00``)."""
+
+    name = "rate_key"
+    inherit_cache = True
+    sqlite = "printf('%06.2f', {0})"
+    postgresql = "to_char({0}, 'FM000.00')"
+
+
 def _tax_lines_column() -> Any:
     """The order's tax lines in one text column: a correlated aggregate that SQLite
     (``group_concat``) and PostgreSQL (``string_agg``) both answer from the
@@ -179,23 +181,32 @@ def _tax_lines_column() -> Any:
 _TAX_AMOUNTS = (OrderTaxLine.rate, OrderTaxLine.base, OrderTaxLine.tax)
 
 
-def _tax_rows(within: Callable[[Any], Any]) -> Select[*tuple[Any, ...]]:
-    """The tax lines of a batch of orders, by order then rate: the ``(order_id, rate)``
-    index gives them in that order, with no sort."""
+def _tax_text_column() -> Any:
+    """The order's tax per rate as CSV writes it, each rate's text led by its
+    ``_RateKey``, in the aggregate's order (the database's own): ``_tax_text`` sorts
+    them by that key and drops it."""
+    text = (
+        _RateKey(OrderTaxLine.rate)
+        + OrderTaxLine.name
+        + " "
+        + Cents(OrderTaxLine.rate)
+        + "%: "
+        + Cents(OrderTaxLine.tax)
+    )
     return (
-        select(OrderTaxLine.order_id, OrderTaxLine.name, OrderTaxLine.rate, OrderTaxLine.tax)
-        .where(within(OrderTaxLine.order_id))
-        .order_by(OrderTaxLine.order_id, OrderTaxLine.rate)
+        select(func.aggregate_strings(text, _RECORD))
+        .where(OrderTaxLine.order_id == Order.id)
+        .scalar_subquery()
     )
 
 
-def _tax_texts(rows: Iterable[Sequence[Any]]) -> dict[Any, str]:
-    """``Reduced 5.50%: 0.65; Standard 20.00%: 14.36`` per order, from ``_tax_rows``."""
-    texts: dict[Any, str] = {}
-    for order_id, name, rate, tax in rows:
-        text = f"{name} {rate:.2f}%: {tax:.2f}"
-        texts[order_id] = f"{texts[order_id]}; {text}" if order_id in texts else text
-    return texts
+def _tax_text(records: str | None) -> str:
+    """``Reduced 5.50%: 0.65; Standard 20.00%: 14.36`` from ``_tax_text_column``."""
+    if not records:
+        return ""
+    if _RECORD not in records:
+        return records[6:]
+    return "; ".join([record[6:] for record in sorted(records.split(_RECORD))])
 
 
 def _by_rate(part: Sequence[str]) -> tuple[float, str]:
@@ -270,7 +281,7 @@ ORDER_FIELDS: tuple[Field, ...] = (
         JSON,
         convert=_tax_breakdown,
         structured=_tax_lines,
-        csv=BatchRead(_tax_rows, _tax_texts),
+        csv=CsvText(_tax_text_column(), _tax_text),
     ),
     Field("prices_include_tax", "Prices include tax", Order.prices_include_tax, BOOLEAN),
     Field("total", "Total", Order.total, MONEY),

@@ -34,24 +34,12 @@ from collections import namedtuple
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence, Sized
 from dataclasses import dataclass
 from decimal import Decimal
-from functools import partial
 from operator import itemgetter
 from pathlib import Path
 from typing import Any, TypeVar
 
 from flask import Flask, current_app
-from sqlalchemy import (
-    BigInteger,
-    Connection,
-    CursorResult,
-    Dialect,
-    Numeric,
-    Select,
-    and_,
-    bindparam,
-    func,
-    select,
-)
+from sqlalchemy import CursorResult, Select, func, select
 from sqlalchemy.orm import Session
 
 from console import audit
@@ -64,6 +52,7 @@ from console.jobs.export_specs import (
     NUMBER,
     SPECS,
     TEXT,
+    Cents,
     ExportSpec,
     Field,
 )
@@ -174,36 +163,32 @@ def _batch_reads(
     spec: ExportSpec,
     ids: Select[Any],
     size: int,
-    read: Callable[[Connection, CursorResult[Any], Mapping[str, int]], _Read | None],
+    read: Callable[[CursorResult[Any]], _Read | None],
     columns: Sequence[Any],
 ) -> Iterator[_Read]:
     """Each batch of the export's rows, ``size`` base ids at a time, in id order
-    (keyset), as ``read`` takes it from the batch's result of ``columns`` (and from
-    further queries of its own ``within`` the batch, given the batch's parameters).
+    (keyset), as ``read`` takes it from the batch's result of ``columns``.
 
     Each batch first finds the id ``size`` places on (one index read), then selects the
     rows whose key is among the list's ids in that range: the range is two bound
-    values however large the batch, where a list of ids would be thousands. The range
-    is also written on the key itself, so that the database reads only that range of
-    the key's index and checks the list's ids there. The statements are built once,
-    with the range as parameters: SQLAlchemy then finds their compiled SQL at once.
+    values however large the batch, where a list of ids would be thousands.
     """
     id_column = spec.base.id
-    after = ids.where(id_column > _LAST)
-    next_upto = after.order_by(id_column).offset(size - 1).limit(1)
-    rows = (
-        select(*columns)
-        .select_from(spec.source())
-        .where(within(spec.key(), ids))
-        .order_by(*spec.order())
-    )
     last = 0
     while True:
         # Plain Core execution: no ORM row processing for what are only columns.
         connection = session.connection()
-        upto = connection.execute(next_upto, {_LAST.key: last}).scalar()
-        batch = {_LAST.key: last, _UPTO.key: _NO_ID_ABOVE if upto is None else upto}
-        read_rows = read(connection, connection.execute(rows, batch), batch)
+        after = ids.where(id_column > last)
+        upto = connection.execute(after.order_by(id_column).offset(size - 1).limit(1)).scalar()
+        chunk = after if upto is None else after.where(id_column <= upto)
+        read_rows = read(
+            connection.execute(
+                select(*columns)
+                .select_from(spec.source())
+                .where(spec.key().in_(chunk))
+                .order_by(*spec.order())
+            )
+        )
         # End the read transaction between batches: no snapshot or lock is held for
         # the whole of a long export.
         session.commit()
@@ -214,31 +199,12 @@ def _batch_reads(
         last = upto
 
 
-_LAST = bindparam("export_after", type_=BigInteger())
-_UPTO = bindparam("export_upto", type_=BigInteger())
-"""A batch's base ids: above ``_LAST``, up to ``_UPTO``; parameters of the statements."""
-
-_NO_ID_ABOVE = 2**63 - 1
-"""``_UPTO`` of the last batch, which has no upper bound: the largest id either
-database holds."""
-
-
-def within(key: Any, ids: Select[Any]) -> Any:
-    """The condition keeping a key column (base ids) to one batch's ids among ``ids``
-    (the batch's parameters: ``_batch_reads``)."""
-    id_column = ids.selected_columns[0]
-    chunk = ids.where(id_column > _LAST, id_column <= _UPTO)
-    return and_(key > _LAST, key <= _UPTO, key.in_(chunk))
-
-
 def batches(
     session: Session, spec: ExportSpec, ids: Select[Any], size: int
 ) -> Iterator[Sequence[Any]]:
     """The export's rows, ``size`` base ids at a time, in id order (keyset)."""
     columns = [field.column.label(field.key) for field in spec.fields if field.column is not None]
-    return _batch_reads(
-        session, spec, ids, size, lambda _connection, result, _batch: result.all(), columns
-    )
+    return _batch_reads(session, spec, ids, size, lambda result: result.all(), columns)
 
 
 class ColumnBatch:
@@ -256,126 +222,53 @@ class ColumnBatch:
         return self.rows
 
 
-def _csv_converter(
-    dialect: Dialect, kind: str, type_: Any, process: Callable[[Any], Any] | None
-) -> Callable[[Sequence[Any]], Sequence[Any]] | None:
-    """How a column of the driver's values becomes what the CSV writer takes: what
-    SQLAlchemy's result processor ``process`` makes of them (None: as they come), or
-    that value's text when making the value first would only cost time."""
-    if process is None or kind == BOOLEAN:
-        # Yes or No of its truth: SQLite's 0 and 1 as well as the ``bool`` made of them.
-        return None
-    if kind == MONEY and isinstance(type_, Numeric) and type_.scale is not None:
-        # SQLite's REAL or INTEGER amount: the processor makes ``Decimal("%.2f" % value)``,
-        # whose text the CSV writes.
-        return partial(_amount_texts, f"%.{type_.scale}f".__mod__)
-    if kind == DATETIME and dialect.name == "sqlite":
-        return lambda values: _sqlite_time_texts(values, process)
-    return lambda values: list(map(process, values))
-
-
-def _amount_texts(cents: Callable[[Any], str], values: Sequence[Any]) -> list[str | None]:
-    try:
-        return list(map(cents, values))  # in C, when no amount is NULL
-    except TypeError:
-        return [None if value is None else cents(value) for value in values]
-
-
-def _sqlite_time_texts(values: Sequence[str | None], process: Callable[[Any], Any]) -> list[Any]:
-    """The text of each time SQLite keeps (``2024-01-01 09:30:00.000000``, as SQLAlchemy
-    stores it; ``2024-01-01 09:30:00`` by ``CURRENT_TIMESTAMP``): what ``str`` makes of
-    the ``datetime`` read from it (no zero microseconds), without making that
-    ``datetime``; a text of any other shape is read by ``process``."""
-    return [
-        value
-        if value is None or (len(value) == 19 and value[10] == " ")
-        else (value[:19] if value[20:] == "000000" else value)
-        if len(value) == 26 and value[10] == " " and value[19] == "."
-        else process(value)
-        for value in values
-    ]
+def _csv_read(field: Field) -> Any:
+    """The SQL expression CSV reads for ``field``."""
+    if field.csv is not None:
+        return field.csv.column
+    return Cents(field.column) if field.kind == MONEY else field.column
 
 
 def column_batches(
     session: Session, spec: ExportSpec, ids: Select[Any], size: int
 ) -> Iterator[ColumnBatch]:
-    """``batches``, column by column, for the writers that convert whole columns (CSV).
+    """``batches``, column by column, for the writers that convert whole columns (CSV);
+    amounts as text to the cent.
 
     The rows are fetched as the database driver gives them and each column that
     SQLAlchemy's type converts (amounts to ``Decimal``, SQLite's times to
-    ``datetime``...) is converted a column at a time (``_csv_converter``): to the
-    text the CSV writes of the value SQLAlchemy would make, when making the value
-    would only cost time, or with that type's own result processor. SQLAlchemy's
-    ``Row`` objects, built and processed cell by cell, cost a third of the fetch of a
-    wide export, and a CSV writer needs columns, not rows.
-    The columns read apart (``Field.csv``) come from their own query per batch and
-    are matched to the rows by the key, selected last.
+    ``datetime``...) is converted with that type's own result processor, a column at
+    a time: SQLAlchemy's ``Row`` objects, built and processed cell by cell, cost a
+    third of the fetch of a wide export, and a CSV writer needs columns, not rows.
     """
     dialect = session.get_bind().dialect
-    selected = [field for field in spec.fields if field.column is not None]
-    # Each column read apart: its position, its statements for a batch whose keys fill
-    # their range and for any batch, and how its text is made.
-    apart = [
-        (
-            i,
-            field.csv.rows(lambda key: key.between(_FIRST, _FINAL)),
-            field.csv.rows(lambda key: and_(key.between(_FIRST, _FINAL), within(key, ids))),
-            field.csv.collect,
-        )
-        for i, field in enumerate(selected)
-        if field.csv is not None
+    # Amounts come as text to the cent, as the CSV writes them (``str`` of the Decimal):
+    # written by the database, rather than read as a Decimal to be written back.
+    columns = [
+        _csv_read(field).label(field.key) for field in spec.fields if field.column is not None
     ]
-    columns = [field.column.label(field.key) for field in selected if field.csv is None]
-    kinds = [field.kind for field in selected if field.csv is None]
-    if apart:
-        columns.append(spec.key().label("export_key"))
-        kinds.append(NUMBER)
     types = [column.type for column in columns]
-    converters: list[Callable[[Sequence[Any]], Sequence[Any]] | None] | None = None
+    processors: list[Callable[[Any], Any] | None] | None = None
 
-    def read(
-        connection: Connection, result: CursorResult[Any], batch: Mapping[str, int]
-    ) -> ColumnBatch | None:
-        nonlocal converters
-        if converters is None:
+    def read(result: CursorResult[Any]) -> ColumnBatch | None:
+        nonlocal processors
+        if processors is None:
             described = result.cursor.description
-            converters = [
-                _csv_converter(
-                    dialect,
-                    kind,
-                    type_,
-                    type_.dialect_impl(dialect).result_processor(dialect, described[i][1]),
-                )
-                for i, (type_, kind) in enumerate(zip(types, kinds, strict=True))
+            processors = [
+                type_.dialect_impl(dialect).result_processor(dialect, described[i][1])
+                for i, type_ in enumerate(types)
             ]
         raw = result.cursor.fetchall()
         result.close()
         if not raw:
             return None
         columns: list[Sequence[Any]] = list(zip(*raw, strict=True))
-        for i, convert in enumerate(converters):
-            if convert is not None:
-                columns[i] = convert(columns[i])
-        if apart:
-            # The batch's keys, ascending: their range holds no other of the list's ids
-            # when they fill it; then the range alone says which rows to read.
-            keys = columns.pop()
-            first, final = keys[0], keys[-1]
-            filled = final - first + 1 == len(set(keys))
-            parameters = {**batch, _FIRST.key: first, _FINAL.key: final}
-            for position, in_range, in_batch, collect in apart:
-                found = connection.execute(in_range if filled else in_batch, parameters)
-                texts = collect(found.cursor.fetchall())
-                found.close()
-                columns.insert(position, list(map(texts.get, keys)))
+        for i, process in enumerate(processors):
+            if process is not None:
+                columns[i] = list(map(process, columns[i]))
         return ColumnBatch(columns, len(raw))
 
     return _batch_reads(session, spec, ids, size, read, columns)
-
-
-_FIRST = bindparam("export_first", type_=BigInteger())
-_FINAL = bindparam("export_final", type_=BigInteger())
-"""The first and last key of a batch's rows (``column_batches``)."""
 
 
 # --- how values are written -----------------------------------------------------------------
@@ -461,8 +354,9 @@ def _csv_column(
         def cells(batch: ColumnBatch) -> Sequence[Any]:
             return [value(row) for row in map(record, zip(*batch.columns, strict=True))]
 
-    elif field.convert is not None and field.csv is None:
-        convert = field.convert
+    elif field.csv is not None or field.convert is not None:
+        convert = field.csv.finish if field.csv is not None else field.convert
+        assert convert is not None
 
         def cells(batch: ColumnBatch) -> Sequence[Any]:
             return list(map(convert, batch.columns[position]))
