@@ -45,7 +45,7 @@ def list_customers(args: dict[str, Any]):
     if args.get("email"):
         query = query.where(Customer.email == args["email"].strip().lower())
     if args.get("updated_since"):
-        query = query.where(Customer.updated_at >= pagination.naive_utc(args["updated_since"]))
+        query = query.where(pagination.changed_since(Customer.updated_at, args["updated_since"]))
     return pagination.page(db.session, query, Customer.id, args)
 
 

@@ -94,7 +94,7 @@ def list_orders(args: dict[str, Any]):
     if args.get("customer_id"):
         query = query.where(Order.customer_id == args["customer_id"])
     if args.get("updated_since"):
-        query = query.where(Order.updated_at >= pagination.naive_utc(args["updated_since"]))
+        query = query.where(pagination.changed_since(Order.updated_at, args["updated_since"]))
     result = pagination.page(db.session, query, Order.id, args)
     return {
         "items": [shown(order) for order in result["items"]],

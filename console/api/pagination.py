@@ -13,8 +13,11 @@ import datetime as dt
 from typing import Any
 
 from flask import abort
-from sqlalchemy import Select
+from sqlalchemy import ColumnElement, Select
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.functions import FunctionElement
+from sqlalchemy.types import NullType
 
 from console.services.ids import row_id
 
@@ -40,6 +43,42 @@ def naive_utc(moment: dt.datetime) -> dt.datetime:
     if moment.tzinfo is not None:
         moment = moment.astimezone(dt.UTC).replace(tzinfo=None)
     return moment
+
+
+class _FewRows(FunctionElement[bool]):
+    """A condition that few rows meet, said to SQLite's planner (``likelihood``).
+
+    A page filtered by ``updated_since`` is ``updated_at >= ? ORDER BY id LIMIT n``.
+    Without statistics on the range, SQLite walks the primary key in id order and
+    tests every row: a sync that asks for the last hour's changes reads the whole
+    table (about 0.4 s at 1,000,000 orders). Told that few rows qualify, it reads the
+    ``updated_at`` index and sorts what it found. PostgreSQL weighs the range from
+    its own statistics: the condition is written plainly there.
+    """
+
+    name = "few_rows"
+    type = NullType()
+    inherit_cache = True
+
+
+@compiles(_FewRows)
+def _few_rows(element: _FewRows, compiler: Any, **kw: Any) -> str:
+    return compiler.process(element.clauses, **kw)
+
+
+@compiles(_FewRows, "sqlite")
+def _few_rows_on_sqlite(element: _FewRows, compiler: Any, **kw: Any) -> str:
+    return f"likelihood({compiler.process(element.clauses, **kw)}, 0.001)"
+
+
+def changed_since(column: Any, moment: dt.datetime) -> ColumnElement[bool]:
+    """``column >= moment`` (a time kept in naive UTC), for clients syncing the rows
+    changed since their last visit: read from ``column``'s index on both databases.
+
+    A first, full sync is meant to page without ``updated_since``: from the epoch,
+    every page would read the index whole.
+    """
+    return _FewRows(column >= naive_utc(moment))
 
 
 def page(session: Session, query: Select[Any], id_column: Any, args: dict[str, Any]) -> dict:

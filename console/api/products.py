@@ -42,7 +42,7 @@ def list_products(args: dict[str, Any]):
     if "active" in args:
         query = query.where(Product.active.is_(args["active"]))
     if args.get("updated_since"):
-        query = query.where(Product.updated_at >= pagination.naive_utc(args["updated_since"]))
+        query = query.where(pagination.changed_since(Product.updated_at, args["updated_since"]))
     return pagination.page(db.session, query, Product.id, args)
 
 

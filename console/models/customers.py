@@ -51,6 +51,8 @@ class Customer(TimestampMixin, VersionedMixin, Model):
             "search_text",
             postgresql_ops={"search_text": "varchar_pattern_ops"},
         ),
+        # The API's ``updated_since``, for clients that sync.
+        Index("ix_customer_updated_at", "updated_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -98,6 +98,10 @@ class Order(OrderAddressesMixin, TimestampMixin, VersionedMixin, Model):
         CheckConstraint("tax_total >= 0", name="tax_total_not_negative"),
         # The pending list and the status filter sort by age within a status.
         Index("ix_sales_order_status_created_at", "status", "created_at"),
+        # The API's pages of one status, in id order (``status = ? AND id > ?``).
+        Index("ix_sales_order_status_id", "status", "id"),
+        # The API's ``updated_since``, for clients that sync.
+        Index("ix_sales_order_updated_at", "updated_at"),
         # "Orders you took" on the dashboard and the "taken by" filter, newest first.
         Index("ix_sales_order_created_by_id_created_at", "created_by_id", "created_at"),
     )

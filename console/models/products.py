@@ -37,6 +37,8 @@ class Product(TimestampMixin, VersionedMixin, Model):
         CheckConstraint("sku <> ''", name="sku_not_empty"),
         # "sku-0001" and "SKU-0001" are the same product code: unique regardless of case.
         Index("uq_product_sku_lower", func.lower("sku"), unique=True),
+        # The API's ``updated_since``, for clients that sync.
+        Index("ix_product_updated_at", "updated_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
