@@ -29,7 +29,7 @@ the workers' resident memory, and whether each budget holds:
 
 Usage (from the repository root, after the README's set-up)::
 
-    .venv/bin/python bench/run.py                      # everything (about 15 minutes; see RESULTS.md)
+    .venv/bin/python bench/run.py                      # everything (15 minutes)
     .venv/bin/python bench/run.py --sizes 10000 --backends sqlite --requests 20 --no-write
 
 Built SQLite databases are kept under ``bench/.data/`` and reused by later runs.
