@@ -33,7 +33,7 @@ from babel import Locale, numbers
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from flask import Flask, current_app, has_request_context, request
-from flask_babel import force_locale, format_currency, get_locale
+from flask_babel import force_locale, format_currency, format_number, get_locale
 from flask_login import current_user
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -131,6 +131,14 @@ def page_language() -> str:
     """The language code of what is being rendered (``de``): for ``<html lang>``."""
     locale = get_locale()
     return locale.language if locale is not None else default_language()
+
+
+def format_count(number: int) -> str:
+    """A count as the reader's locale groups it: ``1,234`` (en), ``1.234`` (de),
+    ``1 234`` (fr); as English groups it where nobody reads (outside an app)."""
+    if get_locale() is None:
+        return f"{number:,}"
+    return format_number(number)
 
 
 def format_money(value: Decimal | None, currency: str | None = None) -> str:

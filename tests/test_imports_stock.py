@@ -122,7 +122,7 @@ def test_valid_rows_only_writes_counted_movements_audited_under_the_import(
     batch_id = uploaded(client, "stock", data, "count.xlsx")
     preview(client, "stock", batch_id)
     refused = confirm(client, "stock", batch_id, "all").get_data(as_text=True)
-    assert "2 row(s) have errors, so nothing was imported" in alerts(refused)
+    assert "2 rows have errors, so nothing was imported" in alerts(refused)
     assert stocks() == {"A": 6, "B": 5, "C": 3}
 
     # A failed import keeps its file: previewed again and confirmed for its valid rows.
@@ -157,7 +157,7 @@ def test_a_count_below_what_orders_hold_by_the_confirmation_refuses_it(client, a
     before = snapshot()
 
     page = confirm(client, "stock", batch_id, "all").get_data(as_text=True)
-    assert "1 row(s) have errors, so nothing was imported" in alerts(page)
+    assert "1 row has errors, so nothing was imported" in alerts(page)
     after = snapshot()
     for table in ("product", "stock_movement", "audit_event"):
         assert after[table] == before[table], table

@@ -3,11 +3,13 @@ compiled at start, and Flask-Admin's and Flask-Security-Too's own texts followin
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import os
 from decimal import Decimal
 
 import pytest
+from flask_babel import force_locale
 from sqlalchemy import select, update
 
 from console.database import db
@@ -170,3 +172,43 @@ def test_times_read_in_the_persons_language_and_zone(client, auth, language, tak
     assert text_of(page.find(id="order-taken")).endswith(taken)
     listing = parse(client.get("/admin/order/").get_data(as_text=True))
     assert [text_of(td) for td in listing.select("td.col-created_at")] == [cell]
+
+
+def test_the_order_desks_messages_are_in_the_readers_language(app):
+    """What the order form tells a clerk about a code or a quantity reads in their
+    language, with amounts written their way."""
+    from console.services.pricing import MAX_QUANTITY, LineInput, PromotionInput, quote
+
+    now = dt.datetime(2026, 11, 25, 12, 0)
+    lines = [
+        LineInput(
+            sku="TEA",
+            name="Tea",
+            unit_price=Decimal("12.50"),
+            tax_rate=Decimal("0"),
+            tax_name="None",
+            quantity=2,
+        )
+    ]
+    needs_more = PromotionInput(
+        code="OFF", kind="percentage", value=Decimal("10"), id=1, minimum_subtotal=Decimal("1234.5")
+    )
+    with app.test_request_context("/"), force_locale("de"):
+        unknown = quote(lines, code="NOPE", now=now)
+        assert list(unknown.errors["coupon_code"]) == [
+            "Es gibt keinen Gutscheincode NOPE; prüfen Sie die Schreibweise."
+        ]
+        below = quote(lines, code="OFF", promotion=needs_more, now=now)
+        assert list(below.errors["coupon_code"]) == [
+            "Der Code OFF setzt eine Zwischensumme von mindestens 1.234,50\xa0€ voraus; die "
+            "dieser Bestellung beträgt 25,00\xa0€."
+        ]
+        too_many = quote([dataclasses.replace(lines[0], quantity=MAX_QUANTITY + 1)], now=now)
+        assert list(too_many.errors["lines-0-quantity"]) == [
+            "Die Menge muss mindestens 1 und höchstens 1.000.000 betragen."
+        ]
+    with app.test_request_context("/"), force_locale("fr"):
+        unknown = quote(lines, code="NOPE", now=now)
+        assert list(unknown.errors["coupon_code"]) == [
+            "Il n’existe pas de code promo NOPE ; vérifiez l’orthographe."
+        ]

@@ -120,11 +120,11 @@ BAD_CODES = {
     "not yet valid": ({"valid_from": "future"}, "CODE", "not valid yet"),
     "expired": ({"valid_until": "past"}, "CODE", "expired"),
     "used up": ({"usage_limit": 2, "times_used": 2}, "CODE", "used up"),
-    "below minimum": ({"minimum_subtotal": D("100.00")}, "CODE", "at least 100.00"),
+    "below minimum": ({"minimum_subtotal": D("100.00")}, "CODE", "at least €100.00"),
     "fixed above subtotal": (
         {"kind": "fixed", "value": "40.00"},
         "CODE",
-        "more than this order's subtotal of 39.90",
+        "more than this order's subtotal of €39.90",
     ),
 }
 
@@ -223,7 +223,7 @@ def test_a_held_code_stays_when_it_expires_but_a_refused_change_keeps_everything
     response = edit(
         client, the_order(), order_form(shop["ada"], (shop["tea"], 1), coupon_code="HELD")
     )
-    assert "at least 30.00" in " ".join(
+    assert "at least €30.00" in " ".join(
         field_errors(response.get_data(as_text=True), "coupon_code")
     )
     order = the_order()

@@ -28,7 +28,7 @@ from flask_admin.contrib.sqla.filters import FilterEqual
 from flask_admin.form import RenderTemplateWidget
 from flask_admin.helpers import get_redirect_target
 from flask_admin.model.form import InlineFormAdmin
-from flask_babel import gettext, lazy_gettext
+from flask_babel import LazyString, gettext, lazy_gettext
 from flask_login import current_user
 from markupsafe import Markup
 from sqlalchemy import select
@@ -84,7 +84,7 @@ from console.services import documents as document_service
 from console.services import orders as order_service
 from console.services import pending, workflow
 from console.services.errors import DomainError, PricingRefused
-from console.services.pricing import MAX_QUANTITY, Quote
+from console.services.pricing import MAX_QUANTITY, Quote, quantity_range_message
 
 STATUS_CHOICES = [(status.value, status.label) for status in OrderStatus]
 
@@ -121,7 +121,7 @@ class OrderLineInline(InlineFormAdmin):
                 NumberRange(
                     min=1,
                     max=MAX_QUANTITY,
-                    message=f"The quantity must be at least 1 and at most {MAX_QUANTITY:,}.",
+                    message=LazyString(quantity_range_message),
                 ),
             ]
         },
@@ -776,15 +776,13 @@ def _read_draft(
         quantity = raw.get("quantity")
         line_id = raw.get("line_id")
         if product_id is None:
-            problems[f"lines-{index}-product"] = ["Choose a product."]
+            problems[f"lines-{index}-product"] = [gettext("Choose a product.")]
         if isinstance(quantity, bool) or not isinstance(quantity, int):
-            problems[f"lines-{index}-quantity"] = ["Enter a quantity (a whole number)."]
+            problems[f"lines-{index}-quantity"] = [gettext("Enter a quantity (a whole number).")]
         elif not 1 <= quantity <= MAX_QUANTITY:
-            problems[f"lines-{index}-quantity"] = [
-                f"The quantity must be at least 1 and at most {MAX_QUANTITY:,}."
-            ]
+            problems[f"lines-{index}-quantity"] = [quantity_range_message()]
         if line_id is not None and _id(line_id) is None:
-            problems[f"lines-{index}-id"] = ["Give the line's id (a whole number)."]
+            problems[f"lines-{index}-id"] = [gettext("Give the line's id (a whole number).")]
         if product_id is not None and isinstance(quantity, int):
             lines.append(
                 order_service.DraftLine(product_id, quantity, _id(line_id) if line_id else None)

@@ -200,8 +200,11 @@ class ProductAdmin(ImportMixin, SecuredModelView):
         super().on_model_delete(model)
         if stock_service.latest_movements(db.session, model.id, limit=1):
             raise DomainError(
-                f"{model.sku} has stock movements: they are the history of its stock, so "
-                "it cannot be deleted. Untick Active to stop selling it."
+                gettext(
+                    "%(sku)s has stock movements: they are the history of its stock, so it "
+                    "cannot be deleted. Untick Active to stop selling it.",
+                    sku=model.sku,
+                )
             )
 
     @action("adjust_stock", lazy_gettext("Adjust stock"))

@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from flask import Flask, current_app
+from flask_babel import gettext
 from sqlalchemy import CursorResult, Select, func, select
 from sqlalchemy.orm import Session
 
@@ -98,7 +99,9 @@ FORMATS: dict[str, ExportFormat] = {
 
 
 def unknown_format_message(name: str) -> str:
-    return f"Unknown export format {name[:20]!r}: choose CSV, XLSX or JSON Lines."
+    return gettext(
+        "Unknown export format %(name)r: choose CSV, XLSX or JSON Lines.", name=name[:20]
+    )
 
 
 def neutralise_formula(value: Any) -> Any:
@@ -568,7 +571,7 @@ def resolve(parameters: Mapping[str, Any]) -> tuple[Any, ExportSpec, ExportForma
     view = find_view(current_app, str(parameters.get("view", "")))
     spec = SPECS.get(str(parameters.get("spec", "")))
     if view is None or spec is None or spec.name not in getattr(view, "export_specs", ()):
-        raise DomainError("This list cannot be exported.")
+        raise DomainError(gettext("This list cannot be exported."))
     export_format = FORMATS.get(str(parameters.get("format", "")))
     if export_format is None:
         raise DomainError(unknown_format_message(str(parameters.get("format", ""))))
@@ -583,10 +586,13 @@ def export_refusal(owner: User, parameters: Mapping[str, Any]) -> str | None:
         return exc.message
     requirement = view.permission_for("export")
     if not owner.active or requirement is None:
-        return "Your account may not export this list."
+        return gettext("Your account may not export this list.")
     missing = [name for name in requirement if not owner.has_permission(name)]
     if missing:
-        return f"Your role does not allow exporting this list (it needs {', '.join(missing)})."
+        return gettext(
+            "Your role does not allow exporting this list (it needs %(permissions)s).",
+            permissions=", ".join(missing),
+        )
     return None
 
 

@@ -40,6 +40,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, BinaryIO, Protocol
 
+from flask_babel import gettext
+
+from console.i18n import format_count
 from console.services.errors import DomainError
 
 CSV = "csv"
@@ -148,27 +151,39 @@ def read_table(data: bytes | Source, limits: Limits) -> Table:
     source: Source = InMemory(data) if isinstance(data, bytes) else data
     if source.size > limits.max_bytes:
         raise FileRefused(
-            f"The file is {source.size:,} bytes; imports take files of up to "
-            f"{limits.max_bytes:,} bytes. Split it into smaller files."
+            gettext(
+                "The file is %(size)s bytes; imports take files of up to %(most)s bytes. "
+                "Split it into smaller files.",
+                size=format_count(source.size),
+                most=format_count(limits.max_bytes),
+            )
         )
     head = next(blocks(source), b"")
     if head.startswith(ZIP_MAGIC):
         table = _read_xlsx(source, limits)
     elif head.startswith(OLE_MAGIC):
         raise FileRefused(
-            "This is an old Excel file (.xls), which is not imported: save it as "
-            "Excel Workbook (.xlsx) or CSV UTF-8 and upload that."
+            gettext(
+                "This is an old Excel file (.xls), which is not imported: save it as "
+                "Excel Workbook (.xlsx) or CSV UTF-8 and upload that."
+            )
         )
     else:
         table = _read_csv(source, head)
     if not any(header.strip() for header in table.headers):
-        raise FileRefused("The file is empty: there is nothing to import.")
+        raise FileRefused(gettext("The file is empty: there is nothing to import."))
     if not table.rows:
-        raise FileRefused("The file has a header row but no data rows: there is nothing to import.")
+        raise FileRefused(
+            gettext("The file has a header row but no data rows: there is nothing to import.")
+        )
     if len(table.headers) > MAX_COLUMNS:
         raise FileRefused(
-            f"The file has {len(table.headers):,} columns; an import reads at most "
-            f"{MAX_COLUMNS}. Keep the columns to import."
+            gettext(
+                "The file has %(columns)s columns; an import reads at most %(most)s. Keep the "
+                "columns to import.",
+                columns=format_count(len(table.headers)),
+                most=format_count(MAX_COLUMNS),
+            )
         )
     return table
 
@@ -220,17 +235,22 @@ def _scan(source: Source) -> _Scan:
 def _read_csv(source: Source, head: bytes) -> Table:
     scan = _scan(source)
     if scan.blank:
-        raise FileRefused("The file is empty: there is nothing to import.")
+        raise FileRefused(gettext("The file is empty: there is nothing to import."))
     if scan.binary:
         raise FileRefused(
-            "This file is not a CSV or XLSX file (it holds binary data): upload a CSV "
-            "file or an Excel workbook (.xlsx)."
+            gettext(
+                "This file is not a CSV or XLSX file (it holds binary data): upload a CSV "
+                "file or an Excel workbook (.xlsx)."
+            )
         )
     if scan.undecodable_at is not None:
         raise FileRefused(
-            f"The file is not UTF-8 text (byte {scan.undecodable_at + 1:,} cannot be read). "
-            'Imports take CSV files in UTF-8: in Excel, save as "CSV UTF-8 (Comma '
-            'delimited)"; in LibreOffice, choose the character set "Unicode (UTF-8)".'
+            gettext(
+                "The file is not UTF-8 text (byte %(byte)s cannot be read). Imports take CSV "
+                'files in UTF-8: in Excel, save as "CSV UTF-8 (Comma delimited)"; in '
+                'LibreOffice, choose the character set "Unicode (UTF-8)".',
+                byte=format_count(scan.undecodable_at + 1),
+            )
         )
     sample = head.decode("utf-8-sig", errors="ignore")  # may cut a character
     try:
@@ -247,7 +267,7 @@ def _read_csv(source: Source, head: bytes) -> Table:
     try:
         headers, count = _header_and_count(lines())
     except csv.Error as exc:
-        raise FileRefused(f"The CSV file cannot be read: {exc}.") from None
+        raise FileRefused(gettext("The CSV file cannot be read: %(reason)s.", reason=exc)) from None
     return Table(CSV, headers, Rows(lines, count), delimiter)
 
 
@@ -263,8 +283,11 @@ def _header_and_count(lines: Iterable[list[str]]) -> tuple[list[str], int]:
             continue
         if count >= MAX_ROWS:
             raise FileRefused(
-                f"The file has more than {MAX_ROWS:,} rows, the most an import takes. "
-                "Split it into smaller files."
+                gettext(
+                    "The file has more than %(most)s rows, the most an import takes. Split "
+                    "it into smaller files.",
+                    most=format_count(MAX_ROWS),
+                )
             )
         count += 1
     return headers or [], count
@@ -280,8 +303,10 @@ def check_archive(source: Source, limits: Limits) -> None:
             archive = zipfile.ZipFile(stream)
         except (zipfile.BadZipFile, OSError):
             raise FileRefused(
-                "The file looks like an Excel workbook but is damaged or is not one: "
-                "open it in Excel or LibreOffice and save it again as .xlsx."
+                gettext(
+                    "The file looks like an Excel workbook but is damaged or is not one: "
+                    "open it in Excel or LibreOffice and save it again as .xlsx."
+                )
             ) from None
         _check_entries(archive, limits)
 
@@ -292,20 +317,29 @@ def _check_entries(archive: zipfile.ZipFile, limits: Limits) -> None:
         names = {entry.filename for entry in entries}
         if "xl/workbook.xml" not in names:
             raise FileRefused(
-                "This zip archive is not an Excel workbook (.xlsx): upload a CSV file "
-                "or an .xlsx workbook."
+                gettext(
+                    "This zip archive is not an Excel workbook (.xlsx): upload a CSV file "
+                    "or an .xlsx workbook."
+                )
             )
         if len(entries) > MAX_ZIP_ENTRIES:
             raise FileRefused(
-                f"The workbook holds {len(entries):,} parts; an import takes at most "
-                f"{MAX_ZIP_ENTRIES:,}. It is not a plain spreadsheet."
+                gettext(
+                    "The workbook holds %(parts)s parts; an import takes at most %(most)s. "
+                    "It is not a plain spreadsheet.",
+                    parts=format_count(len(entries)),
+                    most=format_count(MAX_ZIP_ENTRIES),
+                )
             )
         unpacked = sum(entry.file_size for entry in entries)
         if unpacked > limits.max_unpacked_bytes:
             raise FileRefused(
-                f"The workbook would unpack to {unpacked:,} bytes, more than the "
-                f"{limits.max_unpacked_bytes:,} an import allows: it was not opened. "
-                "Split it, or save it as CSV UTF-8."
+                gettext(
+                    "The workbook would unpack to %(size)s bytes, more than the %(most)s an "
+                    "import allows: it was not opened. Split it, or save it as CSV UTF-8.",
+                    size=format_count(unpacked),
+                    most=format_count(limits.max_unpacked_bytes),
+                )
             )
         for entry in entries:
             if entry.file_size < RATIO_CHECKED_FROM:
@@ -313,9 +347,14 @@ def _check_entries(archive: zipfile.ZipFile, limits: Limits) -> None:
             ratio = entry.file_size / max(entry.compress_size, 1)
             if ratio > limits.max_ratio:
                 raise FileRefused(
-                    f"The workbook part {entry.filename[:80]} is compressed {ratio:,.0f} "
-                    f"times (a real spreadsheet is compressed at most {limits.max_ratio} "
-                    "times): this looks like a zip bomb, so it was not opened."
+                    gettext(
+                        "The workbook part %(part)s is compressed %(ratio)s times (a real "
+                        "spreadsheet is compressed at most %(most)s times): this looks like "
+                        "a zip bomb, so it was not opened.",
+                        part=entry.filename[:80],
+                        ratio=format_count(round(ratio)),
+                        most=format_count(limits.max_ratio),
+                    )
                 )
 
 
@@ -344,7 +383,9 @@ def _read_xlsx(source: Source, limits: Limits) -> Table:
         raise FileRefused(str(exc)) from None
     except Exception:  # noqa: BLE001 - a damaged sheet part
         raise FileRefused(
-            "The workbook's first sheet cannot be read: save it again as .xlsx or CSV UTF-8."
+            gettext(
+                "The workbook's first sheet cannot be read: save it again as .xlsx or CSV UTF-8."
+            )
         ) from None
     return Table(XLSX, headers, Rows(lambda: _sheet_lines(source), count))
 
@@ -362,12 +403,16 @@ def _sheet_lines(source: Source) -> Iterator[list[str]]:
             workbook = openpyxl.load_workbook(stream, read_only=True, data_only=False)
         except Exception:  # noqa: BLE001 - openpyxl raises many kinds for a damaged workbook
             raise _Unreadable(
-                "The workbook cannot be read: open it in Excel or LibreOffice and save it "
-                "again as .xlsx, or save it as CSV UTF-8."
+                gettext(
+                    "The workbook cannot be read: open it in Excel or LibreOffice and save "
+                    "it again as .xlsx, or save it as CSV UTF-8."
+                )
             ) from None
         try:
             if not workbook.worksheets:
-                raise _Unreadable("The workbook has no worksheet: there is nothing to import.")
+                raise _Unreadable(
+                    gettext("The workbook has no worksheet: there is nothing to import.")
+                )
             for values in workbook.worksheets[0].iter_rows(values_only=True):
                 yield [cell_text(value) for value in values]
         finally:

@@ -51,7 +51,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, current_app
-from flask_babel import LazyString, lazy_pgettext
+from flask_babel import LazyString, gettext, lazy_pgettext, ngettext
 from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
@@ -63,6 +63,7 @@ from console import audit
 from console.admin.registry import find_view
 from console.audit import acting
 from console.database import db, rowcount
+from console.i18n import format_count
 from console.jobs.import_files import Limits, Table, read_table
 from console.jobs.kinds import JobKind, register
 from console.jobs.runner import JobCancelled, JobContext, JobOutcome
@@ -222,7 +223,7 @@ SPECS: dict[str, ImportSpec] = {
 def spec_named(kind: str) -> ImportSpec:
     spec = SPECS.get(kind)
     if spec is None:
-        raise DomainError(f"There is no import of {kind[:20]!r}.")
+        raise DomainError(gettext("There is no import of %(kind)r.", kind=kind[:20]))
     return spec
 
 
@@ -267,16 +268,23 @@ def clean_mapping(spec: ImportSpec, headers: Sequence[str], chosen: Mapping[str,
             continue
         if not value.isdigit() or int(value) >= len(headers):
             raise import_service.ImportRefused(
-                f"{column.header}: choose one of the file's columns. Nothing was changed."
+                gettext(
+                    "%(column)s: choose one of the file's columns. Nothing was changed.",
+                    column=column.header,
+                )
             )
         mapping[column.name] = int(value)
     used: dict[int, str] = {}
     for name, index in mapping.items():
         if index in used:
             raise import_service.ImportRefused(
-                f"The column {headers[index]!r} is chosen for both "
-                f"{spec.column(used[index]).header} and {spec.column(name).header}; "
-                "a column can fill one field only."
+                gettext(
+                    "The column %(column)r is chosen for both %(first)s and %(second)s; a "
+                    "column can fill one field only.",
+                    column=headers[index],
+                    first=spec.column(used[index]).header,
+                    second=spec.column(name).header,
+                )
             )
         used[index] = name
     return mapping
@@ -287,14 +295,16 @@ def missing_columns(spec: ImportSpec, headers: Sequence[str], mapping: Mapping[s
     missing = [c.header for c in spec.columns if c.required and c.name not in mapping]
     if not missing:
         return ""
-    found = ", ".join(repr(h) for h in headers[:12] if h) or "none"
-    message = (
-        f"Required columns are missing: {', '.join(missing)}. Choose the file's column for "
-        f"each (columns found: {found})."
+    found = ", ".join(repr(h) for h in headers[:12] if h) or gettext("none")
+    message = gettext(
+        "Required columns are missing: %(missing)s. Choose the file's column for each "
+        "(columns found: %(found)s).",
+        missing=", ".join(missing),
+        found=found,
     )
     if len(headers) == 1:
-        message += (
-            " Only one column was found: the file's columns must be separated by commas, "
+        message += " " + gettext(
+            "Only one column was found: the file's columns must be separated by commas, "
             "semicolons, tabs or vertical bars."
         )
     return message
@@ -391,9 +401,10 @@ def _cell(raw: str) -> tuple[str, str | None]:
     if raw.startswith(NEUTRALISED):
         return raw[1:], None
     if raw.startswith(FORMULA):
-        return raw, (
-            f"Formulas are not imported ({raw[:30]!r}): type the value itself, or put an "
-            "apostrophe before it to import it as text."
+        return raw, gettext(
+            "Formulas are not imported (%(formula)r): type the value itself, or put an "
+            "apostrophe before it to import it as text.",
+            formula=raw[:30],
         )
     return raw, None
 
@@ -449,13 +460,17 @@ class _TaxRates:
         if not wanted:
             if current is not None:
                 return current, None
-            return None, "Choose the tax rate the product is sold at."
+            return None, gettext("Choose the tax rate the product is sold at.")
         if current is not None and current.name.casefold() == wanted:
             return current, None  # a product keeps an inactive rate it has
         rate = self.active.get(wanted)
         if rate is None:
-            names = ", ".join(sorted(r.name for r in self.active.values())) or "none"
-            return None, f"Not an active tax rate: {name[:40]!r} (active rates: {names})."
+            names = ", ".join(sorted(r.name for r in self.active.values())) or gettext("none")
+            return None, gettext(
+                "Not an active tax rate: %(name)r (active rates: %(names)s).",
+                name=name[:40],
+                names=names,
+            )
         return rate, None
 
 
@@ -505,7 +520,7 @@ def checked(
         return
     view = find_view(current_app, spec.view)
     if view is None:
-        raise DomainError("This console cannot import these records.")
+        raise DomainError(gettext("This console cannot import these records."))
     # One form, filled again for each row (``process``), as a fresh form per row would
     # be: building its fields is most of the cost of checking a row.
     form = _row_form_class(view, spec, mapping)(formdata=MultiDict())
@@ -630,8 +645,10 @@ def _as_previewed(
         result.stale = True
         result.errors = {
             "": [
-                f"The {spec.noun} was changed, deleted or created by someone since the "
-                "preview: preview the import again."
+                gettext(
+                    "Changed, deleted or created by someone since the preview: preview the "
+                    "import again."
+                )
             ]
         }
         return result
@@ -703,9 +720,10 @@ def _duplicates(table: Table, key_column: int) -> dict[str, list[int]]:
 
 def _duplicate_error(spec: ImportSpec, key: str, line: int, duplicates: Mapping) -> str:
     others = ", ".join(str(n) for n in duplicates[key] if n != line)
-    return (
-        f"The same {spec.column(spec.key).header} is on rows {others} as well: "
-        "each record may appear once in a file."
+    return gettext(
+        "The same %(column)s is on rows %(others)s as well: each record may appear once in a file.",
+        column=spec.column(spec.key).header,
+        others=others,
     )
 
 
@@ -753,11 +771,14 @@ def _checked_counts(
 
             product = existing.get(key)
             if not key:
-                errors.setdefault(sku_header, []).append("Give the product's SKU.")
+                errors.setdefault(sku_header, []).append(gettext("Give the product's SKU."))
             elif product is None:
                 errors.setdefault(sku_header, []).append(
-                    f"There is no product with the SKU {shown[:40]!r}: a count changes the "
-                    "stock of existing products only."
+                    gettext(
+                        "There is no product with the SKU %(sku)r: a count changes the stock "
+                        "of existing products only.",
+                        sku=shown[:40],
+                    )
                 )
             if key in duplicates:
                 errors.setdefault(sku_header, []).append(
@@ -769,21 +790,27 @@ def _checked_counts(
                 errors.setdefault(counted_header, []).append(problem)
             elif not text.strip():
                 errors.setdefault(counted_header, []).append(
-                    "Give the quantity counted on the shelf."
+                    gettext("Give the quantity counted on the shelf.")
                 )
             elif not WHOLE_NUMBER.fullmatch(text.strip()):
                 errors.setdefault(counted_header, []).append(
-                    f"Give the counted quantity as a whole number (not {text.strip()[:20]!r})."
+                    gettext(
+                        "Give the counted quantity as a whole number (not %(text)r).",
+                        text=text.strip()[:20],
+                    )
                 )
             else:
                 counted = int(text.strip())
                 if counted < 0:
                     errors.setdefault(counted_header, []).append(
-                        "A counted quantity cannot be below zero."
+                        gettext("A counted quantity cannot be below zero.")
                     )
                 elif counted > stock_service.MAX_QUANTITY:
                     errors.setdefault(counted_header, []).append(
-                        f"{counted:,} is more than any stock can be."
+                        gettext(
+                            "%(counted)s is more than any stock can be.",
+                            counted=format_count(counted),
+                        )
                     )
             note, problem = cell("note")
             note = note.strip()
@@ -791,13 +818,20 @@ def _checked_counts(
                 errors.setdefault(note_header, []).append(problem)
             elif len(note) > stock_service.MAX_NOTE_LENGTH:
                 errors.setdefault(note_header, []).append(
-                    f"The note is too long (at most {stock_service.MAX_NOTE_LENGTH} characters)."
+                    gettext(
+                        "The note is too long (at most %(max_note_length)s characters).",
+                        max_note_length=stock_service.MAX_NOTE_LENGTH,
+                    )
                 )
             held = reserved.get(product.id, 0) if product is not None else 0
             if not errors and counted is not None and counted < held:
                 errors.setdefault(counted_header, []).append(
-                    f"{counted} counted, but approved orders not shipped yet hold {held}; "
-                    "count again, or cancel or ship those orders first."
+                    gettext(
+                        "%(counted)s counted, but approved orders not shipped yet hold "
+                        "%(held)s; count again, or cancel or ship those orders first.",
+                        counted=format_count(counted),
+                        held=format_count(held),
+                    )
                 )
             if errors or product is None or counted is None:
                 row.errors = errors
@@ -856,7 +890,9 @@ def _check_row(
             if word in YES:
                 formdata[name] = "y"
             elif word not in NO:
-                errors.setdefault(column.header, []).append(f"Enter yes or no (not {text[:20]!r}).")
+                errors.setdefault(column.header, []).append(
+                    gettext("Enter yes or no (not %(text)r).", text=text[:20])
+                )
             continue
         if name == "tax_rate" and tax_rates is not None:
             current = tax_rates.by_id.get(record.tax_rate_id) if record is not None else None
@@ -976,9 +1012,13 @@ def apply(
                 stale = next((row for row in rows if row.stale), None)
                 if stale is not None and not valid_only:
                     raise import_service.ImportRefused(
-                        f"Row {stale.line} ({stale.key}): the {spec.noun} was changed, "
-                        "deleted or created by someone since the preview, so nothing was "
-                        "imported. Preview the import again."
+                        gettext(
+                            "Row %(line)s (%(key)s) was changed, deleted or created by "
+                            "someone since the preview, so nothing was imported. Preview the "
+                            "import again.",
+                            line=stale.line,
+                            key=stale.key,
+                        )
                     )
                 refused = refused or (not valid_only and any(row.action == ERROR for row in rows))
                 if not refused:
@@ -997,8 +1037,10 @@ def apply(
     except (IntegrityError, StaleDataError):
         session.rollback()
         raise import_service.ImportRefused(
-            "Another change to the same records happened while the import was applied, so "
-            "nothing was imported. Preview the import again."
+            gettext(
+                "Another change to the same records happened while the import was applied, "
+                "so nothing was imported. Preview the import again."
+            )
         ) from None
     except Exception:
         session.rollback()
@@ -1009,9 +1051,13 @@ def apply(
 def _refuse_errors(tally: Tally, valid_only: bool) -> None:
     if tally.counts[ERROR] and not valid_only:
         raise import_service.ImportRefused(
-            f"{tally.counts[ERROR]:,} row(s) have errors, so nothing was imported (all or "
-            "nothing). Fix them and upload the file again, or confirm with "
-            '"valid rows only".'
+            ngettext(
+                "%(num)s row has errors, so nothing was imported (all or nothing). Fix it "
+                'and upload the file again, or confirm with "valid rows only".',
+                "%(num)s rows have errors, so nothing was imported (all or nothing). Fix "
+                'them and upload the file again, or confirm with "valid rows only".',
+                tally.counts[ERROR],
+            )
         )
 
 
@@ -1058,7 +1104,12 @@ def _apply_counts(
                 row = by_product[product_id]
                 if not valid_only:
                     raise import_service.ImportRefused(
-                        f"Row {row.line} ({row.key}): {reason} Nothing was imported."
+                        gettext(
+                            "Row %(line)s (%(key)s): %(reason)s Nothing was imported.",
+                            line=row.line,
+                            key=row.key,
+                            reason=reason,
+                        )
                     )
                 row.action = ERROR
                 row.errors = {"": [reason]}
@@ -1247,12 +1298,15 @@ class _BulkWriter:
                 continue
             if not valid_only:
                 raise import_service.ImportRefused(
-                    f"Row {row.line} ({row.key}): the {self.spec.noun} was changed or "
-                    "deleted by someone since the check, so nothing was imported. "
-                    "Preview the import again."
+                    gettext(
+                        "Row %(line)s (%(key)s) was changed or deleted by someone since the "
+                        "check, so nothing was imported. Preview the import again.",
+                        line=row.line,
+                        key=row.key,
+                    )
                 )
             row.action = ERROR
-            row.errors = {"": [f"The {self.spec.noun} was changed since the check."]}
+            row.errors = {"": [gettext("Changed by someone since the check.")]}
         return kept
 
     def _update(self, columns: tuple[str, ...]) -> Any:
@@ -1360,8 +1414,11 @@ def preview(
     session.commit()
     if not import_service.record_preview(session, batch.id, outcome, job_id):
         raise import_service.ImportRefused(
-            f"Import #{batch.id} was confirmed or mapped again meanwhile; this preview "
-            "was not kept."
+            gettext(
+                "Import #%(id)s was confirmed or mapped again meanwhile; this preview was "
+                "not kept.",
+                id=batch.id,
+            )
         )
     return outcome
 
@@ -1407,7 +1464,9 @@ def confirm_and_apply(
     except Exception as exc:
         session.rollback()
         import_service.fail(
-            session, batch_id, f"Nothing was imported: an unexpected error ({exc})."
+            session,
+            batch_id,
+            gettext("Nothing was imported: an unexpected error (%(error)s).", error=exc),
         )
         raise
 
@@ -1416,14 +1475,18 @@ def import_refusal(owner: User, parameters: Mapping[str, Any]) -> str | None:
     """Why ``owner`` may not run this import job (the kind's write permission)."""
     batch = db.session.get(ImportBatch, int(parameters.get("batch", 0) or 0))
     if batch is None:
-        return "This import no longer exists."
+        return gettext("This import no longer exists.")
     spec = SPECS.get(batch.kind)
     if spec is None or not owner.active:
-        return "Your account may not import these records."
+        return gettext("Your account may not import these records.")
     if batch.owner_id != owner.id and not owner.has_permission(STAFF_MANAGE):
-        return "Only the person who uploaded an import may run it."
+        return gettext("Only the person who uploaded an import may run it.")
     if not owner.has_permission(spec.permission):
-        return f"Your role does not allow importing {batch.kind} (it needs {spec.permission})."
+        return gettext(
+            "Your role does not allow importing %(kind)s (it needs %(permission)s).",
+            kind=batch.kind,
+            permission=spec.permission,
+        )
     return None
 
 
@@ -1432,7 +1495,7 @@ def run_import(context: JobContext) -> JobOutcome:
     session = context.session
     batch = session.get(ImportBatch, int(context.parameters["batch"]))
     if batch is None:
-        raise DomainError("This import no longer exists.")
+        raise DomainError(gettext("This import no longer exists."))
     step = context.parameters.get("step")
     total = batch.rows
     context.progress(0, total, force=True)
@@ -1443,7 +1506,10 @@ def run_import(context: JobContext) -> JobOutcome:
     if step != "apply":
         if not import_service.claim_preview(session, batch.id, context.job_id):
             raise import_service.ImportRefused(
-                f"Import #{batch.id} was confirmed meanwhile; it is not previewed again."
+                gettext(
+                    "Import #%(id)s was confirmed meanwhile; it is not previewed again.",
+                    id=batch.id,
+                )
             )
         session.refresh(batch)
     if step == "apply":

@@ -13,9 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, current_app
+from flask_babel import gettext
 from sqlalchemy.orm import Session
 
 from console.database import db
+from console.i18n import writing_for
 from console.jobs.kinds import kind_named
 from console.models import Job, User
 from console.services import jobs as jobs_service
@@ -129,11 +131,20 @@ def run_pending(app: Flask, *, stop: Any = None) -> int:
 def _run_claimed(app: Flask, job_id: int, token: str) -> None:
     job = db.session.get(Job, job_id, populate_existing=True)
     assert job is not None  # claimed a moment ago; jobs are never deleted
+    # What the job writes for its owner (an import's row errors, a refusal, its error)
+    # reads in the owner's language and zone, whichever runner or host runs it.
+    with writing_for(job.owner):
+        _run(app, job, job_id, token)
+
+
+def _run(app: Flask, job: Job, job_id: int, token: str) -> None:
     kind = kind_named(job.kind)
     context = JobContext(app, job, token)
     try:
         if kind is None:
-            raise DomainError(f"This console cannot run jobs of kind {job.kind!r}.")
+            raise DomainError(
+                gettext("This console cannot run jobs of kind %(kind)r.", kind=job.kind)
+            )
         refusal = kind.refusal(job.owner, context.parameters)
         if refusal:
             raise DomainError(refusal)
@@ -150,7 +161,9 @@ def _run_claimed(app: Flask, job_id: int, token: str) -> None:
     except Exception as exc:
         db.session.rollback()
         log.exception("job %s failed", job_id)
-        _give_up(job_id, token, f"The job stopped on an unexpected error: {exc}")
+        _give_up(
+            job_id, token, gettext("The job stopped on an unexpected error: %(error)s", error=exc)
+        )
         return
     if not jobs_service.complete(
         db.session(),

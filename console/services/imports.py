@@ -30,6 +30,7 @@ from flask_babel import gettext
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
+from console import localtime
 from console.database import rowcount
 from console.models import (
     ImportBatch,
@@ -326,10 +327,15 @@ def confirm(session: Session, batch: ImportBatch, *, valid_only: bool) -> None:
     """
     if batch.is_confirmed:
         raise ImportRefused(
-            f"Import #{batch.id} was confirmed already "
-            f"({batch.confirmed_at:%Y-%m-%d %H:%M} UTC); it is not applied twice."
+            gettext(
+                "Import #%(id)s was confirmed already (%(when)s); it is not applied twice.",
+                id=batch.id,
+                when=localtime.show(batch.confirmed_at),
+            )
             if batch.confirmed_at
-            else f"Import #{batch.id} was confirmed already; it is not applied twice."
+            else gettext(
+                "Import #%(id)s was confirmed already; it is not applied twice.", id=batch.id
+            )
         )
     if batch.state != ImportState.PREVIEWED:
         raise ImportRefused(

@@ -38,6 +38,12 @@ from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal, localcontext
 from types import MappingProxyType
 from typing import Any
 
+from flask import has_app_context
+from flask_babel import gettext, ngettext
+
+from console import localtime
+from console.i18n import format_count, format_money
+
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
 HUNDRED = Decimal(100)
@@ -284,8 +290,28 @@ def added_tax(amount: Decimal, rate: Decimal) -> Decimal:
         return cents(amount * rate / HUNDRED)
 
 
-def _utc(moment: dt.datetime) -> str:
+def _moment_text(moment: dt.datetime) -> str:
+    """A time in a message: as the reader reads times, in a request or a job; in UTC
+    where nobody reads (pricing outside an app)."""
+    if has_app_context():
+        return localtime.show(moment)
     return moment.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _amount_text(value: Decimal) -> str:
+    """An amount in a message: as the reader's locale writes money (``1.234,50 €``), or
+    ``1,234.50`` where nobody reads (pricing outside an app)."""
+    if has_app_context():
+        return format_money(value)
+    return money_text(value)
+
+
+def quantity_range_message() -> str:
+    """What a line's quantity out of range is told."""
+    return gettext(
+        "The quantity must be at least 1 and at most %(most)s.",
+        most=format_count(MAX_QUANTITY),
+    )
 
 
 def promotion_problems(promotion: PromotionInput, subtotal: Decimal, now: dt.datetime) -> list[str]:
@@ -293,30 +319,65 @@ def promotion_problems(promotion: PromotionInput, subtotal: Decimal, now: dt.dat
     code = promotion.code
     if not promotion.held:
         if not promotion.active:
-            return [f"The code {code} is no longer active."]
+            return [gettext("The code %(code)s is no longer active.", code=code)]
         if promotion.valid_from is not None and now < promotion.valid_from:
-            return [f"The code {code} is not valid yet: it starts {_utc(promotion.valid_from)}."]
+            return [
+                gettext(
+                    "The code %(code)s is not valid yet: it starts %(when)s.",
+                    code=code,
+                    when=_moment_text(promotion.valid_from),
+                )
+            ]
         if promotion.valid_until is not None and now > promotion.valid_until:
-            return [f"The code {code} expired {_utc(promotion.valid_until)}."]
+            return [
+                gettext(
+                    "The code %(code)s expired %(when)s.",
+                    code=code,
+                    when=_moment_text(promotion.valid_until),
+                )
+            ]
         limit = promotion.usage_limit
         if limit is not None and promotion.times_used >= limit:
-            uses = "once" if limit == 1 else f"{limit} times"
-            return [f"The code {code} has been used up: it could be used {uses} in all."]
+            return [
+                ngettext(
+                    "The code %(code)s has been used up: it could be used once in all.",
+                    "The code %(code)s has been used up: it could be used %(num)s times in all.",
+                    limit,
+                    code=code,
+                )
+            ]
     if not promotion.held_by_customer:
         limit = promotion.per_customer_limit
         if limit is not None and promotion.customer_uses >= limit:
-            uses = "once" if limit == 1 else f"{limit} times"
-            return [f"This customer has used the code {code} already ({uses} per customer)."]
+            return [
+                ngettext(
+                    "This customer has used the code %(code)s already (once per customer).",
+                    "This customer has used the code %(code)s already (%(num)s times per "
+                    "customer).",
+                    limit,
+                    code=code,
+                )
+            ]
     minimum = promotion.minimum_subtotal
     if minimum is not None and subtotal < minimum:
         return [
-            f"The code {code} needs a subtotal of at least {money_text(minimum)}; "
-            f"this order's is {money_text(subtotal)}."
+            gettext(
+                "The code %(code)s needs a subtotal of at least %(minimum)s; this order's is "
+                "%(subtotal)s.",
+                code=code,
+                minimum=_amount_text(minimum),
+                subtotal=_amount_text(subtotal),
+            )
         ]
     if promotion.kind == FIXED and promotion.value > subtotal:
         return [
-            f"The code {code} takes {money_text(promotion.value)} off, more than this "
-            f"order's subtotal of {money_text(subtotal)}."
+            gettext(
+                "The code %(code)s takes %(value)s off, more than this order's subtotal of "
+                "%(subtotal)s.",
+                code=code,
+                value=_amount_text(promotion.value),
+                subtotal=_amount_text(subtotal),
+            )
         ]
     return []
 
@@ -332,18 +393,21 @@ def _discount(promotion: PromotionInput, subtotal: Decimal) -> Decimal:
 def _line_problems(lines: Sequence[LineInput]) -> dict[str, list[str]]:
     errors: dict[str, list[str]] = {}
     if not lines:
-        errors["lines"] = ["An order needs at least one line: add a product and a quantity."]
+        errors["lines"] = [
+            gettext("An order needs at least one line: add a product and a quantity.")
+        ]
         return errors
     for index, line in enumerate(lines):
         if not 1 <= line.quantity <= MAX_QUANTITY:
-            errors[f"lines-{index}-quantity"] = [
-                f"The quantity must be at least 1 and at most {MAX_QUANTITY:,}."
-            ]
+            errors[f"lines-{index}-quantity"] = [quantity_range_message()]
     retired = sorted(line.sku for line in lines if not line.active and not line.kept)
     if retired:
         errors.setdefault("lines", []).append(
-            "No longer sold (the product is inactive), so it cannot be added to an "
-            f"order: {', '.join(retired)}. Choose an active product."
+            gettext(
+                "No longer sold (the product is inactive), so it cannot be added to an "
+                "order: %(skus)s. Choose an active product.",
+                skus=", ".join(retired),
+            )
         )
 
     def product_of(line: LineInput) -> Any:
@@ -355,8 +419,11 @@ def _line_problems(lines: Sequence[LineInput]) -> dict[str, list[str]]:
     repeated = sorted({line.sku for line in lines if seen[product_of(line)] > 1})
     if repeated:
         errors.setdefault("lines", []).append(
-            "Each product may appear on one line only; change the quantity instead of "
-            f"adding it again: {', '.join(repeated)}."
+            gettext(
+                "Each product may appear on one line only; change the quantity instead of "
+                "adding it again: %(skus)s.",
+                skus=", ".join(repeated),
+            )
         )
     return errors
 
@@ -383,7 +450,9 @@ def quote(
     promotion_id = None
     if code is not None:
         if promotion is None:
-            errors["coupon_code"] = [f"There is no promotion code {code}; check the spelling."]
+            errors["coupon_code"] = [
+                gettext("There is no promotion code %(code)s; check the spelling.", code=code)
+            ]
         else:
             problems = promotion_problems(promotion, subtotal, now)
             if problems:
@@ -396,7 +465,10 @@ def quote(
     if shipping is not None:
         if not shipping.active and not shipping.held:
             errors["shipping_method"] = [
-                f"{shipping.name} is no longer offered; choose another shipping method."
+                gettext(
+                    "%(name)s is no longer offered; choose another shipping method.",
+                    name=shipping.name,
+                )
             ]
         free = shipping.free_above is not None and subtotal >= shipping.free_above
         shipping_total = ZERO if free else shipping.price

@@ -320,8 +320,11 @@ def record_counts(
     """
     if actor is None or not actor.active or not actor.has_permission(STOCK_ADJUST):
         raise DomainError(
-            "Your role does not allow you to adjust stock "
-            f"(it needs the permission {STOCK_ADJUST})."
+            gettext(
+                "Your role does not allow you to adjust stock (it needs the permission "
+                "%(stock_adjust)s).",
+                stock_adjust=STOCK_ADJUST,
+            )
         )
     outcome = CountOutcome()
     table: Any = Product.__table__
