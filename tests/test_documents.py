@@ -212,7 +212,7 @@ def test_credit_note_needs_orders_approve_a_reason_and_at_most_the_shipping_paid
         documents.issue_credit_note(
             db.session, order, team["manager"], [], shipping="1.00", reason="  "
         )
-    with pytest.raises(DomainError, match="more than the 12.00"):
+    with pytest.raises(DomainError, match="more than the €12.00"):
         documents.issue_credit_note(
             db.session, order, team["manager"], [], shipping="12.01", reason="x"
         )

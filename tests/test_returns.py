@@ -11,6 +11,7 @@ import json
 from decimal import Decimal
 
 import pytest
+from flask_babel import force_locale
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
@@ -170,6 +171,21 @@ def test_receiving_needs_an_outcome_for_every_line(team, priced):
     )
 
 
+def test_a_refused_refund_names_its_amounts_the_readers_way(app, team, priced):
+    """A German manager reads the amounts of a refused refund as German writes money."""
+    order = shipped(team, priced)
+    return_ = received(ask(order, team["clerk"], KET_1=1), team["clerk"])
+    with (
+        app.test_request_context("/"),
+        force_locale("de"),
+        pytest.raises(DomainError) as refused,
+    ):
+        returns.refund(db.session, return_.id, team["manager"], shipping="12.01")
+    written = "12,01\xa0€ Versandkosten sind mehr als die 12,00\xa0€"
+    assert refused.value.message.startswith(written), refused.value.message
+    assert db.session.get(Return, return_.id).state == "received"
+
+
 def test_refund_is_what_was_paid_for_the_returned_units_and_is_capped(team, priced):
     order = shipped(team, priced)
     return_ = received(ask(order, team["clerk"], KET_1=1, TEA_1=1), team["clerk"])
@@ -180,7 +196,7 @@ def test_refund_is_what_was_paid_for_the_returned_units_and_is_capped(team, pric
     assert quote.shipping == D("12.00")
     with pytest.raises(DomainError, match="never raised"):
         returns.refund(db.session, return_.id, team["manager"], amount=quote.goods + D("0.01"))
-    with pytest.raises(DomainError, match="more than the 12.00"):
+    with pytest.raises(DomainError, match="more than the €12.00"):
         returns.refund(db.session, return_.id, team["manager"], shipping="12.01")
     for bad in ("-1", "abc", "1.001", "NaN"):
         with pytest.raises(DomainError):
@@ -246,7 +262,7 @@ def test_shipping_is_refunded_once_over_all_returns(team, priced):
     returns.refund(db.session, first.id, team["manager"], shipping="7.00")
     second = received(ask(order, team["clerk"], KET_1=1), team["clerk"])
     assert returns.refund_quote(db.session, second).shipping == D("5.00")
-    with pytest.raises(DomainError, match="more than the 5.00"):
+    with pytest.raises(DomainError, match="more than the €5.00"):
         returns.refund(db.session, second.id, team["manager"], shipping="5.01")
 
 

@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from console import audit
 from console.audit.capture import ACTING_KEY
+from console.i18n import format_money
 from console.models import (
     CreditNote,
     DocumentCounter,
@@ -309,8 +310,8 @@ def _credited_lines(order: Order, lines: Sequence[CreditLine]) -> Credited:
                 gettext(
                     "%(sku)s: %(money_text)s is more than the line's total of %(money_text2)s.",
                     sku=line.sku,
-                    money_text=money_text(value),
-                    money_text2=money_text(line.line_total),
+                    money_text=format_money(value),
+                    money_text2=format_money(line.line_total),
                 )
             )
         tax = None
@@ -439,8 +440,8 @@ def issue_credit_note(
             gettext(
                 "%(money_text)s of shipping is more than the %(money_text2)s order %(number)s "
                 "charged.",
-                money_text=money_text(shipped_back),
-                money_text2=money_text(loaded.shipping_total),
+                money_text=format_money(shipped_back),
+                money_text2=format_money(loaded.shipping_total),
                 number=loaded.number,
             )
         )

@@ -44,6 +44,7 @@ from sqlalchemy.orm import Session
 from config import N_
 from console import audit
 from console.database import rowcount
+from console.i18n import format_money
 from console.models import Order, OrderLine, OrderStatus, Return, ReturnLine, User
 from console.models.base import utcnow, word_of
 from console.models.returns import ReturnOutcome, ReturnState
@@ -500,7 +501,7 @@ def four_eyes_refusal(return_: Return, actor: User, total: Decimal) -> str | Non
             "You received %(label)s; a refund above %(limit)s must be approved by someone"
             " else (four-eyes rule).",
             label=return_.title,
-            limit=money_text(limit),
+            limit=format_money(limit),
         )
     return None
 
@@ -547,8 +548,8 @@ def refund(
                 gettext(
                     "%(amount)s is more than was paid for the returned items (%(most)s);"
                     " a refund can be lowered, never raised.",
-                    amount=money_text(goods),
-                    most=money_text(quote.goods),
+                    amount=format_money(goods),
+                    most=format_money(quote.goods),
                 )
             )
         shipped_back = (
@@ -561,8 +562,8 @@ def refund(
                 gettext(
                     "%(amount)s of shipping is more than the %(most)s the order charged and"
                     " no refund gave back yet.",
-                    amount=money_text(shipped_back),
-                    most=money_text(quote.shipping),
+                    amount=format_money(shipped_back),
+                    most=format_money(quote.shipping),
                 )
             )
         if not goods and not shipped_back:
