@@ -218,6 +218,7 @@ API_ENDPOINTS: dict[str, Needs] = {
     "api_products.get": ("products.read",),
     "api_products.create": ("products.read", "products.write"),
     "api_products.update": ("products.read", "products.write"),
+    "api_products.adjust_stock": ("products.read", "stock.adjust"),
     "api_orders.list": ("orders.read",),
     "api_orders.get": ("orders.read",),
     "api_orders.create": ("orders.read", "orders.write"),

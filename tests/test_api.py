@@ -14,8 +14,17 @@ import pytest
 from sqlalchemy import func, select
 
 from console.database import db
-from console.models import ApiToken, AuditEvent, Customer, Order, OutboxMessage, Product
+from console.models import (
+    ApiToken,
+    AuditEvent,
+    Customer,
+    Order,
+    OutboxMessage,
+    Product,
+    StockMovement,
+)
 from console.models.base import utcnow
+from console.services import stock as stock_service
 from tests.factories import (
     CustomerFactory,
     OrderFactory,
@@ -24,7 +33,7 @@ from tests.factories import (
     api_secret,
     bearer,
 )
-from tests.helpers import csrf_token_from
+from tests.helpers import csrf_token_from, snapshot
 
 PROBLEM = "application/problem+json"
 
@@ -247,6 +256,96 @@ def test_product_rules_are_the_consoles(app, client):
     assert created.status_code == 201, created.get_data(as_text=True)
     assert created.get_json()["unit_price"] == "10.50"
     assert db.session.get(Product, created.get_json()["id"]).unit_price == Decimal("10.50")
+
+
+# --- stock --------------------------------------------------------------------------------
+
+
+def movements_of(product_id: int) -> list[tuple[str, int, int]]:
+    return [
+        (m.reason, m.quantity, m.balance_after)
+        for m in db.session.scalars(
+            select(StockMovement)
+            .where(StockMovement.product_id == product_id)
+            .order_by(StockMovement.id)
+        )
+    ]
+
+
+def test_a_product_made_through_the_api_has_its_stock_in_the_ledger(app, client):
+    headers = bearer(api_secret(["products.read", "products.write"]))
+    created = client.post(
+        "/api/v1/products",
+        json={"sku": "KET-9", "name": "Kettle", "unit_price": "10.50", "stock": 3},
+        headers=headers,
+    )
+    assert created.status_code == 201, created.get_data(as_text=True)
+    product_id = created.get_json()["id"]
+    assert movements_of(product_id) == [("received", 3, 3)]
+    assert stock_service.verify(db.session).mismatches == []
+
+
+def test_stock_is_not_changed_by_editing_a_product(app, client):
+    product = ProductFactory(stock=5)
+    headers = bearer(api_secret(["products.read", "products.write"]))
+    etag = client.get(f"/api/v1/products/{product.id}", headers=headers).headers["ETag"]
+    before = snapshot(frozenset({"api_token"}))
+    response = client.patch(
+        f"/api/v1/products/{product.id}",
+        json={"stock": 500, "name": "Renamed"},
+        headers={**headers, "If-Match": etag},
+    )
+    body = assert_problem(response, 422)
+    assert "stock-adjustments" in body["errors"]["stock"][0]
+    assert snapshot(frozenset({"api_token"})) == before
+    assert db.session.get(Product, product.id, populate_existing=True).stock == 5
+
+
+def test_stock_adjustments_through_the_api_write_the_ledger(app, client):
+    product = ProductFactory(stock=0)
+    owner = StaffFactory(role="manager")
+    headers = bearer(api_secret(["products.read", "stock.adjust"], owner))
+    url = f"/api/v1/products/{product.id}/stock-adjustments"
+
+    received = client.post(url, json={"reason": "received", "quantity": 8}, headers=headers)
+    assert received.status_code == 200, received.get_data(as_text=True)
+    assert received.get_json()["change"] == 8
+    assert received.get_json()["product"]["stock"] == 8
+    counted = client.post(
+        url, json={"reason": "counted", "quantity": 6, "note": "Shelf count"}, headers=headers
+    )
+    assert counted.get_json()["change"] == -2 and counted.get_json()["product"]["stock"] == 6
+    damaged = client.post(url, json={"reason": "damaged", "quantity": 1}, headers=headers)
+    assert damaged.get_json()["product"]["stock"] == 5
+    assert movements_of(product.id) == [
+        ("received", 8, 8),
+        ("counted", -2, 6),
+        ("damaged", -1, 5),
+    ]
+
+    before = snapshot(frozenset({"api_token"}))
+    for bad in (
+        {"reason": "damaged", "quantity": 6},  # more than there is
+        {"reason": "received", "quantity": 0},
+        {"reason": "counted", "quantity": -1},
+        {"reason": "reserved", "quantity": 1},  # not an adjustment
+        {"reason": "received"},
+        {"reason": "received", "quantity": "3"},
+        {"reason": "received", "quantity": 1, "note": "x" * 501},
+    ):
+        refused = client.post(url, json=bad, headers=headers)
+        assert refused.status_code == 422, (bad, refused.get_data(as_text=True))
+        assert refused.mimetype == "application/problem+json"
+    assert snapshot(frozenset({"api_token"})) == before
+    assert stock_service.verify(db.session).mismatches == []
+    assert (
+        client.post(
+            "/api/v1/products/999999/stock-adjustments",
+            json={"reason": "received", "quantity": 1},
+            headers=headers,
+        ).status_code
+        == 404
+    )
 
 
 # --- bad input -------------------------------------------------------------------------

@@ -74,6 +74,8 @@ def request_for(rule, ids: dict[str, int]) -> tuple[str, str, dict]:
             "customer_id": ids["customer_id"],
             "lines": [{"product_id": ids["product_id"], "quantity": 1}],
         }
+    elif endpoint == "api_products.adjust_stock":
+        body = {"reason": "received", "quantity": 1}
     elif endpoint == "api_orders.reject":
         body = {"reason": "Out of area"}
     elif endpoint == "api_orders.ship":

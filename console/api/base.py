@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from typing import Any
 
 from flask import abort, current_app, request
@@ -228,11 +229,14 @@ def record_or_404(model: type, record_id: Any, message: str, **options: Any) -> 
     return record
 
 
-def save(record: Any, values: dict[str, Any]) -> Any:
-    """Set ``values`` on ``record`` (added when new) and commit, as the token's owner."""
+def save(record: Any, values: dict[str, Any], then: Callable[[Any], None] | None = None) -> Any:
+    """Set ``values`` on ``record`` (added when new) and commit, as the token's owner;
+    ``then(record)`` writes what goes with the change, in its transaction."""
     with audit.acting(db.session, auth.current_owner()):
         for name, value in values.items():
             setattr(record, name, value)
         db.session.add(record)
+        if then is not None:
+            then(record)
         db.session.commit()
     return record

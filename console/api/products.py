@@ -11,7 +11,8 @@ from console.api import auth, forms, pagination, schemas
 from console.api.base import api_blueprint, documented, etag_data, record_or_404, save
 from console.database import db
 from console.models import Product
-from console.permissions import PRODUCTS_READ, PRODUCTS_WRITE
+from console.permissions import PRODUCTS_READ, PRODUCTS_WRITE, STOCK_ADJUST
+from console.services import stock as stock_service
 
 blp = api_blueprint("api_products", __name__, "/api/v1/products", "The product catalogue.")
 
@@ -65,8 +66,13 @@ def get_product(product_id: int):
 @blp.response(201, schemas.ProductSchema)
 @documented(blp, 409, 413, 415, 422)
 def create_product(values: dict[str, Any]):
-    """Create a product, checked as the console's product form checks it."""
-    product = save(Product(), _cleaned(values))
+    """Create a product, checked as the console's product form checks it; its stock is
+    recorded as received in the stock ledger, as the console's form records it."""
+    product = save(
+        Product(),
+        _cleaned(values),
+        then=lambda new: stock_service.record_initial_stock(db.session, new, auth.current_owner()),
+    )
     blp.set_etag(etag_data(product))
     return product
 
@@ -84,3 +90,24 @@ def update_product(values: dict[str, Any], product_id: int):
     save(product, _cleaned(values, product))
     blp.set_etag(etag_data(product))
     return product
+
+
+@blp.route("/<int:product_id>/stock-adjustments", methods=["POST"], endpoint="adjust_stock")
+@auth.requires(PRODUCTS_READ, STOCK_ADJUST)
+@blp.arguments(schemas.StockAdjustmentSchema)
+@blp.response(200, schemas.StockAdjustmentResultSchema)
+@documented(blp, 404, 413, 415, 422)
+def adjust_stock(values: dict[str, Any], product_id: int):
+    """Record a receipt, a count, damage or a correction of one product's stock, as the
+    console's Adjust stock page does: a movement in the stock ledger, never below zero."""
+    product = _product(product_id)
+    outcome = stock_service.adjust(
+        db.session,
+        auth.current_owner(),
+        values["reason"],
+        [stock_service.AdjustmentRow(product.sku, values["quantity"])],
+        values.get("note"),
+    )
+    db.session.refresh(product)
+    change = sum(movement.quantity for movement in outcome.movements)
+    return {"product": product, "change": change}

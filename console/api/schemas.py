@@ -12,7 +12,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import Schema, ValidationError, fields, pre_load, validate
 
 from config import LANGUAGES
 
@@ -142,6 +142,13 @@ class CustomerPageSchema(PageSchema):
 # --- products --------------------------------------------------------------------------
 
 
+STOCK_CHANGES = (
+    "Stock is not changed by editing a product: record a receipt, a count, damage or a "
+    "correction with POST /api/v1/products/{id}/stock-adjustments, which the stock "
+    "ledger keeps."
+)
+
+
 class ProductSchema(Schema):
     id = fields.Integer(dump_only=True, metadata={"example": 7})
     sku = _text(40, required=True, metadata={"example": "KET-001"})
@@ -150,7 +157,13 @@ class ProductSchema(Schema):
     unit_price = _money_in(required=True)
     tax_rate_id = _id(metadata={"example": 1, "description": "Default: the usual rate"})
     stock = fields.Integer(
-        strict=True, validate=validate.Range(0, 2_000_000_000), metadata={"example": 12}
+        strict=True,
+        validate=validate.Range(0, 2_000_000_000),
+        metadata={
+            "example": 12,
+            "description": "Available stock. On create: the initial stock, recorded as "
+            "received in the stock ledger.",
+        },
     )
     active = fields.Boolean(metadata={"example": True})
     version = fields.Integer(dump_only=True, metadata={"example": 1})
@@ -159,11 +172,46 @@ class ProductSchema(Schema):
 
 
 class ProductUpdateSchema(ProductSchema):
-    """Only the fields sent are changed."""
+    """Only the fields sent are changed; stock is not among them (``STOCK_CHANGES``)."""
 
     sku = _text(40, metadata={"example": "KET-001"})
     name = _text(200, metadata={"example": "Kettle"})
     unit_price = _money_in()
+    stock = fields.Integer(dump_only=True, metadata={"example": 12, "description": STOCK_CHANGES})
+
+    @pre_load
+    def refuse_stock(self, data: Any, **_kwargs: Any) -> Any:
+        """A clear answer, rather than "Unknown field", for a client that sends stock."""
+        if isinstance(data, dict) and "stock" in data:
+            raise ValidationError({"stock": [STOCK_CHANGES]})
+        return data
+
+
+class StockAdjustmentSchema(Schema):
+    reason = fields.String(
+        required=True,
+        validate=validate.OneOf(["received", "counted", "damaged", "correction"]),
+        metadata={
+            "example": "received",
+            "description": "received: +quantity; counted: the quantity counted on the "
+            "shelf (the difference is recorded); damaged: -quantity (damage or loss); "
+            "correction: a signed quantity.",
+        },
+    )
+    quantity = fields.Integer(
+        required=True,
+        strict=True,
+        validate=validate.Range(-2_000_000_000, 2_000_000_000),
+        metadata={"example": 10},
+    )
+    note = _text(500, allow_none=True, metadata={"example": "Delivery note 4471"})
+
+
+class StockAdjustmentResultSchema(Schema):
+    product = fields.Nested(ProductSchema)
+    change = fields.Integer(
+        metadata={"example": 10, "description": "The movement recorded (0: a count that matched)"}
+    )
 
 
 class ProductListArgs(PageArgs):
