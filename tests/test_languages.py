@@ -212,3 +212,33 @@ def test_the_order_desks_messages_are_in_the_readers_language(app):
         assert list(unknown.errors["coupon_code"]) == [
             "Il n’existe pas de code promo NOPE ; vérifiez l’orthographe."
         ]
+
+
+def test_a_refused_stock_adjustment_says_why_in_the_readers_language(app):
+    """The Adjust stock page's refusals, written by the stock service, read in German."""
+    from console.services import stock
+    from console.services.errors import DomainError
+    from tests.factories import StaffFactory
+
+    ProductFactory(sku="A", stock=5)
+    manager = StaffFactory(role="manager")
+    rows = [stock.AdjustmentRow("A", 6), stock.AdjustmentRow("NOPE", 1)]
+    with (
+        app.test_request_context("/"),
+        force_locale("de"),
+        pytest.raises(DomainError) as refused,
+    ):
+        stock.adjust(db.session, manager, "damaged", rows)
+    assert refused.value.message == (
+        "Nichts wurde geändert. Zeile 2: Es gibt kein Produkt mit der Artikelnummer 'NOPE'."
+    )
+    with (
+        app.test_request_context("/"),
+        force_locale("de"),
+        pytest.raises(DomainError) as refused,
+    ):
+        stock.adjust(db.session, manager, "damaged", rows[:1])
+    assert refused.value.message == (
+        "Nichts wurde geändert. A: 5 auf Lager, daher können 6 nicht entnommen werden; der "
+        "Bestand kann nicht unter null fallen."
+    )

@@ -49,6 +49,7 @@ from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from console import audit
+from console.i18n import format_count
 from console.models import (
     Order,
     OrderLine,
@@ -165,8 +166,13 @@ def take_for_order(session: Session, order: Order, actor: User) -> list[str]:
         if taken is None:
             available = session.scalar(select(Product.stock).where(Product.id == line.product_id))
             short.append(
-                f"{line.product.sku} ({line.product.name}): {line.quantity} ordered, "
-                f"{available} in stock"
+                gettext(
+                    "%(sku)s (%(name)s): %(ordered)s ordered, %(available)s in stock",
+                    sku=line.product.sku,
+                    name=line.product.name,
+                    ordered=format_count(line.quantity),
+                    available=format_count(available or 0),
+                )
             )
     _forget_stock(session, (line.product for line in order.lines))
     return short
@@ -359,20 +365,20 @@ def record_counts(
         for count in chunk:
             product = current.get(count.product_id)
             if product is None:
-                outcome.refused[count.product_id] = "The product was deleted since the check."
+                outcome.refused[count.product_id] = gettext(
+                    "The product was deleted since the check."
+                )
                 continue
             held = reserved.get(count.product_id, 0)
             if not 0 <= count.counted <= MAX_QUANTITY:
-                outcome.refused[count.product_id] = (
-                    f"{product.sku}: a counted quantity is a whole number from 0 to "
-                    f"{MAX_QUANTITY:,}."
+                outcome.refused[count.product_id] = gettext(
+                    "%(sku)s: a counted quantity is a whole number from 0 to %(most)s.",
+                    sku=product.sku,
+                    most=format_count(MAX_QUANTITY),
                 )
                 continue
             if count.counted < held:
-                outcome.refused[count.product_id] = (
-                    f"{product.sku}: {count.counted} counted, but approved orders not shipped "
-                    f"yet hold {held}; count again, or cancel or ship those orders first."
-                )
+                outcome.refused[count.product_id] = _held_message(product.sku, count.counted, held)
                 continue
             change = count.counted - (product.stock + held)
             if change == 0:
@@ -477,15 +483,26 @@ class AdjustmentOutcome:
     unchanged: list[str] = field(default_factory=list)
 
 
+def _held_message(sku: str, counted: int, held: int) -> str:
+    """Why a count below what approved orders hold is refused."""
+    return gettext(
+        "%(sku)s: %(counted)s counted, but approved orders not shipped yet hold %(held)s; "
+        "count again, or cancel or ship those orders first.",
+        sku=sku,
+        counted=format_count(counted),
+        held=format_count(held),
+    )
+
+
 def _check_rows(
     session: Session, reason: StockReason, rows: Sequence[AdjustmentRow]
 ) -> tuple[list[tuple[Product, int]], list[str]]:
     """The rows' products and quantities, and the messages of the rows that are wrong."""
     problems: list[str] = []
     if not rows:
-        return [], ["Give at least one product (its SKU) and a quantity."]
+        return [], [gettext("Give at least one product (its SKU) and a quantity.")]
     if len(rows) > MAX_ROWS:
-        return [], [f"One adjustment changes at most {MAX_ROWS} products."]
+        return [], [gettext("One adjustment changes at most %(most)s products.", most=MAX_ROWS)]
     skus = {row.sku.strip().lower() for row in rows if row.sku.strip()}
     known = {
         product.sku.lower(): product
@@ -494,29 +511,64 @@ def _check_rows(
     found: list[tuple[Product, int]] = []
     seen: set[int] = set()
     for number, row in enumerate(rows, start=1):
-        where = f"Row {number}"
         product = known.get(row.sku.strip().lower())
         if not row.sku.strip():
-            problems.append(f"{where}: give the product's SKU.")
+            problems.append(gettext("Row %(row)s: give the product's SKU.", row=number))
             continue
         if product is None:
-            problems.append(f"{where}: there is no product with the SKU {row.sku.strip()[:40]!r}.")
+            problems.append(
+                gettext(
+                    "Row %(row)s: there is no product with the SKU %(sku)r.",
+                    row=number,
+                    sku=row.sku.strip()[:40],
+                )
+            )
             continue
-        where = f"Row {number} ({product.sku})"
+        where = {"row": number, "sku": product.sku}
         if product.id in seen:
-            problems.append(f"{where}: the product is listed twice; give it once.")
+            problems.append(
+                gettext(
+                    "Row %(row)s (%(sku)s): the product is listed twice; give it once.", **where
+                )
+            )
             continue
         seen.add(product.id)
         quantity = row.quantity
         if abs(quantity) > MAX_QUANTITY:
-            problems.append(f"{where}: {quantity} is more than any stock can be.")
+            problems.append(
+                gettext(
+                    "Row %(row)s (%(sku)s): %(quantity)s is more than any stock can be.",
+                    quantity=format_count(quantity),
+                    **where,
+                )
+            )
         elif reason is StockReason.COUNTED and quantity < 0:
-            problems.append(f"{where}: a counted quantity cannot be below zero.")
-        elif reason in (StockReason.RECEIVED, StockReason.DAMAGED) and quantity <= 0:
-            what = "received" if reason is StockReason.RECEIVED else "damaged or lost"
-            problems.append(f"{where}: give the quantity {what} as a whole number above zero.")
+            problems.append(
+                gettext("Row %(row)s (%(sku)s): a counted quantity cannot be below zero.", **where)
+            )
+        elif reason is StockReason.RECEIVED and quantity <= 0:
+            problems.append(
+                gettext(
+                    "Row %(row)s (%(sku)s): give the quantity received as a whole number "
+                    "above zero.",
+                    **where,
+                )
+            )
+        elif reason is StockReason.DAMAGED and quantity <= 0:
+            problems.append(
+                gettext(
+                    "Row %(row)s (%(sku)s): give the quantity damaged or lost as a whole "
+                    "number above zero.",
+                    **where,
+                )
+            )
         elif reason is StockReason.CORRECTION and quantity == 0:
-            problems.append(f"{where}: a correction of zero changes nothing; give +n or -n.")
+            problems.append(
+                gettext(
+                    "Row %(row)s (%(sku)s): a correction of zero changes nothing; give +n or -n.",
+                    **where,
+                )
+            )
         else:
             found.append((product, quantity))
     return found, problems
@@ -537,10 +589,7 @@ def _apply(
         available = session.scalar(select(Product.stock).where(Product.id == product.id)) or 0
         reserved = reserved_quantities(session, [product.id]).get(product.id, 0)
         if quantity < reserved:
-            return (
-                f"{product.sku}: {quantity} counted, but approved orders not shipped yet "
-                f"hold {reserved}; count again, or cancel or ship those orders first."
-            )
+            return _held_message(product.sku, quantity, reserved)
         change = quantity - (available + reserved)
         if change == 0:
             outcome.unchanged.append(product.sku)
@@ -550,9 +599,12 @@ def _apply(
     before = session.scalar(select(Product.stock).where(Product.id == product.id)) or 0
     movement = _move(session, product.id, change, reason, actor, note=note)
     if movement is None:
-        return (
-            f"{product.sku}: {before} in stock, so {-change} cannot be taken; "
-            "stock cannot go below zero."
+        return gettext(
+            "%(sku)s: %(stock)s in stock, so %(taken)s cannot be taken; stock cannot go below "
+            "zero.",
+            sku=product.sku,
+            stock=format_count(before),
+            taken=format_count(-change),
         )
     outcome.movements.append(movement)
     summary = f"{REASON_LABELS[reason]}: {change:+d}"  # stored: in English, as all notes
@@ -610,7 +662,7 @@ def adjust(
         )
     found, problems = _check_rows(session, chosen, rows)
     if problems:
-        raise DomainError("Nothing was changed. " + " ".join(problems))
+        raise DomainError(" ".join([gettext("Nothing was changed."), *problems]))
     outcome = AdjustmentOutcome()
     try:
         for product, quantity in sorted(found, key=lambda pair: pair[0].id):
@@ -618,7 +670,7 @@ def adjust(
             if problem:
                 problems.append(problem)
         if problems:
-            raise DomainError("Nothing was changed. " + " ".join(problems))
+            raise DomainError(" ".join([gettext("Nothing was changed."), *problems]))
         session.commit()
     except BaseException:
         session.rollback()
