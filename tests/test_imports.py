@@ -88,6 +88,11 @@ def confirm(client, kind: str, batch_id: int, mode: str = "all", follow: bool = 
     )
 
 
+def job_of(response) -> int:
+    """The id of the job a step was handed to (the answer redirects to its page)."""
+    return int(urlsplit(response.headers["Location"]).path.rstrip("/").split("/")[-1])
+
+
 def counts(html: str) -> dict[str, int]:
     cells = parse(html).select("table.import-counts td[data-count]")
     return {cell["data-count"]: int(text_of(cell).replace(",", "")) for cell in cells}
@@ -345,7 +350,7 @@ def test_large_files_are_previewed_and_applied_as_jobs(app, client, auth, catalo
         f"/admin/product/import/{batch_id}/preview/",
         data={**current_mapping(page), "csrf_token": csrf_token_from(page)},
     )
-    job_id = int(urlsplit(response.headers["Location"]).path.rstrip("/").split("/")[-1])
+    job_id = job_of(response)
     assert response.headers["Location"].endswith(f"/admin/jobs/{job_id}/")
     assert run_next(app) == job_id
     job = db.session.get(Job, job_id, populate_existing=True)
@@ -596,7 +601,7 @@ def test_an_import_job_refused_for_errors_fails_and_changes_nothing(app, client,
     assert counts(batch_page(client, "products", batch_id).get_data(as_text=True))["error"] == 1
     before = snapshot()
     response = confirm(client, "products", batch_id, "all", follow=False)
-    job_id = int(urlsplit(response.headers["Location"]).path.rstrip("/").split("/")[-1])
+    job_id = job_of(response)
     assert run_next(app) == job_id
     job = db.session.get(Job, job_id, populate_existing=True)
     assert job.state == "failed" and "1 row has errors" in job.error
@@ -624,7 +629,7 @@ def test_an_import_job_writes_its_refusal_in_its_owners_language(app, client, au
     preview(client, "products", batch_id)
     run_next(app)
     response = confirm(client, "products", batch_id, "all", follow=False)
-    job_id = int(urlsplit(response.headers["Location"]).path.rstrip("/").split("/")[-1])
+    job_id = job_of(response)
     assert run_next(app) == job_id
     job = db.session.get(Job, job_id, populate_existing=True)
     assert job.state == "failed"
@@ -645,7 +650,7 @@ def test_a_cancelled_import_job_leaves_the_import_failed_and_its_file_importable
     preview(client, "products", batch_id)
     run_next(app)
     response = confirm(client, "products", batch_id, follow=False)
-    job_id = int(urlsplit(response.headers["Location"]).path.rstrip("/").split("/")[-1])
+    job_id = job_of(response)
     from console.services import jobs as jobs_service
 
     jobs_service.cancel(db.session, manager, job_id)
@@ -980,7 +985,7 @@ def test_an_import_job_reports_progress_while_it_writes(app, client, auth, catal
     preview(client, "products", batch_id)
     run_next(app)
     response = confirm(client, "products", batch_id, follow=False)
-    job_id = int(urlsplit(response.headers["Location"]).path.rstrip("/").split("/")[-1])
+    job_id = job_of(response)
 
     seen: list[tuple[int, int, int, int]] = []
     write = engine._BulkWriter.write
