@@ -185,9 +185,7 @@ class ExportMixin:
             try:
                 session = db.session()
                 chunks = (
-                    exports.csv_chunks(
-                        spec, exports.column_batches(session, spec, ids, size), bom=bom
-                    )
+                    exports.csv_chunks(spec, exports.csv_batches(session, spec, ids, size), bom=bom)
                     if export_format.name == "csv"
                     else exports.jsonl_chunks(spec, exports.batches(session, spec, ids, size))
                 )

@@ -78,10 +78,10 @@ class Field:
 @dataclass(frozen=True, eq=False)
 class CsvText:
     """A CSV column written by the database: CSV reads ``column`` instead of the
-    field's, and writes ``finish`` of its value."""
+    field's, and writes it as it comes, or ``finish`` of it when given."""
 
     column: Any
-    finish: Callable[[Any], str]
+    finish: Callable[[Any], str] | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -119,7 +119,7 @@ def _changes(changes: Any) -> str:
 _PART, _RECORD = "\x1f", "\x1e"
 
 
-class _Printed(FunctionElement[str]):
+class Printed(FunctionElement[str]):
     """A number as text, printed by the database: ``sqlite`` on SQLite, ``postgresql``
     elsewhere (templates of the number's SQL, ``{0}``)."""
 
@@ -129,17 +129,17 @@ class _Printed(FunctionElement[str]):
     postgresql: ClassVar[str]
 
 
-@compiles(_Printed)
-def _printed(element: _Printed, compiler: Any, **kw: Any) -> str:
+@compiles(Printed)
+def _printed(element: Printed, compiler: Any, **kw: Any) -> str:
     return element.postgresql.format(compiler.process(element.clauses, **kw))
 
 
-@compiles(_Printed, "sqlite")
-def _printed_by_sqlite(element: _Printed, compiler: Any, **kw: Any) -> str:
+@compiles(Printed, "sqlite")
+def _printed_by_sqlite(element: Printed, compiler: Any, **kw: Any) -> str:
     return element.sqlite.format(compiler.process(element.clauses, **kw))
 
 
-class Cents(_Printed):
+class Cents(Printed):
     """An amount as text with two decimals (``20.00``, NULL for NULL): what ``str``
     makes of the ``Decimal`` SQLAlchemy would read."""
 
@@ -152,14 +152,20 @@ class Cents(_Printed):
     postgresql = "CAST({0} AS VARCHAR)"
 
 
-class _RateKey(_Printed):
-    """A rate in percent (0 to 100) as six characters that sort as the rates do
-    (``005.50``, ``020.00``, ``100.00``)."""
+class Neutralised(Printed):
+    """A text as a spreadsheet may read it: with an apostrophe before a formula-like
+    start (``=``, ``+``, ``-``, ``@``, tab, CR: ``console.jobs.exports.FORMULA_STARTS``)."""
 
-    name = "rate_key"
+    name = "neutralised"
     inherit_cache = True
-    sqlite = "printf('%06.2f', {0})"
-    postgresql = "to_char({0}, 'FM000.00')"
+    sqlite = (
+        "CASE WHEN substr({0}, 1, 1) IN ('=', '+', '-', '@', char(9), char(13))"
+        " THEN '''' || {0} ELSE {0} END"
+    )
+    postgresql = (
+        "CASE WHEN left({0}, 1) IN ('=', '+', '-', '@', chr(9), chr(13))"
+        " THEN '''' || {0} ELSE {0} END"
+    )
 
 
 def _tax_lines_column() -> Any:
@@ -181,32 +187,47 @@ def _tax_lines_column() -> Any:
 _TAX_AMOUNTS = (OrderTaxLine.rate, OrderTaxLine.base, OrderTaxLine.tax)
 
 
+class _TaxLineText(FunctionElement[str]):
+    """One tax line as the orders export's CSV writes it (``Reduced 5.50%: 0.65``), from
+    its name, rate and tax."""
+
+    type = String()
+    name = "tax_line_text"
+    inherit_cache = True
+
+
+@compiles(_TaxLineText)
+def _tax_line_text(element: _TaxLineText, compiler: Any, **kw: Any) -> str:
+    name, rate, tax = (compiler.process(clause, **kw) for clause in element.clauses)
+    # chr(37) is "%", which the driver's parameter style would read in the statement.
+    return f"{name} || ' ' || CAST({rate} AS VARCHAR) || chr(37) || ': ' || CAST({tax} AS VARCHAR)"
+
+
+@compiles(_TaxLineText, "sqlite")
+def _tax_line_text_by_sqlite(element: _TaxLineText, compiler: Any, **kw: Any) -> str:
+    # One printf, whose %s ends a text at a NUL character, in this column as in the
+    # rest of a row that SQLite writes whole (``console.jobs.exports``).
+    return f"printf('%s %.2f%%: %.2f', {compiler.process(element.clauses, **kw)})"
+
+
 def _tax_text_column() -> Any:
-    """The order's tax per rate as CSV writes it, each rate's text led by its
-    ``_RateKey``, in the aggregate's order (the database's own): ``_tax_text`` sorts
-    them by that key and drops it."""
-    text = (
-        _RateKey(OrderTaxLine.rate)
-        + OrderTaxLine.name
-        + " "
-        + Cents(OrderTaxLine.rate)
-        + "%: "
-        + Cents(OrderTaxLine.tax)
-    )
-    return (
-        select(func.aggregate_strings(text, _RECORD))
+    """The order's tax per rate as CSV writes it, lowest rate first, written whole by
+    the database: ``Reduced 5.50%: 0.65; Standard 20.00%: 14.36``.
+
+    The lines are read in the rate's order (a derived table ordered by rate, which
+    the database aggregates in the order it gives: an aggregate over an ordered
+    subquery is not flattened by SQLite, and the ``(order_id, rate)`` index gives the
+    same order on both databases), and neutralised as a spreadsheet's text cell (a
+    tax whose name starts like a formula), once for the whole text."""
+    lines = (
+        select(_TaxLineText(OrderTaxLine.name, OrderTaxLine.rate, OrderTaxLine.tax).label("line"))
         .where(OrderTaxLine.order_id == Order.id)
-        .scalar_subquery()
+        .order_by(OrderTaxLine.rate)
+        .correlate(Order)
+        .subquery("tax_lines")
     )
-
-
-def _tax_text(records: str | None) -> str:
-    """``Reduced 5.50%: 0.65; Standard 20.00%: 14.36`` from ``_tax_text_column``."""
-    if not records:
-        return ""
-    if _RECORD not in records:
-        return records[6:]
-    return "; ".join([record[6:] for record in sorted(records.split(_RECORD))])
+    text = select(func.aggregate_strings(lines.c.line, "; ").label("text")).subquery("tax_text")
+    return select(Neutralised(text.c.text)).scalar_subquery()
 
 
 def _by_rate(part: Sequence[str]) -> tuple[float, str]:
@@ -281,7 +302,7 @@ ORDER_FIELDS: tuple[Field, ...] = (
         JSON,
         convert=_tax_breakdown,
         structured=_tax_lines,
-        csv=CsvText(_tax_text_column(), _tax_text),
+        csv=CsvText(_tax_text_column()),
     ),
     Field("prices_include_tax", "Prices include tax", Order.prices_include_tax, BOOLEAN),
     Field("total", "Total", Order.total, MONEY),

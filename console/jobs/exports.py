@@ -30,18 +30,38 @@ import csv
 import io
 import json
 import re
-from collections import namedtuple
+import threading
+from bisect import bisect_right
+from collections import deque, namedtuple
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence, Sized
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import partial
+from itertools import accumulate
 from operator import itemgetter
 from pathlib import Path
 from typing import Any, TypeVar
 
 from flask import Flask, current_app
 from flask_babel import gettext
-from sqlalchemy import CursorResult, Select, func, select
+from sqlalchemy import (
+    Connection,
+    CursorResult,
+    Dialect,
+    Select,
+    String,
+    case,
+    cast,
+    func,
+    literal,
+    null,
+    select,
+)
+from sqlalchemy.dialects.postgresql import aggregate_order_by
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.functions import FunctionElement
 
 from console import audit
 from console.admin.registry import find_view
@@ -56,6 +76,8 @@ from console.jobs.export_specs import (
     Cents,
     ExportSpec,
     Field,
+    Neutralised,
+    Printed,
 )
 from console.jobs.kinds import JobKind, register
 from console.jobs.runner import JobContext, JobOutcome
@@ -73,6 +95,11 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 XLSX_MAX_ROWS = 1_048_576
 """Rows of one XLSX worksheet, the header included."""
+
+JOB_READERS = 2
+"""Threads reading an export job's batches side by side (``_batch_reads``): the
+database's work on one batch overlaps another's, and the writing of the file. The
+console's machines have two cores or more; an export in a request reads with one."""
 
 LIST_ARGUMENTS = ("search", "sort", "desc")
 """The list's query arguments an export keeps, besides its filters (``flt...``)."""
@@ -166,48 +193,124 @@ def _batch_reads(
     spec: ExportSpec,
     ids: Select[Any],
     size: int,
-    read: Callable[[CursorResult[Any]], _Read | None],
+    make_read: Callable[[], Callable[[Connection, CursorResult[Any]], _Read | None]],
     columns: Sequence[Any],
+    readers: int = 1,
+    shape: Callable[[Select[Any]], Select[Any]] | None = None,
 ) -> Iterator[_Read]:
     """Each batch of the export's rows, ``size`` base ids at a time, in id order
-    (keyset), as ``read`` takes it from the batch's result of ``columns``.
+    (keyset), as a ``read`` (made by ``make_read``) takes it from the batch's result
+    of ``columns`` (on the connection given, in the batch's transaction).
 
     Each batch first finds the id ``size`` places on (one index read), then selects the
     rows whose key is among the list's ids in that range: the range is two bound
     values however large the batch, where a list of ids would be thousands.
+
+    With ``readers`` above one, the batches are read by that many threads at once, each
+    with its own connection and its own ``read``, and given in order: reading a batch
+    is mostly the database's own work (on SQLite, writing the CSV lines), which runs
+    without Python's global lock, so on a machine with several cores the batches are
+    read side by side. At most ``readers`` + 1 batches are held at a time.
+
+    ``shape`` makes the statement read from the batch's select of ``columns``.
     """
+    ranges = _ranges(session, spec, ids, size)
+    if readers <= 1:
+        read = make_read()
+        for last, upto in ranges:
+            connection = session.connection()
+            result = _range_result(connection, spec, ids, columns, last, upto, shape)
+            rows = read(connection, result)
+            # End the read transaction between batches: no snapshot or lock is held for
+            # the whole of a long export.
+            session.commit()
+            if rows:
+                yield rows
+        return
+    engine = session.get_bind().engine
+    local = threading.local()
+
+    def read_range(last: int, upto: int | None) -> _Read | None:
+        if not hasattr(local, "read"):
+            local.read = make_read()
+        with engine.connect() as connection, connection.begin():
+            result = _range_result(connection, spec, ids, columns, last, upto, shape)
+            return local.read(connection, result)
+
+    pool = ThreadPoolExecutor(readers, thread_name_prefix="export-reader")
+    pending: deque[Future[_Read | None]] = deque()
+    try:
+        for last, upto in ranges:
+            pending.append(pool.submit(read_range, last, upto))
+            if len(pending) > readers:
+                rows = pending.popleft().result()
+                if rows:
+                    yield rows
+        while pending:
+            rows = pending.popleft().result()
+            if rows:
+                yield rows
+    finally:
+        # Stopped early (a cancelled job, a failed write): the batches not yet begun
+        # are dropped, those being read are waited for.
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _ranges(
+    session: Session, spec: ExportSpec, ids: Select[Any], size: int
+) -> Iterator[tuple[int, int | None]]:
+    """The id ranges (after ``last``, up to ``upto`` or to the end) of the batches."""
     id_column = spec.base.id
     last = 0
     while True:
-        # Plain Core execution: no ORM row processing for what are only columns.
-        connection = session.connection()
         after = ids.where(id_column > last)
-        upto = connection.execute(after.order_by(id_column).offset(size - 1).limit(1)).scalar()
-        chunk = after if upto is None else after.where(id_column <= upto)
-        read_rows = read(
-            connection.execute(
-                select(*columns)
-                .select_from(spec.source())
-                .where(spec.key().in_(chunk))
-                .order_by(*spec.order())
-            )
+        upto = (
+            session.connection()
+            .execute(after.order_by(id_column).offset(size - 1).limit(1))
+            .scalar()
         )
-        # End the read transaction between batches: no snapshot or lock is held for
-        # the whole of a long export.
         session.commit()
-        if read_rows:
-            yield read_rows
+        yield last, upto
         if upto is None:
             return
         last = upto
 
 
+def _range_result(
+    connection: Connection,
+    spec: ExportSpec,
+    ids: Select[Any],
+    columns: Sequence[Any],
+    last: int,
+    upto: int | None,
+    shape: Callable[[Select[Any]], Select[Any]] | None = None,
+) -> CursorResult[Any]:
+    """The result of ``columns`` for the rows of the list's ids in one range (or of
+    ``shape`` of that select)."""
+    id_column = spec.base.id
+    chunk = ids.where(id_column > last)
+    if upto is not None:
+        chunk = chunk.where(id_column <= upto)
+    statement = (
+        select(*columns)
+        .select_from(spec.source())
+        .where(spec.key().in_(chunk))
+        .order_by(*spec.order())
+    )
+    # Plain Core execution: no ORM row processing for what are only columns.
+    return connection.execute(statement if shape is None else shape(statement))
+
+
 def batches(
-    session: Session, spec: ExportSpec, ids: Select[Any], size: int
+    session: Session, spec: ExportSpec, ids: Select[Any], size: int, readers: int = 1
 ) -> Iterator[Sequence[Any]]:
     """The export's rows, ``size`` base ids at a time, in id order (keyset)."""
     columns = [field.column.label(field.key) for field in spec.fields if field.column is not None]
-    return _batch_reads(session, spec, ids, size, lambda result: result.all(), columns)
+
+    def read(_connection: Connection, result: CursorResult[Any]) -> Sequence[Any]:
+        return result.all()
+
+    return _batch_reads(session, spec, ids, size, lambda: read, columns, readers)
 
 
 class ColumnBatch:
@@ -232,11 +335,13 @@ def _csv_read(field: Field) -> Any:
     return Cents(field.column) if field.kind == MONEY else field.column
 
 
-def column_batches(
-    session: Session, spec: ExportSpec, ids: Select[Any], size: int
-) -> Iterator[ColumnBatch]:
-    """``batches``, column by column, for the writers that convert whole columns (CSV);
-    amounts as text to the cent.
+def _csv_columns(spec: ExportSpec) -> list[Any]:
+    """The columns CSV reads (amounts as text to the cent), labelled by their keys."""
+    return [_csv_read(field).label(field.key) for field in spec.fields if field.column is not None]
+
+
+class _ColumnReader:
+    """Reads a result of ``columns`` as a ``ColumnBatch``.
 
     The rows are fetched as the database driver gives them and each column that
     SQLAlchemy's type converts (amounts to ``Decimal``, SQLite's times to
@@ -244,34 +349,39 @@ def column_batches(
     a time: SQLAlchemy's ``Row`` objects, built and processed cell by cell, cost a
     third of the fetch of a wide export, and a CSV writer needs columns, not rows.
     """
-    dialect = session.get_bind().dialect
-    # Amounts come as text to the cent, as the CSV writes them (``str`` of the Decimal):
-    # written by the database, rather than read as a Decimal to be written back.
-    columns = [
-        _csv_read(field).label(field.key) for field in spec.fields if field.column is not None
-    ]
-    types = [column.type for column in columns]
-    processors: list[Callable[[Any], Any] | None] | None = None
 
-    def read(result: CursorResult[Any]) -> ColumnBatch | None:
-        nonlocal processors
-        if processors is None:
+    def __init__(self, dialect: Dialect, columns: Sequence[Any]) -> None:
+        self.dialect = dialect
+        self.types = [column.type for column in columns]
+        self.processors: list[Callable[[Any], Any] | None] | None = None
+
+    def __call__(self, result: CursorResult[Any]) -> ColumnBatch | None:
+        if self.processors is None:
             described = result.cursor.description
-            processors = [
-                type_.dialect_impl(dialect).result_processor(dialect, described[i][1])
-                for i, type_ in enumerate(types)
+            self.processors = [
+                type_.dialect_impl(self.dialect).result_processor(self.dialect, described[i][1])
+                for i, type_ in enumerate(self.types)
             ]
         raw = result.cursor.fetchall()
         result.close()
         if not raw:
             return None
         columns: list[Sequence[Any]] = list(zip(*raw, strict=True))
-        for i, process in enumerate(processors):
+        for i, process in enumerate(self.processors):
             if process is not None:
                 columns[i] = list(map(process, columns[i]))
         return ColumnBatch(columns, len(raw))
 
-    return _batch_reads(session, spec, ids, size, read, columns)
+
+def column_batches(
+    session: Session, spec: ExportSpec, ids: Select[Any], size: int
+) -> Iterator[ColumnBatch]:
+    """``batches``, column by column, for the writers that convert whole columns (CSV);
+    amounts as text to the cent, written by the database rather than read as a
+    ``Decimal`` to be written back."""
+    columns = _csv_columns(spec)
+    read = _ColumnReader(session.get_bind().dialect, columns)
+    return _batch_reads(session, spec, ids, size, lambda: lambda _c, result: read(result), columns)
 
 
 # --- how values are written -----------------------------------------------------------------
@@ -357,7 +467,7 @@ def _csv_column(
         def cells(batch: ColumnBatch) -> Sequence[Any]:
             return [value(row) for row in map(record, zip(*batch.columns, strict=True))]
 
-    elif field.csv is not None or field.convert is not None:
+    elif (field.csv.finish if field.csv is not None else field.convert) is not None:
         convert = field.csv.finish if field.csv is not None else field.convert
         assert convert is not None
 
@@ -376,24 +486,304 @@ def _csv_column(
     return cells
 
 
-def csv_chunks(spec: ExportSpec, batches: Iterable[ColumnBatch], *, bom: bool) -> Iterator[str]:
-    """The CSV text: the header, then one chunk per batch of rows (``column_batches``),
-    converted column by column (one prepared converter per field)."""
+class TextBatch:
+    """One batch of the export's rows as CSV text; ``len()`` is its number of rows."""
+
+    __slots__ = ("rows", "text")
+
+    def __init__(self, text: str, rows: int) -> None:
+        self.text = text
+        self.rows = rows
+
+    def __len__(self) -> int:
+        return self.rows
+
+
+class _CsvWriter:
+    """Writes ``ColumnBatch``es as CSV text with the csv module, a column at a time
+    (one prepared converter per field)."""
+
+    def __init__(self, spec: ExportSpec) -> None:
+        self.cells = [
+            _csv_column(spec, field, position)
+            for field, position in zip(spec.fields, _positions(spec), strict=True)
+        ]
+        self.buffer = io.StringIO()
+        self.writer = csv.writer(self.buffer)
+
+    def _rows(self, batch: ColumnBatch) -> Iterator[tuple[Any, ...]]:
+        return zip(*[column(batch) for column in self.cells], strict=True)
+
+    def text(self, batch: ColumnBatch) -> str:
+        self.buffer.seek(0)
+        self.buffer.truncate()
+        self.writer.writerows(self._rows(batch))
+        return self.buffer.getvalue()
+
+    def lines(self, batch: ColumnBatch) -> list[str]:
+        """Each row's text apart (line break included)."""
+        lines = []
+        for row in self._rows(batch):
+            self.buffer.seek(0)
+            self.buffer.truncate()
+            self.writer.writerow(row)
+            lines.append(self.buffer.getvalue())
+        return lines
+
+
+def csv_header(spec: ExportSpec, *, bom: bool) -> str:
     buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow([field.header for field in spec.fields])
-    yield ("\ufeff" if bom else "") + buffer.getvalue()
-    cells = [
-        _csv_column(spec, field, position)
-        for field, position in zip(spec.fields, _positions(spec), strict=True)
-    ]
+    csv.writer(buffer).writerow([field.header for field in spec.fields])
+    return ("\ufeff" if bom else "") + buffer.getvalue()
+
+
+def csv_chunks(spec: ExportSpec, batches: Iterable[TextBatch], *, bom: bool) -> Iterator[str]:
+    """The CSV text: the header, then one chunk per batch of rows (``csv_batches``)."""
+    yield csv_header(spec, bom=bom)
     for batch in batches:
-        if not batch.rows:
-            continue
-        buffer.seek(0)
-        buffer.truncate()
-        writer.writerows(zip(*[column(batch) for column in cells], strict=True))
-        yield buffer.getvalue()
+        yield batch.text
+
+
+def csv_batches(
+    session: Session,
+    spec: ExportSpec,
+    ids: Select[Any],
+    size: int,
+    readers: int = 1,
+    *,
+    by_database: bool = True,
+) -> Iterator[TextBatch]:
+    """The export's rows as CSV text, ``size`` base ids at a time, in id order.
+
+    Where the database can write the export's rows (``_line_cells``), it does, a whole
+    line at a time, and the csv module writes only the rows that need more than
+    joining their cells with commas; elsewhere (or with ``by_database`` false) every
+    row is read column by column and written by the csv module. Each reader (see
+    ``_batch_reads``) has its own writer.
+    """
+    dialect = session.get_bind().dialect
+    cells = _line_cells(spec) if by_database else None
+    if cells is None:
+        columns = _csv_columns(spec)
+
+        def make_read() -> Callable[[Connection, CursorResult[Any]], TextBatch | None]:
+            read = _ColumnReader(dialect, columns)
+            writer = _CsvWriter(spec)
+
+            def text(_connection: Connection, result: CursorResult[Any]) -> TextBatch | None:
+                batch = read(result)
+                return None if batch is None else TextBatch(writer.text(batch), len(batch))
+
+            return text
+
+        return _batch_reads(session, spec, ids, size, make_read, columns, readers)
+    return _batch_reads(
+        session,
+        spec,
+        ids,
+        size,
+        lambda: _LineReader(dialect, spec, len(cells)),
+        [spec.key().label("key"), _Line(*cells).label("line")],
+        readers,
+        partial(_whole_batch, dialect),
+    )
+
+
+# --- rows written by the database -----------------------------------------------------------
+#
+# A CSV line is its cells joined by commas whenever no cell needs quoting (a comma, a
+# double quote, a line break) or neutralising (a formula-like start): then the
+# database can write the whole line, in C, and Python reads one text per row instead
+# of forty values to convert and hand to the csv module. Every line the database
+# writes is checked for those characters (a few searches of the batch's text, in C),
+# and the rows whose line has one, or whose line the database could not write exactly
+# (its cell holds a double quote then, to fail the check), are read again column by
+# column and written by the csv module: the file is the one the csv module writes.
+
+
+class _Line(FunctionElement[str]):
+    """The row's cells, as text, joined by commas (NULL as empty)."""
+
+    type = String()
+    name = "csv_line"
+    inherit_cache = True
+
+
+@compiles(_Line)
+def _line(element: _Line, compiler: Any, **kw: Any) -> str:
+    # PostgreSQL's format(), whose %s writes NULL as empty; chr(37) is "%", which the
+    # driver's parameter style would read in the statement. The format is a constant:
+    # the planner computes it once.
+    count = len(element.clauses)
+    return (
+        f"format(rtrim(repeat(chr(37) || 's,', {count}), ','), "
+        f"{compiler.process(element.clauses, **kw)})"
+    )
+
+
+@compiles(_Line, "sqlite")
+def _line_by_sqlite(element: _Line, compiler: Any, **kw: Any) -> str:
+    # SQLite's printf(), whose %s writes NULL as empty.
+    template = ",".join(["%s"] * len(element.clauses))
+    return f"printf('{template}', {compiler.process(element.clauses, **kw)})"
+
+
+class _LineText(Printed):
+    """A text cell as the database writes it into a line: neutralised (an apostrophe
+    before a formula-like start, ``Neutralised``) as the csv module's is. SQLite's
+    printf ends a text at a NUL character, so a text holding one is replaced by a
+    double quote: the row is then written by the csv module."""
+
+    name = "csv_line_text"
+    inherit_cache = True
+    sqlite = "CASE WHEN instr({0}, char(0)) THEN '\"' ELSE " + Neutralised.sqlite + " END"
+    postgresql = Neutralised.postgresql  # PostgreSQL's text holds no NUL
+
+
+class _LineMoment(Printed):
+    """A time as ``str`` writes the ``datetime`` SQLAlchemy reads (``2026-12-02
+    10:00:00``, microseconds only when there are some), or a double quote for what
+    SQLite keeps in another form than SQLAlchemy's (the csv module writes that row)."""
+
+    name = "csv_line_moment"
+    inherit_cache = True
+    sqlite = (
+        "CASE WHEN {0} IS NULL THEN NULL"
+        " WHEN substr({0}, 11, 1) <> ' ' THEN '\"'"
+        " WHEN length({0}) = 19 THEN {0}"
+        " WHEN length({0}) <> 26 OR substr({0}, 20, 1) <> '.' THEN '\"'"
+        " WHEN substr({0}, 21) = '000000' THEN substr({0}, 1, 19)"
+        " ELSE {0} END"
+    )
+    postgresql = (
+        "CASE WHEN {0} = date_trunc('second', {0}) THEN to_char({0}, 'YYYY-MM-DD HH24:MI:SS')"
+        " ELSE to_char({0}, 'YYYY-MM-DD HH24:MI:SS.US') END"
+    )
+
+
+def _line_cells(spec: ExportSpec) -> list[Any] | None:
+    """The SQL of each cell of ``spec``'s CSV line, or None when the database cannot
+    write its rows: a field computed in Python, or rows that are not one per base id."""
+    if spec.key() is not spec.base.id:
+        return None
+    cells: list[Any] = []
+    for field in spec.fields:
+        if field.column is None:
+            return None
+        if field.csv is not None:
+            if field.csv.finish is not None:
+                return None
+            cells.append(field.csv.column)
+        elif field.convert is not None:
+            return None
+        elif field.kind == TEXT:
+            cells.append(_LineText(field.column))
+        elif field.kind == MONEY:
+            cells.append(Cents(field.column))
+        elif field.kind == NUMBER:
+            cells.append(field.column)
+        elif field.kind == BOOLEAN:
+            cells.append(case((field.column.is_(None), null()), (field.column, "Yes"), else_="No"))
+        elif field.kind == DATETIME:
+            cells.append(_LineMoment(field.column))
+        else:
+            return None
+    return cells
+
+
+_ROW = "\x1e"
+"""Between two lines of a batch the database writes (the record separator)."""
+
+# What a line the database wrote must not hold: a double quote, a carriage return or a
+# line feed (a cell to quote, or one the database could not write). Its text cells
+# come neutralised.
+_SUSPECT = ('"', "\r", "\n")
+
+
+def _whole_batch(dialect: Dialect, lines: Select[Any]) -> Select[Any]:
+    """The batch's lines (``lines``: key, line) as one row: the lines joined by
+    ``_ROW``, the keys by commas, both in the lines' order. One row a batch: the
+    database writes the whole batch in one step, during which Python's global lock is
+    free (a row at a time, the lock would change hands at every row)."""
+    rows = lines.subquery("lines")
+    key = cast(rows.c.key, String)
+    if dialect.name == "postgresql":
+        return select(
+            func.string_agg(rows.c.line, aggregate_order_by(literal(_ROW), rows.c.key)),
+            func.string_agg(key, aggregate_order_by(literal(","), rows.c.key)),
+        )
+    # SQLite aggregates the rows of an ordered subquery in their order (it does not
+    # flatten an ordered subquery into an aggregate).
+    return select(func.group_concat(rows.c.line, _ROW), func.group_concat(key, ","))
+
+
+def _suspects(text: str, lines: Sequence[str], commas: int) -> set[int]:
+    """The lines of ``text`` (``lines`` joined by ``_ROW``) that may not be their
+    row's CSV: each holds a character that the csv module quotes, or another number
+    of commas than ``commas`` (a cell holding one). Searched with ``str``'s own
+    methods over the whole text, in C; most batches hold none."""
+    positions = []
+    for needle in _SUSPECT:
+        found = text.find(needle)
+        while found >= 0:
+            positions.append(found)
+            found = text.find(needle, found + 1)
+    suspects: set[int] = set()
+    if positions:
+        starts = list(accumulate((len(line) + 1 for line in lines), initial=0))
+        suspects.update(bisect_right(starts, position) - 1 for position in positions)
+    if text.count(",") != commas * len(lines):
+        suspects.update(i for i, line in enumerate(lines) if line.count(",") != commas)
+    return suspects
+
+
+class _LineReader:
+    """Reads a batch's lines (``_whole_batch``) as a ``TextBatch``: the database's
+    lines where they are the rows' CSV, the csv module's for the others."""
+
+    def __init__(self, dialect: Dialect, spec: ExportSpec, cells: int) -> None:
+        self.spec = spec
+        self.commas = cells - 1
+        self.columns = [*_csv_columns(spec), spec.key()]
+        self.read = _ColumnReader(dialect, self.columns)
+        self.writer = _CsvWriter(spec)
+
+    def __call__(self, connection: Connection, result: CursorResult[Any]) -> TextBatch | None:
+        row: Any = result.one()
+        text, joined_keys = row[0], row[1]
+        if text is None:
+            return None
+        keys = [int(key) for key in joined_keys.split(",")]
+        lines = text.split(_ROW)
+        if len(lines) != len(keys):
+            # A text holding the separator itself: every row by the csv module.
+            written = self._written(connection, keys)
+            return TextBatch("".join(written[key] for key in keys if key in written), len(written))
+        suspects = _suspects(text, lines, self.commas)
+        if not suspects:
+            return TextBatch(text.replace(_ROW, "\r\n") + "\r\n", len(lines))
+        written = self._written(connection, [keys[i] for i in suspects])
+        out = [
+            written.get(key, "") if i in suspects else line + "\r\n"
+            for i, (key, line) in enumerate(zip(keys, lines, strict=True))
+        ]
+        return TextBatch("".join(out), len(lines) - len(suspects) + len(written))
+
+    def _written(self, connection: Connection, keys: list[Any]) -> dict[Any, str]:
+        """The csv module's lines of the rows of ``keys``, read again column by column
+        (a row gone since is left out)."""
+        batch = self.read(
+            connection.execute(
+                select(*self.columns)
+                .select_from(self.spec.source())
+                .where(self.spec.key().in_(keys))
+                .order_by(*self.spec.order())
+            )
+        )
+        if batch is None:
+            return {}
+        found = batch.columns.pop()
+        return dict(zip(found, self.writer.lines(batch), strict=True))
 
 
 def _positions(spec: ExportSpec) -> list[int | None]:
@@ -620,18 +1010,18 @@ def run_export(context: JobContext) -> JobOutcome:
         written = write_xlsx(
             path,
             spec,
-            batches(session, spec, ids, size),
+            batches(session, spec, ids, size, JOB_READERS),
             lambda done: context.progress(done, total),
         )
     else:
         chunks = (
             csv_chunks(
                 spec,
-                counted(column_batches(session, spec, ids, size)),
+                counted(csv_batches(session, spec, ids, size, JOB_READERS)),
                 bom=bool(parameters.get("bom")),
             )
             if export_format.name == "csv"
-            else jsonl_chunks(spec, counted(batches(session, spec, ids, size)))
+            else jsonl_chunks(spec, counted(batches(session, spec, ids, size, JOB_READERS)))
         )
         with path.open("w", encoding="utf-8", newline="") as out:
             for chunk in chunks:
