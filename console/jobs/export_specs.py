@@ -70,18 +70,9 @@ class Field:
     structured: Callable[[Any], Any] | None = None
     """Computes the value JSON Lines writes, when it differs from ``value`` (the text
     CSV and XLSX write): a list or an object rather than its wording."""
-    csv: CsvText | None = None
-    """The text CSV writes, mostly written by the database, when reading ``column``
-    and converting it in Python would cost most of the export's time."""
-
-
-@dataclass(frozen=True, eq=False)
-class CsvText:
-    """A CSV column written by the database: CSV reads ``column`` instead of the
-    field's, and writes it as it comes, or ``finish`` of it when given."""
-
-    column: Any
-    finish: Callable[[Any], str] | None = None
+    csv: Any = None
+    """The SQL of the text CSV writes, written whole by the database, when reading
+    ``column`` and converting it in Python would cost most of the export's time."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -302,7 +293,7 @@ ORDER_FIELDS: tuple[Field, ...] = (
         JSON,
         convert=_tax_breakdown,
         structured=_tax_lines,
-        csv=CsvText(_tax_text_column()),
+        csv=_tax_text_column(),
     ),
     Field("prices_include_tax", "Prices include tax", Order.prices_include_tax, BOOLEAN),
     Field("total", "Total", Order.total, MONEY),

@@ -331,7 +331,7 @@ class ColumnBatch:
 def _csv_read(field: Field) -> Any:
     """The SQL expression CSV reads for ``field``."""
     if field.csv is not None:
-        return field.csv.column
+        return field.csv
     return Cents(field.column) if field.kind == MONEY else field.column
 
 
@@ -371,17 +371,6 @@ class _ColumnReader:
             if process is not None:
                 columns[i] = list(map(process, columns[i]))
         return ColumnBatch(columns, len(raw))
-
-
-def column_batches(
-    session: Session, spec: ExportSpec, ids: Select[Any], size: int
-) -> Iterator[ColumnBatch]:
-    """``batches``, column by column, for the writers that convert whole columns (CSV);
-    amounts as text to the cent, written by the database rather than read as a
-    ``Decimal`` to be written back."""
-    columns = _csv_columns(spec)
-    read = _ColumnReader(session.get_bind().dialect, columns)
-    return _batch_reads(session, spec, ids, size, lambda: lambda _c, result: read(result), columns)
 
 
 # --- how values are written -----------------------------------------------------------------
@@ -467,9 +456,8 @@ def _csv_column(
         def cells(batch: ColumnBatch) -> Sequence[Any]:
             return [value(row) for row in map(record, zip(*batch.columns, strict=True))]
 
-    elif (field.csv.finish if field.csv is not None else field.convert) is not None:
-        convert = field.csv.finish if field.csv is not None else field.convert
-        assert convert is not None
+    elif field.csv is None and field.convert is not None:
+        convert = field.convert
 
         def cells(batch: ColumnBatch) -> Sequence[Any]:
             return list(map(convert, batch.columns[position]))
@@ -592,13 +580,14 @@ def csv_batches(
 # --- rows written by the database -----------------------------------------------------------
 #
 # A CSV line is its cells joined by commas whenever no cell needs quoting (a comma, a
-# double quote, a line break) or neutralising (a formula-like start): then the
-# database can write the whole line, in C, and Python reads one text per row instead
-# of forty values to convert and hand to the csv module. Every line the database
-# writes is checked for those characters (a few searches of the batch's text, in C),
-# and the rows whose line has one, or whose line the database could not write exactly
-# (its cell holds a double quote then, to fail the check), are read again column by
-# column and written by the csv module: the file is the one the csv module writes.
+# double quote, a line break): then the database can write the whole line, in C, its
+# text cells neutralised (an apostrophe before a formula-like start), and Python reads
+# one text per row instead of forty values to convert and hand to the csv module.
+# Every line the database writes is checked for those characters (a few searches of
+# the batch's text, in C), and the rows whose line has one, or whose line the
+# database could not write exactly (its cell holds a double quote then, to fail the
+# check), are read again column by column and written by the csv module: the file is
+# the one the csv module writes.
 
 
 class _Line(FunctionElement[str]):
@@ -671,9 +660,7 @@ def _line_cells(spec: ExportSpec) -> list[Any] | None:
         if field.column is None:
             return None
         if field.csv is not None:
-            if field.csv.finish is not None:
-                return None
-            cells.append(field.csv.column)
+            cells.append(field.csv)
         elif field.convert is not None:
             return None
         elif field.kind == TEXT:
