@@ -73,15 +73,27 @@ once queue for longer than other writes do."""
 
 def enable_sqlite_foreign_keys(engine: Engine) -> None:
     """Make SQLite enforce foreign keys, which it ignores unless asked on each connection,
-    and let writers wait ``SQLITE_BUSY_TIMEOUT_MS`` for each other."""
+    let writers wait ``SQLITE_BUSY_TIMEOUT_MS`` for each other, and keep a database
+    file in write-ahead-log mode.
+
+    In SQLite's default mode (a rollback journal) a transaction that writes more than
+    its page cache holds (an import of thousands of rows) takes the file's exclusive
+    lock before its commit, and every other connection, readers too, waits for it: the
+    console's pages hung for as long as an import was applied. With the write-ahead
+    log, readers go on reading the last committed state while one writer writes.
+    The mode is kept in the file; an in-memory database has no log and stays as it is.
+    """
     if engine.dialect.name != "sqlite":
         return
+    on_file = engine.url.database not in (None, "", ":memory:")
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record) -> None:  # pragma: no cover - trivial
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        if on_file:
+            cursor.execute("PRAGMA journal_mode=WAL")
         cursor.close()
 
 

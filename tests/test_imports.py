@@ -366,6 +366,62 @@ def test_large_files_are_previewed_and_applied_as_jobs(app, client, auth, catalo
     assert product("JOB-4").name == "Item 4"
 
 
+def test_pages_answer_while_an_import_is_applied(app, client, auth, catalogue, monkeypatch):
+    """An import writes all its rows in one transaction; while it does, the console's
+    pages answer from what was committed before it. On SQLite the transaction outgrows
+    its page cache (made small here, as 100,000 rows outgrow the usual one): in the
+    rollback-journal mode it then locked every reader out until its commit, and the
+    list below failed with "database is locked" after the busy timeout."""
+    from sqlalchemy import event
+
+    from console import database
+    from console.jobs import imports as engine
+    from console.services import imports as import_service
+
+    manager = StaffFactory(email="boss@staff.test", role="manager")
+    rows = [[f"WAL-{n:04}", f"Imported kettle {n}", "4.50"] for n in range(3 * engine.CHUNK)]
+    batch = previewed_import(app, manager, *rows)
+    auth.login_as("manager")
+
+    def small_cache(dbapi_connection, _record) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA cache_size=20")  # pages
+        cursor.close()
+
+    sqlite = db.engine.dialect.name == "sqlite"
+    if sqlite:
+        monkeypatch.setattr(database, "SQLITE_BUSY_TIMEOUT_MS", 1_000)
+        event.listen(db.engine, "connect", small_cache)
+        db.engine.dispose()  # connections from here on have the small cache
+    seen: list[tuple[int, int, bool, bool]] = []
+
+    def meanwhile(done: int) -> None:
+        if done < 2 * engine.CHUNK or seen:
+            return
+        before = client.get("/admin/product/?search=KET-1")
+        imported = client.get("/admin/product/?search=WAL-0001")
+        seen.append(
+            (
+                before.status_code,
+                imported.status_code,
+                "KET-1" in before.get_data(as_text=True),
+                "Imported kettle 1" in imported.get_data(as_text=True),
+            )
+        )
+
+    try:
+        import_service.confirm(db.session, batch, valid_only=False)
+        outcome = engine.confirm_and_apply(app, db.session, batch, manager, progress=meanwhile)
+    finally:
+        if sqlite:
+            event.remove(db.engine, "connect", small_cache)
+    # Both pages answered; the rows being imported were not shown before the commit.
+    assert seen == [(200, 200, True, False)]
+    assert outcome["counts"]["create"] == len(rows)
+    page = client.get("/admin/product/?search=WAL-0001")
+    assert "Imported kettle 1" in page.get_data(as_text=True)
+
+
 # --- templates -------------------------------------------------------------------------------
 
 
