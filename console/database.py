@@ -11,12 +11,22 @@ import it.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from flask import Flask, Response, after_this_request, has_request_context, request
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import CursorResult, Engine, MetaData, Result, event, make_url
+from sqlalchemy import (
+    Connection,
+    CursorResult,
+    Engine,
+    MetaData,
+    Result,
+    UpdateBase,
+    event,
+    make_url,
+)
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase
 
@@ -171,3 +181,45 @@ def rowcount(result: Result[Any]) -> int:
     if not isinstance(result, CursorResult):
         raise TypeError(f"expected the result of an UPDATE or DELETE, got {type(result)!r}")
     return result.rowcount
+
+
+def execute_many(
+    connection: Connection, statement: UpdateBase, rows: Sequence[Mapping[str, Any]]
+) -> CursorResult[Any]:
+    """``connection.execute(statement, rows)`` for many rows with the same keys, each
+    value converted for the database once per distinct value rather than once per row.
+
+    SQLAlchemy gathers and converts every parameter of every row in Python (on SQLite
+    a time becomes text through a formatting call per value): a sixth of the time of
+    writing an import's 100,000 products, whose rows share one time stamp. Here the
+    statement is compiled once, each parameter's converter is SQLAlchemy's own
+    (``TypeEngine.bind_processor`` of its type for this dialect), a value met again in
+    the next row (the same object) is not converted again, and the rows go to the
+    driver's ``executemany`` as SQLAlchemy would send them (``exec_driver_sql``).
+    Other statements (a dialect with named parameters, such as PostgreSQL's, whose
+    rows SQLAlchemy batches into multi-row statements itself; a parameter the rows do
+    not give, such as a column default to compute) go through ``execute`` unchanged.
+    """
+    if not rows:
+        return connection.execute(statement, [])
+    dialect = connection.dialect
+    keys = list(rows[0])
+    compiled = statement.compile(dialect=dialect, column_keys=keys)
+    names = compiled.positiontup
+    if not names or not dialect.positional or not set(names) <= set(keys):
+        return connection.execute(statement, list(rows))
+    converters = [
+        compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names
+    ]
+    columns: list[list[Any]] = []
+    for name, convert in zip(names, converters, strict=True):
+        values = [row[name] for row in rows]
+        if convert is not None:
+            last: Any = object()
+            done: Any = None
+            for index, value in enumerate(values):
+                if value is not last:
+                    last, done = value, convert(value)
+                values[index] = done
+        columns.append(values)
+    return connection.exec_driver_sql(str(compiled), list(zip(*columns, strict=True)))

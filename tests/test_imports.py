@@ -860,9 +860,11 @@ def test_rows_checked_by_the_preview_are_not_checked_again(app, catalogue, monke
         app, manager, ["KET-1", "Kettle", "50.00"], ["NEW-1", "Cup", "2"], ["BAD-1", "", "1"]
     )
     checked_again: list[int] = []
-    check_row = engine._check_row
+    check_row = engine._RowCheck.__call__
     monkeypatch.setattr(
-        engine, "_check_row", lambda *a: checked_again.append(a[4]) or check_row(*a)
+        engine._RowCheck,
+        "__call__",
+        lambda self, line, *rest: checked_again.append(line) or check_row(self, line, *rest),
     )
     import_service.confirm(db.session, batch, valid_only=True)
     outcome = engine.confirm_and_apply(app, db.session, batch, manager)
@@ -870,6 +872,40 @@ def test_rows_checked_by_the_preview_are_not_checked_again(app, catalogue, monke
     assert checked_again == [4]  # the row in error only
     assert product("KET-1").unit_price == Decimal("50.00")
     assert db.session.scalar(select(func.count()).select_from(ImportCheckedRow)) == 0
+
+
+def test_a_forms_own_field_checks_apply_to_every_row(app, catalogue, monkeypatch):
+    """Each row's fields are filled and checked one by one (``_RowCheck``); a form's own
+    ``filter_<field>`` and ``validate_<field>`` apply as ``Form.process`` and
+    ``Form.validate`` apply them."""
+    from wtforms.validators import ValidationError
+
+    from console.jobs import imports as engine
+    from console.services import imports as import_service
+
+    row_form_class = engine._row_form_class
+
+    def with_own_checks(view, spec, mapped):
+        class OwnChecks(row_form_class(view, spec, mapped)):  # type: ignore[misc]
+            def filter_name(self, value):
+                return value.upper() if value else value
+
+            def validate_name(form, field):  # noqa: N805 - WTForms calls it (form, field)
+                if field.data == "FORBIDDEN":
+                    raise ValidationError("Not a name for a product.")
+
+        return OwnChecks
+
+    monkeypatch.setattr(engine, "_row_form_class", with_own_checks)
+    manager = StaffFactory(email="boss@staff.test", role="manager")
+    batch = previewed_import(app, manager, ["OWN-1", "forbidden", "1"], ["OWN-2", "fine", "2"])
+    assert batch.report["counts"] == {"create": 1, "update": 0, "unchanged": 0, "error": 1}
+    assert [(e["line"], e["field"], e["message"]) for e in batch.report["errors"]] == [
+        (2, "Name", "Not a name for a product.")
+    ]
+    import_service.confirm(db.session, batch, valid_only=True)
+    engine.confirm_and_apply(app, db.session, batch, manager)
+    assert product("OWN-2").name == "FINE" and product("OWN-1") is None
 
 
 def test_a_record_changed_after_the_check_is_not_overwritten(app, catalogue):

@@ -27,9 +27,9 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert, inspect, select
+from sqlalchemy import Table, insert, inspect, select
 from sqlalchemy.orm import Session, SessionTransaction, scoped_session
 
 from console.audit.actions import CREATE, DELETE, UPDATE
@@ -42,6 +42,7 @@ from console.audit.spec import (
     reference_model,
     spec_for,
 )
+from console.database import execute_many
 from console.models import AuditEvent
 from console.models.base import utcnow
 
@@ -383,7 +384,7 @@ def record_written(
             }
         )
     if rows:
-        own.connection().execute(insert(AuditEvent), rows)
+        execute_many(own.connection(), insert(cast(Table, AuditEvent.__table__)), rows)
     return len(rows)
 
 

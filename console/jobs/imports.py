@@ -57,12 +57,12 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
-from werkzeug.datastructures import MultiDict
+from wtforms import Form
 
 from console import audit
 from console.admin.registry import find_view
 from console.audit import acting
-from console.database import db, rowcount
+from console.database import db, execute_many, rowcount
 from console.i18n import format_count
 from console.jobs.import_files import Limits, Table, read_table
 from console.jobs.kinds import JobKind, register
@@ -521,11 +521,9 @@ def checked(
     view = find_view(current_app, spec.view)
     if view is None:
         raise DomainError(gettext("This console cannot import these records."))
-    # One form, filled again for each row (``process``), as a fresh form per row would
-    # be: building its fields is most of the cost of checking a row.
-    form = _row_form_class(view, spec, mapping)(formdata=MultiDict())
     key_column = mapping[spec.key]
     tax_rates = _tax_rates(session, spec, mapping)
+    check = _RowCheck(spec, view, mapping, tax_rates)
     key_of = getattr(spec.model, spec.key)
     read = {spec.key, *mapping, *spec.reads} - {"tax_rate"}
     if tax_rates is not None:
@@ -539,7 +537,8 @@ def checked(
     # confirmation may be never.
     duplicates: dict[str, list[int]] | None = None
     for chunk in _chunks(table.rows):
-        keys = {k for k in (_key(cells, key_column) for _line, cells in chunk) if k}
+        keyed = [(line, cells, _key(cells, key_column)) for line, cells in chunk]
+        keys = {key for _line, _cells, key in keyed if key}
         # Plain rows of the columns the form reads (the form takes any object with
         # those attributes): several times cheaper to load than ORM records.
         existing = {
@@ -550,14 +549,14 @@ def checked(
         }
         earlier = previewed.of(session, chunk[0][0], chunk[-1][0]) if previewed else {}
         rows = []
-        for line, cells in chunk:
+        for line, cells, key in keyed:
             was = earlier.get(line)
             if was is None:
                 if duplicates is None:
                     duplicates = _duplicates(table, key_column)
-                row = _check_row(spec, form, mapping, tax_rates, line, cells, existing, duplicates)
+                row = check(line, cells, key, existing.get(key), duplicates)
             else:
-                row = _as_previewed(spec, was, line, cells, mapping, existing, tax_rates)
+                row = _as_previewed(spec, was, line, cells, key, mapping, existing, tax_rates)
             rows.append(row)
         yield rows
 
@@ -628,15 +627,14 @@ def _as_previewed(
     was: Any,
     line: int,
     cells: Sequence[str],
+    key: str,
     mapping: Mapping[str, int],
     existing: Mapping[str, Any],
     tax_rates: _TaxRates | None,
 ) -> RowResult:
     """A row as its preview checked it, if its record is as it was then; else stale."""
-    key = _key(cells, mapping[spec.key])
     record = existing.get(key)
-    shown = _cell(cells[mapping[spec.key]])[0].strip()[:100] if key else ""
-    result = RowResult(line=line, key=shown, action=ERROR)
+    result = RowResult(line=line, key=_shown_key(cells, mapping[spec.key], key), action=ERROR)
     if was.action == CREATE:
         same = record is None
     else:
@@ -858,76 +856,149 @@ def _key(cells: Sequence[str], index: int) -> str:
     return _cell(cells[index])[0].strip().casefold() if index < len(cells) else ""
 
 
-def _check_row(
-    spec: ImportSpec,
-    form: Any,
-    mapping: Mapping[str, int],
-    tax_rates: _TaxRates | None,
-    line: int,
-    cells: Sequence[str],
-    existing: Mapping[str, Any],
-    duplicates: Mapping[str, list[int]],
-) -> RowResult:
-    key = _key(cells, mapping[spec.key])
-    record = existing.get(key)
-    shown = _cell(cells[mapping[spec.key]])[0].strip()[:100] if key else ""
-    result = RowResult(line=line, key=shown, action=ERROR)
-    errors: dict[str, list[str]] = {}
-    formdata: MultiDict = MultiDict()
-    tax_rate: TaxRate | None = None
-    # Fields whose cell was refused before the form: the form's errors about the then
-    # missing value would only repeat it.
-    refused: set[str] = set()
-    for name, index in mapping.items():
-        column = spec.column(name)
-        text, problem = _cell(cells[index] if index < len(cells) else "")
-        if problem:
-            errors.setdefault(column.header, []).append(problem)
-            refused.add(name)
-            continue
-        if column.boolean:
-            word = text.strip().casefold()
-            if word in YES:
-                formdata[name] = "y"
-            elif word not in NO:
-                errors.setdefault(column.header, []).append(
-                    gettext("Enter yes or no (not %(text)r).", text=text[:20])
+def _shown_key(cells: Sequence[str], index: int, key: str) -> str:
+    """The row's key as a report shows it: as typed, trimmed."""
+    return _cell(cells[index])[0].strip()[:100] if key else ""
+
+
+class _RowData(dict):
+    """A row's cells by field name, as the form reads submitted data (``getlist``): a
+    plain dict, cheaper to fill for every row than Werkzeug's ``MultiDict``."""
+
+    def getlist(self, name: str) -> list[str]:
+        return [self[name]] if name in self else []
+
+
+class _RowCheck:
+    """Checks one row at a time by the view's form, prepared once per file.
+
+    One form, filled again for each row (``process``), as a fresh form per row would
+    be: building its fields is most of the cost of checking a row. What the mapping
+    decides (which cell fills which field, and the header its errors are shown under)
+    is worked out here once rather than for each row.
+    """
+
+    def __init__(
+        self,
+        spec: ImportSpec,
+        view: Any,
+        mapping: Mapping[str, int],
+        tax_rates: _TaxRates | None,
+    ) -> None:
+        self.spec = spec
+        self.tax_rates = tax_rates
+        self.form = _row_form_class(view, spec, mapping)(formdata=_RowData())
+        self.key_column = mapping[spec.key]
+        self.key_header = spec.column(spec.key).header
+        self.cells = [
+            (name, index, spec.column(name).header, spec.column(name).boolean)
+            for name, index in mapping.items()
+        ]
+        self.headers = {name: header for name, _index, header, _boolean in self.cells}
+        self.fields = [(name, self.form._fields[name]) for name in mapping if name != "tax_rate"]
+        # Each field is filled and checked through its own ``process`` and ``validate``
+        # (WTForms' API), with the form's inline ``filter_<name>``/``validate_<name>``
+        # looked up once: what ``Form.process`` and ``Form.validate`` do for each row,
+        # less their per-row look-ups. A form class that changes those steps goes
+        # through them as they are.
+        form_class = type(self.form)
+        self.driven = (
+            None
+            if any(
+                getattr(form_class, step) is not getattr(Form, step)
+                for step in ("process", "validate", "post_process")
+            )
+            else [
+                (
+                    form_field,
+                    [f] if (f := getattr(self.form, f"filter_{name}", None)) else [],
+                    (v,) if (v := getattr(form_class, f"validate_{name}", None)) else (),
                 )
-            continue
-        if name == "tax_rate" and tax_rates is not None:
-            current = tax_rates.by_id.get(record.tax_rate_id) if record is not None else None
-            tax_rate, problem = tax_rates.find(text, current)
-            if problem:
-                errors.setdefault(column.header, []).append(problem)
-            continue
-        formdata[name] = text
-    if key in duplicates:
-        errors.setdefault(spec.column(spec.key).header, []).append(
-            _duplicate_error(spec, key, line, duplicates)
+                for name, form_field in self.form._fields.items()
+            ]
         )
-    form._obj = record  # what the form's checks compare with, as on the edit page
-    # Every field of the row's form is filled from the row (``formdata``), so the
-    # record's values would only be read to be replaced: not passing it (``obj``)
-    # spares reading each of them from the database row, the same outcome.
-    form.process(formdata=formdata)
-    if not form.validate():
-        for name, messages in form.errors.items():
-            if name in refused:
+
+    def _valid(self, formdata: _RowData) -> bool:
+        """Fill the form from ``formdata`` and check it (``Form.process``, ``validate``)."""
+        form = self.form
+        if self.driven is None:
+            form.process(formdata=formdata)
+            return form.validate()
+        for form_field, filters, _validators in self.driven:
+            form_field.process(formdata, extra_filters=filters)
+        for form_field, _filters, _validators in self.driven:
+            form_field.post_process(formdata)
+        valid = True
+        for form_field, _filters, validators in self.driven:
+            if not form_field.validate(form, validators):
+                valid = False
+        return valid
+
+    def __call__(
+        self,
+        line: int,
+        cells: Sequence[str],
+        key: str,
+        record: Any,
+        duplicates: Mapping[str, list[int]],
+    ) -> RowResult:
+        spec, tax_rates, form = self.spec, self.tax_rates, self.form
+        result = RowResult(line=line, key=_shown_key(cells, self.key_column, key), action=ERROR)
+        errors: dict[str, list[str]] = {}
+        formdata = _RowData()
+        tax_rate: TaxRate | None = None
+        # Fields whose cell was refused before the form: the form's errors about the
+        # then missing value would only repeat it.
+        refused: set[str] = set()
+        width = len(cells)
+        for name, index, header, boolean in self.cells:
+            text, problem = _cell(cells[index] if index < width else "")
+            if problem:
+                errors.setdefault(header, []).append(problem)
+                refused.add(name)
                 continue
-            header = spec.column(name).header if name in mapping else name
-            errors.setdefault(header, []).extend(str(m) for m in messages)
-    if errors:
-        result.errors = errors
-        return result
-    values = {name: form[name].data for name in mapping if name != "tax_rate"}
-    if "active" in values:
-        values["active"] = bool(values["active"])
-    if tax_rate is not None:
-        # Written by key (the column); the audit trail names the rate.
-        values["tax_rate_id"] = tax_rate.id
-    if record is not None:
-        values.pop("stock", None)  # changed through the stock ledger only (Column above)
-    return _outcome(spec, result, values, record, tax_rates)
+            if boolean:
+                word = text.strip().casefold()
+                if word in YES:
+                    formdata[name] = "y"
+                elif word not in NO:
+                    errors.setdefault(header, []).append(
+                        gettext("Enter yes or no (not %(text)r).", text=text[:20])
+                    )
+                continue
+            if name == "tax_rate" and tax_rates is not None:
+                current = tax_rates.by_id.get(record.tax_rate_id) if record is not None else None
+                tax_rate, problem = tax_rates.find(text, current)
+                if problem:
+                    errors.setdefault(header, []).append(problem)
+                continue
+            formdata[name] = text
+        if key in duplicates:
+            errors.setdefault(self.key_header, []).append(
+                _duplicate_error(spec, key, line, duplicates)
+            )
+        form._obj = record  # what the form's checks compare with, as on the edit page
+        # Every field of the row's form is filled from the row (``formdata``), so the
+        # record's values would only be read to be replaced: not passing it (``obj``)
+        # spares reading each of them from the database row, the same outcome.
+        if not self._valid(formdata):
+            for name, messages in form.errors.items():
+                if name in refused:
+                    continue
+                header = self.headers.get(name, name)
+                errors.setdefault(header, []).extend(str(m) for m in messages)
+        if errors:
+            result.errors = errors
+            return result
+        values = {name: field.data for name, field in self.fields}
+        if "active" in values:
+            values["active"] = bool(values["active"])
+        if tax_rate is not None:
+            # Written by key (the column); the audit trail names the rate.
+            values["tax_rate_id"] = tax_rate.id
+        if record is not None:
+            values.pop("stock", None)  # changed through the stock ledger only (Column above)
+        return _outcome(spec, result, values, record, tax_rates)
 
 
 def _outcome(
@@ -1229,12 +1300,12 @@ class _BulkWriter:
             )
             written.append(audit.Written(UPDATE, row.record_id, version, label, changed, before))
         for columns, parameters in by_columns.items():
-            result = connection.execute(self._update(columns), parameters)
+            result = execute_many(connection, self._update(columns), parameters)
             if rowcount(result) != len(parameters):
                 raise StaleDataError("a record changed between its check and its update")
         if prepared.creates:
-            connection.execute(insert(self.table), [after for _r, after, _l in prepared.creates])
             afters = [after for _r, after, _l in prepared.creates]
+            execute_many(connection, insert(self.table), afters)
             keys = [after[self.spec.key] for after in afters]
             ids = self._ids_of(keys)
             for row_key, (_row, after, label) in zip(keys, prepared.creates, strict=True):

@@ -49,6 +49,7 @@ from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from console import audit
+from console.database import execute_many
 from console.i18n import format_count
 from console.models import (
     Order,
@@ -237,6 +238,7 @@ def record_initial_stocks(
 ) -> None:
     """``record_initial_stock`` for many new products at once, in one statement (an
     import's new products: ``(product id, stock)`` pairs; zero stocks write nothing)."""
+    now = utcnow()
     rows = [
         {
             "product_id": product_id,
@@ -245,8 +247,8 @@ def record_initial_stocks(
             "actor_id": actor.id if actor is not None else None,
             "note": note[:MAX_NOTE_LENGTH],
             "balance_after": quantity,
-            "created_at": utcnow(),
-            "updated_at": utcnow(),
+            "created_at": now,
+            "updated_at": now,
         }
         for product_id, quantity in stocks
         if quantity
@@ -255,7 +257,7 @@ def record_initial_stocks(
         # Core's executemany on the table: the ORM's bulk insert of the same rows only
         # adds work per row (the movements' defaults are the table's own).
         table = cast(Table, StockMovement.__table__)
-        session.connection().execute(insert(table), rows)
+        execute_many(session.connection(), insert(table), rows)
 
 
 def set_available(
