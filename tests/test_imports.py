@@ -366,12 +366,15 @@ def test_large_files_are_previewed_and_applied_as_jobs(app, client, auth, catalo
     assert product("JOB-4").name == "Item 4"
 
 
-def test_pages_answer_while_an_import_is_applied(app, client, auth, catalogue, monkeypatch):
+def test_pages_answer_while_an_import_is_applied(app, client, auth, catalogue, monkeypatch, clock):
     """An import writes all its rows in one transaction; while it does, the console's
     pages answer from what was committed before it. On SQLite the transaction outgrows
     its page cache (made small here, as 100,000 rows outgrow the usual one): in the
     rollback-journal mode it then locked every reader out until its commit, and the
-    list below failed with "database is locked" after the busy timeout."""
+    list below failed with "database is locked" after the busy timeout.
+
+    The clock stands still (``clock``): a request a minute after the sign-in would
+    note the session's activity, a write, which waits for the import's commit."""
     from sqlalchemy import event
 
     from console import database
