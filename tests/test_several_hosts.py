@@ -12,15 +12,13 @@ Real processes, configured as production is, by environment variables only
 - one real PostgreSQL database, one redis-server, one SMTP relay (aiosmtpd on loopback),
   one ``JOBS_RESULT_DIR`` (the volume the hosts share).
 
-Proved here: every job (exports started on both consoles) and every e-mail (orders
-placed on both consoles) is processed exactly once, counted per job id in the workers'
-logs and per outbox row in the relay's mail; a session made on one console works on the
-other (and ends on both); the sign-in limits, the per-account lockout and the
-per-address limit, hold across both consoles.
-
-Webhooks are not part of the console yet (they come with the JSON API); when they are,
-their deliveries belong in this module too. Waits are polls of a condition with a
-deadline, never sleeps as proof.
+Proved here: every job (exports started on both consoles), every e-mail and every
+webhook (orders placed on both consoles) is processed exactly once, counted per job id
+in the workers' logs, per outbox row in the relay's mail and per event id at a webhook
+receiver that checks each signature; a session made on one console works on the other
+(and ends on both); the sign-in limits, the per-account lockout and the per-address
+limit, hold across both consoles. Waits are polls of a condition with a deadline,
+never sleeps as proof.
 """
 
 from __future__ import annotations
@@ -41,17 +39,19 @@ import pytest
 from redis import Redis
 from rq import Queue
 from rq.registry import StartedJobRegistry
-from sqlalchemy import create_engine, select
+from sqlalchemy import create_engine, insert, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from console.models import Customer, Job, Order, OutboxMessage, Product
+from console.models.webhooks import WebhookDelivery, WebhookEndpoint
 from console.notify.dispatcher import OUTBOX_ID_HEADER
 from seeds.demo import DEMO_ACCOUNTS
 from tests.fixtures.databases import fresh_postgres_database
 from tests.helpers import csrf_token_from
 from tests.services import free_port
 from tests.test_contract_commands import BIN, PRODUCTION_SECRETS, ROOT, command_env, run_command
+from tests.webhook_receiver import WebhookReceiver
 
 pytestmark = pytest.mark.postgres
 
@@ -229,6 +229,9 @@ def deployment(
         EXPORT_INLINE_MAX_ROWS="1",
         CONSOLE_LOGIN_LIMIT_PER_ACCOUNT=f"{PER_ACCOUNT} per 5 minutes",
         CONSOLE_LOGIN_LIMIT_PER_ADDRESS=f"{PER_ADDRESS} per 5 minutes",
+        # The webhook receiver listens on plain HTTP on loopback.
+        WEBHOOK_ALLOW_HTTP="true",
+        WEBHOOK_ALLOW_PRIVATE_ADDRESSES="true",
         GUNICORN_WORKERS="2",
         GUNICORN_THREADS="2",
         PYTHONUNBUFFERED="1",
@@ -378,17 +381,25 @@ def place_order(visitor: Visitor, customer_id: int, product_ids: list[int]) -> N
     assert response.status == 302, content.decode()[:2000]
 
 
-def test_every_email_is_delivered_exactly_once(deployment):
+def orders_placed_on_both_consoles(deployment: Deployment, count: int) -> set[int]:
+    """``count`` orders of two products in stock, placed by managers on consoles A and B
+    in turn, one customer each; their ids."""
     with deployment.session() as s:
-        customers = s.scalars(select(Customer.id).order_by(Customer.id).limit(6)).all()
+        customers = s.scalars(select(Customer.id).order_by(Customer.id).limit(count)).all()
         products = s.scalars(
             select(Product.id).where(Product.active, Product.stock >= 20).order_by(Product.id)
         ).all()[:2]
         orders_before = set(s.scalars(select(Order.id)).all())
-    assert len(customers) == 6 and len(products) == 2
+    assert len(customers) == count and len(products) == 2
     visitors = [signed_in(port) for port in deployment.consoles.values()]
     for index, customer_id in enumerate(customers):
         place_order(visitors[index % 2], customer_id, products)
+    with deployment.session() as s:
+        return set(s.scalars(select(Order.id)).all()) - orders_before
+
+
+def test_every_email_is_delivered_exactly_once(deployment):
+    placed = orders_placed_on_both_consoles(deployment, 6)
 
     def all_sent() -> bool:
         with deployment.session() as s:
@@ -398,7 +409,6 @@ def test_every_email_is_delivered_exactly_once(deployment):
     wait_until(all_sent, "the outbox to be sent", deployment.processes)
     wait_until(lambda: deployment.queue_idle("outbox"), "the outbox queue", deployment.processes)
     with deployment.session() as s:
-        placed = set(s.scalars(select(Order.id)).all()) - orders_before
         rows = s.execute(select(OutboxMessage.id, OutboxMessage.order_id)).all()
     assert len(placed) == 6
     # Each new order queued its "order received" mail, and every outbox row (those and
@@ -406,6 +416,48 @@ def test_every_email_is_delivered_exactly_once(deployment):
     assert placed <= {order_id for _, order_id in rows}
     delivered = Counter(message[OUTBOX_ID_HEADER] for message in deployment.smtp.received)
     assert delivered == Counter({str(row_id): 1 for row_id, _ in rows})
+
+
+def test_every_webhook_is_delivered_exactly_once(deployment):
+    """An endpoint hears of the orders placed on both consoles: each "order.created"
+    event is posted once, by one of the two hosts' outbox workers, signed with the
+    endpoint's secret. (The endpoint is written to the database as the admin's form
+    writes it, tested in ``test_webhooks_console.py``: here an admin would need a
+    second factor to sign in.)"""
+    receiver = WebhookReceiver(secret="whsec_" + "s" * 40).start()
+    try:
+        with deployment.session() as s:
+            s.execute(
+                insert(WebhookEndpoint.__table__).values(
+                    url=receiver.url, description="Warehouse", events=["order.created"],
+                    secret=receiver.secret, active=True,
+                )
+            )  # fmt: skip
+            s.commit()
+        placed = orders_placed_on_both_consoles(deployment, 4)
+
+        def all_delivered() -> bool:
+            with deployment.session() as s:
+                statuses = s.scalars(select(WebhookDelivery.status)).all()
+            return len(statuses) == len(placed) and set(statuses) == {"delivered"}
+
+        wait_until(all_delivered, "the webhooks to be delivered", deployment.processes)
+        wait_until(
+            lambda: deployment.queue_idle("outbox"), "the outbox queue", deployment.processes
+        )
+        with deployment.session() as s:
+            numbers = s.scalars(select(Order.number).where(Order.id.in_(placed))).all()
+            events = s.scalars(select(WebhookDelivery.event_id)).all()
+        assert receiver.refused == []
+        assert Counter(event.event_id for event in receiver.received) == Counter(
+            dict.fromkeys(events, 1)
+        )
+        assert sorted(event.body["data"]["order"]["number"] for event in receiver.received) == (
+            sorted(numbers)
+        )
+        assert set(receiver.types()) == {"order.created"}
+    finally:
+        receiver.stop()
 
 
 # --- sign-in limits ---------------------------------------------------------------------------
