@@ -65,8 +65,9 @@ def test_clerk_adds_a_note_from_the_order_page(app, live_server, browser, screen
 
     page.fill("#order-note-body", "Customer will collect in person.\nCall before.")
     page.click("#order-note-form button[type=submit]")
-    page.wait_for_selector(".timeline-note .timeline-note-body")
-    assert page.url.endswith("#order-timeline")
+    # Waits for the page's load event, so its stylesheet (which keeps the note's line
+    # breaks) applies before the text is read as the browser lays it out.
+    page.wait_for_url(re.compile(r".*#order-timeline$"))
     assert (
         page.locator(".alert-success")
         .inner_text()
