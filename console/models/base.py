@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+from functools import lru_cache
 from typing import Any
 
+from babel import Locale
+from flask_babel import get_locale
 from flask_security import naive_utcnow
 from sqlalchemy import func
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
@@ -23,9 +26,19 @@ def label_of(vocabulary: type[enum.Enum], value: Any) -> str:
     if value is None or value == "":
         return ""
     try:
-        return str(vocabulary(value).label)  # type: ignore[attr-defined]
+        member = vocabulary(value)
     except ValueError:
         return str(value)
+    return _translated_label(get_locale(), member)
+
+
+@lru_cache(maxsize=512)
+def _translated_label(locale: Locale | None, member: enum.Enum) -> str:
+    """``member``'s label as ``locale`` reads it (``get_locale()``: the one being written
+    in), translated once per process. A list shows a label on every row (an order's
+    status), and translating a lazy string walks Flask-Babel's look-ups each time; the
+    catalogues do not change while the process runs."""
+    return str(member.label)  # type: ignore[attr-defined]
 
 
 def word_of(vocabulary: type[enum.Enum], value: Any) -> str:
