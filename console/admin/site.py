@@ -10,6 +10,7 @@ from flask_admin.theme import Bootstrap4Theme
 from flask_babel import lazy_gettext
 
 from console import audit
+from console.admin import menu
 from console.admin.api_tokens import ApiTokensView
 from console.admin.audit import AuditEventAdmin
 from console.admin.customers import CustomerAdmin
@@ -149,6 +150,7 @@ def init_admin(app: Flask) -> Admin:
         ),
     )
     app.extensions[ADMIN_EXTENSION] = admin
+    menu.init_app(app)
     app.jinja_env.globals["saved_filters_of"] = saved_filters_of
     app.jinja_env.filters["action_label"] = audit.action_label
     app.extensions[VIEWS_EXTENSION] = [index]
