@@ -1,4 +1,4 @@
-"""A list's rows, written by ``SecuredModelView.list_row_html`` with their buttons rendered
+"""A list's rows, written by ``SecuredModelView.list_rows_html`` with their buttons rendered
 once per page and given each row's id: each row's buttons and cells are its own, values
 are escaped, and each row's delete form deletes that row and no other."""
 
