@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from console.admin.addresses import CountryField
 from console.database import db
 from console.models import Customer, CustomerAddress, Order, OutboxMessage, PostalAddress
 from console.services import workflow
@@ -570,3 +571,26 @@ def test_each_order_form_selects_its_own_countries(client, auth, book):
     assert "Côte d&#39;Ivoire (CI)</option>" in client.get(
         f"/admin/order/edit/?id={in_france.id}"
     ).get_data(as_text=True)
+
+
+def test_country_lists_are_written_without_reading_their_250_choices(
+    client, auth, book, monkeypatch
+):
+    """An order form's two country lists come from the options kept once written, with
+    the form's country marked: WTForms does not read and wrap the 250 choices again."""
+    order = OrderFactory(customer=book["customer"], lines={book["kettle"]: 1})
+    auth.login_as("clerk")
+    read = []
+    iter_choices = CountryField.iter_choices
+
+    def counted(self):
+        read.append(self.name)
+        return iter_choices(self)
+
+    monkeypatch.setattr(CountryField, "iter_choices", counted)
+    page = parse(client.get(f"/admin/order/edit/?id={order.id}").get_data(as_text=True))
+    assert read == []
+    for kind in ("billing", "shipping"):
+        options = page.select(f"select#{kind}_country option")
+        assert len(options) == 250
+        assert [o["value"] for o in options if o.has_attr("selected")] == ["FR"]
