@@ -13,7 +13,8 @@ a sixth of a simple page's time. What it writes depends only on:
 So the HTML is kept per process under exactly that key, and a change of a role's
 permissions, of the reader's language or of the page gives another key. Nothing
 personal is in it (no name, no count, no token). Entries are still refused at their
-endpoints whatever the menu shows.
+endpoints whatever the menu shows. A view whose entry came to depend on anything else
+(a count, a setting changed at run time) would have to add it to the key.
 """
 
 from __future__ import annotations
