@@ -181,3 +181,17 @@ def export(client: FlaskClient, url: str, **kwargs):
     carries the list's search and filters) with the CSRF token."""
     token = csrf_token_from(client.get("/admin/").get_data(as_text=True))
     return client.post(url, data={"csrf_token": token}, **kwargs)
+
+
+def record_calls(monkeypatch, owner: type, method: str) -> list:
+    """Patch ``owner.method`` to note each call's instance, then run the original; the
+    list of instances it was called on (empty: never called)."""
+    calls: list = []
+    original = getattr(owner, method)
+
+    def noted(self, *args, **kwargs):
+        calls.append(self)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(owner, method, noted)
+    return calls

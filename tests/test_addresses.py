@@ -26,6 +26,7 @@ from tests.helpers import (
     flashed_errors,
     form_fields,
     parse,
+    record_calls,
     submit,
     text_of,
 )
@@ -580,14 +581,7 @@ def test_country_lists_are_written_without_reading_their_250_choices(
     the form's country marked: WTForms does not read and wrap the 250 choices again."""
     order = OrderFactory(customer=book["customer"], lines={book["kettle"]: 1})
     auth.login_as("clerk")
-    read = []
-    iter_choices = CountryField.iter_choices
-
-    def counted(self):
-        read.append(self.name)
-        return iter_choices(self)
-
-    monkeypatch.setattr(CountryField, "iter_choices", counted)
+    read = record_calls(monkeypatch, CountryField, "iter_choices")
     page = parse(client.get(f"/admin/order/edit/?id={order.id}").get_data(as_text=True))
     assert read == []
     for kind in ("billing", "shipping"):

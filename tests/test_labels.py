@@ -7,6 +7,7 @@ from flask_babel import LazyString, force_locale
 
 from console.models import OrderStatus
 from console.models.base import label_of
+from tests.helpers import record_calls
 
 
 def test_labels_are_in_the_language_being_written(app):
@@ -24,14 +25,7 @@ def test_labels_are_in_the_language_being_written(app):
 
 
 def test_a_label_is_translated_once_per_language(app, monkeypatch):
-    translated = []
-    translate = LazyString.__str__
-
-    def counted(self):
-        translated.append(self._args)
-        return translate(self)
-
-    monkeypatch.setattr(LazyString, "__str__", counted)
+    translated = record_calls(monkeypatch, LazyString, "__str__")
     with app.test_request_context("/"), force_locale("de_DE"):
         words = {label_of(OrderStatus, "shipped") for _ in range(50)}
     with app.test_request_context("/"), force_locale("fr_FR"):

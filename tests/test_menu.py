@@ -13,6 +13,7 @@ from console.database import db
 from console.models import Role
 from console.permissions import ROLE_PERMISSIONS
 from tests.factories import StaffFactory
+from tests.helpers import record_calls
 
 
 def nav_of(client, url: str) -> str:
@@ -36,14 +37,7 @@ def active_entry(nav: str) -> str:
 def test_the_menu_is_worked_out_once_for_the_same_reader_and_page(client, auth, monkeypatch):
     auth.login_as("manager")
     first = main_menu(nav_of(client, "/admin/order/"))
-    asked = []
-    accessible = flask_admin.menu.MenuView.is_accessible
-
-    def counted(self):
-        asked.append(self.name)
-        return accessible(self)
-
-    monkeypatch.setattr(flask_admin.menu.MenuView, "is_accessible", counted)
+    asked = record_calls(monkeypatch, flask_admin.menu.MenuView, "is_accessible")
     assert main_menu(nav_of(client, "/admin/order/")) == first
     assert asked == []
     nav_of(client, "/admin/customer/")  # another page: its menu is worked out once
